@@ -1,0 +1,50 @@
+# tierflow: `make run` to see it work, `make test` to prove it. Both install what is
+# missing (Debian 12 packages), build, and go.
+BUILD   ?= build
+RUN_DIR ?= .run
+JOBS    ?= $(shell nproc)
+
+DEPS := cmake ninja-build ccache g++ pkg-config make git ca-certificates procps curl \
+        libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
+        librdkafka-dev libhiredis-dev prometheus-cpp-dev libsqlite3-dev sqlite3 \
+        libpqxx-dev postgresql libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
+        libabsl-dev libicu-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
+        libbenchmark-dev redis-server redis-tools clang-format
+
+.PHONY: deps build test test-unit test-e2e run demo down bench fmt clean
+
+deps:
+	@tools/scripts/deps.sh $(DEPS)
+
+build: deps
+	@[ -f $(BUILD)/build.ninja ] || cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+test: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2 -L 'unit|integration|e2e'
+
+test-unit: build
+	ctest --test-dir $(BUILD) --output-on-failure -j 2 -L unit
+
+test-e2e: build
+	ctest --test-dir $(BUILD) --output-on-failure -L e2e
+
+# Starts the local stack, streams the demo workload, shows the result, runs until Ctrl-C.
+run: build
+	@BUILD=$(BUILD) RUN_DIR=$(RUN_DIR) deploy/local/demo.sh --stay
+
+# The same, then stops the stack and exits.
+demo: build
+	@BUILD=$(BUILD) RUN_DIR=$(RUN_DIR) deploy/local/demo.sh
+
+down:
+	@BUILD=$(BUILD) RUN_DIR=$(RUN_DIR) deploy/local/stack.sh down
+
+bench: build
+	@echo "bench: no benchmarks yet (they come with the ledger and classification issues)"
+
+fmt:
+	@git ls-files '*.cpp' '*.h' '*.hpp' | xargs clang-format -i
+
+clean:
+	rm -rf $(BUILD) $(RUN_DIR)

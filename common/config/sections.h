@@ -1,0 +1,57 @@
+// The config sections every service shares: kafka, redis, grpc, metrics, log.
+// Each is a plain struct with defaults, read by one function that validates it.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <string>
+
+#include "common/config/config.h"
+
+namespace tierflow::config {
+
+struct KafkaConfig {
+  // Comma-separated host:port list. When empty, read from bootstrap_file (what devbroker
+  // publishes), waiting for it to appear up to bootstrap_wait.
+  std::string bootstrap_servers;
+  std::string bootstrap_file;
+  std::chrono::milliseconds bootstrap_wait{30000};
+  std::string client_id;
+  // Short, because librdkafka's mock cluster makes a restarted member wait a whole
+  // session timeout before it rejoins (DESIGN.md, Storage).
+  std::chrono::milliseconds session_timeout{6000};
+  int partitions = 12;  // for topic creation and validation; every topic has the same count
+  std::map<std::string, std::string> properties;  // extra librdkafka properties, verbatim
+};
+
+struct RedisConfig {
+  std::string host = "127.0.0.1";
+  int port = 6379;
+  std::string unix_socket;  // wins over host/port when set
+  std::chrono::milliseconds timeout{2000};
+};
+
+struct GrpcConfig {
+  std::string listen = "127.0.0.1:0";  // port 0: the kernel picks, written to the ready file
+};
+
+struct MetricsConfig {
+  std::string listen = "127.0.0.1:0";
+  bool enabled = true;
+};
+
+struct LogConfig {
+  std::string level = "info";
+};
+
+KafkaConfig read_kafka(const Section& s, std::string_view default_client_id);
+RedisConfig read_redis(const Section& s);
+GrpcConfig read_grpc(const Section& s, std::string_view default_listen);
+MetricsConfig read_metrics(const Section& s, std::string_view default_listen);
+LogConfig read_log(const Section& s);
+
+// Resolves bootstrap_servers, reading bootstrap_file when needed. Blocks up to
+// bootstrap_wait for the file; throws ConfigError naming the file when it never comes.
+std::string resolve_bootstrap(const KafkaConfig& kafka);
+
+}  // namespace tierflow::config

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# The demo behind `make run` and `make demo`: starts the local stack, streams a generated
+# workload (customers with profiles, then months of sales, payments, refunds and feedback)
+# through ingest, waits until every service has caught up, and shows what came out.
+#
+#   deploy/local/demo.sh           run, show, stop the stack
+#   deploy/local/demo.sh --stay    run, show, keep the stack up until Ctrl-C
+#
+# DEMO_CUSTOMERS, DEMO_MONTHS, DEMO_SEED size the workload.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+export BUILD=${BUILD:-build} RUN_DIR=${RUN_DIR:-.run}
+STAY=0
+[ "${1:-}" = "--stay" ] && STAY=1
+CUSTOMERS=${DEMO_CUSTOMERS:-2000}
+MONTHS=${DEMO_MONTHS:-18}
+SEED=${DEMO_SEED:-7}
+tierctl="$BUILD/tools/tierctl/tierctl"
+stack=deploy/local/stack.sh
+
+ready_port() { grep -o "\"$2\": [0-9]*" "$RUN_DIR/$1.ready" | grep -o '[0-9]*$'; }
+# Sum of every series of a Prometheus metric on a service's /metrics.
+metric() {
+  curl -sf "http://127.0.0.1:$(ready_port "$1" metrics)/metrics" \
+    | awk -v m="$2" '$1 == m || index($1, m "{") == 1 { s += $NF } END { printf "%d\n", s }'
+}
+json_field() { grep -o "\"$2\": *[0-9.]*" "$1" | grep -o '[0-9.]*$'; }
+heading() { printf '\n\033[1m== %s ==\033[0m\n' "$*"; }
+
+cleanup() { $stack down || true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+$stack down >/dev/null 2>&1 || true
+heading "starting the local stack"
+$stack up
+
+heading "streaming the demo workload: $CUSTOMERS customers, $MONTHS months"
+"$BUILD/tools/pos-sim/pos-sim" --ingest "127.0.0.1:$(ready_port ingest grpc)" --customers "$CUSTOMERS" \
+  --months "$MONTHS" --seed "$SEED" --start 2025-01-01 --duplicates-every 1000 --summary-json "$RUN_DIR/pos-sim.json"
+accepted=$(json_field "$RUN_DIR/pos-sim.json" accepted)
+
+heading "waiting for the ledger, classification and notification to catch up"
+deadline=$((SECONDS + 300))
+until [ "$(metric ledger tierflow_ledger_events_total)" -ge "$accepted" ]; do
+  [ $SECONDS -lt $deadline ] || { echo "ledger did not catch up; see $RUN_DIR/logs/ledger.log" >&2; exit 1; }
+  printf '\r  ledger: %s of %s events' "$(metric ledger tierflow_ledger_events_total)" "$accepted"
+  sleep 1
+done
+echo "  ledger: all $accepted accepted events posted"
+# Classification and notification have caught up when their counters stop moving.
+last="" stable=0
+while [ $stable -lt 3 ]; do
+  [ $SECONDS -lt $deadline ] || { echo "classification did not settle" >&2; exit 1; }
+  now="$(metric classification tierflow_classification_records_total)/$(metric classification tierflow_classification_assignment_changes_total)/$(metric notification tierflow_notification_records_total)"
+  if [ "$now" = "$last" ]; then stable=$((stable + 1)); else stable=0; last=$now; fi
+  sleep 1
+done
+echo "  classification and notification settled"
+
+tier_addr="127.0.0.1:$(ready_port classification grpc)"
+heading "customers per tier (tierctl distribution)"
+"$tierctl" --addr "$tier_addr" distribution
+
+heading "a few lookups, as the call-center sees them (tierctl explain)"
+for tier in diamond gold bronze; do
+  id=$("$tierctl" --addr "$tier_addr" --json list --tier "$tier" --page-size 1 | grep -o '"customerId": *"[^"]*"' | head -1 | cut -d'"' -f4 || true)
+  [ -n "$id" ] || continue
+  echo; echo "--- $id ($tier)"
+  "$tierctl" --addr "$tier_addr" explain "$id"
+done
+
+heading "messages written by notification ($RUN_DIR/messages.jsonl)"
+messages=$(wc -l <"$RUN_DIR/messages.jsonl" 2>/dev/null || echo 0)
+echo "$messages tier-upgrade messages; the first:"
+head -1 "$RUN_DIR/messages.jsonl" 2>/dev/null || true
+
+heading "summary"
+echo "events sent $(json_field "$RUN_DIR/pos-sim.json" sent), accepted $accepted, duplicates $(json_field "$RUN_DIR/pos-sim.json" duplicate), rejected $(json_field "$RUN_DIR/pos-sim.json" rejected) ($(json_field "$RUN_DIR/pos-sim.json" events_per_s) events/s)"
+echo "ledger posted $(metric ledger tierflow_ledger_events_total) events; $(metric classification tierflow_classification_assignment_changes_total) tier assignments published; $messages messages"
+for svc in ingest ledger classification notification; do
+  echo "$svc: gRPC 127.0.0.1:$(ready_port $svc grpc), metrics http://127.0.0.1:$(ready_port $svc metrics)/metrics"
+done
+echo "redis: redis-cli -p $(cat "$RUN_DIR/redis.port") HGETALL tf:tier:<customer>"
+echo "look a customer up: $tierctl --addr $tier_addr get <customer>"
+
+if [ $STAY = 1 ]; then
+  heading "the stack keeps running; Ctrl-C stops it (or 'make down' from another shell)"
+  while $stack status >/dev/null && kill -0 "$(cut -d' ' -f1 "$RUN_DIR/pids/ingest.pid")" 2>/dev/null; do sleep 2; done
+fi

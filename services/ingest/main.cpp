@@ -1,0 +1,46 @@
+// ingest: the POS gateway. Parses config, wires the producer, the gRPC service and
+// /metrics, and runs until SIGTERM. The logic lives in src/.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+
+#include "common/config/config.h"
+#include "common/grpc/server.h"
+#include "common/kafka/kafka.h"
+#include "common/log/log.h"
+#include "common/metrics/metrics.h"
+#include "common/runtime/ready_file.h"
+#include "common/runtime/stop.h"
+#include "src/service.h"
+
+int main(int argc, char** argv) {
+  using namespace tierflow;
+  runtime::StopSignals stop;
+  CLI::App app{"tierflow ingest: the POS gateway"};
+  std::string config_file;
+  app.add_option("-c,--config", config_file, "YAML config file (every key overridable by TIERFLOW_* env)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const ingest::Config cfg = ingest::load_config(config_file);
+    log::init("ingest", cfg.log.level);
+    metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
+    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    ingest::IngestService service(cfg, producer, metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service});
+    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
+    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
+
+    while (!stop.wait_for(std::chrono::seconds(1))) {
+    }
+    // Shutdown phases: stop taking calls and let running ones finish (their acks wait
+    // for Kafka), then flush the producer, then tear down in reverse order.
+    spdlog::info("shutdown: draining calls");
+    server.shutdown(std::chrono::seconds(10));
+    spdlog::info("shutdown: flushing producer");
+    producer.flush(std::chrono::seconds(10));
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("ingest: {}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,332 @@
+#include "src/service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <future>
+
+#include "common/config/config.h"
+#include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
+#include "common/metrics/metrics.h"
+#include "common/redis/redis.h"
+#include "common/time/time.h"
+#include "src/validate.h"
+
+namespace tierflow::ingest {
+
+Config load_config(const std::string& path) {
+  config::Loader loader(path);
+  auto root = loader.root();
+  Config c;
+  c.kafka = config::read_kafka(root.section("kafka"), "ingest");
+  c.redis = config::read_redis(root.section("redis"));
+  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7001");
+  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
+  c.log = config::read_log(root.section("log"));
+  auto dedupe = root.section("dedupe");
+  c.dedupe_enabled = dedupe.get_bool("enabled", true);
+  c.dedupe_window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
+  c.ready_file = root.get_string("ready_file", "");
+  loader.finish();
+  return c;
+}
+
+struct IngestService::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : accepted(metrics::counter(r, "tierflow_ingest_events_total", "Events answered, by ack status", {{"status", "accepted"}})),
+        duplicate(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "duplicate"}})),
+        rejected(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "rejected"}})),
+        retry(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "retry"}})),
+        customers(metrics::counter(r, "tierflow_ingest_customers_total", "Customer profiles written to Kafka")),
+        dedupe_errors(metrics::counter(r, "tierflow_ingest_dedupe_errors_total",
+                                       "Redis failures in the duplicate check (the ledger still dedupes)")),
+        store_latency(metrics::histogram(r, "tierflow_ingest_store_seconds", "From receipt to Kafka's confirmation",
+                                         {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0})) {}
+  prometheus::Counter& accepted;
+  prometheus::Counter& duplicate;
+  prometheus::Counter& rejected;
+  prometheus::Counter& retry;
+  prometheus::Counter& customers;
+  prometheus::Counter& dedupe_errors;
+  prometheus::Histogram& store_latency;
+};
+
+// The Redis duplicate window. seen() runs on the caller's thread with the caller's
+// connection; mark() queues ids that Kafka confirmed for the marker thread, which
+// writes them in pipelined batches. Redis being down degrades to "not seen": the ledger
+// is the final judge of duplicates.
+class Deduper {
+ public:
+  Deduper(const Config& cfg, prometheus::Counter& errors)
+      : cfg_(cfg), errors_(errors), marker_([this] { run(); }) {}
+
+  ~Deduper() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    marker_.join();
+  }
+
+  static std::string key(std::string_view event_id) { return "tf:seen:" + std::string(event_id); }
+
+  bool seen(std::unique_ptr<redis::Client>& client, const std::string& event_id) {
+    if (!cfg_.dedupe_enabled) return false;
+    try {
+      if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
+      return client->command({"EXISTS", key(event_id)}).integer() > 0;
+    } catch (const redis::RedisError& e) {
+      errors_.Increment();
+      client.reset();
+      spdlog::warn("duplicate check skipped for event {}: {}", event_id, e.what());
+      return false;
+    }
+  }
+
+  void mark(std::string event_id) {
+    if (!cfg_.dedupe_enabled) return;
+    {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(event_id));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void run() {
+    std::unique_ptr<redis::Client> client;
+    const std::string ttl = std::to_string(absl::ToInt64Seconds(cfg_.dedupe_window));
+    for (;;) {
+      std::deque<std::string> batch;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+        if (pending_.empty() && stopping_) return;
+        batch.swap(pending_);
+      }
+      std::vector<std::string> keys;
+      keys.reserve(batch.size());
+      std::vector<std::vector<std::string_view>> cmds;
+      cmds.reserve(batch.size());
+      for (const auto& id : batch) keys.push_back(key(id));
+      for (const auto& k : keys) cmds.push_back({"SET", k, "1", "EX", ttl});
+      try {
+        if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
+        client->pipeline(cmds);
+      } catch (const redis::RedisError& e) {
+        errors_.Increment();
+        client.reset();
+        spdlog::warn("could not mark {} events as seen: {}", batch.size(), e.what());
+      }
+    }
+  }
+
+  const Config& cfg_;
+  prometheus::Counter& errors_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::string> pending_;
+  bool stopping_ = false;
+  std::thread marker_;
+};
+
+// One call's worth of outstanding acks: delivery callbacks complete them, the call's
+// thread waits for the last one before it returns.
+class IngestService::Call {
+ public:
+  using Sink = std::function<void(v1::EventAck)>;
+
+  Call(IngestService& svc, Sink sink) : svc_(svc), sink_(std::move(sink)) {}
+
+  void handle(v1::PosEvent& event) {
+    const absl::Time now = absl::Now();
+    v1::EventAck ack;
+    ack.set_event_id(event.event_id());
+    if (auto reason = validate_event(event, now)) {
+      svc_.metrics_->rejected.Increment();
+      ack.set_status(v1::ACK_STATUS_REJECTED);
+      ack.set_reason(*reason);
+      spdlog::debug("rejected event {}: {}", event.event_id(), *reason);
+      sink_(std::move(ack));
+      return;
+    }
+    if (svc_.deduper_->seen(redis_, event.event_id())) {
+      svc_.metrics_->duplicate.Increment();
+      ack.set_status(v1::ACK_STATUS_DUPLICATE);
+      ack.set_reason("event already stored");
+      sink_(std::move(ack));
+      return;
+    }
+    timeutil::to_proto(now, event.mutable_received_time());
+    const std::string value = event.SerializeAsString();
+    {
+      std::lock_guard lock(mu_);
+      ++outstanding_;
+    }
+    const auto started = std::chrono::steady_clock::now();
+    auto done = [this, id = event.event_id(), started](const kafka::DeliveryReport& r) {
+      v1::EventAck a;
+      a.set_event_id(id);
+      if (r.ok) {
+        svc_.metrics_->accepted.Increment();
+        svc_.metrics_->store_latency.Observe(
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+        svc_.deduper_->mark(id);
+        a.set_status(v1::ACK_STATUS_ACCEPTED);
+      } else {
+        svc_.metrics_->retry.Increment();
+        a.set_status(v1::ACK_STATUS_RETRY);
+        a.set_reason("not stored: " + r.error);
+        spdlog::warn("event {} not stored: {}", id, r.error);
+      }
+      sink_(std::move(a));
+      finish_one();
+    };
+    try {
+      svc_.producer_.produce(topics::kPosEvents, event.customer_id(), value,
+                             {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}}, std::move(done));
+    } catch (const kafka::KafkaError& e) {
+      // produce() did not take the record, so the callback will not run.
+      svc_.metrics_->retry.Increment();
+      v1::EventAck a;
+      a.set_event_id(event.event_id());
+      a.set_status(v1::ACK_STATUS_RETRY);
+      a.set_reason(std::string("not stored: ") + e.what());
+      sink_(std::move(a));
+      finish_one();
+    }
+  }
+
+  void wait_all() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return outstanding_ == 0; });
+  }
+
+ private:
+  void finish_one() {
+    std::lock_guard lock(mu_);
+    if (--outstanding_ == 0) cv_.notify_all();
+  }
+
+  IngestService& svc_;
+  Sink sink_;
+  std::unique_ptr<redis::Client> redis_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int64_t outstanding_ = 0;
+};
+
+IngestService::IngestService(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+    : cfg_(cfg), producer_(producer), metrics_(std::make_unique<Metrics>(registry)),
+      deduper_(std::make_unique<Deduper>(cfg_, metrics_->dedupe_errors)) {}
+
+IngestService::~IngestService() = default;
+
+grpc::Status IngestService::StreamEvents(grpc::ServerContext* ctx,
+                                         grpc::ServerReaderWriter<v1::EventAck, v1::PosEvent>* stream) {
+  // Acks are written by this thread's writer loop; producers of acks only queue them.
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<v1::EventAck> acks;
+  bool reading_done = false;
+  Call call(*this, [&](v1::EventAck ack) {
+    {
+      std::lock_guard lock(mu);
+      acks.push_back(std::move(ack));
+    }
+    cv.notify_one();
+  });
+  std::thread writer([&] {
+    for (;;) {
+      std::deque<v1::EventAck> out;
+      {
+        std::unique_lock lock(mu);
+        cv.wait(lock, [&] { return reading_done || !acks.empty(); });
+        if (acks.empty() && reading_done) return;
+        out.swap(acks);
+      }
+      for (auto& a : out) {
+        if (!stream->Write(a)) return;  // client gone; remaining acks are lost with it
+      }
+    }
+  });
+  v1::PosEvent event;
+  while (!ctx->IsCancelled() && stream->Read(&event)) call.handle(event);
+  call.wait_all();
+  {
+    std::lock_guard lock(mu);
+    reading_done = true;
+  }
+  cv.notify_one();
+  writer.join();
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitEventsRequest* req,
+                                         v1::SubmitEventsResponse* resp) {
+  std::mutex mu;
+  std::unordered_map<std::string, v1::EventAck> by_id;
+  Call call(*this, [&](v1::EventAck ack) {
+    std::lock_guard lock(mu);
+    by_id.insert_or_assign(ack.event_id(), std::move(ack));
+  });
+  for (const auto& e : req->events()) {
+    v1::PosEvent copy = e;
+    call.handle(copy);
+  }
+  call.wait_all();
+  for (const auto& e : req->events()) {
+    auto it = by_id.find(e.event_id());
+    if (it != by_id.end()) {
+      *resp->add_acks() = it->second;
+    } else {  // an event without an id: its REJECTED ack is keyed by ""
+      v1::EventAck* a = resp->add_acks();
+      a->set_status(v1::ACK_STATUS_REJECTED);
+      a->set_reason("event_id is missing");
+    }
+  }
+  return grpc::Status::OK;
+}
+
+grpc::Status IngestService::UpsertCustomers(grpc::ServerContext*, const v1::UpsertCustomersRequest* req,
+                                            v1::UpsertCustomersResponse* resp) {
+  std::vector<std::future<kafka::DeliveryReport>> pending(req->customers_size());
+  for (int i = 0; i < req->customers_size(); ++i) {
+    v1::CustomerProfile profile = req->customers(i);
+    v1::CustomerAck* ack = resp->add_acks();
+    ack->set_customer_id(profile.customer_id());
+    if (auto reason = validate_profile(profile)) {
+      ack->set_status(v1::ACK_STATUS_REJECTED);
+      ack->set_reason(*reason);
+      continue;
+    }
+    if (!profile.has_updated_time()) timeutil::to_proto(absl::Now(), profile.mutable_updated_time());
+    auto promise = std::make_shared<std::promise<kafka::DeliveryReport>>();
+    pending[i] = promise->get_future();
+    try {
+      producer_.produce(topics::kCustomers, profile.customer_id(), profile.SerializeAsString(),
+                        {{std::string(kafka::kTypeHeader), "tierflow.v1.CustomerProfile"}},
+                        [promise](const kafka::DeliveryReport& r) { promise->set_value(r); });
+    } catch (const kafka::KafkaError& e) {
+      promise->set_value({false, e.what(), -1, -1});
+    }
+  }
+  for (int i = 0; i < req->customers_size(); ++i) {
+    if (!pending[i].valid()) continue;
+    const kafka::DeliveryReport r = pending[i].get();
+    v1::CustomerAck* ack = resp->mutable_acks(i);
+    if (r.ok) {
+      metrics_->customers.Increment();
+      ack->set_status(v1::ACK_STATUS_ACCEPTED);
+    } else {
+      ack->set_status(v1::ACK_STATUS_RETRY);
+      ack->set_reason("not stored: " + r.error);
+    }
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace tierflow::ingest

@@ -1,0 +1,187 @@
+#include "service/service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <future>
+
+#include "common/config/config.h"
+#include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
+#include "common/metrics/metrics.h"
+#include "common/time/time.h"
+
+namespace tierflow::ledger {
+
+Config load_config(const std::string& path) {
+  config::Loader loader(path);
+  auto root = loader.root();
+  Config c;
+  c.kafka = config::read_kafka(root.section("kafka"), "ledger");
+  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7002");
+  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9102");
+  c.log = config::read_log(root.section("log"));
+  c.store_path = root.get_string("store_path", c.store_path);
+  c.group_id = root.get_string("group_id", c.group_id);
+  c.max_batch = static_cast<int>(root.get_int("max_batch", c.max_batch, 1, 1000000));
+  c.deferred_max_wait = absl::Seconds(root.get_int("deferred_max_wait_s", 7 * 24 * 3600, 1, 365LL * 24 * 3600));
+  c.ready_file = root.get_string("ready_file", "");
+  loader.finish();
+  return c;
+}
+
+struct Runner::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : applied(metrics::counter(r, "tierflow_ledger_events_total", "Events by outcome", {{"outcome", "applied"}})),
+        duplicates(metrics::counter(r, "tierflow_ledger_events_total", "", {{"outcome", "duplicate"}})),
+        rejected(metrics::counter(r, "tierflow_ledger_events_total", "", {{"outcome", "rejected"}})),
+        replayed(metrics::counter(r, "tierflow_ledger_events_total", "", {{"outcome", "replayed"}})),
+        deferred_total(metrics::counter(r, "tierflow_ledger_events_total", "", {{"outcome", "deferred"}})),
+        deferred(metrics::gauge(r, "tierflow_ledger_deferred_events", "Events waiting for the sale they name")),
+        snapshots(metrics::counter(r, "tierflow_ledger_snapshots_published_total", "Account snapshots relayed")),
+        batch_seconds(metrics::histogram(r, "tierflow_ledger_batch_seconds", "One SQL transaction of a batch",
+                                         {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5})) {}
+  prometheus::Counter& applied;
+  prometheus::Counter& duplicates;
+  prometheus::Counter& rejected;
+  prometheus::Counter& replayed;
+  prometheus::Counter& deferred_total;
+  prometheus::Gauge& deferred;
+  prometheus::Counter& snapshots;
+  prometheus::Histogram& batch_seconds;
+};
+
+Runner::Runner(const Config& cfg, SharedLedger& ledger, kafka::Producer& producer, prometheus::Registry& registry)
+    : cfg_(cfg), ledger_(ledger), producer_(producer), metrics_(std::make_unique<Metrics>(registry)) {}
+
+Runner::~Runner() = default;
+
+void Runner::publish_rejections(const std::vector<Rejection>& rejected) {
+  const std::string dlq = topics::dlq(topics::kPosEvents);
+  for (const auto& r : rejected) {
+    metrics_->rejected.Increment();
+    spdlog::warn("event {} of customer {} rejected: {}", r.event_id.empty() ? "(unparseable)" : r.event_id,
+                 r.customer_id, r.reason);
+    const auto report = kafka::produce_sync(producer_, dlq, r.customer_id, r.value,
+                                            {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"},
+                                             {std::string(kafka::kErrorHeader), r.reason}},
+                                            std::chrono::seconds(30));
+    if (!report.ok) spdlog::error("event {}: could not write to {}: {}", r.event_id, dlq, report.error);
+  }
+}
+
+void Runner::relay_outbox() {
+  for (;;) {
+    auto pending = ledger_.with([](Ledger& l) { return l.pending_outbox(5000); });
+    if (pending.empty()) return;
+    std::atomic<int64_t> failed{0};
+    std::promise<void> all_done;
+    auto remaining = std::make_shared<std::atomic<int64_t>>(static_cast<int64_t>(pending.size()));
+    for (const auto& m : pending) {
+      producer_.produce(topics::kAccounts, m.customer_id, m.payload,
+                        {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}},
+                        [&failed, &all_done, remaining](const kafka::DeliveryReport& r) {
+                          if (!r.ok) failed++;
+                          if (--*remaining == 0) all_done.set_value();
+                        });
+    }
+    all_done.get_future().wait();
+    if (failed > 0) {
+      spdlog::warn("outbox: {} of {} snapshots not published; retrying later", failed.load(), pending.size());
+      return;
+    }
+    metrics_->snapshots.Increment(static_cast<double>(pending.size()));
+    ledger_.with([&](Ledger& l) {
+      l.ack_outbox(pending.back().id);
+      return 0;
+    });
+  }
+}
+
+void Runner::run(std::stop_token stop) {
+  relay_outbox();  // whatever a previous run committed but did not publish
+  kafka::Consumer consumer(
+      config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
+      {std::string(topics::kPosEvents)},
+      [this](std::string_view topic, int32_t partition) {
+        return ledger_.with([&](Ledger& l) { return l.next_offset(topic, partition); });
+      },
+      {}, {}, cfg_.kafka.properties);
+  auto last_expiry = absl::Now();
+  while (!stop.stop_requested()) {
+    auto records = consumer.poll(static_cast<size_t>(cfg_.max_batch), std::chrono::milliseconds(100));
+    if (!records.empty()) {
+      std::vector<ConsumedRecord> batch;
+      batch.reserve(records.size());
+      for (const auto& r : records) batch.push_back({r.topic(), r.partition(), r.offset(), r.key(), r.value()});
+      const auto started = std::chrono::steady_clock::now();
+      ApplyResult result = ledger_.with([&](Ledger& l) { return l.apply(batch); });
+      metrics_->batch_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+      metrics_->applied.Increment(static_cast<double>(result.applied));
+      metrics_->duplicates.Increment(static_cast<double>(result.duplicates));
+      metrics_->replayed.Increment(static_cast<double>(result.replayed));
+      metrics_->deferred_total.Increment(static_cast<double>(result.deferred));
+      metrics_->deferred.Set(static_cast<double>(ledger_.with([](Ledger& l) { return l.deferred_count(); })));
+      publish_rejections(result.rejected);
+      spdlog::debug("batch of {}: {} applied, {} duplicates, {} deferred, {} rejected", records.size(), result.applied,
+                    result.duplicates, result.deferred, result.rejected.size());
+    }
+    relay_outbox();
+    if (absl::Now() - last_expiry > absl::Minutes(1)) {
+      last_expiry = absl::Now();
+      publish_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(absl::Now(), cfg_.deferred_max_wait); }));
+    }
+  }
+  consumer.close();
+}
+
+namespace {
+template <typename Fn>
+grpc::Status guarded(Fn&& fn) {
+  try {
+    return fn();
+  } catch (const NotFound& e) {
+    return grpc::Status(grpc::StatusCode::NOT_FOUND, e.what());
+  } catch (const InvalidArgument& e) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
+  } catch (const std::exception& e) {
+    spdlog::error("ledger grpc: {}", e.what());
+    return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
+  }
+}
+}  // namespace
+
+grpc::Status LedgerService::GetAccount(grpc::ServerContext*, const v1::GetAccountRequest* req, v1::AccountSnapshot* out) {
+  return guarded([&] {
+    auto account = ledger_.with([&](Ledger& l) { return l.account(req->customer_id(), absl::Now()); });
+    if (!account) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no account for customer " + req->customer_id());
+    *out = std::move(*account);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status LedgerService::GetStatement(grpc::ServerContext*, const v1::GetStatementRequest* req,
+                                         v1::GetStatementResponse* out) {
+  return guarded([&] {
+    *out = ledger_.with([&](Ledger& l) { return l.statement(*req); });
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status LedgerService::GetAgeing(grpc::ServerContext*, const v1::GetAgeingRequest* req, v1::Ageing* out) {
+  return guarded([&] {
+    const absl::Time as_of = req->has_as_of() ? timeutil::from_proto(req->as_of()) : absl::Now();
+    *out = ledger_.with([&](Ledger& l) { return l.ageing(req->customer_id(), as_of); });
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status LedgerService::GetTrialBalance(grpc::ServerContext*, const v1::GetTrialBalanceRequest*, v1::TrialBalance* out) {
+  return guarded([&] {
+    *out = ledger_.with([](Ledger& l) { return l.trial_balance(); });
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace tierflow::ledger

@@ -1,0 +1,55 @@
+// notification: sends tier-change messages (and, later, birthday and holiday campaigns)
+// exactly once. Parses config, wires store, channels, consumer and gRPC, runs.
+#include <spdlog/spdlog.h>
+
+#include <CLI/CLI.hpp>
+#include <thread>
+
+#include "common/grpc/server.h"
+#include "common/kafka/kafka.h"
+#include "common/log/log.h"
+#include "common/metrics/metrics.h"
+#include "common/runtime/ready_file.h"
+#include "common/runtime/stop.h"
+#include "src/service.h"
+
+int main(int argc, char** argv) {
+  using namespace tierflow;
+  runtime::StopSignals stop;
+  CLI::App app{"tierflow notification: tier-change, birthday and holiday messages"};
+  std::string config_file;
+  app.add_option("-c,--config", config_file, "YAML config file (every key overridable by TIERFLOW_* env)");
+  CLI11_PARSE(app, argc, argv);
+  try {
+    const notification::Config cfg = notification::load_config(config_file);
+    log::init("notification", cfg.log.level);
+    metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
+    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    notification::Worker worker(cfg, producer, metrics.registry());
+    notification::CampaignService campaigns(cfg);
+    grpcx::Server server(cfg.grpc.listen, {&campaigns});
+
+    std::exception_ptr failure;
+    std::jthread consumer([&](std::stop_token) {
+      try {
+        worker.run(stop.token());
+      } catch (...) {
+        failure = std::current_exception();
+        stop.request_stop();
+      }
+    });
+    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
+    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
+    while (!stop.wait_for(std::chrono::seconds(1))) {
+    }
+    // Shutdown: stop calls, let the consumer finish its batch and leave the group, flush.
+    server.shutdown(std::chrono::seconds(5));
+    consumer.join();
+    producer.flush(std::chrono::seconds(10));
+    if (failure) std::rethrow_exception(failure);
+    return 0;
+  } catch (const std::exception& e) {
+    spdlog::error("notification: {}", e.what());
+    return 1;
+  }
+}

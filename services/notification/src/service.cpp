@@ -1,0 +1,166 @@
+#include "src/service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <map>
+
+#include "common/config/config.h"
+#include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
+#include "common/metrics/metrics.h"
+#include "common/time/time.h"
+#include "src/channels.h"
+#include "src/store.h"
+#include "tierflow/v1/tier.pb.h"
+
+namespace tierflow::notification {
+
+Config load_config(const std::string& path) {
+  config::Loader loader(path);
+  auto root = loader.root();
+  Config c;
+  c.kafka = config::read_kafka(root.section("kafka"), "notification");
+  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7004");
+  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9104");
+  c.log = config::read_log(root.section("log"));
+  c.store_path = root.get_string("store_path", c.store_path);
+  c.group_id = root.get_string("group_id", c.group_id);
+  c.file_channel_path = root.section("channels").section("file").get_string("path", c.file_channel_path);
+  auto tc = root.section("tier_change");
+  c.policy.tier_order = tc.get_string_list("tier_order", c.policy.tier_order);
+  if (c.policy.tier_order.empty()) throw config::ConfigError(loader.file() + ": key 'tier_change.tier_order': must list the tiers, lowest first");
+  c.ready_file = root.get_string("ready_file", "");
+  loader.finish();
+  return c;
+}
+
+struct Worker::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : sent(metrics::counter(r, "tierflow_notification_deliveries_total", "Deliveries by outcome", {{"status", "sent"}})),
+        failed(metrics::counter(r, "tierflow_notification_deliveries_total", "", {{"status", "failed"}})),
+        resent(metrics::counter(r, "tierflow_notification_resent_claims_total",
+                                "Claims left unconfirmed by a crash, sent again with the same key")),
+        records(metrics::counter(r, "tierflow_notification_records_total", "Kafka records consumed")),
+        poison(metrics::counter(r, "tierflow_notification_poison_total", "Records that could not be parsed")) {}
+  prometheus::Counter& sent;
+  prometheus::Counter& failed;
+  prometheus::Counter& resent;
+  prometheus::Counter& records;
+  prometheus::Counter& poison;
+};
+
+Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+    : cfg_(cfg), producer_(producer), store_(std::make_unique<Store>(cfg.store_path)),
+      file_channel_(std::make_unique<FileChannel>(cfg.file_channel_path)),
+      metrics_(std::make_unique<Metrics>(registry)) {}
+
+Worker::~Worker() = default;
+
+void Worker::send(const v1::Delivery& claimed) {
+  const std::string error = file_channel_->send(claimed);
+  store_->confirm(claimed.dedupe_key(), error.empty() ? v1::DELIVERY_STATUS_SENT : v1::DELIVERY_STATUS_FAILED, error);
+  if (!error.empty()) {
+    metrics_->failed.Increment();
+    spdlog::error("delivery {} to customer {} failed: {}", claimed.dedupe_key(), claimed.customer_id(), error);
+    return;
+  }
+  metrics_->sent.Increment();
+  spdlog::info("sent {} to customer {}", claimed.dedupe_key(), claimed.customer_id());
+  v1::Delivery record = claimed;
+  record.set_status(v1::DELIVERY_STATUS_SENT);
+  timeutil::to_proto(absl::Now(), record.mutable_sent_time());
+  producer_.produce(topics::kDeliveries, record.customer_id(), record.SerializeAsString(),
+                    {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
+                      if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
+                    });
+}
+
+void Worker::run(std::stop_token stop) {
+  // Claims a crash left unconfirmed go out first, under their original keys.
+  for (const auto& d : store_->unconfirmed()) {
+    metrics_->resent.Increment();
+    send(d);
+  }
+  kafka::Consumer consumer(
+      config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
+      {std::string(topics::kCustomers), std::string(topics::kAssignments)},
+      [this](std::string_view topic, int32_t partition) { return store_->next_offset(std::string(topic), partition); },
+      {}, {}, cfg_.kafka.properties);
+  while (!stop.stop_requested()) {
+    auto records = consumer.poll(2000, std::chrono::milliseconds(200));
+    if (records.empty()) continue;
+    Store::Batch batch;
+    std::map<std::pair<std::string, int32_t>, int64_t> next;
+    // Profiles first so a message in the same batch sees its recipient's name.
+    std::map<std::string, v1::CustomerProfile> profiles;
+    for (const auto& r : records) {
+      metrics_->records.Increment();
+      next[{std::string(r.topic()), r.partition()}] = r.offset() + 1;
+      if (r.topic() != topics::kCustomers) continue;
+      v1::CustomerProfile p;
+      if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || p.customer_id().empty()) {
+        metrics_->poison.Increment();
+        spdlog::warn("skipping unparseable profile at {}[{}]@{}", r.topic(), r.partition(), r.offset());
+        continue;
+      }
+      profiles[p.customer_id()] = p;
+    }
+    for (const auto& r : records) {
+      if (r.topic() != topics::kAssignments) continue;
+      v1::TierAssignment a;
+      if (!a.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || a.customer_id().empty()) {
+        metrics_->poison.Increment();
+        spdlog::warn("skipping unparseable assignment at {}[{}]@{}", r.topic(), r.partition(), r.offset());
+        continue;
+      }
+      std::optional<v1::CustomerProfile> stored;
+      const v1::CustomerProfile* profile = nullptr;
+      if (auto it = profiles.find(a.customer_id()); it != profiles.end()) {
+        profile = &it->second;
+      } else if ((stored = store_->profile(a.customer_id()))) {
+        profile = &*stored;
+      }
+      auto message = upgrade_message(cfg_.policy, a, profile);
+      if (!message) continue;
+      v1::Delivery d;
+      d.set_dedupe_key(message->dedupe_key);
+      d.set_campaign_id("tier-change");
+      d.set_customer_id(a.customer_id());
+      d.set_channel(v1::CHANNEL_FILE);
+      d.set_status(v1::DELIVERY_STATUS_CLAIMED);
+      d.set_subject(message->subject);
+      d.set_body(message->body);
+      timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
+      batch.claims.push_back(std::move(d));
+    }
+    for (auto& [_, p] : profiles) batch.profiles.push_back(std::move(p));
+    for (const auto& [tp, offset] : next) batch.offsets.push_back({tp.first, tp.second, offset});
+    for (const auto& d : store_->apply(batch)) send(d);
+  }
+  consumer.close();
+}
+
+CampaignService::CampaignService(const Config& cfg) : cfg_(cfg) {}
+CampaignService::~CampaignService() = default;
+
+grpc::Status CampaignService::ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* req,
+                                             v1::ListDeliveriesResponse* resp) {
+  try {
+    Store store(cfg_.store_path);  // a connection of this call's own; WAL lets it read beside the writer
+    const int limit = req->page().page_size() > 0 ? std::min(req->page().page_size(), 1000) : 100;
+    int64_t before = INT64_MAX;
+    if (!req->page().page_token().empty()) before = std::stoll(req->page().page_token());
+    int64_t last = 0;
+    for (auto& d : store.deliveries(req->customer_id(), limit, before, &last)) {
+      if (!req->campaign_id().empty() && d.campaign_id() != req->campaign_id()) continue;
+      *resp->add_deliveries() = std::move(d);
+    }
+    if (last > 1) resp->set_next_page_token(std::to_string(last));
+    return grpc::Status::OK;
+  } catch (const std::exception& e) {
+    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("list deliveries: ") + e.what());
+  }
+}
+
+}  // namespace tierflow::notification

@@ -1,0 +1,73 @@
+// The notification service: a consumer of customer profiles and tier assignments that
+// sends tier-upgrade messages exactly once, and the CampaignService gRPC front.
+//
+// Threading: run() drives the consumer on the calling thread until the stop token fires;
+// the gRPC service reads its own store connection on gRPC's threads.
+#pragma once
+
+#include <memory>
+#include <stop_token>
+#include <string>
+
+#include "common/config/sections.h"
+#include "src/tier_change.h"
+#include "tierflow/v1/campaign.grpc.pb.h"
+
+namespace prometheus {
+class Registry;
+}
+namespace tierflow::kafka {
+class Producer;
+}
+
+namespace tierflow::notification {
+
+struct Config {
+  config::KafkaConfig kafka;
+  config::GrpcConfig grpc;
+  config::MetricsConfig metrics;
+  config::LogConfig log;
+  std::string store_path = "notification.db";
+  std::string file_channel_path = "messages.jsonl";
+  std::string group_id = "notification";
+  TierChangePolicy policy = default_policy();
+  std::string ready_file;
+};
+
+Config load_config(const std::string& path);
+
+class Store;
+class Channel;
+
+class Worker {
+ public:
+  Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
+  ~Worker();
+  // Consumes until stop is requested, then leaves the group. Throws on a store failure.
+  void run(std::stop_token stop);
+
+  struct Metrics;
+
+ private:
+  void send(const v1::Delivery& claimed);
+  const Config& cfg_;
+  kafka::Producer& producer_;
+  std::unique_ptr<Store> store_;
+  std::unique_ptr<Channel> file_channel_;
+  std::unique_ptr<Metrics> metrics_;
+};
+
+class CampaignService final : public v1::CampaignService::Service {
+ public:
+  explicit CampaignService(const Config& cfg);
+  ~CampaignService() override;
+  grpc::Status ListDeliveries(grpc::ServerContext* ctx, const v1::ListDeliveriesRequest* req,
+                              v1::ListDeliveriesResponse* resp) override;
+  // StartCampaign, GetCampaign, CancelCampaign, PreviewCampaign: UNIMPLEMENTED until the
+  // campaigns issue (birthday, holiday, custom) lands.
+
+ private:
+  const Config& cfg_;
+};
+
+}  // namespace tierflow::notification
