@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <future>
+#include <unordered_set>
 
 #include "common/config/config.h"
 #include "common/kafka/kafka.h"
@@ -53,12 +54,16 @@ struct IngestService::Metrics {
   prometheus::Histogram& store_latency;
 };
 
-// The Redis duplicate window. seen() runs on the caller's thread with the caller's
-// connection; mark() queues ids that Kafka confirmed for the marker thread, which
-// writes them in pipelined batches. Redis being down degrades to "not seen": the ledger
-// is the final judge of duplicates.
+// The duplicate window: event ids in flight in this process (being written to Kafka),
+// and in Redis the ids Kafka confirmed. begin() runs on the caller's thread with the
+// caller's Redis connection; confirmed ids are written to Redis by one marker thread in
+// pipelined batches and leave the in-flight set only once Redis has them, so a resend is
+// always caught by one or the other. Redis being down degrades to the in-flight check
+// alone: the ledger is the final judge of duplicates.
 class Deduper {
  public:
+  enum class Seen { kNew, kStored, kInFlight };
+
   Deduper(const Config& cfg, prometheus::Counter& errors)
       : cfg_(cfg), errors_(errors), marker_([this] { run(); }) {}
 
@@ -73,26 +78,39 @@ class Deduper {
 
   static std::string key(std::string_view event_id) { return "tf:seen:" + std::string(event_id); }
 
-  bool seen(std::unique_ptr<redis::Client>& client, const std::string& event_id) {
-    if (!cfg_.dedupe_enabled) return false;
+  // kNew means the caller now owns the id until it calls finish().
+  Seen begin(std::unique_ptr<redis::Client>& client, const std::string& event_id) {
+    if (!cfg_.dedupe_enabled) return Seen::kNew;
+    {
+      std::lock_guard lock(mu_);
+      if (!in_flight_.insert(event_id).second) return Seen::kInFlight;
+    }
     try {
       if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
-      return client->command({"EXISTS", key(event_id)}).integer() > 0;
+      if (client->command({"EXISTS", key(event_id)}).integer() > 0) {
+        finish(event_id, false);
+        return Seen::kStored;
+      }
     } catch (const redis::RedisError& e) {
       errors_.Increment();
       client.reset();
-      spdlog::warn("duplicate check skipped for event {}: {}", event_id, e.what());
-      return false;
+      spdlog::warn("duplicate check in redis skipped for event {}: {}", event_id, e.what());
     }
+    return Seen::kNew;
   }
 
-  void mark(std::string event_id) {
+  // Kafka answered: a stored id is marked in Redis, then released; a failed one at once.
+  void finish(const std::string& event_id, bool stored) {
     if (!cfg_.dedupe_enabled) return;
     {
       std::lock_guard lock(mu_);
-      pending_.push_back(std::move(event_id));
+      if (stored) {
+        pending_.push_back(event_id);
+      } else {
+        in_flight_.erase(event_id);
+      }
     }
-    cv_.notify_one();
+    if (stored) cv_.notify_one();
   }
 
  private:
@@ -109,9 +127,9 @@ class Deduper {
       }
       std::vector<std::string> keys;
       keys.reserve(batch.size());
+      for (const auto& id : batch) keys.push_back(key(id));
       std::vector<std::vector<std::string_view>> cmds;
       cmds.reserve(batch.size());
-      for (const auto& id : batch) keys.push_back(key(id));
       for (const auto& k : keys) cmds.push_back({"SET", k, "1", "EX", ttl});
       try {
         if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
@@ -121,6 +139,8 @@ class Deduper {
         client.reset();
         spdlog::warn("could not mark {} events as seen: {}", batch.size(), e.what());
       }
+      std::lock_guard lock(mu_);
+      for (const auto& id : batch) in_flight_.erase(id);
     }
   }
 
@@ -128,6 +148,7 @@ class Deduper {
   prometheus::Counter& errors_;
   std::mutex mu_;
   std::condition_variable cv_;
+  std::unordered_set<std::string> in_flight_;
   std::deque<std::string> pending_;
   bool stopping_ = false;
   std::thread marker_;
@@ -153,12 +174,22 @@ class IngestService::Call {
       sink_(std::move(ack));
       return;
     }
-    if (svc_.deduper_->seen(redis_, event.event_id())) {
-      svc_.metrics_->duplicate.Increment();
-      ack.set_status(v1::ACK_STATUS_DUPLICATE);
-      ack.set_reason("event already stored");
-      sink_(std::move(ack));
-      return;
+    switch (svc_.deduper_->begin(redis_, event.event_id())) {
+      case Deduper::Seen::kStored:
+        svc_.metrics_->duplicate.Increment();
+        ack.set_status(v1::ACK_STATUS_DUPLICATE);
+        ack.set_reason("event already stored");
+        sink_(std::move(ack));
+        return;
+      case Deduper::Seen::kInFlight:
+        // Not DUPLICATE: the first copy may still fail. A resend learns the outcome.
+        svc_.metrics_->retry.Increment();
+        ack.set_status(v1::ACK_STATUS_RETRY);
+        ack.set_reason("the same event_id is being stored right now; resend to learn its outcome");
+        sink_(std::move(ack));
+        return;
+      case Deduper::Seen::kNew:
+        break;
     }
     timeutil::to_proto(now, event.mutable_received_time());
     const std::string value = event.SerializeAsString();
@@ -174,9 +205,10 @@ class IngestService::Call {
         svc_.metrics_->accepted.Increment();
         svc_.metrics_->store_latency.Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
-        svc_.deduper_->mark(id);
+        svc_.deduper_->finish(id, true);
         a.set_status(v1::ACK_STATUS_ACCEPTED);
       } else {
+        svc_.deduper_->finish(id, false);
         svc_.metrics_->retry.Increment();
         a.set_status(v1::ACK_STATUS_RETRY);
         a.set_reason("not stored: " + r.error);
@@ -190,6 +222,7 @@ class IngestService::Call {
                              {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}}, std::move(done));
     } catch (const kafka::KafkaError& e) {
       // produce() did not take the record, so the callback will not run.
+      svc_.deduper_->finish(event.event_id(), false);
       svc_.metrics_->retry.Increment();
       v1::EventAck a;
       a.set_event_id(event.event_id());

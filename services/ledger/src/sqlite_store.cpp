@@ -1,0 +1,375 @@
+// The SQLite backend of the ledger store. Keys are WITHOUT ROWID primary keys (see
+// BASELINES.md); every statement is prepared once at open and reused.
+#include <stdexcept>
+
+#include "state.hpp"
+#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/store.hpp"
+#include "tierflow/sql/sqlite.hpp"
+
+namespace tierflow::ledger {
+namespace {
+
+using sql::sqlite::Db;
+using sql::sqlite::Statement;
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS offsets(
+  topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+  PRIMARY KEY(topic, part)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events(
+  event_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind INTEGER NOT NULL,
+  event_time INTEGER NOT NULL, amount INTEGER NOT NULL, refunded INTEGER NOT NULL,
+  cost INTEGER NOT NULL, currency TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS customers(
+  customer_id TEXT PRIMARY KEY, version INTEGER NOT NULL, journal_seq INTEGER NOT NULL,
+  feedback_sum INTEGER NOT NULL, state BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS invoices(
+  customer_id TEXT NOT NULL, sale_event_id TEXT NOT NULL, issued INTEGER NOT NULL,
+  due INTEGER NOT NULL, amount INTEGER NOT NULL, open_amount INTEGER NOT NULL,
+  closed INTEGER, closed_by_payment INTEGER NOT NULL,
+  PRIMARY KEY(customer_id, sale_event_id)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS journal(
+  customer_id TEXT NOT NULL, seq INTEGER NOT NULL, event_time INTEGER NOT NULL,
+  receivable_delta INTEGER NOT NULL, entry BLOB NOT NULL,
+  PRIMARY KEY(customer_id, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deferred(
+  event_id TEXT PRIMARY KEY, waiting_for TEXT NOT NULL, customer_id TEXT NOT NULL,
+  topic TEXT NOT NULL, part INTEGER NOT NULL, off INTEGER NOT NULL, since INTEGER NOT NULL,
+  value BLOB NOT NULL) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deferred_by_waiting ON deferred(waiting_for);
+CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
+CREATE TABLE IF NOT EXISTS outbox(
+  id INTEGER PRIMARY KEY AUTOINCREMENT, customer_id TEXT NOT NULL, payload BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS balances(
+  account TEXT NOT NULL, currency TEXT NOT NULL, debit INTEGER NOT NULL,
+  credit INTEGER NOT NULL, PRIMARY KEY(account, currency)) WITHOUT ROWID;
+)sql";
+
+DeferredRow read_deferred(const Statement& s) {
+  DeferredRow r;
+  r.event_id = s.column_text(0);
+  r.waiting_for = s.column_text(1);
+  r.customer_id = s.column_text(2);
+  r.topic = s.column_text(3);
+  r.partition = static_cast<int32_t>(s.column_int64(4));
+  r.offset = s.column_int64(5);
+  r.since = s.column_int64(6);
+  r.value = s.column_blob(7);
+  return r;
+}
+
+constexpr std::string_view kDeferredColumns =
+    "event_id, waiting_for, customer_id, topic, part, off, since, value";
+
+class SqliteStore final : public Store {
+ public:
+  explicit SqliteStore(const std::string& path) : db_(Db::open(path)) {
+    db_.exec(kSchema);
+    load_offsets_ = db_.prepare("SELECT topic, part, next_offset FROM offsets");
+    save_offset_ = db_.prepare(
+        "INSERT INTO offsets(topic, part, next_offset) VALUES(?1, ?2, ?3) "
+        "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+    find_event_ = db_.prepare(
+        "SELECT customer_id, kind, event_time, amount, refunded, cost, currency "
+        "FROM events WHERE event_id = ?1");
+    insert_event_ = db_.prepare(
+        "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, cost, "
+        "currency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    update_refunded_ = db_.prepare("UPDATE events SET refunded = ?2 WHERE event_id = ?1");
+    delete_event_ = db_.prepare("DELETE FROM events WHERE event_id = ?1");
+    load_customer_ = db_.prepare(
+        "SELECT version, journal_seq, feedback_sum, state FROM customers WHERE customer_id = ?1");
+    load_invoices_ = db_.prepare(
+        "SELECT sale_event_id, issued, due, amount, open_amount, closed, closed_by_payment "
+        "FROM invoices WHERE customer_id = ?1 AND (closed IS NULL OR closed >= ?2)");
+    save_customer_ = db_.prepare(
+        "INSERT OR REPLACE INTO customers(customer_id, version, journal_seq, feedback_sum, state) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    save_invoice_ = db_.prepare(
+        "INSERT OR REPLACE INTO invoices(customer_id, sale_event_id, issued, due, amount, "
+        "open_amount, closed, closed_by_payment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    insert_journal_ = db_.prepare(
+        "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry) "
+        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    read_journal_ = db_.prepare(
+        "SELECT seq, event_time, receivable_delta, entry FROM journal WHERE customer_id = ?1 "
+        "AND seq > ?4 AND event_time >= ?2 AND event_time < ?3 ORDER BY seq LIMIT ?5");
+    receivable_before_ = db_.prepare(
+        "SELECT COALESCE(SUM(receivable_delta), 0) FROM journal "
+        "WHERE customer_id = ?1 AND event_time < ?2");
+    insert_deferred_ = db_.prepare(
+        "INSERT INTO deferred(event_id, waiting_for, customer_id, topic, part, off, since, value) "
+        "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    select_deferred_ = db_.prepare("SELECT " + std::string(kDeferredColumns) +
+                                   " FROM deferred WHERE waiting_for = ?1 ORDER BY part, off");
+    delete_deferred_ = db_.prepare("DELETE FROM deferred WHERE waiting_for = ?1");
+    select_deferred_before_ = db_.prepare("SELECT " + std::string(kDeferredColumns) +
+                                          " FROM deferred WHERE since < ?1 ORDER BY since");
+    delete_deferred_before_ = db_.prepare("DELETE FROM deferred WHERE since < ?1");
+    deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
+    insert_outbox_ = db_.prepare("INSERT INTO outbox(customer_id, payload) VALUES(?1, ?2)");
+    pending_outbox_ =
+        db_.prepare("SELECT id, customer_id, payload FROM outbox ORDER BY id LIMIT ?1");
+    ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
+    load_balances_ = db_.prepare("SELECT account, currency, debit, credit FROM balances");
+    save_balance_ = db_.prepare(
+        "INSERT OR REPLACE INTO balances(account, currency, debit, credit) VALUES(?1, ?2, ?3, ?4)");
+  }
+
+  void begin() override { db_.exec("BEGIN IMMEDIATE"); }
+  void commit() override { db_.exec("COMMIT"); }
+  void rollback() noexcept override {
+    try {
+      if (db_.in_transaction()) db_.exec("ROLLBACK");
+    } catch (const sql::Error&) {
+      // SQLite already rolled back when ROLLBACK itself fails.
+    }
+  }
+
+  std::vector<OffsetRow> load_offsets() override {
+    std::vector<OffsetRow> out;
+    while (load_offsets_.step()) {
+      out.push_back({std::string(load_offsets_.column_text(0)),
+                     static_cast<int32_t>(load_offsets_.column_int64(1)),
+                     load_offsets_.column_int64(2)});
+    }
+    load_offsets_.reset();
+    return out;
+  }
+
+  void save_offset(const OffsetRow& row) override {
+    save_offset_.bind_text(1, row.topic).bind_int64(2, row.partition).bind_int64(3, row.next_offset);
+    save_offset_.run();
+  }
+
+  std::optional<EventRow> find_event(std::string_view event_id) override {
+    find_event_.bind_text(1, event_id);
+    std::optional<EventRow> out;
+    if (find_event_.step()) {
+      EventRow r;
+      r.event_id = event_id;
+      r.customer_id = find_event_.column_text(0);
+      r.kind = static_cast<EventKind>(find_event_.column_int64(1));
+      r.event_time = find_event_.column_int64(2);
+      r.amount = find_event_.column_int64(3);
+      r.refunded = find_event_.column_int64(4);
+      r.cost = find_event_.column_int64(5);
+      r.currency = find_event_.column_text(6);
+      out = std::move(r);
+    }
+    find_event_.reset();
+    return out;
+  }
+
+  void insert_event(const EventRow& r) override {
+    insert_event_.bind_text(1, r.event_id)
+        .bind_text(2, r.customer_id)
+        .bind_int64(3, static_cast<int64_t>(r.kind))
+        .bind_int64(4, r.event_time)
+        .bind_int64(5, r.amount)
+        .bind_int64(6, r.refunded)
+        .bind_int64(7, r.cost)
+        .bind_text(8, r.currency);
+    insert_event_.run();
+  }
+
+  void update_refunded(std::string_view event_id, int64_t refunded) override {
+    update_refunded_.bind_text(1, event_id).bind_int64(2, refunded);
+    update_refunded_.run();
+  }
+
+  void delete_event(std::string_view event_id) override {
+    delete_event_.bind_text(1, event_id);
+    delete_event_.run();
+  }
+
+  std::optional<CustomerState> load_customer(std::string_view customer_id,
+                                             Micros closed_window) override {
+    load_customer_.bind_text(1, customer_id);
+    if (!load_customer_.step()) {
+      load_customer_.reset();
+      return std::nullopt;
+    }
+    CustomerState s;
+    s.customer_id = customer_id;
+    bool ok = decode_state(load_customer_.column_blob(3), s);
+    s.version = load_customer_.column_int64(0);
+    s.journal_seq = load_customer_.column_int64(1);
+    s.feedback_score_sum = load_customer_.column_int64(2);
+    load_customer_.reset();
+    if (!ok) throw std::runtime_error("ledger store: corrupt state of customer " + s.customer_id);
+
+    load_invoices_.bind_text(1, customer_id).bind_int64(2, s.last_event_time - closed_window);
+    while (load_invoices_.step()) {
+      Invoice inv;
+      inv.sale_event_id = load_invoices_.column_text(0);
+      inv.issued = load_invoices_.column_int64(1);
+      inv.due = load_invoices_.column_int64(2);
+      inv.amount = load_invoices_.column_int64(3);
+      inv.open = load_invoices_.column_int64(4);
+      if (!load_invoices_.column_is_null(5)) inv.closed = load_invoices_.column_int64(5);
+      inv.closed_by_payment = load_invoices_.column_int64(6) != 0;
+      s.invoices.push_back(std::move(inv));
+    }
+    load_invoices_.reset();
+    return s;
+  }
+
+  void save_customer(const CustomerState& s) override {
+    save_customer_.bind_text(1, s.customer_id)
+        .bind_int64(2, s.version)
+        .bind_int64(3, s.journal_seq)
+        .bind_int64(4, s.feedback_score_sum)
+        .bind_blob(5, encode_state(s));
+    save_customer_.run();
+    for (const auto& inv : s.invoices) {
+      if (!inv.dirty) continue;
+      save_invoice_.bind_text(1, s.customer_id)
+          .bind_text(2, inv.sale_event_id)
+          .bind_int64(3, inv.issued)
+          .bind_int64(4, inv.due)
+          .bind_int64(5, inv.amount)
+          .bind_int64(6, inv.open);
+      if (inv.closed) {
+        save_invoice_.bind_int64(7, *inv.closed);
+      } else {
+        save_invoice_.bind_null(7);
+      }
+      save_invoice_.bind_int64(8, inv.closed_by_payment ? 1 : 0);
+      save_invoice_.run();
+    }
+  }
+
+  void insert_journal(const JournalRow& r) override {
+    insert_journal_.bind_text(1, r.customer_id)
+        .bind_int64(2, r.seq)
+        .bind_int64(3, r.event_time)
+        .bind_int64(4, r.receivable_delta)
+        .bind_blob(5, r.entry);
+    insert_journal_.run();
+  }
+
+  std::vector<JournalRow> read_journal(std::string_view customer_id, Micros from, Micros to,
+                                       int64_t after_seq, size_t limit) override {
+    read_journal_.bind_text(1, customer_id)
+        .bind_int64(2, from)
+        .bind_int64(3, to)
+        .bind_int64(4, after_seq)
+        .bind_int64(5, static_cast<int64_t>(limit));
+    std::vector<JournalRow> out;
+    while (read_journal_.step()) {
+      JournalRow r;
+      r.customer_id = customer_id;
+      r.seq = read_journal_.column_int64(0);
+      r.event_time = read_journal_.column_int64(1);
+      r.receivable_delta = read_journal_.column_int64(2);
+      r.entry = read_journal_.column_blob(3);
+      out.push_back(std::move(r));
+    }
+    read_journal_.reset();
+    return out;
+  }
+
+  int64_t receivable_before(std::string_view customer_id, Micros before) override {
+    receivable_before_.bind_text(1, customer_id).bind_int64(2, before);
+    int64_t v = receivable_before_.step() ? receivable_before_.column_int64(0) : 0;
+    receivable_before_.reset();
+    return v;
+  }
+
+  void insert_deferred(const DeferredRow& r) override {
+    insert_deferred_.bind_text(1, r.event_id)
+        .bind_text(2, r.waiting_for)
+        .bind_text(3, r.customer_id)
+        .bind_text(4, r.topic)
+        .bind_int64(5, r.partition)
+        .bind_int64(6, r.offset)
+        .bind_int64(7, r.since)
+        .bind_blob(8, r.value);
+    insert_deferred_.run();
+  }
+
+  std::vector<DeferredRow> take_deferred(std::string_view waiting_for) override {
+    std::vector<DeferredRow> out;
+    select_deferred_.bind_text(1, waiting_for);
+    while (select_deferred_.step()) out.push_back(read_deferred(select_deferred_));
+    select_deferred_.reset();
+    delete_deferred_.bind_text(1, waiting_for);
+    delete_deferred_.run();
+    return out;
+  }
+
+  std::vector<DeferredRow> take_deferred_before(Micros before) override {
+    std::vector<DeferredRow> out;
+    select_deferred_before_.bind_int64(1, before);
+    while (select_deferred_before_.step()) out.push_back(read_deferred(select_deferred_before_));
+    select_deferred_before_.reset();
+    delete_deferred_before_.bind_int64(1, before);
+    delete_deferred_before_.run();
+    return out;
+  }
+
+  std::vector<std::string> deferred_keys() override {
+    std::vector<std::string> out;
+    while (deferred_keys_.step()) out.emplace_back(deferred_keys_.column_text(0));
+    deferred_keys_.reset();
+    return out;
+  }
+
+  void insert_outbox(std::string_view customer_id, std::string_view payload) override {
+    insert_outbox_.bind_text(1, customer_id).bind_blob(2, payload);
+    insert_outbox_.run();
+  }
+
+  std::vector<OutboxMessage> pending_outbox(size_t limit) override {
+    pending_outbox_.bind_int64(1, static_cast<int64_t>(limit));
+    std::vector<OutboxMessage> out;
+    while (pending_outbox_.step()) {
+      out.push_back({pending_outbox_.column_int64(0), std::string(pending_outbox_.column_text(1)),
+                     std::string(pending_outbox_.column_blob(2))});
+    }
+    pending_outbox_.reset();
+    return out;
+  }
+
+  void ack_outbox(int64_t up_to_id) override {
+    ack_outbox_.bind_int64(1, up_to_id);
+    ack_outbox_.run();
+  }
+
+  std::vector<BalanceRow> load_balances() override {
+    std::vector<BalanceRow> out;
+    while (load_balances_.step()) {
+      out.push_back({std::string(load_balances_.column_text(0)),
+                     std::string(load_balances_.column_text(1)), load_balances_.column_int64(2),
+                     load_balances_.column_int64(3)});
+    }
+    load_balances_.reset();
+    return out;
+  }
+
+  void save_balance(const BalanceRow& r) override {
+    save_balance_.bind_text(1, r.account)
+        .bind_text(2, r.currency)
+        .bind_int64(3, r.debit)
+        .bind_int64(4, r.credit);
+    save_balance_.run();
+  }
+
+ private:
+  Db db_;  // declared first: destroyed after every statement below
+  Statement load_offsets_, save_offset_, find_event_, insert_event_, update_refunded_,
+      delete_event_, load_customer_, load_invoices_, save_customer_, save_invoice_,
+      insert_journal_, read_journal_, receivable_before_, insert_deferred_, select_deferred_,
+      delete_deferred_, select_deferred_before_, delete_deferred_before_, deferred_keys_,
+      insert_outbox_, pending_outbox_, ack_outbox_, load_balances_, save_balance_;
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_sqlite_store(const std::string& path) {
+  return std::make_unique<SqliteStore>(path);
+}
+
+}  // namespace tierflow::ledger

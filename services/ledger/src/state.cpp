@@ -1,0 +1,179 @@
+#include "state.hpp"
+
+#include <absl/time/civil_time.h>
+#include <absl/time/time.h>
+
+namespace tierflow::ledger {
+
+Micros to_micros(const google::protobuf::Timestamp& ts) {
+  return ts.seconds() * kSecond + ts.nanos() / 1000;
+}
+
+void set_timestamp(Micros t, google::protobuf::Timestamp* ts) {
+  Micros secs = t / kSecond;
+  Micros rem = t % kSecond;
+  if (rem < 0) {
+    rem += kSecond;
+    --secs;
+  }
+  ts->set_seconds(secs);
+  ts->set_nanos(static_cast<int32_t>(rem * 1000));
+}
+
+std::string format_time(Micros t) {
+  return absl::FormatTime("%Y-%m-%d%ET%H:%M:%E*SZ", absl::FromUnixMicros(t), absl::UTCTimeZone());
+}
+
+int64_t days_past(Micros t, Micros due) {
+  if (t <= due) return 0;
+  return (t - due + kDay - 1) / kDay;
+}
+
+int32_t month_key(Micros t) {
+  absl::CivilMonth m(absl::ToCivilSecond(absl::FromUnixMicros(t), absl::UTCTimeZone()));
+  return static_cast<int32_t>(m.year() * 12 + (m.month() - 1));
+}
+
+namespace {
+
+void fill_totals(const CustomerState& s, v1::AccountSnapshot& out) {
+  out.set_customer_id(s.customer_id);
+  out.set_version(s.version);
+  out.set_currency(s.currency);
+  out.set_receivable_minor(s.receivable);
+  out.set_credit_minor(s.credit);
+  out.set_lifetime_sales_minor(s.lifetime_sales);
+  out.set_lifetime_refunds_minor(s.lifetime_refunds);
+  out.set_lifetime_gross_profit_minor(s.lifetime_gross_profit);
+  out.set_lifetime_orders(s.lifetime_orders);
+  out.set_lifetime_payments_minor(s.lifetime_payments);
+  if (s.first_purchase) set_timestamp(*s.first_purchase, out.mutable_first_purchase());
+  if (s.last_purchase) set_timestamp(*s.last_purchase, out.mutable_last_purchase());
+  for (const auto& [key, m] : s.months) {
+    auto* b = out.add_months();
+    b->set_year(key / 12);
+    b->set_month(key % 12 + 1);
+    b->set_sales_minor(m.sales);
+    b->set_refunds_minor(m.refunds);
+    b->set_gross_profit_minor(m.gross_profit);
+    b->set_orders(m.orders);
+    b->set_refund_count(m.refund_count);
+  }
+  auto* f = out.mutable_feedback();
+  f->set_count(s.feedback_count);
+  f->set_promoters(s.promoters);
+  f->set_passives(s.passives);
+  f->set_detractors(s.detractors);
+  f->set_average_score(s.feedback_count > 0 ? static_cast<double>(s.feedback_score_sum) /
+                                                  s.feedback_count
+                                            : 0.0);
+  if (s.feedback_last) set_timestamp(*s.feedback_last, f->mutable_last_time());
+}
+
+}  // namespace
+
+std::string encode_state(const CustomerState& state) {
+  v1::AccountSnapshot snap;
+  fill_totals(state, snap);
+  // as_of carries the newest event time of this customer in the stored form.
+  set_timestamp(state.last_event_time, snap.mutable_as_of());
+  return snap.SerializeAsString();
+}
+
+bool decode_state(std::string_view bytes, CustomerState& s) {
+  v1::AccountSnapshot snap;
+  if (!snap.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
+  s.currency = snap.currency();
+  s.last_event_time = to_micros(snap.as_of());
+  s.receivable = snap.receivable_minor();
+  s.credit = snap.credit_minor();
+  s.lifetime_sales = snap.lifetime_sales_minor();
+  s.lifetime_refunds = snap.lifetime_refunds_minor();
+  s.lifetime_gross_profit = snap.lifetime_gross_profit_minor();
+  s.lifetime_orders = snap.lifetime_orders();
+  s.lifetime_payments = snap.lifetime_payments_minor();
+  if (snap.has_first_purchase()) s.first_purchase = to_micros(snap.first_purchase());
+  if (snap.has_last_purchase()) s.last_purchase = to_micros(snap.last_purchase());
+  s.months.clear();
+  for (const auto& b : snap.months()) {
+    MonthTotals& m = s.months[b.year() * 12 + (b.month() - 1)];
+    m.sales = b.sales_minor();
+    m.refunds = b.refunds_minor();
+    m.gross_profit = b.gross_profit_minor();
+    m.orders = b.orders();
+    m.refund_count = b.refund_count();
+  }
+  const auto& f = snap.feedback();
+  s.feedback_count = f.count();
+  s.promoters = f.promoters();
+  s.passives = f.passives();
+  s.detractors = f.detractors();
+  if (f.has_last_time()) s.feedback_last = to_micros(f.last_time());
+  return true;
+}
+
+v1::Ageing compute_ageing(const CustomerState& state, Micros as_of) {
+  v1::Ageing a;
+  for (const auto& inv : state.invoices) {
+    if (inv.open <= 0 || inv.issued > as_of) continue;
+    int64_t days = days_past(as_of, inv.due);
+    if (days == 0) {
+      a.set_current_minor(a.current_minor() + inv.open);
+    } else if (days <= 30) {
+      a.set_days_1_30_minor(a.days_1_30_minor() + inv.open);
+    } else if (days <= 60) {
+      a.set_days_31_60_minor(a.days_31_60_minor() + inv.open);
+    } else if (days <= 90) {
+      a.set_days_61_90_minor(a.days_61_90_minor() + inv.open);
+    } else {
+      a.set_over_90_minor(a.over_90_minor() + inv.open);
+    }
+  }
+  return a;
+}
+
+v1::PaymentBehaviour compute_behaviour(const CustomerState& state, Micros as_of) {
+  v1::PaymentBehaviour p;
+  int32_t paid = 0, on_time = 0, late = 0;
+  int64_t late_days_sum = 0, max_late = 0, overdue = 0;
+  int32_t open = 0;
+  const Micros window_start = as_of - 365 * kDay;
+  for (const auto& inv : state.invoices) {
+    if (inv.issued > as_of) continue;
+    if (inv.open > 0) {
+      ++open;
+      if (inv.due < as_of) overdue += inv.open;
+      continue;
+    }
+    if (!inv.closed || !inv.closed_by_payment) continue;
+    if (*inv.closed <= window_start || *inv.closed > as_of) continue;
+    ++paid;
+    int64_t days = days_past(*inv.closed, inv.due);
+    if (days == 0) {
+      ++on_time;
+    } else {
+      ++late;
+      late_days_sum += days;
+      if (days > max_late) max_late = days;
+    }
+  }
+  // No paid invoice in the window: no evidence of lateness, so the ratio is 1.
+  p.set_on_time_ratio(paid > 0 ? static_cast<double>(on_time) / paid : 1.0);
+  p.set_avg_days_late(late > 0 ? static_cast<double>(late_days_sum) / late : 0.0);
+  p.set_max_days_late(static_cast<int32_t>(max_late));
+  p.set_overdue_minor(overdue);
+  p.set_invoices_paid(paid);
+  p.set_invoices_open(open);
+  return p;
+}
+
+v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
+  v1::AccountSnapshot snap;
+  fill_totals(state, snap);
+  set_timestamp(as_of, snap.mutable_as_of());
+  *snap.mutable_ageing() = compute_ageing(state, as_of);
+  *snap.mutable_payment() = compute_behaviour(state, as_of);
+  return snap;
+}
+
+}  // namespace tierflow::ledger

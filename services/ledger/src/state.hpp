@@ -1,0 +1,39 @@
+// Customer state <-> protobuf, and the derived parts of a snapshot. Internal; pure functions.
+#pragma once
+
+#include <google/protobuf/timestamp.pb.h>
+
+#include <string>
+#include <string_view>
+
+#include "tierflow/ledger/store.hpp"
+#include "tierflow/v1/ledger.pb.h"
+
+namespace tierflow::ledger {
+
+inline constexpr Micros kSecond = 1'000'000;
+inline constexpr Micros kDay = 86'400 * kSecond;
+inline constexpr int kMonthsKept = 24;
+// Closed invoices kept in memory: the 12-month payment window plus a margin.
+inline constexpr Micros kClosedInvoiceWindow = 400 * kDay;
+
+Micros to_micros(const google::protobuf::Timestamp& ts);
+void set_timestamp(Micros t, google::protobuf::Timestamp* ts);
+// RFC 3339, e.g. "2024-03-08T00:00:00Z".
+std::string format_time(Micros t);
+
+// Whole days after `due` at `t`, rounded up (an hour late is a day late); 0 when not late.
+int64_t days_past(Micros t, Micros due);
+int32_t month_key(Micros t);  // year * 12 + (month - 1), UTC
+
+// The persisted form: an AccountSnapshot holding the stored totals (no ageing/payment).
+std::string encode_state(const CustomerState& state);
+// Fills the totals of `state` from encode_state()'s bytes; false when they do not parse.
+bool decode_state(std::string_view bytes, CustomerState& state);
+
+v1::Ageing compute_ageing(const CustomerState& state, Micros as_of);
+v1::PaymentBehaviour compute_behaviour(const CustomerState& state, Micros as_of);
+// The full snapshot with as_of, ageing and payment behaviour as of `as_of`.
+v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of);
+
+}  // namespace tierflow::ledger

@@ -1,0 +1,834 @@
+// Unit tests of the ledger core against a temporary SQLite file. Expectations are computed
+// by hand in the comments; amounts are CNY minor units (fen) unless stated.
+#include "tierflow/ledger/ledger.hpp"
+
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <deque>
+#include <filesystem>
+#include <limits>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tierflow/ledger/store.hpp"
+#include "tierflow/v1/events.pb.h"
+
+namespace tierflow::ledger {
+namespace {
+
+using v1::TenderMethod;
+constexpr auto kCash = v1::TENDER_METHOD_CASH;
+constexpr auto kCard = v1::TENDER_METHOD_CARD;
+constexpr auto kOnAccount = v1::TENDER_METHOD_ON_ACCOUNT;
+constexpr auto kTransfer = v1::TENDER_METHOD_TRANSFER;
+
+// 2024-01-01T00:00:00Z plus whole days.
+absl::Time day(int d) { return absl::FromUnixSeconds(1704067200) + absl::Hours(24) * d; }
+
+void set_time(absl::Time t, google::protobuf::Timestamp* ts) {
+  ts->set_seconds(absl::ToUnixSeconds(t));
+}
+
+v1::PosEvent base(const std::string& id, const std::string& customer, absl::Time t) {
+  v1::PosEvent e;
+  e.set_event_id(id);
+  e.set_customer_id(customer);
+  e.set_store_id("store-1");
+  set_time(t, e.mutable_event_time());
+  return e;
+}
+
+void money(v1::Money* m, int64_t minor, const std::string& cur) {
+  m->set_minor_units(minor);
+  m->set_currency(cur);
+}
+
+struct T {
+  TenderMethod method;
+  int64_t amount;
+};
+
+v1::PosEvent sale(const std::string& id, const std::string& customer, absl::Time t, int64_t total,
+                  std::vector<T> tenders = {}, int terms = 0, const std::string& cur = "CNY") {
+  auto e = base(id, customer, t);
+  auto* s = e.mutable_sale();
+  money(s->mutable_total(), total, cur);
+  for (const auto& tn : tenders) {
+    auto* x = s->add_tenders();
+    x->set_method(tn.method);
+    money(x->mutable_amount(), tn.amount, cur);
+  }
+  s->set_payment_terms_days(terms);
+  return e;
+}
+
+v1::PosEvent on_account(const std::string& id, const std::string& customer, absl::Time t,
+                        int64_t total, int terms) {
+  return sale(id, customer, t, total, {{kOnAccount, total}}, terms);
+}
+
+v1::PosEvent refund(const std::string& id, const std::string& customer, absl::Time t,
+                    int64_t amount, const std::string& original, TenderMethod method = kCash,
+                    const std::string& cur = "CNY") {
+  auto e = base(id, customer, t);
+  auto* r = e.mutable_refund();
+  money(r->mutable_amount(), amount, cur);
+  r->set_original_event_id(original);
+  r->set_method(method);
+  return e;
+}
+
+v1::PosEvent payment(const std::string& id, const std::string& customer, absl::Time t,
+                     int64_t amount, const std::string& invoice = "",
+                     TenderMethod method = kTransfer) {
+  auto e = base(id, customer, t);
+  auto* p = e.mutable_payment();
+  money(p->mutable_amount(), amount, "CNY");
+  p->set_method(method);
+  p->set_invoice_event_id(invoice);
+  return e;
+}
+
+v1::PosEvent feedback(const std::string& id, const std::string& customer, absl::Time t, int score) {
+  auto e = base(id, customer, t);
+  e.mutable_feedback()->set_score(score);
+  return e;
+}
+
+class LedgerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("tierflow-ledger-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    reopen();
+  }
+  void TearDown() override {
+    ledger_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  void reopen() {
+    ledger_.reset();
+    ledger_ = Ledger::open_sqlite((dir_ / "ledger.db").string());
+  }
+
+  // Applies events as the next records of `partition`; checks the trial balance after.
+  ApplyResult feed(const std::vector<v1::PosEvent>& events, int32_t partition = 0) {
+    std::vector<std::string> values;
+    for (const auto& e : events) values.push_back(e.SerializeAsString());
+    return feed_raw(values, partition);
+  }
+
+  ApplyResult feed_raw(const std::vector<std::string>& values, int32_t partition = 0) {
+    std::vector<ConsumedRecord> batch;
+    int64_t& next = next_[partition];
+    for (const auto& v : values) {
+      v1::PosEvent e;
+      std::string_view key;
+      if (e.ParseFromString(v)) key = keys_.emplace_back(e.customer_id());
+      batch.push_back({"pos.events.v1", partition, next++, key, v});
+    }
+    last_batch_values_ = values;
+    last_batch_ = batch;
+    auto r = ledger_->apply(batch);
+    expect_balanced();
+    return r;
+  }
+
+  void expect_balanced() {
+    auto tb = ledger_->trial_balance();
+    EXPECT_TRUE(tb.balanced());
+    int64_t net = 0;
+    for (const auto& l : tb.lines()) net += l.debit_minor() - l.credit_minor();
+    EXPECT_EQ(net, 0);
+  }
+
+  // Debit minus credit of an account in CNY.
+  int64_t balance(const std::string& account) {
+    const auto tb = ledger_->trial_balance();
+    for (const auto& l : tb.lines()) {
+      if (l.account() == account && l.currency() == "CNY") return l.debit_minor() - l.credit_minor();
+    }
+    return 0;
+  }
+
+  v1::AccountSnapshot account(const std::string& customer, absl::Time now = day(0)) {
+    auto a = ledger_->account(customer, now);
+    EXPECT_TRUE(a.has_value()) << customer;
+    return a.value_or(v1::AccountSnapshot{});
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<Ledger> ledger_;
+  std::map<int32_t, int64_t> next_;
+  std::deque<std::string> keys_;
+  std::vector<std::string> last_batch_values_;
+  std::vector<ConsumedRecord> last_batch_;
+};
+
+// --- sales ----------------------------------------------------------------------------
+
+TEST_F(LedgerTest, CashSaleWithoutTendersIsAllCash) {
+  auto r = feed({sale("s-1", "c-1", day(0), 10000)});
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_TRUE(r.rejected.empty());
+  EXPECT_EQ(balance("cash"), 10000);
+  EXPECT_EQ(balance("revenue"), -10000);
+  EXPECT_EQ(balance("receivable"), 0);
+  auto a = account("c-1");
+  EXPECT_EQ(a.currency(), "CNY");
+  EXPECT_EQ(a.lifetime_sales_minor(), 10000);
+  EXPECT_EQ(a.lifetime_gross_profit_minor(), 10000);  // no cost given: profit = sales
+  EXPECT_EQ(a.lifetime_orders(), 1);
+  EXPECT_EQ(a.receivable_minor(), 0);
+  EXPECT_EQ(a.first_purchase().seconds(), absl::ToUnixSeconds(day(0)));
+  ASSERT_EQ(a.months_size(), 1);
+  EXPECT_EQ(a.months(0).year(), 2024);
+  EXPECT_EQ(a.months(0).month(), 1);
+  EXPECT_EQ(a.months(0).sales_minor(), 10000);
+  EXPECT_EQ(a.months(0).orders(), 1);
+}
+
+TEST_F(LedgerTest, CardOnAccountAndMixedTenders) {
+  auto r = feed({sale("s-1", "c-1", day(0), 5000, {{kCard, 5000}}),
+                 on_account("s-2", "c-1", day(1), 20000, 30),
+                 sale("s-3", "c-1", day(2), 30000, {{kCash, 1000}, {kCard, 9000}, {kOnAccount, 20000}}, 15)});
+  EXPECT_EQ(r.applied, 3);
+  EXPECT_EQ(balance("cash"), 1000);
+  EXPECT_EQ(balance("card"), 5000 + 9000);
+  EXPECT_EQ(balance("receivable"), 20000 + 20000);
+  EXPECT_EQ(balance("revenue"), -(5000 + 20000 + 30000));
+  auto a = account("c-1", day(2));
+  EXPECT_EQ(a.receivable_minor(), 40000);
+  EXPECT_EQ(a.lifetime_sales_minor(), 55000);
+  EXPECT_EQ(a.lifetime_orders(), 3);
+  EXPECT_EQ(a.payment().invoices_open(), 2);
+  EXPECT_EQ(a.ageing().current_minor(), 40000);
+
+  // The statement shows the mixed sale as one balanced entry with the receivable after it.
+  v1::GetStatementRequest req;
+  req.set_customer_id("c-1");
+  auto st = ledger_->statement(req);
+  ASSERT_EQ(st.entries_size(), 3);
+  const auto& e = st.entries(2);
+  EXPECT_EQ(e.event_id(), "s-3");
+  EXPECT_EQ(e.kind(), "sale");
+  EXPECT_EQ(e.balance_after_minor(), 40000);
+  int64_t debit = 0, credit = 0;
+  for (const auto& l : e.lines()) {
+    debit += l.debit_minor();
+    credit += l.credit_minor();
+  }
+  EXPECT_EQ(debit, 30000);
+  EXPECT_EQ(credit, 30000);
+  EXPECT_EQ(e.lines_size(), 4);  // cash, card, receivable, revenue
+  EXPECT_EQ(st.opening_balance_minor(), 0);
+  EXPECT_EQ(st.closing_balance_minor(), 40000);
+}
+
+TEST_F(LedgerTest, ZeroValueLinesAndZeroSale) {
+  auto s1 = sale("s-1", "c-1", day(0), 1000);
+  auto* l1 = s1.mutable_sale()->add_lines();
+  l1->set_sku("tea");
+  l1->set_quantity(1);
+  money(l1->mutable_amount(), 1000, "CNY");
+  auto* l2 = s1.mutable_sale()->add_lines();
+  l2->set_sku("free-cup");
+  l2->set_quantity(0);
+  money(l2->mutable_amount(), 0, "CNY");
+  auto s2 = sale("s-2", "c-1", day(0), 0);  // a free sample: a sale of nothing
+  auto* l3 = s2.mutable_sale()->add_lines();
+  l3->set_sku("sample");
+  l3->set_quantity(1);
+  money(l3->mutable_amount(), 0, "CNY");
+  auto r = feed({s1, s2});
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_TRUE(r.rejected.empty());
+  EXPECT_EQ(balance("cash"), 1000);
+  auto a = account("c-1");
+  EXPECT_EQ(a.lifetime_orders(), 2);
+  EXPECT_EQ(a.lifetime_sales_minor(), 1000);
+  v1::GetStatementRequest req;
+  req.set_customer_id("c-1");
+  auto st = ledger_->statement(req);
+  ASSERT_EQ(st.entries_size(), 2);
+  EXPECT_EQ(st.entries(1).lines_size(), 0);  // zero lines are not posted
+}
+
+TEST_F(LedgerTest, GrossProfitUsesCostAndRefundsReduceIt) {
+  auto s = sale("s-1", "c-1", day(0), 10000);
+  money(s.mutable_sale()->mutable_cost(), 6000, "CNY");
+  feed({s});
+  EXPECT_EQ(account("c-1").lifetime_gross_profit_minor(), 4000);
+  // Refund of a quarter: the refunded margin is 2500 * 4000 / 10000 = 1000.
+  feed({refund("r-1", "c-1", day(1), 2500, "s-1")});
+  auto a = account("c-1");
+  EXPECT_EQ(a.lifetime_gross_profit_minor(), 3000);
+  EXPECT_EQ(a.lifetime_refunds_minor(), 2500);
+  EXPECT_EQ(a.months(0).gross_profit_minor(), 3000);
+  EXPECT_EQ(a.months(0).refund_count(), 1);
+  EXPECT_EQ(balance("refunds"), 2500);
+  EXPECT_EQ(balance("cash"), 7500);
+}
+
+// --- refunds --------------------------------------------------------------------------
+
+TEST_F(LedgerTest, RefundAboveRemainingRejectedRestOfBatchApplied) {
+  feed({sale("s-17", "c-1", day(0), 100000), refund("r-1", "c-1", day(1), 20000, "s-17")});
+  auto r = feed({refund("r-2", "c-1", day(2), 120000, "s-17"), feedback("f-1", "c-1", day(2), 9),
+                 refund("r-3", "c-1", day(2), 10000, "s-17", kCard)});
+  EXPECT_EQ(r.applied, 2);
+  ASSERT_EQ(r.rejected.size(), 1u);
+  EXPECT_EQ(r.rejected[0].event_id, "r-2");
+  EXPECT_EQ(r.rejected[0].customer_id, "c-1");
+  EXPECT_EQ(r.rejected[0].offset, 2);
+  EXPECT_EQ(r.rejected[0].reason,
+            "refund 1200.00 CNY above the 800.00 CNY that remains refundable on sale s-17");
+  EXPECT_EQ(r.rejected[0].value, last_batch_values_[0]);
+  auto a = account("c-1");
+  EXPECT_EQ(a.lifetime_refunds_minor(), 30000);
+  EXPECT_EQ(a.feedback().count(), 1);
+  EXPECT_EQ(balance("cash"), 100000 - 20000);
+  EXPECT_EQ(balance("card"), -10000);
+  // Exactly the remaining 700.00 is still refundable.
+  auto r2 = feed({refund("r-4", "c-1", day(3), 70001, "s-17"), refund("r-5", "c-1", day(3), 70000, "s-17")});
+  EXPECT_EQ(r2.applied, 1);
+  ASSERT_EQ(r2.rejected.size(), 1u);
+  EXPECT_EQ(r2.rejected[0].reason,
+            "refund 700.01 CNY above the 700.00 CNY that remains refundable on sale s-17");
+}
+
+TEST_F(LedgerTest, ReturnWithoutReceiptMakesNetNegative) {
+  feed({sale("s-1", "c-1", day(0), 5000)});
+  auto r = feed({refund("r-1", "c-1", day(1), 8000, "", kOnAccount)});
+  EXPECT_EQ(r.applied, 1);
+  auto a = account("c-1");
+  EXPECT_EQ(a.lifetime_sales_minor() - a.lifetime_refunds_minor(), -3000);
+  EXPECT_EQ(a.lifetime_gross_profit_minor(), -3000);
+  EXPECT_EQ(a.credit_minor(), 8000);  // nothing owed, so all of it is customer credit
+  EXPECT_EQ(a.receivable_minor(), 0);
+  EXPECT_EQ(balance("customer_credit"), -8000);
+  EXPECT_EQ(balance("refunds"), 8000);
+  // A manual credit for a customer never seen opens the account in that currency.
+  auto r2 = feed({refund("r-2", "c-2", day(1), 500, "", v1::TENDER_METHOD_UNSPECIFIED)});
+  EXPECT_EQ(r2.applied, 1);
+  EXPECT_EQ(account("c-2").currency(), "CNY");
+  EXPECT_EQ(account("c-2").credit_minor(), 500);
+}
+
+TEST_F(LedgerTest, RefundOnAccountReducesReceivableFirst) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(1), 4000, 30)});
+  // 5000 back on account for s-2: s-2's own invoice (4000) first, then the oldest (s-1).
+  feed({refund("r-1", "c-1", day(2), 4000, "s-2", kOnAccount),
+        refund("r-2", "c-1", day(2), 3000, "", kOnAccount)});
+  auto a = account("c-1", day(2));
+  EXPECT_EQ(a.receivable_minor(), 10000 - 3000);
+  EXPECT_EQ(a.credit_minor(), 0);
+  EXPECT_EQ(a.payment().invoices_open(), 1);
+  EXPECT_EQ(a.payment().invoices_paid(), 0);  // closed by a credit, not a payment
+  EXPECT_EQ(balance("receivable"), 7000);
+}
+
+TEST_F(LedgerTest, RefundValidation) {
+  feed({sale("s-1", "c-1", day(0), 5000), sale("s-2", "c-2", day(0), 5000), payment("p-0", "c-1", day(0), 1)});
+  auto r = feed({refund("r-1", "c-1", day(1), 100, "s-2"), refund("r-2", "c-1", day(1), -100, "s-1"),
+                 refund("r-3", "c-1", day(1), 100, "p-0"), refund("r-4", "c-1", day(1), 100, "s-1", kCash, "USD")});
+  ASSERT_EQ(r.rejected.size(), 4u);
+  EXPECT_EQ(r.rejected[0].reason, "sale s-2 belongs to another customer");
+  EXPECT_EQ(r.rejected[1].reason, "negative amount: refund -1.00 CNY");
+  EXPECT_EQ(r.rejected[2].reason, "refund names p-0, which is not a sale");
+  EXPECT_EQ(r.rejected[3].reason, "refund in USD of sale s-1 in CNY");
+  EXPECT_EQ(r.applied, 0);
+}
+
+// --- payments -------------------------------------------------------------------------
+
+TEST_F(LedgerTest, PaymentAllocatedOldestFirstThenNamedThenCredit) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(5), 20000, 30)});
+  // 150.00: s-1 (100.00) closes, s-2 keeps 150.00 open.
+  auto r = feed({payment("p-1", "c-1", day(10), 15000)});
+  EXPECT_EQ(r.applied, 1);
+  auto a = account("c-1", day(10));
+  EXPECT_EQ(a.receivable_minor(), 15000);
+  EXPECT_EQ(a.credit_minor(), 0);
+  EXPECT_EQ(a.payment().invoices_paid(), 1);
+  EXPECT_EQ(a.payment().invoices_open(), 1);
+  // 300.00 naming s-2: 150.00 closes it, the other 150.00 is customer credit.
+  feed({payment("p-2", "c-1", day(11), 30000, "s-2", kCash)});
+  a = account("c-1", day(11));
+  EXPECT_EQ(a.receivable_minor(), 0);
+  EXPECT_EQ(a.credit_minor(), 15000);
+  EXPECT_EQ(a.lifetime_payments_minor(), 45000);
+  EXPECT_EQ(a.payment().invoices_paid(), 2);
+  EXPECT_EQ(balance("bank"), 15000);
+  EXPECT_EQ(balance("cash"), 30000);
+  EXPECT_EQ(balance("receivable"), 0);
+  EXPECT_EQ(balance("customer_credit"), -15000);
+}
+
+TEST_F(LedgerTest, PaymentToNamedInvoiceSkipsOlderOnes) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(5), 20000, 30)});
+  feed({payment("p-1", "c-1", day(6), 5000, "s-2")});
+  auto ag = ledger_->ageing("c-1", day(40));  // s-1 due day 30: 10 days past; s-2 due day 35: 5
+  EXPECT_EQ(ag.days_1_30_minor(), 10000 + 15000);
+  auto a = account("c-1", day(6));
+  EXPECT_EQ(a.receivable_minor(), 25000);
+  // Paying a named invoice that is already closed puts the money on credit.
+  feed({payment("p-2", "c-1", day(7), 10000, "s-1"), payment("p-3", "c-1", day(8), 500, "s-1")});
+  a = account("c-1", day(8));
+  EXPECT_EQ(a.receivable_minor(), 15000);
+  EXPECT_EQ(a.credit_minor(), 500);
+}
+
+TEST_F(LedgerTest, PaymentValidation) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30)});
+  auto r = feed({payment("p-1", "c-9", day(1), 100), payment("p-2", "c-1", day(1), 0),
+                 payment("p-3", "c-1", day(1), 100, "", kOnAccount)});
+  ASSERT_EQ(r.rejected.size(), 3u);
+  EXPECT_EQ(r.rejected[0].reason, "payment for unknown customer c-9 (no sale yet)");
+  EXPECT_EQ(r.rejected[1].reason, "payment amount must be positive, got 0.00 CNY");
+  EXPECT_EQ(r.rejected[2].reason, "payment method ON_ACCOUNT cannot settle an account");
+  EXPECT_FALSE(ledger_->account("c-9", day(1)).has_value());
+}
+
+// --- exactly once ---------------------------------------------------------------------
+
+TEST_F(LedgerTest, DuplicateEventIdChangesNothing) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30)});
+  auto before = account("c-1");
+  auto outbox_before = ledger_->pending_outbox(100).size();
+  auto r = feed({on_account("s-1", "c-1", day(0), 10000, 30), payment("s-1", "c-1", day(1), 50)});
+  EXPECT_EQ(r.duplicates, 2);
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_TRUE(r.changed_customers.empty());
+  auto after = account("c-1");
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  EXPECT_EQ(ledger_->pending_outbox(100).size(), outbox_before);
+  EXPECT_EQ(balance("receivable"), 10000);
+  // The offsets still moved on: the duplicates were consumed.
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 3);
+}
+
+TEST_F(LedgerTest, ReplayOfSameOffsetsChangesNothing) {
+  feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(0), 2000)});
+  auto batch = last_batch_;
+  auto values = last_batch_values_;
+  auto before = account("c-1");
+  auto outbox_before = ledger_->pending_outbox(100).size();
+  auto r = ledger_->apply(batch);
+  EXPECT_EQ(r.replayed, 2);
+  EXPECT_EQ(r.applied, 0);
+  EXPECT_EQ(r.duplicates, 0);
+  EXPECT_TRUE(r.changed_customers.empty());
+  EXPECT_EQ(account("c-1").version(), before.version());
+  EXPECT_EQ(ledger_->pending_outbox(100).size(), outbox_before);
+  EXPECT_EQ(balance("cash"), 3000);
+  expect_balanced();
+}
+
+TEST_F(LedgerTest, ReopenResumesFromStoredOffsets) {
+  EXPECT_FALSE(ledger_->next_offset("pos.events.v1", 3).has_value());
+  feed({on_account("s-1", "c-1", day(0), 10000, 30), sale("s-2", "c-1", day(1), 500),
+        refund("r-9", "c-1", day(1), 100, "s-404")},
+       3);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 3), 3);
+  reopen();
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 3), 3);
+  EXPECT_FALSE(ledger_->next_offset("pos.events.v1", 0).has_value());
+  EXPECT_EQ(ledger_->deferred_count(), 1);
+  auto a = account("c-1", day(1));
+  EXPECT_EQ(a.version(), 1);
+  EXPECT_EQ(a.receivable_minor(), 10000);
+  EXPECT_EQ(a.lifetime_sales_minor(), 10500);
+  EXPECT_EQ(balance("receivable"), 10000);
+  // The state loaded from the file goes on: invoices, versions, dedupe.
+  auto r = feed({payment("p-1", "c-1", day(2), 10000), sale("s-1", "c-1", day(0), 1)}, 3);
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(r.duplicates, 1);
+  a = account("c-1", day(2));
+  EXPECT_EQ(a.version(), 2);
+  EXPECT_EQ(a.receivable_minor(), 0);
+  EXPECT_EQ(a.payment().invoices_paid(), 1);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 3), 5);
+}
+
+// --- late and out of order ------------------------------------------------------------
+
+TEST_F(LedgerTest, RefundBeforeItsSaleIsDeferredThenReleased) {
+  auto r1 = feed({refund("r-1", "c-1", day(1), 3000, "s-9")});
+  EXPECT_EQ(r1.deferred, 1);
+  EXPECT_EQ(r1.applied, 0);
+  EXPECT_TRUE(r1.changed_customers.empty());
+  EXPECT_EQ(ledger_->deferred_count(), 1);
+  // The same refund sent again while it waits is a duplicate.
+  EXPECT_EQ(feed({refund("r-1", "c-1", day(1), 3000, "s-9")}).duplicates, 1);
+  EXPECT_EQ(ledger_->deferred_count(), 1);
+
+  auto r2 = feed({sale("s-9", "c-1", day(0), 10000)});
+  EXPECT_EQ(r2.applied, 1);
+  EXPECT_EQ(r2.released, 1);
+  EXPECT_EQ(ledger_->deferred_count(), 0);
+  auto a = account("c-1");
+  EXPECT_EQ(a.lifetime_refunds_minor(), 3000);
+  EXPECT_EQ(balance("cash"), 7000);
+  EXPECT_EQ(a.version(), 1);
+
+  // Both in one batch, refund first; and a payment waiting for its invoice.
+  auto r3 = feed({refund("r-2", "c-2", day(1), 1000, "s-10"), payment("p-1", "c-2", day(3), 2000, "s-10"),
+                  on_account("s-10", "c-2", day(0), 5000, 30)});
+  EXPECT_EQ(r3.deferred, 2);
+  EXPECT_EQ(r3.applied, 1);
+  EXPECT_EQ(r3.released, 2);
+  EXPECT_EQ(ledger_->deferred_count(), 0);
+  auto b = account("c-2", day(3));
+  EXPECT_EQ(b.receivable_minor(), 5000 - 2000);
+  EXPECT_EQ(b.lifetime_refunds_minor(), 1000);
+  EXPECT_EQ(r3.changed_customers, std::vector<std::string>{"c-2"});
+}
+
+TEST_F(LedgerTest, ReleasedRefundAboveRemainingIsRejected) {
+  auto r1 = feed({refund("r-1", "c-1", day(1), 30000, "s-9")});
+  EXPECT_EQ(r1.deferred, 1);
+  auto r2 = feed({sale("s-9", "c-1", day(0), 10000)}, 1);
+  EXPECT_EQ(r2.applied, 1);
+  EXPECT_EQ(r2.released, 0);
+  ASSERT_EQ(r2.rejected.size(), 1u);
+  EXPECT_EQ(r2.rejected[0].event_id, "r-1");
+  EXPECT_EQ(r2.rejected[0].partition, 0);  // where the refund itself was read
+  EXPECT_EQ(r2.rejected[0].offset, 0);
+  EXPECT_EQ(r2.rejected[0].reason,
+            "refund 300.00 CNY above the 100.00 CNY that remains refundable on sale s-9");
+}
+
+TEST_F(LedgerTest, ExpireDeferred) {
+  auto late = refund("r-1", "c-1", day(1), 3000, "s-9");
+  set_time(day(2), late.mutable_received_time());  // the wait starts when ingest received it
+  feed({late, payment("p-1", "c-1", day(5), 100, "s-8")});
+  EXPECT_EQ(ledger_->deferred_count(), 2);
+  EXPECT_TRUE(ledger_->expire_deferred(day(8), absl::Hours(24 * 7)).empty());
+  auto gone = ledger_->expire_deferred(day(10), absl::Hours(24 * 7));
+  ASSERT_EQ(gone.size(), 1u);
+  EXPECT_EQ(gone[0].event_id, "r-1");
+  EXPECT_EQ(gone[0].customer_id, "c-1");
+  EXPECT_EQ(gone[0].reason, "sale s-9 never arrived within 7 days");
+  EXPECT_EQ(gone[0].value, late.SerializeAsString());
+  EXPECT_EQ(ledger_->deferred_count(), 1);
+  auto gone2 = ledger_->expire_deferred(day(6));
+  ASSERT_EQ(gone2.size(), 1u);
+  EXPECT_EQ(gone2[0].reason, "sale s-8 never arrived before 2024-01-07T00:00:00Z");
+  EXPECT_EQ(ledger_->deferred_count(), 0);
+  // The sale arriving now releases nothing; a resent refund is considered afresh.
+  auto r = feed({sale("s-9", "c-1", day(0), 10000), late});
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_EQ(r.released, 0);
+  EXPECT_EQ(r.duplicates, 0);
+  EXPECT_EQ(account("c-1").lifetime_refunds_minor(), 3000);
+  reopen();
+  EXPECT_EQ(ledger_->deferred_count(), 0);
+}
+
+// --- ageing and payment behaviour -----------------------------------------------------
+
+TEST_F(LedgerTest, AgeingBuckets) {
+  // Invoices with terms 0 are due on their sale day. As of day 200:
+  feed({on_account("s-a", "c-1", day(200), 100, 0),    // due day 200: current
+        on_account("s-b", "c-1", day(190), 200, 0),    // 10 days past due
+        on_account("s-c", "c-1", day(160), 400, 0),    // 40
+        on_account("s-d", "c-1", day(130), 800, 0),    // 70
+        on_account("s-e", "c-1", day(100), 1600, 0),   // 100
+        on_account("s-f", "c-1", day(170), 3200, 30),  // due day 200: current
+        on_account("s-g", "c-1", day(300), 6400, 0)}); // issued after as_of: not aged
+  auto ag = ledger_->ageing("c-1", day(200));
+  EXPECT_EQ(ag.current_minor(), 100 + 3200);
+  EXPECT_EQ(ag.days_1_30_minor(), 200);
+  EXPECT_EQ(ag.days_31_60_minor(), 400);
+  EXPECT_EQ(ag.days_61_90_minor(), 800);
+  EXPECT_EQ(ag.over_90_minor(), 1600);
+  // Boundaries: exactly 30 days past due is 1-30; 30 days and an hour is 31-60.
+  auto at30 = ledger_->ageing("c-1", day(220));  // s-b: 30 days past due
+  EXPECT_EQ(at30.days_1_30_minor(), 200 + 3200 + 100);
+  auto later = ledger_->ageing("c-1", day(220) + absl::Hours(1));
+  EXPECT_EQ(later.days_31_60_minor(), 200);
+  EXPECT_THROW(ledger_->ageing("c-404", day(0)), NotFound);
+}
+
+TEST_F(LedgerTest, PaymentBehaviourOverTwelveMonths) {
+  feed({on_account("s-old", "c-1", day(0), 1000, 0),     // paid day 10: 10 late, but > 12 months ago
+        on_account("s-a", "c-1", day(400), 1000, 30),    // due 430, paid 425: on time
+        on_account("s-b", "c-1", day(410), 2000, 30),    // due 440, paid 450: 10 late
+        on_account("s-c", "c-1", day(420), 4000, 30),    // due 450, paid 470: 20 late
+        on_account("s-d", "c-1", day(440), 8000, 30)});  // due 470, open
+  feed({payment("p-0", "c-1", day(10), 1000, "s-old"), payment("p-a", "c-1", day(425), 1000, "s-a"),
+        payment("p-b", "c-1", day(450), 2000, "s-b"), payment("p-c", "c-1", day(470), 4000, "s-c")});
+  auto a = account("c-1", day(500));
+  const auto& p = a.payment();
+  EXPECT_EQ(p.invoices_paid(), 3);
+  EXPECT_DOUBLE_EQ(p.on_time_ratio(), 1.0 / 3.0);
+  EXPECT_DOUBLE_EQ(p.avg_days_late(), 15.0);
+  EXPECT_EQ(p.max_days_late(), 20);
+  EXPECT_EQ(p.invoices_open(), 1);
+  EXPECT_EQ(p.overdue_minor(), 8000);  // s-d, 30 days past due at day 500
+  EXPECT_EQ(a.ageing().days_1_30_minor(), 8000);
+  // Before s-d falls due nothing is overdue.
+  EXPECT_EQ(account("c-1", day(470)).payment().overdue_minor(), 0);
+  // A customer who never paid an invoice has no evidence of lateness.
+  feed({sale("s-x", "c-2", day(0), 10)});
+  EXPECT_DOUBLE_EQ(account("c-2").payment().on_time_ratio(), 1.0);
+}
+
+// --- snapshots and outbox -------------------------------------------------------------
+
+TEST_F(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
+  auto r1 = feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(3), 2000),
+                  sale("s-3", "c-1", day(1), 500), feedback("f-1", "c-1", day(2), 4)});
+  EXPECT_EQ(r1.changed_customers, (std::vector<std::string>{"c-1", "c-2"}));
+  auto out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].customer_id, "c-1");
+  v1::AccountSnapshot s;
+  ASSERT_TRUE(s.ParseFromString(out[0].payload));
+  EXPECT_EQ(s.customer_id(), "c-1");
+  EXPECT_EQ(s.version(), 1);
+  EXPECT_EQ(s.lifetime_sales_minor(), 1500);
+  EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(day(3)));  // newest event of the batch
+  EXPECT_EQ(s.feedback().detractors(), 1);
+
+  auto r2 = feed({sale("s-4", "c-1", day(4), 100), feedback("f-2", "c-1", day(4), 10)});
+  EXPECT_EQ(r2.changed_customers, std::vector<std::string>{"c-1"});
+  out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 3u);
+  ASSERT_TRUE(s.ParseFromString(out[2].payload));
+  EXPECT_EQ(s.version(), 2);
+  EXPECT_EQ(s.feedback().count(), 2);
+  EXPECT_EQ(s.feedback().promoters(), 1);
+  EXPECT_DOUBLE_EQ(s.feedback().average_score(), 7.0);
+  EXPECT_GT(out[2].id, out[1].id);
+
+  ledger_->ack_outbox(out[1].id);
+  out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].customer_id, "c-1");
+  EXPECT_EQ(ledger_->pending_outbox(0).size(), 0u);
+}
+
+TEST_F(LedgerTest, MonthlyBucketsKeepLastTwentyFourMonths) {
+  std::vector<v1::PosEvent> evs;
+  for (int m = 0; m < 26; ++m) evs.push_back(sale("s-" + std::to_string(m), "c-1", day(31 * m), 100));
+  feed(evs);
+  auto a = account("c-1");
+  ASSERT_EQ(a.months_size(), 24);
+  EXPECT_EQ(a.lifetime_orders(), 26);
+  // day(31*25) = 2026-02-14, day(31*2) = 2024-03-03: the oldest kept.
+  EXPECT_EQ(a.months(0).year(), 2024);
+  EXPECT_EQ(a.months(0).month(), 3);
+  EXPECT_EQ(a.months(23).year(), 2026);
+  EXPECT_EQ(a.months(23).month(), 2);
+}
+
+// --- validation -----------------------------------------------------------------------
+
+TEST_F(LedgerTest, UnknownCurrencyAndOverflowRejectedWithReasons) {
+  constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
+  auto r = feed({sale("s-1", "c-1", day(0), 100, {}, 0, "XYZ"),
+                 sale("s-2", "c-1", day(0), 100, {{kCash, kMax}, {kCard, 1}}),
+                 sale("s-3", "c-1", day(0), kMax),
+                 sale("s-4", "c-1", day(0), 1)});
+  ASSERT_EQ(r.rejected.size(), 3u);
+  EXPECT_EQ(r.rejected[0].reason, "unknown currency 'XYZ' (not an accepted ISO 4217 code)");
+  EXPECT_EQ(r.rejected[1].reason, "tender amounts overflow a 64-bit amount");
+  EXPECT_EQ(r.rejected[2].event_id, "s-4");
+  EXPECT_EQ(r.rejected[2].reason, "sale of 0.01 CNY overflows the account's 64-bit totals");
+  EXPECT_EQ(r.applied, 1);
+  EXPECT_EQ(account("c-1").lifetime_sales_minor(), kMax);
+}
+
+TEST_F(LedgerTest, MalformedEventsRejectedAndBatchGoesOn) {
+  feed({sale("s-0", "c-1", day(0), 100)});
+  auto no_id = sale("", "c-1", day(0), 100);
+  auto no_customer = sale("s-2", "", day(0), 100);
+  auto no_time = sale("s-3", "c-1", day(0), 100);
+  no_time.clear_event_time();
+  auto no_body = base("s-4", "c-1", day(0));
+  auto negative = sale("s-5", "c-1", day(0), -100);
+  auto tenders = sale("s-6", "c-1", day(0), 1000, {{kCash, 500}, {kCard, 400}});
+  auto usd = sale("s-7", "c-1", day(0), 100, {}, 0, "USD");
+  auto bad_score = feedback("f-1", "c-1", day(0), 11);
+  std::vector<std::string> values{"\xff\xff\xff garbage", no_id.SerializeAsString(),
+                                  no_customer.SerializeAsString(), no_time.SerializeAsString(),
+                                  no_body.SerializeAsString(), negative.SerializeAsString(),
+                                  tenders.SerializeAsString(), usd.SerializeAsString(),
+                                  bad_score.SerializeAsString(),
+                                  sale("s-8", "c-1", day(0), 100).SerializeAsString()};
+  auto r = feed_raw(values);
+  EXPECT_EQ(r.applied, 1);
+  ASSERT_EQ(r.rejected.size(), 9u);
+  EXPECT_EQ(r.rejected[0].reason, "unparseable bytes: not a tierflow.v1.PosEvent");
+  EXPECT_EQ(r.rejected[0].value, values[0]);
+  EXPECT_EQ(r.rejected[1].reason, "missing event_id");
+  EXPECT_EQ(r.rejected[2].reason, "missing customer_id");
+  EXPECT_EQ(r.rejected[3].reason, "missing event_time");
+  EXPECT_EQ(r.rejected[4].reason, "event has no body (sale, refund, payment or feedback)");
+  EXPECT_EQ(r.rejected[5].reason, "negative amount: sale total -1.00 CNY");
+  EXPECT_EQ(r.rejected[6].reason, "tenders sum to 9.00 CNY but the total is 10.00 CNY");
+  EXPECT_EQ(r.rejected[7].reason, "currency USD differs from the account's currency CNY");
+  EXPECT_EQ(r.rejected[8].reason, "feedback score 11 outside 0-10");
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 11);
+  // A rejected event id is not remembered: a corrected copy is applied.
+  auto r2 = feed({sale("s-6", "c-1", day(0), 1000, {{kCash, 500}, {kCard, 500}})});
+  EXPECT_EQ(r2.applied, 1);
+}
+
+// --- statement ------------------------------------------------------------------------
+
+TEST_F(LedgerTest, StatementPagesAndBalances) {
+  feed({on_account("s-1", "c-1", day(0), 1000, 30), on_account("s-2", "c-1", day(1), 2000, 30),
+        payment("p-1", "c-1", day(2), 500), feedback("f-1", "c-1", day(2), 8),
+        on_account("s-3", "c-1", day(3), 4000, 30), refund("r-1", "c-1", day(4), 1000, "s-3", kOnAccount)});
+  v1::GetStatementRequest req;
+  req.set_customer_id("c-1");
+  req.mutable_page()->set_page_size(2);
+  std::vector<std::string> ids;
+  std::string token;
+  int pages = 0;
+  do {
+    req.mutable_page()->set_page_token(token);
+    auto resp = ledger_->statement(req);
+    for (const auto& e : resp.entries()) ids.push_back(e.event_id());
+    EXPECT_EQ(resp.closing_balance_minor(), 1000 + 2000 - 500 + 4000 - 1000);
+    token = resp.next_page_token();
+    ++pages;
+  } while (!token.empty() && pages < 10);
+  EXPECT_EQ(pages, 3);
+  EXPECT_EQ(ids, (std::vector<std::string>{"s-1", "s-2", "p-1", "s-3", "r-1"}));  // no feedback
+
+  // Days 1 to 3 (exclusive): s-2 and p-1; opening = s-1, closing = s-1 + s-2 - p-1.
+  v1::GetStatementRequest win;
+  win.set_customer_id("c-1");
+  set_time(day(1), win.mutable_from());
+  set_time(day(3), win.mutable_to());
+  auto w = ledger_->statement(win);
+  ASSERT_EQ(w.entries_size(), 2);
+  EXPECT_EQ(w.opening_balance_minor(), 1000);
+  EXPECT_EQ(w.closing_balance_minor(), 2500);
+  EXPECT_EQ(w.entries(1).balance_after_minor(), 2500);
+  EXPECT_TRUE(w.next_page_token().empty());
+
+  v1::GetStatementRequest unknown;
+  unknown.set_customer_id("c-404");
+  EXPECT_THROW(ledger_->statement(unknown), NotFound);
+  req.mutable_page()->set_page_token("abc");
+  EXPECT_THROW(ledger_->statement(req), InvalidArgument);
+}
+
+TEST_F(LedgerTest, TrialBalanceSurvivesReopen) {
+  feed({sale("s-1", "c-1", day(0), 1000, {{kCard, 400}, {kOnAccount, 600}}, 10),
+        payment("p-1", "c-1", day(1), 1000), refund("r-1", "c-1", day(2), 200, "s-1", kCash)});
+  auto before = ledger_->trial_balance();
+  reopen();
+  auto after = ledger_->trial_balance();
+  EXPECT_EQ(after.SerializeAsString(), before.SerializeAsString());
+  EXPECT_TRUE(after.balanced());
+  // receivable: +600 -600; customer_credit: -400 (overpayment); cash: -200; card +400; bank +1000
+  EXPECT_EQ(balance("receivable"), 0);
+  EXPECT_EQ(balance("customer_credit"), -400);
+  EXPECT_EQ(balance("bank"), 1000);
+  EXPECT_EQ(balance("cash"), -200);
+  EXPECT_EQ(balance("revenue"), -1000);
+  EXPECT_EQ(balance("refunds"), 200);
+}
+
+// A store that fails the first time a batch saves its offsets: after the postings, before
+// the commit. The batch must leave no trace, and a retry must apply it exactly once.
+class FailOnceStore final : public Store {
+ public:
+  explicit FailOnceStore(std::unique_ptr<Store> inner) : in_(std::move(inner)) {}
+  bool armed = false;
+
+  void begin() override { in_->begin(); }
+  void commit() override { in_->commit(); }
+  void rollback() noexcept override { in_->rollback(); }
+  std::vector<OffsetRow> load_offsets() override { return in_->load_offsets(); }
+  void save_offset(const OffsetRow& row) override {
+    if (armed) {
+      armed = false;
+      throw std::runtime_error("disk full (injected)");
+    }
+    in_->save_offset(row);
+  }
+  std::optional<EventRow> find_event(std::string_view id) override { return in_->find_event(id); }
+  void insert_event(const EventRow& row) override { in_->insert_event(row); }
+  void update_refunded(std::string_view id, int64_t v) override { in_->update_refunded(id, v); }
+  void delete_event(std::string_view id) override { in_->delete_event(id); }
+  std::optional<CustomerState> load_customer(std::string_view id, Micros w) override {
+    return in_->load_customer(id, w);
+  }
+  void save_customer(const CustomerState& s) override { in_->save_customer(s); }
+  void insert_journal(const JournalRow& r) override { in_->insert_journal(r); }
+  std::vector<JournalRow> read_journal(std::string_view c, Micros f, Micros t, int64_t a,
+                                       size_t l) override {
+    return in_->read_journal(c, f, t, a, l);
+  }
+  int64_t receivable_before(std::string_view c, Micros b) override {
+    return in_->receivable_before(c, b);
+  }
+  void insert_deferred(const DeferredRow& r) override { in_->insert_deferred(r); }
+  std::vector<DeferredRow> take_deferred(std::string_view w) override { return in_->take_deferred(w); }
+  std::vector<DeferredRow> take_deferred_before(Micros b) override {
+    return in_->take_deferred_before(b);
+  }
+  std::vector<std::string> deferred_keys() override { return in_->deferred_keys(); }
+  void insert_outbox(std::string_view c, std::string_view p) override { in_->insert_outbox(c, p); }
+  std::vector<OutboxMessage> pending_outbox(size_t l) override { return in_->pending_outbox(l); }
+  void ack_outbox(int64_t id) override { in_->ack_outbox(id); }
+  std::vector<BalanceRow> load_balances() override { return in_->load_balances(); }
+  void save_balance(const BalanceRow& r) override { in_->save_balance(r); }
+
+ private:
+  std::unique_ptr<Store> in_;
+};
+
+TEST_F(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
+  feed({on_account("s-1", "c-1", day(0), 10000, 30)});
+  ledger_.reset();
+  auto store = std::make_unique<FailOnceStore>(make_sqlite_store((dir_ / "ledger.db").string()));
+  FailOnceStore* fail = store.get();
+  ledger_ = Ledger::open(std::move(store));
+
+  std::vector<std::string> values{payment("p-1", "c-1", day(1), 4000).SerializeAsString(),
+                                  refund("r-1", "c-1", day(1), 100, "s-404").SerializeAsString(),
+                                  sale("s-2", "c-2", day(1), 700).SerializeAsString()};
+  std::vector<ConsumedRecord> batch;
+  for (size_t i = 0; i < values.size(); ++i) {
+    batch.push_back({"pos.events.v1", 0, static_cast<int64_t>(1 + i), {}, values[i]});
+  }
+  fail->armed = true;
+  EXPECT_THROW(ledger_->apply(batch), std::runtime_error);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 1);
+  EXPECT_EQ(account("c-1").receivable_minor(), 10000);
+  EXPECT_EQ(account("c-1").version(), 1);
+  EXPECT_FALSE(ledger_->account("c-2", day(1)).has_value());
+  EXPECT_EQ(ledger_->deferred_count(), 0);
+  EXPECT_EQ(ledger_->pending_outbox(100).size(), 1u);
+  expect_balanced();
+
+  auto r = ledger_->apply(batch);
+  EXPECT_EQ(r.applied, 2);
+  EXPECT_EQ(r.deferred, 1);
+  EXPECT_EQ(r.duplicates, 0);
+  EXPECT_EQ(account("c-1").receivable_minor(), 6000);
+  EXPECT_EQ(account("c-1").version(), 2);
+  EXPECT_EQ(account("c-2").lifetime_sales_minor(), 700);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 4);
+  EXPECT_EQ(ledger_->deferred_count(), 1);
+  EXPECT_EQ(balance("cash"), 700);
+  EXPECT_EQ(balance("bank"), 4000);
+  expect_balanced();
+}
+
+}  // namespace
+}  // namespace tierflow::ledger

@@ -1,0 +1,240 @@
+#include "sender.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "fmt/format.h"
+#include "grpcpp/grpcpp.h"
+
+namespace tierflow::pos_sim {
+
+namespace v1 = tierflow::v1;
+using Clock = std::chrono::steady_clock;
+
+void AckTracker::on_sent(const v1::PosEvent& event) {
+  Entry& e = entries_[event.event_id()];
+  if (e.expected == 0 && e.retries == 0) e.event = event;
+  ++e.expected;
+  ++outstanding_;
+  ++counts_.sent;
+}
+
+const v1::PosEvent* AckTracker::on_ack(const v1::EventAck& ack) {
+  auto it = entries_.find(ack.event_id());
+  if (it == entries_.end()) {
+    ++counts_.unexpected;
+    return nullptr;
+  }
+  Entry& e = it->second;
+  switch (ack.status()) {
+    case v1::ACK_STATUS_ACCEPTED:
+      ++counts_.accepted;
+      break;
+    case v1::ACK_STATUS_DUPLICATE:
+      ++counts_.duplicate;
+      break;
+    case v1::ACK_STATUS_RETRY:
+      if (e.retries < max_retries_) {
+        ++e.retries;
+        resend_ = e.event;  // the copy stays outstanding: its next ack settles it
+        return &resend_;
+      }
+      ++counts_.retry_failed;
+      break;
+    case v1::ACK_STATUS_REJECTED:
+    default:
+      ++counts_.rejected;
+      if (rejections_.size() < kMaxRejectionsKept) {
+        rejections_.emplace_back(ack.event_id(), ack.status() == v1::ACK_STATUS_REJECTED
+                                                     ? ack.reason()
+                                                     : "ack without a status: " + ack.reason());
+      }
+      break;
+  }
+  --outstanding_;
+  if (--e.expected == 0) entries_.erase(it);
+  return nullptr;
+}
+
+absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, EventSource& source,
+                                           const StreamOptions& options, const ProgressFn& progress) {
+  grpc::ClientContext ctx;
+  auto stream = stub.StreamEvents(&ctx);
+
+  std::mutex mu;
+  std::condition_variable cv;
+  AckTracker tracker(options.max_retries);
+  struct Resend {
+    Clock::time_point due;
+    v1::PosEvent event;
+  };
+  std::deque<Resend> resends;  // in due order: the backoff only grows per attempt
+  bool read_done = false;
+  auto last_ack = Clock::now();
+
+  std::thread reader([&] {
+    v1::EventAck ack;
+    while (stream->Read(&ack)) {
+      std::lock_guard<std::mutex> lock(mu);
+      last_ack = Clock::now();
+      if (const v1::PosEvent* again = tracker.on_ack(ack)) {
+        resends.push_back({Clock::now() + options.retry_backoff, *again});
+      }
+      cv.notify_all();
+    }
+    std::lock_guard<std::mutex> lock(mu);
+    read_done = true;
+    cv.notify_all();
+  });
+
+  const auto start = Clock::now();
+  auto last_progress = start;
+  auto report = [&](bool force) {
+    const auto now = Clock::now();
+    if (!progress || (!force && now - last_progress < std::chrono::milliseconds(200))) return;
+    last_progress = now;
+    StreamProgress p;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      const AckCounts& c = tracker.counts();
+      p.sent = c.sent;
+      p.acked = c.accepted + c.duplicate + c.rejected + c.retry_failed;
+    }
+    p.source_progress = source.progress();
+    p.elapsed_s = std::chrono::duration<double>(now - start).count();
+    progress(p);
+  };
+
+  bool source_done = false;
+  bool write_failed = false;
+  bool stalled = false;
+  std::int64_t originals = 0;
+  v1::PosEvent event;
+  while (true) {
+    std::vector<v1::PosEvent> to_write;
+    {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return read_done || (!resends.empty() && resends.front().due <= Clock::now()) ||
+               (!source_done && tracker.outstanding() < options.window) ||
+               (source_done && tracker.outstanding() == 0);
+      });
+      if (read_done) break;
+      const auto now = Clock::now();
+      if (!resends.empty() && resends.front().due <= now) {
+        to_write.push_back(std::move(resends.front().event));
+        resends.pop_front();
+        tracker.on_resent();
+      } else if (!source_done && tracker.outstanding() < options.window) {
+        lock.unlock();
+        const bool got = source.next(&event);
+        lock.lock();
+        if (!got) {
+          source_done = true;
+        } else {
+          ++originals;
+          tracker.on_sent(event);
+          to_write.push_back(event);
+          if (options.duplicates_every > 0 && originals % options.duplicates_every == 0) {
+            tracker.on_sent(event);
+            to_write.push_back(event);
+          }
+        }
+      } else if (source_done && tracker.outstanding() == 0) {
+        break;
+      } else if (tracker.outstanding() > 0 && now - last_ack > options.stall_timeout) {
+        stalled = true;
+        break;
+      }
+    }
+    for (const auto& e : to_write) {
+      if (!stream->Write(e)) {
+        write_failed = true;
+        break;
+      }
+    }
+    if (write_failed) break;
+    report(false);
+  }
+
+  if (stalled || write_failed) {
+    ctx.TryCancel();
+  } else {
+    stream->WritesDone();
+  }
+  reader.join();
+  const grpc::Status status = stream->Finish();
+  report(true);
+
+  StreamResult result;
+  result.counts = tracker.counts();
+  result.rejections = tracker.rejections();
+  const std::int64_t missing = tracker.outstanding();
+  if (stalled) {
+    return absl::DeadlineExceededError(fmt::format(
+        "no ack for {} ms with {} events outstanding", options.stall_timeout.count(), missing));
+  }
+  if (missing > 0 || !source_done || write_failed) {
+    return absl::UnavailableError(fmt::format(
+        "event stream ended early ({}: {}), {} events unacknowledged",
+        static_cast<int>(status.error_code()), status.error_message(), missing));
+  }
+  if (!status.ok()) {
+    return absl::UnavailableError(
+        fmt::format("event stream finished with {}: {}", static_cast<int>(status.error_code()),
+                    status.error_message()));
+  }
+  return result;
+}
+
+absl::Status upsert_customers(v1::PosIngest::StubInterface& stub,
+                              const std::vector<v1::CustomerProfile>& batch,
+                              std::chrono::milliseconds deadline, UpsertResult* result) {
+  v1::UpsertCustomersRequest req;
+  for (const auto& p : batch) *req.add_customers() = p;
+  v1::UpsertCustomersResponse resp;
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + deadline);
+  const grpc::Status status = stub.UpsertCustomers(&ctx, req, &resp);
+  if (!status.ok()) {
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                        fmt::format("UpsertCustomers: {}", status.error_message()));
+  }
+  result->sent += static_cast<std::int64_t>(batch.size());
+  for (const auto& ack : resp.acks()) {
+    if (ack.status() == v1::ACK_STATUS_ACCEPTED || ack.status() == v1::ACK_STATUS_DUPLICATE) {
+      ++result->accepted;
+    } else {
+      ++result->rejected;
+      if (result->rejections.size() < AckTracker::kMaxRejectionsKept) {
+        result->rejections.emplace_back(ack.customer_id(), ack.reason());
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+double events_per_s(const Summary& s) {
+  return s.elapsed_s > 0 ? static_cast<double>(s.sent) / s.elapsed_s : 0.0;
+}
+
+std::string summary_json(const Summary& s) {
+  return fmt::format(
+      "{{\"sent\":{},\"accepted\":{},\"duplicate\":{},\"rejected\":{},\"retry_failed\":{},"
+      "\"customers\":{},\"elapsed_s\":{:.3f},\"events_per_s\":{:.1f}}}",
+      s.sent, s.accepted, s.duplicate, s.rejected, s.retry_failed, s.customers, s.elapsed_s,
+      events_per_s(s));
+}
+
+std::string summary_text(const Summary& s) {
+  return fmt::format(
+      "customers upserted: {}\nevents sent:        {}\naccepted:           {}\nduplicates:         {}\n"
+      "rejected:           {}\nretry failed:       {}\nelapsed:            {:.3f} s\n"
+      "events/s:           {:.1f}\n",
+      s.customers, s.sent, s.accepted, s.duplicate, s.rejected, s.retry_failed, s.elapsed_s,
+      events_per_s(s));
+}
+
+}  // namespace tierflow::pos_sim

@@ -1,0 +1,95 @@
+// tierctl: the call-center and operator CLI for the classification service (TierService).
+// Parses flags, opens the channel and hands the verb to commands.cpp.
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "commands.h"
+#include "grpcpp/grpcpp.h"
+
+int main(int argc, char** argv) {
+  using namespace tierflow::tierctl;
+  std::string addr = "127.0.0.1:7003";
+  if (const char* env = std::getenv("TIERFLOW_TIER_ADDR"); env != nullptr && *env != '\0') addr = env;
+  int deadline_ms = 2000;
+  bool json = false;
+
+  CLI::App app{"tierctl: look up and manage customer tiers (TierService)"};
+  app.require_subcommand(1);
+  app.add_option("--addr", addr, "TierService address host:port (env TIERFLOW_TIER_ADDR)")->capture_default_str();
+  app.add_option("--deadline-ms", deadline_ms, "deadline of each call")->check(CLI::Range(1, 3600000))
+      ->capture_default_str();
+  app.add_flag("--json", json, "print the protobuf JSON of the response");
+
+  std::string customer, as_of, page_token, yaml, actor, reason, service;
+  int page_size = 0, wait_ms = 0;
+  ListArgs list_args;
+  OverrideArgs ov;
+  std::vector<std::string> watch_tiers;
+
+  auto* get = app.add_subcommand("get", "a customer's tier, levels, credit hold, reasons and distances");
+  get->add_option("customer", customer, "customer id")->required();
+  get->add_option("--as-of", as_of, "the tier held on this date (YYYY-MM-DD or RFC 3339)");
+  auto* explain = app.add_subcommand("explain", "why a customer has its tier: explanation and features");
+  explain->add_option("customer", customer, "customer id")->required();
+  auto* distribution = app.add_subcommand("distribution", "tier and class distribution, Pareto points");
+  auto* list = app.add_subcommand("list", "customers in a tier, or in a dimension class");
+  list->add_option("--tier", list_args.tier, "tier name, e.g. gold");
+  list->add_option("--dimension", list_args.dimension, "dimension, e.g. rfm (with --class)");
+  list->add_option("--class", list_args.class_name, "class of --dimension, e.g. Champions");
+  list->add_option("--page-size", list_args.page_size, "customers per page (0: server default)")
+      ->check(CLI::NonNegativeNumber);
+  list->add_option("--page-token", list_args.page_token, "continue from a previous page");
+  auto* history = app.add_subcommand("history", "a customer's tier changes, newest first");
+  history->add_option("customer", customer, "customer id")->required();
+  history->add_option("--page-size", page_size, "changes per page")->check(CLI::NonNegativeNumber);
+  history->add_option("--page-token", page_token, "continue from a previous page");
+  auto* override_cmd = app.add_subcommand("override", "manual tier overrides (pin or floor)");
+  override_cmd->require_subcommand(1);
+  auto* ov_set = override_cmd->add_subcommand("set", "pin a tier or set a floor");
+  ov_set->add_option("customer", ov.customer, "customer id")->required();
+  auto* pin = ov_set->add_option("--pin", ov.pin, "exactly this tier");
+  auto* floor = ov_set->add_option("--floor", ov.floor, "at least this tier");
+  pin->excludes(floor);
+  ov_set->add_option("--actor", ov.actor, "who sets it (audited)")->required();
+  ov_set->add_option("--reason", ov.reason, "reason code (audited)")->required();
+  ov_set->add_option("--expires", ov.expires, "expiry, YYYY-MM-DD (UTC) or RFC 3339");
+  auto* ov_clear = override_cmd->add_subcommand("clear", "remove a customer's override");
+  ov_clear->add_option("customer", customer, "customer id")->required();
+  ov_clear->add_option("--actor", actor, "who clears it (audited)");
+  ov_clear->add_option("--reason", reason, "reason code (audited)");
+  auto* reload = app.add_subcommand("reload", "reload the classification standard and re-evaluate");
+  auto* what_if = app.add_subcommand("what-if", "tier migrations a candidate standard would cause");
+  what_if->add_option("file", yaml, "candidate standard YAML")->required()->check(CLI::ExistingFile);
+  auto* watch = app.add_subcommand("watch", "stream tier changes until interrupted");
+  watch->add_option("--tier", watch_tiers, "only changes into or out of these tiers (repeatable)");
+  auto* health = app.add_subcommand("health", "grpc.health.v1 check: exit 0 when SERVING, 1 otherwise");
+  health->add_option("--service", service, "service name (default: the whole server)");
+  health->add_option("--wait-ms", wait_ms, "keep checking until SERVING for up to this long")
+      ->check(CLI::NonNegativeNumber);
+  // Global options may follow the verb: `tierctl health --addr host:port`.
+  for (auto* sub : {get, explain, distribution, list, history, override_cmd, ov_set, ov_clear, reload,
+                    what_if, watch, health}) {
+    sub->fallthrough();
+  }
+
+  CLI11_PARSE(app, argc, argv);
+
+  Context ctx{std::cout, std::cerr, json, std::chrono::milliseconds(deadline_ms)};
+  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  if (health->parsed()) return cmd_health(channel, ctx, service, std::chrono::milliseconds(wait_ms));
+  auto stub = tierflow::v1::TierService::NewStub(channel);
+  if (get->parsed()) return cmd_get(*stub, ctx, customer, as_of);
+  if (explain->parsed()) return cmd_explain(*stub, ctx, customer);
+  if (distribution->parsed()) return cmd_distribution(*stub, ctx);
+  if (list->parsed()) return cmd_list(*stub, ctx, list_args);
+  if (history->parsed()) return cmd_history(*stub, ctx, customer, page_size, page_token);
+  if (ov_set->parsed()) return cmd_override_set(*stub, ctx, ov);
+  if (ov_clear->parsed()) return cmd_override_clear(*stub, ctx, customer, actor, reason);
+  if (reload->parsed()) return cmd_reload(*stub, ctx);
+  if (what_if->parsed()) return cmd_what_if(*stub, ctx, yaml);
+  if (watch->parsed()) return cmd_watch(*stub, ctx, watch_tiers);
+  return 2;
+}
