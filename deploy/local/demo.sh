@@ -15,6 +15,8 @@ STAY=0
 CUSTOMERS=${DEMO_CUSTOMERS:-2000}
 MONTHS=${DEMO_MONTHS:-18}
 SEED=${DEMO_SEED:-7}
+# The simulated months end today, so the tiers and messages are about the present.
+START=$(date -u -d "-$MONTHS months" +%Y-%m-%d)
 tierctl="$BUILD/tools/tierctl/tierctl"
 stack=deploy/local/stack.sh
 
@@ -37,7 +39,7 @@ $stack up
 
 heading "streaming the demo workload: $CUSTOMERS customers, $MONTHS months"
 "$BUILD/tools/pos-sim/pos-sim" --ingest "127.0.0.1:$(ready_port ingest grpc)" --customers "$CUSTOMERS" \
-  --months "$MONTHS" --seed "$SEED" --start 2025-01-01 --duplicates-every 1000 --summary-json "$RUN_DIR/pos-sim.json"
+  --months "$MONTHS" --seed "$SEED" --start "$START" --duplicates-every 1000 --summary-json "$RUN_DIR/pos-sim.json"
 accepted=$(json_field "$RUN_DIR/pos-sim.json" accepted)
 
 heading "waiting for the ledger, classification and notification to catch up"

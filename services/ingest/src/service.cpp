@@ -5,7 +5,8 @@
 
 #include <atomic>
 #include <future>
-#include <unordered_set>
+#include <functional>
+#include <unordered_map>
 
 #include "common/config/config.h"
 #include "common/kafka/kafka.h"
@@ -55,14 +56,16 @@ struct IngestService::Metrics {
 };
 
 // The duplicate window: event ids in flight in this process (being written to Kafka),
-// and in Redis the ids Kafka confirmed. begin() runs on the caller's thread with the
-// caller's Redis connection; confirmed ids are written to Redis by one marker thread in
-// pipelined batches and leave the in-flight set only once Redis has them, so a resend is
-// always caught by one or the other. Redis being down degrades to the in-flight check
-// alone: the ledger is the final judge of duplicates.
+// and in Redis the ids Kafka confirmed. A copy that arrives while the first is in flight
+// waits for the first's outcome (DUPLICATE when it was stored, RETRY when it was not),
+// so a resend is never acked before anything is stored. Confirmed ids are written to
+// Redis by one marker thread in pipelined batches and leave the in-flight map only once
+// Redis has them. Redis being down degrades to the in-flight check alone: the ledger is
+// the final judge of duplicates.
 class Deduper {
  public:
-  enum class Seen { kNew, kStored, kInFlight };
+  enum class Seen { kNew, kStored, kWaiting };
+  using Waiter = std::function<void(bool stored)>;
 
   Deduper(const Config& cfg, prometheus::Counter& errors)
       : cfg_(cfg), errors_(errors), marker_([this] { run(); }) {}
@@ -78,17 +81,23 @@ class Deduper {
 
   static std::string key(std::string_view event_id) { return "tf:seen:" + std::string(event_id); }
 
-  // kNew means the caller now owns the id until it calls finish().
-  Seen begin(std::unique_ptr<redis::Client>& client, const std::string& event_id) {
+  // kNew: the caller owns the id until it calls finish(). kWaiting: `waiter` will be
+  // called (on the thread that calls finish) with the first copy's outcome.
+  Seen begin(std::unique_ptr<redis::Client>& client, const std::string& event_id, Waiter waiter) {
     if (!cfg_.dedupe_enabled) return Seen::kNew;
     {
       std::lock_guard lock(mu_);
-      if (!in_flight_.insert(event_id).second) return Seen::kInFlight;
+      auto [it, fresh] = in_flight_.try_emplace(event_id);
+      if (!fresh) {
+        if (it->second.stored) return Seen::kStored;
+        it->second.waiters.push_back(std::move(waiter));
+        return Seen::kWaiting;
+      }
     }
     try {
       if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
       if (client->command({"EXISTS", key(event_id)}).integer() > 0) {
-        finish(event_id, false);
+        finish(event_id, true);
         return Seen::kStored;
       }
     } catch (const redis::RedisError& e) {
@@ -99,21 +108,32 @@ class Deduper {
     return Seen::kNew;
   }
 
-  // Kafka answered: a stored id is marked in Redis, then released; a failed one at once.
+  // Kafka answered for the first copy. A stored id stays known until Redis has it.
   void finish(const std::string& event_id, bool stored) {
     if (!cfg_.dedupe_enabled) return;
+    std::vector<Waiter> waiters;
     {
       std::lock_guard lock(mu_);
+      auto it = in_flight_.find(event_id);
+      if (it == in_flight_.end()) return;
+      waiters.swap(it->second.waiters);
       if (stored) {
+        it->second.stored = true;
         pending_.push_back(event_id);
       } else {
-        in_flight_.erase(event_id);
+        in_flight_.erase(it);
       }
     }
     if (stored) cv_.notify_one();
+    for (auto& w : waiters) w(stored);
   }
 
  private:
+  struct InFlight {
+    bool stored = false;
+    std::vector<Waiter> waiters;
+  };
+
   void run() {
     std::unique_ptr<redis::Client> client;
     const std::string ttl = std::to_string(absl::ToInt64Seconds(cfg_.dedupe_window));
@@ -148,7 +168,7 @@ class Deduper {
   prometheus::Counter& errors_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::unordered_set<std::string> in_flight_;
+  std::unordered_map<std::string, InFlight> in_flight_;
   std::deque<std::string> pending_;
   bool stopping_ = false;
   std::thread marker_;
@@ -174,29 +194,36 @@ class IngestService::Call {
       sink_(std::move(ack));
       return;
     }
-    switch (svc_.deduper_->begin(redis_, event.event_id())) {
-      case Deduper::Seen::kStored:
+    {
+      std::lock_guard lock(mu_);
+      ++outstanding_;  // for a waiting duplicate, or for the produce below
+    }
+    auto on_first = [this, id = event.event_id()](bool stored) {
+      v1::EventAck a;
+      a.set_event_id(id);
+      if (stored) {
         svc_.metrics_->duplicate.Increment();
-        ack.set_status(v1::ACK_STATUS_DUPLICATE);
-        ack.set_reason("event already stored");
-        sink_(std::move(ack));
-        return;
-      case Deduper::Seen::kInFlight:
-        // Not DUPLICATE: the first copy may still fail. A resend learns the outcome.
+        a.set_status(v1::ACK_STATUS_DUPLICATE);
+        a.set_reason("event already stored");
+      } else {
         svc_.metrics_->retry.Increment();
-        ack.set_status(v1::ACK_STATUS_RETRY);
-        ack.set_reason("the same event_id is being stored right now; resend to learn its outcome");
-        sink_(std::move(ack));
+        a.set_status(v1::ACK_STATUS_RETRY);
+        a.set_reason("an earlier copy of this event could not be stored; send it again");
+      }
+      sink_(std::move(a));
+      finish_one();
+    };
+    switch (svc_.deduper_->begin(redis_, event.event_id(), on_first)) {
+      case Deduper::Seen::kStored:
+        on_first(true);
         return;
+      case Deduper::Seen::kWaiting:
+        return;  // on_first runs when the first copy's outcome is known
       case Deduper::Seen::kNew:
         break;
     }
     timeutil::to_proto(now, event.mutable_received_time());
     const std::string value = event.SerializeAsString();
-    {
-      std::lock_guard lock(mu_);
-      ++outstanding_;
-    }
     const auto started = std::chrono::steady_clock::now();
     auto done = [this, id = event.event_id(), started](const kafka::DeliveryReport& r) {
       v1::EventAck a;

@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <map>
 
 #include "common/config/config.h"
@@ -29,7 +30,14 @@ Config load_config(const std::string& path) {
   c.file_channel_path = root.section("channels").section("file").get_string("path", c.file_channel_path);
   auto tc = root.section("tier_change");
   c.policy.tier_order = tc.get_string_list("tier_order", c.policy.tier_order);
+  c.policy.notify_from = tc.get_string("notify_from", c.policy.notify_from);
+  c.policy.max_age = absl::Seconds(tc.get_int("max_age_s", absl::ToInt64Seconds(c.policy.max_age), 0, INT64_C(1) << 40));
+  c.policy.cap_period = absl::Seconds(tc.get_int("cap_period_s", absl::ToInt64Seconds(c.policy.cap_period), 0, INT64_C(1) << 40));
   if (c.policy.tier_order.empty()) throw config::ConfigError(loader.file() + ": key 'tier_change.tier_order': must list the tiers, lowest first");
+  if (std::find(c.policy.tier_order.begin(), c.policy.tier_order.end(), c.policy.notify_from) == c.policy.tier_order.end()) {
+    throw config::ConfigError(loader.file() + ": key 'tier_change.notify_from': '" + c.policy.notify_from +
+                              "' is not in tier_change.tier_order");
+  }
   c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
@@ -41,11 +49,14 @@ struct Worker::Metrics {
         failed(metrics::counter(r, "tierflow_notification_deliveries_total", "", {{"status", "failed"}})),
         resent(metrics::counter(r, "tierflow_notification_resent_claims_total",
                                 "Claims left unconfirmed by a crash, sent again with the same key")),
+        capped(metrics::counter(r, "tierflow_notification_capped_total",
+                                "Messages not sent because the customer had one within the cap period")),
         records(metrics::counter(r, "tierflow_notification_records_total", "Kafka records consumed")),
         poison(metrics::counter(r, "tierflow_notification_poison_total", "Records that could not be parsed")) {}
   prometheus::Counter& sent;
   prometheus::Counter& failed;
   prometheus::Counter& resent;
+  prometheus::Counter& capped;
   prometheus::Counter& records;
   prometheus::Counter& poison;
 };
@@ -58,7 +69,10 @@ Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registr
 Worker::~Worker() = default;
 
 void Worker::send(const v1::Delivery& claimed) {
-  const std::string error = file_channel_->send(claimed);
+  v1::Delivery outgoing = claimed;
+  outgoing.set_status(v1::DELIVERY_STATUS_SENT);
+  timeutil::to_proto(absl::Now(), outgoing.mutable_sent_time());
+  const std::string error = file_channel_->send(outgoing);
   store_->confirm(claimed.dedupe_key(), error.empty() ? v1::DELIVERY_STATUS_SENT : v1::DELIVERY_STATUS_FAILED, error);
   if (!error.empty()) {
     metrics_->failed.Increment();
@@ -67,10 +81,7 @@ void Worker::send(const v1::Delivery& claimed) {
   }
   metrics_->sent.Increment();
   spdlog::info("sent {} to customer {}", claimed.dedupe_key(), claimed.customer_id());
-  v1::Delivery record = claimed;
-  record.set_status(v1::DELIVERY_STATUS_SENT);
-  timeutil::to_proto(absl::Now(), record.mutable_sent_time());
-  producer_.produce(topics::kDeliveries, record.customer_id(), record.SerializeAsString(),
+  producer_.produce(topics::kDeliveries, outgoing.customer_id(), outgoing.SerializeAsString(),
                     {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
                       if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
                     });
@@ -106,6 +117,9 @@ void Worker::run(std::stop_token stop) {
       }
       profiles[p.customer_id()] = p;
     }
+    // Newest message time per customer in this batch, on top of the store's, for the cap.
+    std::map<std::string, int64_t> sent_in_batch;
+    const absl::Time now = absl::Now();
     for (const auto& r : records) {
       if (r.topic() != topics::kAssignments) continue;
       v1::TierAssignment a;
@@ -121,8 +135,21 @@ void Worker::run(std::stop_token stop) {
       } else if ((stored = store_->profile(a.customer_id()))) {
         profile = &*stored;
       }
-      auto message = upgrade_message(cfg_.policy, a, profile);
+      auto message = upgrade_message(cfg_.policy, a, profile, now);
       if (!message) continue;
+      const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
+      std::optional<int64_t> last;
+      if (auto it = sent_in_batch.find(a.customer_id()); it != sent_in_batch.end()) {
+        last = it->second;
+      } else {
+        last = store_->last_sent(a.customer_id(), "tier-change");
+      }
+      if (last && at - *last < absl::ToInt64Seconds(cfg_.policy.cap_period)) {
+        metrics_->capped.Increment();
+        continue;
+      }
+      sent_in_batch[a.customer_id()] = at;
+      batch.sent.push_back({a.customer_id(), "tier-change", at});
       v1::Delivery d;
       d.set_dedupe_key(message->dedupe_key);
       d.set_campaign_id("tier-change");

@@ -22,6 +22,11 @@ Store::Store(const std::string& path) : db_(sql::sqlite::Db::open(path)) {
       record BLOB NOT NULL);
     CREATE INDEX IF NOT EXISTS deliveries_customer ON deliveries (customer_id, id);
     CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, id);
+    CREATE TABLE IF NOT EXISTS last_sent (
+      customer_id TEXT NOT NULL,
+      campaign_id TEXT NOT NULL,
+      at_unix_s INTEGER NOT NULL,
+      PRIMARY KEY (customer_id, campaign_id)) WITHOUT ROWID;
   )sql");
 }
 
@@ -40,6 +45,10 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
     claim.bind_blob(4, d.SerializeAsString()).run();
     if (db_.changes() > 0) fresh.push_back(d);
   }
+  auto sent = db_.prepare(
+      "INSERT INTO last_sent (customer_id, campaign_id, at_unix_s) VALUES (?1, ?2, ?3) "
+      "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET at_unix_s = max(at_unix_s, excluded.at_unix_s)");
+  for (const auto& s : batch.sent) sent.bind_text(1, s.customer_id).bind_text(2, s.campaign_id).bind_int64(3, s.at_unix_s).run();
   auto offset = db_.prepare(
       "INSERT INTO offsets (topic, part, next_offset) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset");
@@ -63,6 +72,13 @@ std::optional<v1::CustomerProfile> Store::profile(const std::string& customer_id
   const auto blob = q.column_blob(0);
   p.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
   return p;
+}
+
+std::optional<int64_t> Store::last_sent(const std::string& customer_id, const std::string& campaign_id) {
+  auto q = db_.prepare("SELECT at_unix_s FROM last_sent WHERE customer_id = ?1 AND campaign_id = ?2");
+  q.bind_text(1, customer_id).bind_text(2, campaign_id);
+  if (!q.step()) return std::nullopt;
+  return q.column_int64(0);
 }
 
 void Store::confirm(const std::string& dedupe_key, v1::DeliveryStatus status, const std::string& error) {

@@ -29,6 +29,13 @@ class Store {
   struct Batch {
     std::vector<v1::CustomerProfile> profiles;
     std::vector<v1::Delivery> claims;  // inserted unless the dedupe key exists
+    // Per (customer, campaign): the evaluation time of the newest message claimed, for caps.
+    struct Sent {
+      std::string customer_id;
+      std::string campaign_id;
+      int64_t at_unix_s;
+    };
+    std::vector<Sent> sent;
     struct Offset {
       std::string topic;
       int32_t partition;
@@ -41,6 +48,8 @@ class Store {
 
   std::optional<int64_t> next_offset(const std::string& topic, int32_t partition);
   std::optional<v1::CustomerProfile> profile(const std::string& customer_id);
+  // When the customer was last sent a message of this campaign (unix seconds), if ever.
+  std::optional<int64_t> last_sent(const std::string& customer_id, const std::string& campaign_id);
   void confirm(const std::string& dedupe_key, v1::DeliveryStatus status, const std::string& error);
   std::vector<v1::Delivery> unconfirmed();
   // Newest first; customer_id may be empty for all.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "common/time/time.h"
 #include "tierflow/v1/customer.pb.h"
 #include "tierflow/v1/tier.pb.h"
 
@@ -48,7 +49,7 @@ const Template* pick(const TierChangePolicy& policy, const std::string& language
 }  // namespace
 
 std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1::TierAssignment& a,
-                                       const v1::CustomerProfile* profile) {
+                                       const v1::CustomerProfile* profile, absl::Time now) {
   const auto& order = policy.tier_order;
   if (order.empty()) return std::nullopt;
   const auto rank = [&](const std::string& tier) -> int {
@@ -59,6 +60,9 @@ std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1:
   const int to = rank(a.tier());
   const int from = rank(previous);
   if (to < 0 || from < 0 || to <= from) return std::nullopt;
+  const int floor = rank(policy.notify_from);
+  if (floor >= 0 && to < floor) return std::nullopt;
+  if (a.has_evaluated_time() && timeutil::from_proto(a.evaluated_time()) < now - policy.max_age) return std::nullopt;
   const Template* tpl = pick(policy, profile ? profile->language() : "");
   if (tpl == nullptr) return std::nullopt;
   const std::map<std::string, std::string> values{

@@ -11,8 +11,11 @@
 namespace tierflow::notification {
 namespace {
 
+const absl::Time kNow = absl::FromUnixSeconds(1767225600);
+
 v1::TierAssignment assignment(const std::string& tier, const std::string& previous, int64_t version) {
   v1::TierAssignment a;
+  a.mutable_evaluated_time()->set_seconds(absl::ToUnixSeconds(kNow - absl::Hours(1)));
   a.set_customer_id("c-1");
   a.set_tier(tier);
   a.set_previous_tier(previous);
@@ -25,15 +28,15 @@ TEST(TierChange, UpgradesOnlyGoingUpTheOrder) {
   v1::CustomerProfile p;
   p.set_name("Ada");
   p.set_language("en");
-  auto m = upgrade_message(policy, assignment("gold", "silver", 4), &p);
+  auto m = upgrade_message(policy, assignment("gold", "silver", 4), &p, kNow);
   ASSERT_TRUE(m.has_value());
   EXPECT_EQ(m->dedupe_key, "tier-upgrade:c-1:4");
   EXPECT_EQ(m->subject, "You are now gold");
   EXPECT_NE(m->body.find("Dear Ada"), std::string::npos);
   EXPECT_NE(m->body.find("from silver to gold"), std::string::npos);
-  EXPECT_FALSE(upgrade_message(policy, assignment("silver", "gold", 5), &p).has_value());
-  EXPECT_FALSE(upgrade_message(policy, assignment("gold", "gold", 6), &p).has_value());
-  EXPECT_FALSE(upgrade_message(policy, assignment("platinum", "gold", 7), &p).has_value());
+  EXPECT_FALSE(upgrade_message(policy, assignment("silver", "gold", 5), &p, kNow).has_value());
+  EXPECT_FALSE(upgrade_message(policy, assignment("gold", "gold", 6), &p, kNow).has_value());
+  EXPECT_FALSE(upgrade_message(policy, assignment("platinum", "gold", 7), &p, kNow).has_value());
 }
 
 TEST(TierChange, FirstAssignmentCountsFromTheLowestAndPicksLanguage) {
@@ -41,13 +44,24 @@ TEST(TierChange, FirstAssignmentCountsFromTheLowestAndPicksLanguage) {
   v1::CustomerProfile p;
   p.set_name("王芳");
   p.set_language("zh-CN");
-  auto m = upgrade_message(policy, assignment("bronze", "", 1), &p);
+  auto m = upgrade_message(policy, assignment("silver", "", 1), &p, kNow);
   ASSERT_TRUE(m.has_value());
-  EXPECT_EQ(m->subject, "恭喜您升级为bronze客户");
-  EXPECT_FALSE(upgrade_message(policy, assignment("prospect", "", 1), &p).has_value());
-  auto anonymous = upgrade_message(policy, assignment("gold", "", 1), nullptr);
+  EXPECT_EQ(m->subject, "恭喜您升级为silver客户");
+  // Below notify_from (silver): no news to the customer.
+  EXPECT_FALSE(upgrade_message(policy, assignment("bronze", "", 1), &p, kNow).has_value());
+  EXPECT_FALSE(upgrade_message(policy, assignment("prospect", "", 1), &p, kNow).has_value());
+  auto anonymous = upgrade_message(policy, assignment("gold", "", 1), nullptr, kNow);
   ASSERT_TRUE(anonymous.has_value());
   EXPECT_NE(anonymous->body.find("Dear customer"), std::string::npos);
+}
+
+TEST(TierChange, HistoryIsNoNews) {
+  const auto policy = default_policy();
+  auto a = assignment("gold", "silver", 3);
+  a.mutable_evaluated_time()->set_seconds(absl::ToUnixSeconds(kNow - absl::Hours(24 * 8)));
+  EXPECT_FALSE(upgrade_message(policy, a, nullptr, kNow).has_value());
+  a.mutable_evaluated_time()->set_seconds(absl::ToUnixSeconds(kNow - absl::Hours(24 * 6)));
+  EXPECT_TRUE(upgrade_message(policy, a, nullptr, kNow).has_value());
 }
 
 TEST(TierChange, RenderKeepsUnknownPlaceholders) {
@@ -84,6 +98,7 @@ TEST_F(StoreTest, AClaimIsMadeOnceAndSurvivesUntilConfirmed) {
     Store::Batch b;
     b.claims = {delivery("k1"), delivery("k2")};
     b.offsets = {{"tiers.assignments.v1", 3, 42}};
+    b.sent = {{"c-1", "tier-change", 1000}, {"c-1", "tier-change", 900}};
     EXPECT_EQ(store.apply(b).size(), 2u);
     // The same keys again (a replay): nothing new is claimed.
     EXPECT_EQ(store.apply(b).size(), 0u);
@@ -92,6 +107,8 @@ TEST_F(StoreTest, AClaimIsMadeOnceAndSurvivesUntilConfirmed) {
   Store reopened(path);
   EXPECT_EQ(reopened.next_offset("tiers.assignments.v1", 3), 42);
   EXPECT_EQ(reopened.next_offset("tiers.assignments.v1", 4), std::nullopt);
+  EXPECT_EQ(reopened.last_sent("c-1", "tier-change"), 1000);
+  EXPECT_EQ(reopened.last_sent("c-2", "tier-change"), std::nullopt);
   auto open = reopened.unconfirmed();
   ASSERT_EQ(open.size(), 1u);
   EXPECT_EQ(open[0].dedupe_key(), "k2");
