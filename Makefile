@@ -7,7 +7,7 @@ JOBS    ?= $(shell nproc)
 DEPS := cmake ninja-build ccache g++ pkg-config make git ca-certificates procps curl \
         libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler \
         librdkafka-dev libhiredis-dev prometheus-cpp-dev libsqlite3-dev sqlite3 \
-        libpqxx-dev postgresql libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
+        libpqxx-dev libpq-dev postgresql libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
         libabsl-dev libicu-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
         libbenchmark-dev redis-server redis-tools clang-format
 

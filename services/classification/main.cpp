@@ -1,6 +1,6 @@
 // classification: applies the customer classification standard and keeps every
-// customer's tier current in Redis and on tiers.assignments.v1. Parses config, wires
-// engine, producer and gRPC, runs until SIGTERM.
+// customer's tier current in Redis and on tiers.assignments.v1, with its state in its own
+// SQLite store. Parses config, wires engine, producer and gRPC, runs until SIGTERM.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -43,6 +43,9 @@ int main(int argc, char** argv) {
     spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
     while (!stop.wait_for(std::chrono::seconds(1))) {
     }
+    // Shutdown phases: end the watch streams, stop taking calls, stop consuming (the engine
+    // evaluates what it took, waits for the broker and commits), flush the producer.
+    engine.close_watchers();
     server.shutdown(std::chrono::seconds(5));
     consumer.join();
     producer.flush(std::chrono::seconds(10));

@@ -9,7 +9,7 @@
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
-#include "common/runtime/ready_file.h"
+#include "common/runtime/service.h"
 #include "common/runtime/stop.h"
 #include "src/service.h"
 
@@ -27,17 +27,7 @@ int main(int argc, char** argv) {
     kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     ingest::IngestService service(cfg, producer, metrics.registry());
     grpcx::Server server(cfg.grpc.listen, {&service});
-    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
-    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
-
-    while (!stop.wait_for(std::chrono::seconds(1))) {
-    }
-    // Shutdown phases: stop taking calls and let running ones finish (their acks wait
-    // for Kafka), then flush the producer, then tear down in reverse order.
-    spdlog::info("shutdown: draining calls");
-    server.shutdown(std::chrono::seconds(10));
-    spdlog::info("shutdown: flushing producer");
-    producer.flush(std::chrono::seconds(10));
+    runtime::run_service(stop, server, metrics, producer, cfg.ready_file, {});
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("ingest: {}", e.what());

@@ -3,13 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <thread>
 
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
-#include "common/runtime/ready_file.h"
+#include "common/runtime/service.h"
 #include "common/runtime/stop.h"
 #include "service/service.h"
 
@@ -24,31 +23,14 @@ int main(int argc, char** argv) {
     const ledger::Config cfg = ledger::load_config(config_file);
     log::init("ledger", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    ledger::SharedLedger core(ledger::Ledger::open_sqlite(cfg.store_path));
+    ledger::SharedLedger core(ledger::open_ledger(cfg));
     kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     ledger::Runner runner(cfg, core, producer, metrics.registry());
     ledger::LedgerService service(core);
     grpcx::Server server(cfg.grpc.listen, {&service});
 
-    std::exception_ptr failure;
-    std::jthread consumer([&](std::stop_token) {
-      try {
-        runner.run(stop.token());
-      } catch (...) {
-        failure = std::current_exception();
-        stop.request_stop();
-      }
-    });
-    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
-    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
-    while (!stop.wait_for(std::chrono::seconds(1))) {
-    }
-    // Shutdown: stop calls; the consumer finishes its batch (committed with its offsets),
-    // relays the outbox and leaves the group; then the producer flushes.
-    server.shutdown(std::chrono::seconds(5));
-    consumer.join();
-    producer.flush(std::chrono::seconds(10));
-    if (failure) std::rethrow_exception(failure);
+    runtime::run_service(stop, server, metrics, producer, cfg.ready_file,
+                         [&](std::stop_token token) { runner.run(token); });
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("ledger: {}", e.what());

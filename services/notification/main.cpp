@@ -3,13 +3,12 @@
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <thread>
 
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
-#include "common/runtime/ready_file.h"
+#include "common/runtime/service.h"
 #include "common/runtime/stop.h"
 #include "src/service.h"
 
@@ -29,24 +28,8 @@ int main(int argc, char** argv) {
     notification::CampaignService campaigns(cfg);
     grpcx::Server server(cfg.grpc.listen, {&campaigns});
 
-    std::exception_ptr failure;
-    std::jthread consumer([&](std::stop_token) {
-      try {
-        worker.run(stop.token());
-      } catch (...) {
-        failure = std::current_exception();
-        stop.request_stop();
-      }
-    });
-    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
-    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
-    while (!stop.wait_for(std::chrono::seconds(1))) {
-    }
-    // Shutdown: stop calls, let the consumer finish its batch and leave the group, flush.
-    server.shutdown(std::chrono::seconds(5));
-    consumer.join();
-    producer.flush(std::chrono::seconds(10));
-    if (failure) std::rethrow_exception(failure);
+    runtime::run_service(stop, server, metrics, producer, cfg.ready_file,
+                         [&](std::stop_token token) { worker.run(token); });
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("notification: {}", e.what());

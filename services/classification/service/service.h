@@ -1,22 +1,44 @@
 // The classification service's adapters: materialises accounts and profiles from Kafka,
-// applies the standard (tierflow_classification_core), publishes changed assignments to
-// tiers.assignments.v1 and Redis, and answers TierService over gRPC.
+// applies the standard (tierflow_classification_core), keeps its state in its own SQLite
+// store (service/store.h), publishes changed assignments to tiers.assignments.v1 and
+// Redis, and answers TierService over gRPC.
 //
-// Threading: Engine::run consumes and evaluates on one thread. gRPC calls read Redis
-// (GetTier, BatchGetTiers) with a connection per gRPC thread, or the engine's state
-// (Explain, List, Distribution, WhatIf, Reload) under the engine's shared lock.
+// Durability: the state (inputs, assignments, overrides, history, watermark) and the
+// applied Kafka offsets are written in one transaction per consumed batch and its
+// evaluation. At start the engine loads the store and resumes every partition at its
+// stored offset (from the beginning when none is stored). A changed assignment is
+// committed first, then written to Redis and produced to Kafka; its history row stays
+// marked unpublished until the broker confirmed it, and unpublished rows are published
+// again at the next start (at least once, same version: consumers dedupe by version).
+//
+// Threading: Engine::run consumes and evaluates on one thread. Everything that writes
+// the store or Redis (evaluation, reload, overrides) holds the engine's unique lock.
+// gRPC calls read Redis (GetTier, BatchGetTiers) with a connection per gRPC thread, the
+// store through a read connection of their own (history, as-of), or the engine's state
+// under its shared lock (Explain, List, Distribution, WhatIf).
 #pragma once
 
 #include <absl/time/time.h>
 
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <set>
 #include <shared_mutex>
+#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
+#include <vector>
 
 #include "common/config/sections.h"
+#include "service/store.h"
 #include "tierflow/classification/engine.h"
 #include "tierflow/classification/standard.h"
 #include "tierflow/v1/tier.grpc.pb.h"
@@ -26,6 +48,7 @@ class Registry;
 }
 namespace tierflow::kafka {
 class Producer;
+class Record;
 }
 
 namespace tierflow::classification {
@@ -37,10 +60,19 @@ struct Config {
   config::MetricsConfig metrics;
   config::LogConfig log;
   std::string standard_path = "standard.yaml";
+  // SQLite file of the service's own state (created when missing).
+  std::string store_path = "classification.db";
   // wall: now is the wall clock. watermark: now is the newest event time seen (replays
-  // of history classify as of the end of the data).
+  // of history classify as of the end of the data); the watermark is stored.
   std::string clock = "wall";
-  std::chrono::milliseconds reevaluate_interval{1000};
+  // Everyone is re-evaluated this often even without input (time decay, percentiles).
+  std::chrono::milliseconds reevaluate_interval{60000};
+  // During a steady stream of input, an input waits at most this long for its evaluation
+  // (otherwise evaluation runs as soon as the input settles: an empty poll).
+  std::chrono::milliseconds evaluate_delay{1000};
+  // Changes queued per WatchTierChanges caller; a watcher that falls this far behind is
+  // dropped with RESOURCE_EXHAUSTED rather than slowing the engine.
+  int watch_queue_size = 1024;
   std::string group_id = "classification";
   std::string ready_file;
 };
@@ -51,12 +83,52 @@ Config load_config(const std::string& path);
 //   HGETALL tf:tier:<customer>  -> tier, previous_tier, reason, version, standard, credit_hold, proto
 inline std::string redis_key(std::string_view customer_id) { return "tf:tier:" + std::string(customer_id); }
 
+// A request the engine refuses; TierService maps `code` to the gRPC status.
+class RequestError : public std::runtime_error {
+ public:
+  enum class Code { invalid_argument, not_found, failed_precondition, unavailable };
+  RequestError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
+  Code code() const { return code_; }
+
+ private:
+  Code code_;
+};
+
+// One WatchTierChanges caller's queue. The engine offers changes without ever blocking;
+// when the queue is full the watcher is marked overflowed and gets nothing more.
+// Thread-safe: offer/close from the engine, next from the gRPC handler thread.
+class Watcher {
+ public:
+  Watcher(std::vector<std::string> tiers, size_t capacity) : tiers_(tiers.begin(), tiers.end()), capacity_(capacity) {}
+
+  // False when this watcher overflowed (the engine then forgets it).
+  bool offer(const v1::TierAssignment& a);
+  void close();
+
+  enum class Next { item, timeout, overflowed, closed };
+  // Waits up to `timeout` for the next change.
+  Next next(v1::TierAssignment* out, std::chrono::milliseconds timeout);
+
+ private:
+  bool wants(const v1::TierAssignment& a) const;
+  const std::set<std::string> tiers_;
+  const size_t capacity_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<v1::TierAssignment> queue_;
+  bool overflowed_ = false;
+  bool closed_ = false;
+};
+
 class Engine {
  public:
+  // Loads the standard and the store (state, offsets, watermark). Throws StandardError,
+  // sql::Error or ConfigError when either cannot be used.
   Engine(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
   ~Engine();
 
-  // Consumes and evaluates until stop. Throws when Kafka or Redis setup fails.
+  // Consumes and evaluates until stop; then flushes the producer (bounded) and records
+  // what was confirmed. Throws when Kafka setup or the store fails.
   void run(std::stop_token stop);
 
   // For gRPC (any thread).
@@ -69,6 +141,29 @@ class Engine {
   // Loads the standard file again; a bad file throws StandardError and changes nothing.
   v1::ReloadStandardResponse reload();
 
+  // Overrides: validated (RequestError invalid_argument naming the field, not_found for
+  // an unknown customer), stored with an audit row, and applied at once: the customer is
+  // re-evaluated and a changed assignment published before the call returns.
+  v1::TierOverride set_override(const v1::TierOverride& requested);
+  // False when the customer had no override.
+  bool clear_override(const std::string& customer_id, const std::string& actor, const std::string& reason_code);
+
+  // History and as-of read the store through a connection of the caller's own.
+  bool known(const std::string& customer_id) const;
+  std::vector<v1::TierAssignment> history(const std::string& customer_id, int64_t before_version, int limit,
+                                          bool* more) const;
+  std::optional<v1::TierAssignment> as_of(const std::string& customer_id, absl::Time t) const;
+
+  // Registers a watcher of published changes; unwatch when the call ends.
+  std::shared_ptr<Watcher> watch(std::vector<std::string> tiers);
+  void unwatch(const std::shared_ptr<Watcher>& w);
+  // Ends every watch (shutdown): their calls return UNAVAILABLE.
+  void close_watchers();
+
+  // The clock evaluations use (wall, or the stored/seen watermark).
+  absl::Time now() const;
+  std::vector<std::string> tier_names() const;
+
   struct Metrics;
 
  private:
@@ -76,14 +171,28 @@ class Engine {
     std::optional<v1::AccountSnapshot> account;
     std::optional<v1::CustomerProfile> profile;
     std::optional<v1::TierAssignment> current;
+    std::optional<v1::TierOverride> override;
     Features features;
   };
   CustomerInputs inputs(const std::string& id, const Customer& c) const;
-  absl::Time now() const;
-  // Recomputes features and the population, evaluates everyone, publishes what changed.
-  // Caller holds the unique lock.
+  // now() for callers that hold the lock.
+  absl::Time clock_locked() const;
+  // Applies one consumed record to memory and marks it pending. Caller holds the unique lock.
+  void apply_record(const kafka::Record& r);
+  // Recomputes features and the population, evaluates everyone, commits the batch (pending
+  // inputs and offsets with it) and publishes what changed. Caller holds the unique lock.
   size_t evaluate_all();
+  // decide() for one customer with the features it has; *expired is set when its override
+  // has expired by `t` (and was therefore not applied).
+  std::optional<v1::TierAssignment> evaluate_one(const std::string& id, const Customer& c, absl::Time t,
+                                                 bool* expired) const;
+  // Moves the pending inputs, offsets, watermark and delivery confirmations into `batch`.
+  void fill_pending(Store::Batch& batch);
+  void clear_pending();
+  // Kafka, Redis and watchers; never throws (failures mark the outbox or Redis for a retry).
   void publish(const std::vector<const v1::TierAssignment*>& changed);
+  void produce(const std::vector<const v1::TierAssignment*>& assignments);
+  void republish_unconfirmed();
   void refill_redis_if_lost();
 
   const Config& cfg_;
@@ -94,7 +203,33 @@ class Engine {
   Population population_;
   std::unordered_map<std::string, Customer> customers_;
   absl::Time watermark_ = absl::InfinitePast();
+  absl::Time stored_watermark_ = absl::InfinitePast();
+  std::unique_ptr<Store> store_;
   std::unique_ptr<class RedisWriter> redis_;
+
+  // Applied to memory, not yet in the store (engine thread, under the unique lock).
+  std::unordered_set<std::string> pending_accounts_;
+  std::unordered_set<std::string> pending_profiles_;
+  std::map<Store::TopicPartition, int64_t> applied_offsets_;  // next offset per partition
+  std::set<Store::TopicPartition> pending_offsets_;
+  // Kafka must see the unpublished history rows again (at start; after a failed delivery).
+  // Atomic: set under the unique lock, also peeked at by the engine loop without it.
+  std::atomic<bool> republish_{true};
+  // Redis missed a write: every current assignment is written again when it answers.
+  std::atomic<bool> redis_stale_{false};
+  // Set (under the unique lock) when a commit failed during evaluation: memory is ahead of
+  // the store, so run() stops and the process restarts from the store.
+  std::exception_ptr store_failure_;
+  std::atomic<bool> store_failed_{false};
+
+  // Broker confirmations, shared with the producer's delivery callbacks (which may run
+  // after the engine is gone, while the producer flushes).
+  struct Deliveries;
+  std::shared_ptr<Deliveries> deliveries_;
+
+  std::mutex watchers_mu_;
+  std::vector<std::shared_ptr<Watcher>> watchers_;
+  bool watchers_closed_ = false;
 };
 
 class TierService final : public v1::TierService::Service {
@@ -102,13 +237,19 @@ class TierService final : public v1::TierService::Service {
   TierService(const Config& cfg, Engine& engine) : cfg_(cfg), engine_(engine) {}
   grpc::Status GetTier(grpc::ServerContext*, const v1::GetTierRequest*, v1::TierAssignment*) override;
   grpc::Status BatchGetTiers(grpc::ServerContext*, const v1::BatchGetTiersRequest*, v1::BatchGetTiersResponse*) override;
+  grpc::Status GetTierHistory(grpc::ServerContext*, const v1::GetTierHistoryRequest*,
+                              v1::GetTierHistoryResponse*) override;
   grpc::Status ExplainTier(grpc::ServerContext*, const v1::ExplainTierRequest*, v1::Explanation*) override;
   grpc::Status ListCustomers(grpc::ServerContext*, const v1::ListCustomersRequest*, v1::ListCustomersResponse*) override;
+  // Streams every published change (filtered by tiers) until the client cancels, the
+  // server shuts down (UNAVAILABLE) or the caller falls behind (RESOURCE_EXHAUSTED).
+  grpc::Status WatchTierChanges(grpc::ServerContext*, const v1::WatchTierChangesRequest*,
+                                grpc::ServerWriter<v1::TierAssignment>*) override;
+  grpc::Status SetOverride(grpc::ServerContext*, const v1::SetOverrideRequest*, v1::TierOverride*) override;
+  grpc::Status ClearOverride(grpc::ServerContext*, const v1::ClearOverrideRequest*, v1::ClearOverrideResponse*) override;
   grpc::Status GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*, v1::Distribution*) override;
   grpc::Status ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*, v1::ReloadStandardResponse*) override;
   grpc::Status WhatIf(grpc::ServerContext*, const v1::WhatIfRequest*, v1::WhatIfResponse*) override;
-  // GetTierHistory, WatchTierChanges, SetOverride, ClearOverride: UNIMPLEMENTED until the
-  // classification issue lands them.
 
  private:
   const Config& cfg_;

@@ -4,6 +4,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_join.h"
 #include "fmt/format.h"
+#include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
 #include "tierflow/classification/money.h"
 
@@ -38,14 +39,22 @@ bool eval_node(const Standard& s, uint32_t idx, const Features& f, const Classif
       if (!f.has(feat)) return n.op == Op::missing;
       const int64_t x = f.get(feat);
       switch (n.op) {
-        case Op::ge: return x >= n.value;
-        case Op::gt: return x > n.value;
-        case Op::le: return x <= n.value;
-        case Op::lt: return x < n.value;
-        case Op::eq: return x == n.value;
-        case Op::ne: return x != n.value;
-        case Op::present: return true;
-        case Op::missing: return false;
+        case Op::ge:
+          return x >= n.value;
+        case Op::gt:
+          return x > n.value;
+        case Op::le:
+          return x <= n.value;
+        case Op::lt:
+          return x < n.value;
+        case Op::eq:
+          return x == n.value;
+        case Op::ne:
+          return x != n.value;
+        case Op::present:
+          return true;
+        case Op::missing:
+          return false;
       }
     }
   }
@@ -63,8 +72,10 @@ int64_t band_threshold(const Dimension& dim, const Population& pop, size_t d, in
   return dim.mins[cls][0];
 }
 
-int classify_dimension(const Standard& s, const Population& pop, size_t d, const Features& f,
-                       const CustomerInputs& in, Classification& c) {
+// `mapping(d)`: the class of mapping dimension d for this customer (-1: none).
+template <class Mapping>
+int classify_dimension(const Standard& s, const Population& pop, size_t d, const Features& f, const Mapping& mapping,
+                       Classification& c) {
   const Dimension& dim = s.dimensions()[d];
   const int last = static_cast<int>(dim.classes.size()) - 1;
   switch (dim.kind) {
@@ -100,14 +111,8 @@ int classify_dimension(const Standard& s, const Population& pop, size_t d, const
         if (dim.cells[i].first == a && dim.cells[i].second == b) return static_cast<int>(i);
       return -1;
     }
-    case DimensionKind::mapping: {
-      if (in.profile == nullptr) return -1;
-      const std::string& raw = dim.input == "industry" ? in.profile->industry() : in.profile->region();
-      if (raw.empty()) return -1;
-      std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(raw));
-      const auto it = dim.map.find(key);
-      return it != dim.map.end() ? it->second : dim.default_class;
-    }
+    case DimensionKind::mapping:
+      return mapping(d);
     case DimensionKind::rules: {
       for (size_t i = 0; i < dim.conditions.size(); ++i)
         if (eval_node(s, dim.conditions[i], f, c)) return static_cast<int>(i);
@@ -145,20 +150,26 @@ std::string feature_label(const Standard& s, Feature f) {
   return fmt::format("value ({} in {} months)", basis, s.value_months());
 }
 
-std::string fmt_feature(const Standard& s, Feature f, int64_t v) {
-  return format_feature(f, v, s.currency());
-}
+std::string fmt_feature(const Standard& s, Feature f, int64_t v) { return format_feature(f, v, s.currency()); }
 
 const char* op_text(Op op) {
   switch (op) {
-    case Op::ge: return ">=";
-    case Op::gt: return ">";
-    case Op::le: return "<=";
-    case Op::lt: return "<";
-    case Op::eq: return "=";
-    case Op::ne: return "!=";
-    case Op::present: return "is known";
-    case Op::missing: return "is unknown";
+    case Op::ge:
+      return ">=";
+    case Op::gt:
+      return ">";
+    case Op::le:
+      return "<=";
+    case Op::lt:
+      return "<";
+    case Op::eq:
+      return "=";
+    case Op::ne:
+      return "!=";
+    case Op::present:
+      return "is known";
+    case Op::missing:
+      return "is unknown";
   }
   return "?";
 }
@@ -172,8 +183,8 @@ struct Gap {
   int64_t missing = 0;
 };
 
-void unmet(const Standard& s, const Population& pop, uint32_t idx, const Features& f,
-           const Classification& c, std::vector<Gap>& out) {
+void unmet(const Standard& s, const Population& pop, uint32_t idx, const Features& f, const Classification& c,
+           std::vector<Gap>& out) {
   if (eval_node(s, idx, f, c)) return;
   const CondNode& n = s.nodes()[idx];
   const uint32_t* kids = s.children().data() + n.first_child;
@@ -198,11 +209,20 @@ void unmet(const Standard& s, const Population& pop, uint32_t idx, const Feature
       const int64_t x = f.has(g.feature) ? f.get(g.feature) : 0;
       g.numeric = true;
       switch (n.op) {
-        case Op::ge: g.missing = n.value - x; break;
-        case Op::gt: g.missing = n.value + 1 - x; break;
-        case Op::le: g.missing = x - n.value, g.increase = false; break;
-        case Op::lt: g.missing = x - n.value + 1, g.increase = false; break;
-        default: g.numeric = false;
+        case Op::ge:
+          g.missing = n.value - x;
+          break;
+        case Op::gt:
+          g.missing = n.value + 1 - x;
+          break;
+        case Op::le:
+          g.missing = x - n.value, g.increase = false;
+          break;
+        case Op::lt:
+          g.missing = x - n.value + 1, g.increase = false;
+          break;
+        default:
+          g.numeric = false;
       }
       out.push_back(g);
       return;
@@ -211,8 +231,7 @@ void unmet(const Standard& s, const Population& pop, uint32_t idx, const Feature
       Gap g{idx};
       const Dimension& dim = s.dimensions()[n.index];
       if (dim.kind == DimensionKind::bands) {
-        const int cur = c.classes[n.index] < 0 ? static_cast<int>(dim.classes.size())
-                                               : c.classes[n.index];
+        const int cur = c.classes[n.index] < 0 ? static_cast<int>(dim.classes.size()) : c.classes[n.index];
         // The easiest accepted class better than the current one.
         for (int j = cur - 1; j >= 0; --j) {
           if (!((n.classes >> j) & 1U)) continue;
@@ -239,14 +258,13 @@ std::string gap_text(const Standard& s, const Gap& g) {
   if (!g.increase) return fmt::format("{} {} lower", label, fmt_feature(s, g.feature, g.missing));
   if (unit == Unit::months || unit == Unit::days) {
     const char* what = unit == Unit::months ? "month" : "day";
-    return fmt::format("{} more {}{} of {}", format_grouped(g.missing), what,
-                       g.missing == 1 ? "" : "s", label);
+    return fmt::format("{} more {}{} of {}", format_grouped(g.missing), what, g.missing == 1 ? "" : "s", label);
   }
   return fmt::format("{} more {}", fmt_feature(s, g.feature, g.missing), label);
 }
 
-v1::Distance distance_to(const Standard& s, const Population& pop, const Features& f,
-                         const Classification& c, int tier) {
+v1::Distance distance_to(const Standard& s, const Population& pop, const Features& f, const Classification& c,
+                         int tier) {
   v1::Distance out;
   out.set_target_tier(s.tiers()[tier].name);
   std::vector<Gap> best;
@@ -287,8 +305,7 @@ struct Margin {
 
 // How far a satisfied condition is from failing: the smallest margin over an `all`, the
 // largest over the satisfied branches of an `any` (one branch is enough to keep it).
-Margin margin_of(const Standard& s, const Population& pop, uint32_t idx, const Features& f,
-                 const Classification& c) {
+Margin margin_of(const Standard& s, const Population& pop, uint32_t idx, const Features& f, const Classification& c) {
   const CondNode& n = s.nodes()[idx];
   const uint32_t* kids = s.children().data() + n.first_child;
   Margin m;
@@ -334,8 +351,7 @@ Margin margin_of(const Standard& s, const Population& pop, uint32_t idx, const F
   }
 }
 
-v1::Distance keep_margin(const Standard& s, const Population& pop, const Features& f,
-                         const Classification& c) {
+v1::Distance keep_margin(const Standard& s, const Population& pop, const Features& f, const Classification& c) {
   v1::Distance out;
   const Rule& rule = s.rules()[c.rule];
   const std::string& tier = s.tiers()[c.tier].name;
@@ -360,11 +376,21 @@ std::string class_name(const Standard& s, size_t d, const Classification& c) {
 std::string dimension_detail(const Standard& s, const Population& pop, size_t d, const Features& f,
                              const CustomerInputs& in, const Classification& c) {
   const Dimension& dim = s.dimensions()[d];
+  // "label value, label value" without intermediate vectors: this runs for every
+  // dimension of every changed customer.
   auto feats = [&](const std::vector<Feature>& list) {
-    std::vector<std::string> parts;
-    for (Feature x : list)
-      if (f.has(x)) parts.push_back(feature_label(s, x) + " " + fmt_feature(s, x, f.get(x)));
-    return absl::StrJoin(parts, ", ");
+    std::string out;
+    for (Feature x : list) {
+      if (!f.has(x)) continue;
+      if (!out.empty()) out += ", ";
+      if (x == Feature::value)
+        out += feature_label(s, x);
+      else
+        out += feature_info(x).label;
+      out += ' ';
+      out += fmt_feature(s, x, f.get(x));
+    }
+    return out;
   };
   switch (dim.kind) {
     case DimensionKind::bands: {
@@ -373,8 +399,8 @@ std::string dimension_detail(const Standard& s, const Population& pop, size_t d,
       if (dim.percentile && cls >= 0) {
         const int64_t thr = band_threshold(dim, pop, d, cls);
         if (thr != kMax)
-          out += fmt::format("; top {}% from {}", format_money(dim.top_bp[cls], ""),
-                             fmt_feature(s, dim.features[0], thr));
+          out +=
+              fmt::format("; top {}% from {}", format_money(dim.top_bp[cls], ""), fmt_feature(s, dim.features[0], thr));
       }
       return out;
     }
@@ -393,9 +419,12 @@ std::string dimension_detail(const Standard& s, const Population& pop, size_t d,
 
 double feature_double(Feature f, int64_t v) {
   switch (feature_info(f).unit) {
-    case Unit::ratio: return static_cast<double>(v) / 1e6;
-    case Unit::decimal: return static_cast<double>(v) / 1e3;
-    default: return static_cast<double>(v);
+    case Unit::ratio:
+      return static_cast<double>(v) / 1e6;
+    case Unit::decimal:
+      return static_cast<double>(v) / 1e3;
+    default:
+      return static_cast<double>(v);
   }
 }
 
@@ -430,20 +459,27 @@ std::string describe_condition(const Standard& s, uint32_t idx) {
     }
     case CondNode::Kind::feature_cmp: {
       const auto f = static_cast<Feature>(n.index);
-      if (n.op == Op::present || n.op == Op::missing)
-        return fmt::format("{} {}", feature_label(s, f), op_text(n.op));
+      if (n.op == Op::present || n.op == Op::missing) return fmt::format("{} {}", feature_label(s, f), op_text(n.op));
       return fmt::format("{} {} {}", feature_label(s, f), op_text(n.op), fmt_feature(s, f, n.value));
     }
   }
   return {};
 }
 
-Classification classify(const Standard& s, const Population& pop, const Features& f,
-                        const CustomerInputs& in) {
+int mapping_class(const Dimension& dim, std::string_view raw) {
+  if (raw.empty()) return -1;
+  const std::string key = absl::AsciiStrToLower(absl::StripAsciiWhitespace(absl::string_view(raw.data(), raw.size())));
+  const auto it = dim.map.find(key);
+  return it != dim.map.end() ? it->second : dim.default_class;
+}
+
+namespace {
+template <class Mapping>
+Classification classify_with(const Standard& s, const Population& pop, const Features& f, const Mapping& mapping) {
   Classification c;
   c.classes.fill(-1);
   for (size_t d = 0; d < s.dimensions().size(); ++d)
-    c.classes[d] = static_cast<int8_t>(classify_dimension(s, pop, d, f, in, c));
+    c.classes[d] = static_cast<int8_t>(classify_dimension(s, pop, d, f, mapping, c));
   for (size_t r = 0; r < s.rules().size(); ++r) {
     if (eval_node(s, s.rules()[r].condition, f, c)) {
       c.rule = static_cast<uint16_t>(r);
@@ -451,13 +487,32 @@ Classification classify(const Standard& s, const Population& pop, const Features
       break;
     }
   }
-  c.credit_hold = s.credit_hold_condition() >= 0 &&
-                  eval_node(s, static_cast<uint32_t>(s.credit_hold_condition()), f, c);
+  c.credit_hold =
+      s.credit_hold_condition() >= 0 && eval_node(s, static_cast<uint32_t>(s.credit_hold_condition()), f, c);
   return c;
 }
+}  // namespace
 
-Evaluation evaluate(const Standard& s, const Population& pop, const Features& f,
-                    const CustomerInputs& in) {
+Classification classify(const Standard& s, const Population& pop, const Features& f, const CustomerInputs& in) {
+  return classify_with(s, pop, f, [&](size_t d) {
+    if (in.profile == nullptr) return -1;
+    const Dimension& dim = s.dimensions()[d];
+    return mapping_class(dim, dim.input == "industry" ? in.profile->industry() : in.profile->region());
+  });
+}
+
+Classification classify(const Standard& s, const Population& pop, const Features& f, const CompactProfile* profile,
+                        const MappingTable& mappings) {
+  return classify_with(s, pop, f, [&](size_t d) -> int {
+    if (profile == nullptr) return -1;
+    const Dimension& dim = s.dimensions()[d];
+    return mappings.lookup(d, dim.input == "industry" ? profile->industry : profile->region);
+  });
+}
+
+namespace {
+Evaluation evaluate_impl(const Standard& s, const Population& pop, const Features& f, const CustomerInputs& in,
+                         bool explain) {
   Evaluation ev;
   const Classification c = classify(s, pop, f, in);
   ev.classification = c;
@@ -482,15 +537,16 @@ Evaluation evaluate(const Standard& s, const Population& pop, const Features& f,
   }
 
   const std::string cond = describe_condition(s, rule.condition);
-  a.add_reasons(rule.description.empty()
-                    ? fmt::format("rule '{}': {}", rule.id, cond)
-                    : fmt::format("rule '{}' ({}): {}", rule.id, rule.description, cond));
+  a.add_reasons(rule.description.empty() ? fmt::format("rule '{}': {}", rule.id, cond)
+                                         : fmt::format("rule '{}' ({}): {}", rule.id, rule.description, cond));
   if (c.credit_hold) a.add_reasons("credit hold: " + describe_condition(s, s.credit_hold_condition()));
 
   ev.distance_to_tier.resize(s.tiers().size());
   for (int t = 0; t < c.tier; ++t) ev.distance_to_tier[t] = distance_to(s, pop, f, c, t);
   if (c.tier > 0) *a.mutable_to_next() = ev.distance_to_tier[c.tier - 1];
   *a.mutable_to_keep() = keep_margin(s, pop, f, c);
+
+  if (!explain) return ev;
 
   for (Feature x : s.used_features()) {
     if (!f.has(x)) continue;
@@ -502,25 +558,31 @@ Evaluation evaluate(const Standard& s, const Population& pop, const Features& f,
 
   // Sentences for a call-center agent.
   auto& ex = ev.explanation;
-  ex.push_back(fmt::format("Customer {} is {} under standard {}: {}.", in.customer_id, tier.name,
-                           s.version(), a.reasons(0)));
-  ex.push_back(fmt::format("Price level {}, service level {}, {}.", tier.price_level,
-                           tier.service_level,
+  ex.push_back(
+      fmt::format("Customer {} is {} under standard {}: {}.", in.customer_id, tier.name, s.version(), a.reasons(0)));
+  ex.push_back(fmt::format("Price level {}, service level {}, {}.", tier.price_level, tier.service_level,
                            tier.account_manager ? "with an account manager" : "no account manager"));
   if (c.credit_hold)
-    ex.push_back("On credit hold (stricter payment terms): " +
-                 describe_condition(s, s.credit_hold_condition()) + ".");
+    ex.push_back("On credit hold (stricter payment terms): " + describe_condition(s, s.credit_hold_condition()) + ".");
   for (size_t d = 0, k = 0; d < s.dimensions().size(); ++d) {
     if (c.classes[d] < 0) continue;
     const auto& dc = a.dimensions(static_cast<int>(k++));
     const std::string& note = s.dimensions()[d].class_notes[c.classes[d]];
     ex.push_back(fmt::format("{}: {}{}{}{}.", dc.dimension(), dc.class_name(),
-                             dc.detail().empty() ? "" : " (" + dc.detail() + ")",
-                             note.empty() ? "" : " - ", note));
+                             dc.detail().empty() ? "" : " (" + dc.detail() + ")", note.empty() ? "" : " - ", note));
   }
   if (a.has_to_next()) ex.push_back(a.to_next().text() + ".");
   ex.push_back(a.to_keep().text() + ".");
   return ev;
+}
+}  // namespace
+
+Evaluation evaluate(const Standard& s, const Population& pop, const Features& f, const CustomerInputs& in) {
+  return evaluate_impl(s, pop, f, in, true);
+}
+
+Evaluation evaluate_assignment(const Standard& s, const Population& pop, const Features& f, const CustomerInputs& in) {
+  return evaluate_impl(s, pop, f, in, false);
 }
 
 namespace {
@@ -545,9 +607,8 @@ bool same_override(const v1::TierAssignment& a, const v1::TierAssignment& b) {
   if (a.has_override() != b.has_override()) return false;
   if (!a.has_override()) return true;
   const auto &x = a.override(), &y = b.override();
-  return x.kind() == y.kind() && x.tier() == y.tier() &&
-         x.expire_time().seconds() == y.expire_time().seconds() && x.actor() == y.actor() &&
-         x.reason_code() == y.reason_code();
+  return x.kind() == y.kind() && x.tier() == y.tier() && x.expire_time().seconds() == y.expire_time().seconds() &&
+         x.actor() == y.actor() && x.reason_code() == y.reason_code();
 }
 bool same_dimensions(const v1::TierAssignment& a, const v1::TierAssignment& b) {
   if (a.dimensions_size() != b.dimensions_size()) return false;
@@ -559,9 +620,12 @@ bool same_dimensions(const v1::TierAssignment& a, const v1::TierAssignment& b) {
 }
 }  // namespace
 
-v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::TierAssignment* current,
-                          const v1::TierOverride* ovr, absl::Time now, bool* changed) {
-  v1::TierAssignment out = fresh.assignment;
+namespace {
+// `out` starts as fresh.assignment (copied or moved by the caller); fresh.assignment itself
+// is not read here.
+v1::TierAssignment decide_into(v1::TierAssignment out, const Standard& s, const Evaluation& fresh,
+                               const v1::TierAssignment* current, const v1::TierOverride* ovr, absl::Time now,
+                               bool* changed) {
   const int fresh_t = fresh.classification.tier;
   const int cur_t = current != nullptr ? s.tier_index(current->tier()) : -1;
   int held = fresh_t;
@@ -571,13 +635,13 @@ v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::
     const Tier& ct = s.tiers()[cur_t];
     if (ct.downgrade == DowngradePolicy::never) {
       held = cur_t;
-      note = fmt::format("kept at {}: {} is never downgraded automatically (the standard says {})",
-                         ct.name, ct.name, s.tiers()[fresh_t].name);
+      note = fmt::format("kept at {}: {} is never downgraded automatically (the standard says {})", ct.name, ct.name,
+                         s.tiers()[fresh_t].name);
     } else {
       const int target = ct.downgrade == DowngradePolicy::drop_one ? cur_t + 1 : fresh_t;
       const bool had = current->has_pending_downgrade();
-      const absl::Time eff = had ? to_time(current->pending_downgrade().effective_time())
-                                 : now + absl::Hours(24 * ct.grace_days);
+      const absl::Time eff =
+          had ? to_time(current->pending_downgrade().effective_time()) : now + absl::Hours(24 * ct.grace_days);
       if (eff <= now) {
         held = target;
       } else {
@@ -585,10 +649,9 @@ v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::
         auto* p = out.mutable_pending_downgrade();
         p->set_to_tier(s.tiers()[target].name);
         set_time(p->mutable_effective_time(), eff);
-        p->set_reason(fmt::format("the standard says {}; {} is kept for a grace period of {} days, then {}",
-                                  s.tiers()[fresh_t].name, ct.name, ct.grace_days,
-                                  ct.downgrade == DowngradePolicy::drop_one ? "drops one tier"
-                                                                            : "takes the evaluated tier"));
+        p->set_reason(fmt::format(
+            "the standard says {}; {} is kept for a grace period of {} days, then {}", s.tiers()[fresh_t].name, ct.name,
+            ct.grace_days, ct.downgrade == DowngradePolicy::drop_one ? "drops one tier" : "takes the evaluated tier"));
         note = fmt::format("kept at {} until {} (grace period): {}", ct.name,
                            absl::FormatTime("%Y-%m-%d", eff, absl::UTCTimeZone()), p->reason());
       }
@@ -608,12 +671,13 @@ v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::
         if (held > ot) {
           held = ot;
           *out.mutable_override() = *ovr;
-          note = fmt::format("raised to the floor {} set by {} ({})", ovr->tier(), ovr->actor(),
-                             ovr->reason_code());
+          note = fmt::format("raised to the floor {} set by {} ({})", ovr->tier(), ovr->actor(), ovr->reason_code());
         }
         if (out.has_pending_downgrade() && s.tier_index(out.pending_downgrade().to_tier()) > ot) {
-          if (ot >= held) out.clear_pending_downgrade();
-          else out.mutable_pending_downgrade()->set_to_tier(ovr->tier());
+          if (ot >= held)
+            out.clear_pending_downgrade();
+          else
+            out.mutable_pending_downgrade()->set_to_tier(ovr->tier());
         }
       }
     }
@@ -647,16 +711,27 @@ v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::
     *out.mutable_assigned_time() = current->assigned_time();
   }
   const bool same = current->tier() == out.tier() && current->credit_hold() == out.credit_hold() &&
-                    current->price_level() == out.price_level() &&
-                    current->service_level() == out.service_level() &&
+                    current->price_level() == out.price_level() && current->service_level() == out.service_level() &&
                     current->account_manager() == out.account_manager() &&
                     current->matched_rule() == out.matched_rule() &&
-                    current->standard_version() == out.standard_version() &&
-                    same_pending(*current, out) && same_override(*current, out) &&
-                    same_dimensions(*current, out);
+                    current->standard_version() == out.standard_version() && same_pending(*current, out) &&
+                    same_override(*current, out) && same_dimensions(*current, out);
   out.set_version(same ? current->version() : current->version() + 1);
   if (changed) *changed = !same;
   return out;
+}
+
+}  // namespace
+
+v1::TierAssignment decide(const Standard& s, const Evaluation& fresh, const v1::TierAssignment* current,
+                          const v1::TierOverride* ovr, absl::Time now, bool* changed) {
+  return decide_into(fresh.assignment, s, fresh, current, ovr, now, changed);
+}
+
+v1::TierAssignment decide(const Standard& s, Evaluation&& fresh, const v1::TierAssignment* current,
+                          const v1::TierOverride* ovr, absl::Time now, bool* changed) {
+  v1::TierAssignment out = std::move(fresh.assignment);
+  return decide_into(std::move(out), s, fresh, current, ovr, now, changed);
 }
 
 }  // namespace tierflow::classification

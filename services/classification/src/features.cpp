@@ -5,6 +5,7 @@
 
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
+#include "tierflow/classification/compact.h"
 #include "tierflow/classification/money.h"
 #include "tierflow/classification/standard.h"
 
@@ -65,97 +66,219 @@ std::optional<Feature> feature_by_name(std::string_view name) {
   return std::nullopt;
 }
 
-Features compute_features(const Standard& standard, const CustomerInputs& in, absl::Time now) {
+namespace {
+
+// The account and profile as compute() reads them: one view over the protos, one over the
+// compact inputs, so that both paths share every line of arithmetic below.
+struct ProtoAccount {
+  const v1::AccountSnapshot& a;
+  bool money_ok(const Standard& s) const { return a.currency().empty() || a.currency() == s.currency(); }
+  // fn(age in months, sales, refunds, gross profit, orders, refund count) per bucket.
+  template <class Fn>
+  void for_each_month(absl::CivilMonth this_month, Fn&& fn) const {
+    for (const auto& b : a.months()) {
+      const absl::CivilMonth m(b.year(), b.month());
+      fn(this_month - m, b.sales_minor(), b.refunds_minor(), b.gross_profit_minor(), b.orders(), b.refund_count());
+    }
+  }
+  int64_t lifetime_sales() const { return a.lifetime_sales_minor(); }
+  int64_t lifetime_refunds() const { return a.lifetime_refunds_minor(); }
+  int64_t lifetime_gross_profit() const { return a.lifetime_gross_profit_minor(); }
+  int64_t lifetime_orders() const { return a.lifetime_orders(); }
+  int64_t receivable() const { return a.receivable_minor(); }
+  int64_t overdue() const { return a.payment().overdue_minor(); }
+  int64_t overdue_over_90() const { return a.ageing().over_90_minor(); }
+  std::optional<absl::Time> last_purchase() const {
+    if (!is_set(a.last_purchase())) return std::nullopt;
+    return to_time(a.last_purchase());
+  }
+  std::optional<absl::CivilDay> first_purchase() const {
+    if (!is_set(a.first_purchase())) return std::nullopt;
+    return absl::ToCivilDay(to_time(a.first_purchase()), absl::UTCTimeZone());
+  }
+  int32_t invoices_paid() const { return a.payment().invoices_paid(); }
+  int32_t invoices_open() const { return a.payment().invoices_open(); }
+  double on_time_ratio() const { return a.payment().on_time_ratio(); }
+  double avg_days_late() const { return a.payment().avg_days_late(); }
+  int32_t max_days_late() const { return a.payment().max_days_late(); }
+  int32_t feedback_count() const { return a.feedback().count(); }
+  int32_t promoters() const { return a.feedback().promoters(); }
+  int32_t detractors() const { return a.feedback().detractors(); }
+  double average_score() const { return a.feedback().average_score(); }
+};
+
+struct ProtoProfile {
+  const v1::CustomerProfile& p;
+  int32_t contract_year() const { return p.contract_start().year(); }
+  int32_t contract_month() const { return p.contract_start().month(); }
+  int32_t contract_day() const { return p.contract_start().day(); }
+  int32_t employees() const { return p.company_size().employees(); }
+  int64_t annual_revenue() const { return p.company_size().annual_revenue().minor_units(); }
+  bool revenue_ok(const Standard& s) const {
+    const auto& c = p.company_size().annual_revenue().currency();
+    return c.empty() || c == s.currency();
+  }
+};
+
+const absl::CivilMonth kEpochMonth(1970, 1);
+const absl::CivilDay kEpochDay(1970, 1, 1);
+
+struct CompactAccountView {
+  const CompactAccount& a;
+  bool money_ok(const Standard& s) const { return a.currency.accepts(s.currency()); }
+  template <class Fn>
+  void for_each_month(absl::CivilMonth this_month, Fn&& fn) const {
+    if (!a.has_months) return;
+    const int64_t base = (this_month - kEpochMonth) - a.newest_month;  // age of slot 0
+    if (a.wide) {
+      const auto& w = *a.wide;
+      for (int i = 0; i < kCompactMonths; ++i)
+        fn(base + i, w[CompactAccount::kSales][i], w[CompactAccount::kRefunds][i], w[CompactAccount::kGrossProfit][i],
+           w[CompactAccount::kOrders][i], w[CompactAccount::kRefundCount][i]);
+      return;
+    }
+    const auto& n = a.months;
+    for (int i = 0; i < kCompactMonths; ++i)
+      fn(base + i, int64_t{n[CompactAccount::kSales][i]}, int64_t{n[CompactAccount::kRefunds][i]},
+         int64_t{n[CompactAccount::kGrossProfit][i]}, int64_t{n[CompactAccount::kOrders][i]},
+         int64_t{n[CompactAccount::kRefundCount][i]});
+  }
+  int64_t lifetime_sales() const { return a.lifetime_sales; }
+  int64_t lifetime_refunds() const { return a.lifetime_refunds; }
+  int64_t lifetime_gross_profit() const { return a.lifetime_gross_profit; }
+  int64_t lifetime_orders() const { return a.lifetime_orders; }
+  int64_t receivable() const { return a.receivable; }
+  int64_t overdue() const { return a.overdue; }
+  int64_t overdue_over_90() const { return a.overdue_over_90; }
+  std::optional<absl::Time> last_purchase() const {
+    if (a.last_purchase_seconds == 0 && a.last_purchase_nanos == 0) return std::nullopt;
+    return absl::FromUnixSeconds(a.last_purchase_seconds) + absl::Nanoseconds(a.last_purchase_nanos);
+  }
+  std::optional<absl::CivilDay> first_purchase() const {
+    if (!a.has_first) return std::nullopt;
+    return kEpochDay + a.first_purchase_day;
+  }
+  int32_t invoices_paid() const { return a.invoices_paid; }
+  int32_t invoices_open() const { return a.invoices_open; }
+  double on_time_ratio() const { return a.on_time_ratio; }
+  double avg_days_late() const { return a.avg_days_late; }
+  int32_t max_days_late() const { return a.max_days_late; }
+  int32_t feedback_count() const { return a.feedback_count; }
+  int32_t promoters() const { return a.promoters; }
+  int32_t detractors() const { return a.detractors; }
+  double average_score() const { return a.average_score; }
+};
+
+struct CompactProfileView {
+  const CompactProfile& p;
+  int32_t contract_year() const { return p.contract_year; }
+  int32_t contract_month() const { return p.contract_month; }
+  int32_t contract_day() const { return p.contract_day; }
+  int32_t employees() const { return p.employees; }
+  int64_t annual_revenue() const { return p.annual_revenue; }
+  bool revenue_ok(const Standard& s) const { return p.revenue_currency.accepts(s.currency()); }
+};
+
+template <class Account, class Profile>
+Features compute(const Standard& standard, const Account* a, const Profile* p, absl::Time now) {
   Features f;
-  const v1::AccountSnapshot* a = in.account;
-  const v1::CustomerProfile* p = in.profile;
   f.set_sources(a != nullptr, p != nullptr);
   const absl::CivilDay today = absl::ToCivilDay(now, absl::UTCTimeZone());
   const absl::CivilMonth this_month(today);
 
   std::optional<absl::CivilDay> start;
   if (a != nullptr) {
-    const bool money_ok = a->currency().empty() || a->currency() == standard.currency();
+    const bool money_ok = a->money_ok(standard);
     int64_t sales = 0, refunds = 0, gp = 0, orders = 0, orders90 = 0, refund_n = 0, active = 0;
     int64_t v_sales = 0, v_refunds = 0, v_gp = 0;
     const int vm = standard.value_months();
-    for (const auto& b : a->months()) {
-      const absl::CivilMonth m(b.year(), b.month());
-      const int64_t age = this_month - m;  // 0 = current month
-      if (age < 0) continue;               // after `now`: not yet happened as of now
+    a->for_each_month(this_month, [&](int64_t age, int64_t b_sales, int64_t b_refunds, int64_t b_gp, int64_t b_orders,
+                                      int64_t b_refund_n) {
+      // age 0 = current month; < 0: after `now`, not yet happened as of now.
+      if (age < 0) return;
       if (age < 12) {
-        sales += b.sales_minor();
-        refunds += b.refunds_minor();
-        gp += b.gross_profit_minor();
-        orders += b.orders();
-        refund_n += b.refund_count();
-        if (b.orders() > 0) ++active;
+        sales += b_sales;
+        refunds += b_refunds;
+        gp += b_gp;
+        orders += b_orders;
+        refund_n += b_refund_n;
+        if (b_orders > 0) ++active;
       }
-      if (age < 3) orders90 += b.orders();
+      if (age < 3) orders90 += b_orders;
       if (vm > 0 && age < vm) {
-        v_sales += b.sales_minor();
-        v_refunds += b.refunds_minor();
-        v_gp += b.gross_profit_minor();
+        v_sales += b_sales;
+        v_refunds += b_refunds;
+        v_gp += b_gp;
       }
-    }
+    });
     if (money_ok) {
       f.set(Feature::sales_12m, sales);
       f.set(Feature::refunds_12m, refunds);
       f.set(Feature::net_sales_12m, sales - refunds);
       f.set(Feature::gross_profit_12m, gp);
-      f.set(Feature::lifetime_net_sales, a->lifetime_sales_minor() - a->lifetime_refunds_minor());
-      f.set(Feature::lifetime_gross_profit, a->lifetime_gross_profit_minor());
+      f.set(Feature::lifetime_net_sales, a->lifetime_sales() - a->lifetime_refunds());
+      f.set(Feature::lifetime_gross_profit, a->lifetime_gross_profit());
       if (vm > 0) {
         f.set(Feature::value, standard.value_basis_gross_profit() ? v_gp : v_sales - v_refunds);
       } else {
-        f.set(Feature::value, standard.value_basis_gross_profit()
-                                  ? a->lifetime_gross_profit_minor()
-                                  : a->lifetime_sales_minor() - a->lifetime_refunds_minor());
+        f.set(Feature::value, standard.value_basis_gross_profit() ? a->lifetime_gross_profit()
+                                                                  : a->lifetime_sales() - a->lifetime_refunds());
       }
-      f.set(Feature::receivable, a->receivable_minor());
-      f.set(Feature::overdue, a->payment().overdue_minor());
-      f.set(Feature::overdue_over_90, a->ageing().over_90_minor());
+      f.set(Feature::receivable, a->receivable());
+      f.set(Feature::overdue, a->overdue());
+      f.set(Feature::overdue_over_90, a->overdue_over_90());
     }
     f.set(Feature::orders_12m, orders);
     f.set(Feature::orders_90d, orders90);
     f.set(Feature::refund_count_12m, refund_n);
     f.set(Feature::active_months_12m, active);
     f.set(Feature::lifetime_orders, a->lifetime_orders());
-    if (is_set(a->last_purchase())) {
-      const absl::Duration d = now - to_time(a->last_purchase());
+    if (const std::optional<absl::Time> last = a->last_purchase()) {
+      const absl::Duration d = now - *last;
       f.set(Feature::recency_days, std::max<int64_t>(0, absl::ToInt64Hours(d) / 24));
     }
-    if (is_set(a->first_purchase()))
-      start = absl::ToCivilDay(to_time(a->first_purchase()), absl::UTCTimeZone());
-    const auto& pay = a->payment();
-    f.set(Feature::invoices_paid, pay.invoices_paid());
-    f.set(Feature::invoices_open, pay.invoices_open());
-    if (pay.invoices_paid() > 0) {
-      f.set(Feature::on_time_ratio, std::llround(std::clamp(pay.on_time_ratio(), 0.0, 1.0) * 1e6));
-      f.set(Feature::avg_days_late, std::llround(std::max(pay.avg_days_late(), 0.0) * 1e3));
-      f.set(Feature::max_days_late, std::max(pay.max_days_late(), 0));
+    start = a->first_purchase();
+    f.set(Feature::invoices_paid, a->invoices_paid());
+    f.set(Feature::invoices_open, a->invoices_open());
+    if (a->invoices_paid() > 0) {
+      f.set(Feature::on_time_ratio, std::llround(std::clamp(a->on_time_ratio(), 0.0, 1.0) * 1e6));
+      f.set(Feature::avg_days_late, std::llround(std::max(a->avg_days_late(), 0.0) * 1e3));
+      f.set(Feature::max_days_late, std::max(a->max_days_late(), 0));
     }
-    const auto& fb = a->feedback();
-    f.set(Feature::feedback_count, fb.count());
-    if (fb.count() > 0) {
-      f.set(Feature::feedback_score, std::llround(std::clamp(fb.average_score(), 0.0, 10.0) * 1e3));
+    const int32_t fb_count = a->feedback_count();
+    f.set(Feature::feedback_count, fb_count);
+    if (fb_count > 0) {
+      f.set(Feature::feedback_score, std::llround(std::clamp(a->average_score(), 0.0, 10.0) * 1e3));
       // Integer percentages, rounded toward zero, as NPS is usually reported.
-      f.set(Feature::nps, (int64_t{100} * fb.promoters() - int64_t{100} * fb.detractors()) / fb.count());
+      f.set(Feature::nps, (int64_t{100} * a->promoters() - int64_t{100} * a->detractors()) / fb_count);
     }
   }
   if (p != nullptr) {
-    if (p->contract_start().year() > 0 && p->contract_start().month() >= 1) {
-      const absl::CivilDay cs(p->contract_start().year(), p->contract_start().month(),
-                              std::max(p->contract_start().day(), 1));
+    if (p->contract_year() > 0 && p->contract_month() >= 1) {
+      const absl::CivilDay cs(p->contract_year(), p->contract_month(), std::max(p->contract_day(), 1));
       if (!start || cs < *start) start = cs;
     }
-    if (p->company_size().employees() > 0) f.set(Feature::employees, p->company_size().employees());
-    const auto& rev = p->company_size().annual_revenue();
-    if (rev.minor_units() > 0 && (rev.currency().empty() || rev.currency() == standard.currency()))
-      f.set(Feature::annual_revenue, rev.minor_units());
+    if (p->employees() > 0) f.set(Feature::employees, p->employees());
+    if (p->annual_revenue() > 0 && p->revenue_ok(standard)) f.set(Feature::annual_revenue, p->annual_revenue());
   }
   if (start && *start <= today) f.set(Feature::tenure_months, whole_months(*start, today));
   return f;
+}
+
+}  // namespace
+
+Features compute_features(const Standard& standard, const CustomerInputs& in, absl::Time now) {
+  const ProtoAccount a{in.account != nullptr ? *in.account : v1::AccountSnapshot::default_instance()};
+  const ProtoProfile p{in.profile != nullptr ? *in.profile : v1::CustomerProfile::default_instance()};
+  return compute(standard, in.account ? &a : nullptr, in.profile ? &p : nullptr, now);
+}
+
+Features compute_features(const Standard& standard, const CompactInputs& in, absl::Time now) {
+  static const CompactAccount kNoAccount;
+  static const CompactProfile kNoProfile;
+  const CompactAccountView a{in.account != nullptr ? *in.account : kNoAccount};
+  const CompactProfileView p{in.profile != nullptr ? *in.profile : kNoProfile};
+  return compute(standard, in.account ? &a : nullptr, in.profile ? &p : nullptr, now);
 }
 
 std::string format_feature(Feature f, int64_t v, std::string_view currency) {
@@ -176,8 +299,8 @@ std::string format_feature(Feature f, int64_t v, std::string_view currency) {
     }
     case Unit::decimal: {
       const int64_t hundredths = (v + (v >= 0 ? 5 : -5)) / 10;
-      std::string s = fmt::format("{}{}.{:02}", hundredths < 0 ? "-" : "", std::abs(hundredths) / 100,
-                                  std::abs(hundredths) % 100);
+      std::string s =
+          fmt::format("{}{}.{:02}", hundredths < 0 ? "-" : "", std::abs(hundredths) / 100, std::abs(hundredths) % 100);
       while (s.back() == '0') s.pop_back();
       if (s.back() == '.') s.pop_back();
       return s;

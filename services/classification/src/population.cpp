@@ -10,14 +10,31 @@ namespace tierflow::classification {
 namespace {
 const std::vector<int64_t> kEmpty;
 
-// Ascending values of feature f over customers that have it (negated when `negate`).
+// Values of feature f over customers that have it (negated when `negate`), unordered.
 std::vector<int64_t> collect(std::span<const Features> fs, Feature f, bool negate) {
   std::vector<int64_t> v;
   v.reserve(fs.size());
   for (const auto& x : fs)
     if (x.has(f)) v.push_back(negate ? -x.get(f) : x.get(f));
-  std::sort(v.begin(), v.end());
   return v;
+}
+
+// Picks the requested ranks (0-based positions in ascending order) of v: nth_element over
+// shrinking ranges gives the same values as sorting, in O(n) per distinct rank instead of
+// O(n log n). out[request] = the value at that rank.
+void select(std::vector<int64_t>& v, std::vector<std::pair<size_t, size_t>>& wanted /* rank, request */,
+            std::vector<int64_t>& out) {
+  std::sort(wanted.begin(), wanted.end());
+  auto lo = v.begin();
+  size_t prev = SIZE_MAX;
+  for (const auto& [rank, request] : wanted) {
+    if (rank != prev) {
+      std::nth_element(lo, v.begin() + static_cast<ptrdiff_t>(rank), v.end());
+      lo = v.begin() + static_cast<ptrdiff_t>(rank);  // everything before is <= v[rank]
+      prev = rank;
+    }
+    out[request] = v[rank];
+  }
 }
 }  // namespace
 
@@ -25,27 +42,59 @@ Population Population::compute(const Standard& standard, std::span<const Feature
   Population p;
   p.size_ = features.size();
   p.thresholds_.resize(standard.dimensions().size());
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+
+  // Requests: (dimension, slot) -> rank function of the column size. Columns are shared
+  // between dimensions reading the same feature with the same sign (value: ABC and RFM M).
+  struct Request {
+    size_t dimension, slot, column;
+    bool top;        // percentile band: rank n - ceil(bp * n); RFM cut: ceil(q * n / 5) - 1
+    uint64_t param;  // basis points, or q
+  };
+  std::vector<std::pair<Feature, bool>> columns;
+  std::vector<Request> requests;
+  auto column_of = [&](Feature f, bool negate) {
+    for (size_t i = 0; i < columns.size(); ++i)
+      if (columns[i] == std::make_pair(f, negate)) return i;
+    columns.emplace_back(f, negate);
+    return columns.size() - 1;
+  };
   for (size_t d = 0; d < standard.dimensions().size(); ++d) {
     const Dimension& dim = standard.dimensions()[d];
-    auto& out = p.thresholds_[d];
     if (dim.kind == DimensionKind::bands && dim.percentile) {
-      const std::vector<int64_t> v = collect(features, dim.features[0], false);
-      const uint64_t n = v.size();
-      for (uint32_t bp : dim.top_bp) {
-        const uint64_t k = (uint64_t{bp} * n + 9999) / 10000;  // ceil(p * n)
-        out.push_back(k == 0 ? std::numeric_limits<int64_t>::max() : v[n - k]);
-      }
+      const size_t col = column_of(dim.features[0], false);
+      for (size_t i = 0; i < dim.top_bp.size(); ++i) requests.push_back({d, i, col, true, dim.top_bp[i]});
+      p.thresholds_[d].assign(dim.top_bp.size(), kNone);
     } else if (dim.kind == DimensionKind::rfm) {
       const Feature fs[3] = {dim.recency, dim.frequency, dim.monetary};
       for (int k = 0; k < 3; ++k) {
-        const std::vector<int64_t> v = collect(features, fs[k], k == 0);
-        const size_t n = v.size();
-        // Cut k is the value below which ceil(k*n/5) customers lie: score = 1 + number of
-        // cuts strictly below the customer's value, so ties share the lower score.
-        for (size_t q = 1; q <= 4; ++q)
-          out.push_back(n == 0 ? std::numeric_limits<int64_t>::max() : v[(q * n + 4) / 5 - 1]);
+        const size_t col = column_of(fs[k], k == 0);
+        for (uint64_t q = 1; q <= 4; ++q) requests.push_back({d, size_t(k * 4 + q - 1), col, false, q});
+      }
+      p.thresholds_[d].assign(12, kNone);
+    }
+  }
+
+  for (size_t col = 0; col < columns.size(); ++col) {
+    std::vector<int64_t> v = collect(features, columns[col].first, columns[col].second);
+    const uint64_t n = v.size();
+    std::vector<std::pair<size_t, size_t>> wanted;
+    std::vector<int64_t> out(requests.size(), kNone);
+    for (size_t r = 0; r < requests.size(); ++r) {
+      const Request& q = requests[r];
+      if (q.column != col || n == 0) continue;
+      if (q.top) {
+        // The ceil(p*n)-th best value; none when p*n rounds to nobody.
+        const uint64_t k = (q.param * n + 9999) / 10000;
+        if (k == 0) continue;
+        wanted.emplace_back(n - k, r);
+      } else {
+        // Cut q: the value below which ceil(q*n/5) customers lie.
+        wanted.emplace_back((q.param * n + 4) / 5 - 1, r);
       }
     }
+    select(v, wanted, out);
+    for (const auto& [rank, r] : wanted) p.thresholds_[requests[r].dimension][requests[r].slot] = out[r];
   }
   return p;
 }

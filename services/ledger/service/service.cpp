@@ -22,13 +22,27 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7002");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9102");
   c.log = config::read_log(root.section("log"));
-  c.store_path = root.get_string("store_path", c.store_path);
+  auto store = root.section("store");
+  c.store_backend = store.get_enum("backend", c.store_backend, {"sqlite", "postgres"});
+  c.store_path = store.get_string("path", c.store_path);
+  c.store_postgres_url = store.get_string("postgres_url", "");
+  if (c.store_backend == "postgres" && c.store_postgres_url.empty()) {
+    throw config::ConfigError(loader.file() + ": key 'store.postgres_url': required with store.backend postgres "
+                              "(env TIERFLOW_STORE_POSTGRES_URL)");
+  }
   c.group_id = root.get_string("group_id", c.group_id);
   c.max_batch = static_cast<int>(root.get_int("max_batch", c.max_batch, 1, 1000000));
   c.deferred_max_wait = absl::Seconds(root.get_int("deferred_max_wait_s", 7 * 24 * 3600, 1, 365LL * 24 * 3600));
   c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
+}
+
+std::unique_ptr<Ledger> open_ledger(const Config& cfg) {
+  Options options;
+  options.dlq_in_outbox = true;
+  return cfg.store_backend == "postgres" ? Ledger::open_postgres(cfg.store_postgres_url, options)
+                                         : Ledger::open_sqlite(cfg.store_path, options);
 }
 
 struct Runner::Metrics {
@@ -57,17 +71,13 @@ Runner::Runner(const Config& cfg, SharedLedger& ledger, kafka::Producer& produce
 
 Runner::~Runner() = default;
 
-void Runner::publish_rejections(const std::vector<Rejection>& rejected) {
-  const std::string dlq = topics::dlq(topics::kPosEvents);
+// The rejected records themselves reach the DLQ through the outbox (written in the
+// same transaction as the batch); here they are only logged and counted.
+void Runner::count_rejections(const std::vector<Rejection>& rejected) {
   for (const auto& r : rejected) {
     metrics_->rejected.Increment();
     spdlog::warn("event {} of customer {} rejected: {}", r.event_id.empty() ? "(unparseable)" : r.event_id,
                  r.customer_id, r.reason);
-    const auto report = kafka::produce_sync(producer_, dlq, r.customer_id, r.value,
-                                            {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"},
-                                             {std::string(kafka::kErrorHeader), r.reason}},
-                                            std::chrono::seconds(30));
-    if (!report.ok) spdlog::error("event {}: could not write to {}: {}", r.event_id, dlq, report.error);
   }
 }
 
@@ -79,8 +89,11 @@ void Runner::relay_outbox() {
     std::promise<void> all_done;
     auto remaining = std::make_shared<std::atomic<int64_t>>(static_cast<int64_t>(pending.size()));
     for (const auto& m : pending) {
-      producer_.produce(topics::kAccounts, m.customer_id, m.payload,
-                        {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}},
+      const bool dlq = m.topic != topics::kAccounts;
+      std::vector<kafka::Header> headers{
+          {std::string(kafka::kTypeHeader), dlq ? "tierflow.v1.PosEvent" : "tierflow.v1.AccountSnapshot"}};
+      if (dlq) headers.push_back({std::string(kafka::kErrorHeader), m.error});
+      producer_.produce(m.topic, m.customer_id, m.payload, headers,
                         [&failed, &all_done, remaining](const kafka::DeliveryReport& r) {
                           if (!r.ok) failed++;
                           if (--*remaining == 0) all_done.set_value();
@@ -101,13 +114,22 @@ void Runner::relay_outbox() {
 
 void Runner::run(std::stop_token stop) {
   relay_outbox();  // whatever a previous run committed but did not publish
+  bool refresh = false;  // touched only on this thread (rebalance callbacks run inside poll)
   kafka::Consumer consumer(
       config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
       {std::string(topics::kPosEvents)},
-      [this](std::string_view topic, int32_t partition) {
-        return ledger_.with([&](Ledger& l) { return l.next_offset(topic, partition); });
+      [this, &refresh](std::string_view topic, int32_t partition) {
+        return ledger_.with([&](Ledger& l) {
+          // After a rebalance another instance may have posted to these partitions
+          // (PostgreSQL shared by several ledgers): reread before resuming.
+          if (refresh) {
+            l.refresh();
+            refresh = false;
+          }
+          return l.next_offset(topic, partition);
+        });
       },
-      {}, {}, cfg_.kafka.properties);
+      {}, [&refresh](const std::vector<kafka::TopicPartition>&) { refresh = true; }, cfg_.kafka.properties);
   auto last_expiry = absl::Now();
   while (!stop.stop_requested()) {
     auto records = consumer.poll(static_cast<size_t>(cfg_.max_batch), std::chrono::milliseconds(100));
@@ -123,14 +145,14 @@ void Runner::run(std::stop_token stop) {
       metrics_->replayed.Increment(static_cast<double>(result.replayed));
       metrics_->deferred_total.Increment(static_cast<double>(result.deferred));
       metrics_->deferred.Set(static_cast<double>(ledger_.with([](Ledger& l) { return l.deferred_count(); })));
-      publish_rejections(result.rejected);
+      count_rejections(result.rejected);
       spdlog::debug("batch of {}: {} applied, {} duplicates, {} deferred, {} rejected", records.size(), result.applied,
                     result.duplicates, result.deferred, result.rejected.size());
     }
     relay_outbox();
     if (absl::Now() - last_expiry > absl::Minutes(1)) {
       last_expiry = absl::Now();
-      publish_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(absl::Now(), cfg_.deferred_max_wait); }));
+      count_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(absl::Now(), cfg_.deferred_max_wait); }));
     }
   }
   consumer.close();

@@ -31,7 +31,9 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
-  std::string store_path = "ledger.db";
+  std::string store_backend = "sqlite";        // sqlite (one instance) | postgres (several)
+  std::string store_path = "ledger.db";        // sqlite
+  std::string store_postgres_url;              // postgres: libpq URL; secrets via TIERFLOW_STORE_POSTGRES_URL
   std::string group_id = "ledger";
   int max_batch = 20000;                       // records per SQL transaction
   absl::Duration deferred_max_wait = absl::Hours(24 * 7);
@@ -39,6 +41,9 @@ struct Config {
 };
 
 Config load_config(const std::string& path);
+
+// Opens the configured store, with rejections kept in the outbox (the DLQ relay).
+std::unique_ptr<Ledger> open_ledger(const Config& cfg);
 
 // The core behind one mutex: the only way the adapters reach it.
 class SharedLedger {
@@ -67,7 +72,7 @@ class Runner {
 
  private:
   void relay_outbox();
-  void publish_rejections(const std::vector<Rejection>& rejected);
+  void count_rejections(const std::vector<Rejection>& rejected);
   const Config& cfg_;
   SharedLedger& ledger_;
   kafka::Producer& producer_;

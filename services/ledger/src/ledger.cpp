@@ -6,6 +6,7 @@
 #include <map>
 #include <type_traits>
 #include <set>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
@@ -131,27 +132,53 @@ std::string days_text(absl::Duration d) {
   return absl::FormatDuration(d);
 }
 
+// Hash and equality that let unordered containers keyed by std::string be searched with a
+// std::string_view without building a string.
+struct StringHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+};
+
+template <typename V>
+using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
+using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+
+constexpr std::string_view kAccountsTopic = "ledger.accounts.v1";
+
 }  // namespace
 
 class Ledger::Impl {
  public:
-  explicit Impl(std::unique_ptr<Store> store) : store_(std::move(store)) { load_caches(); }
+  Impl(std::unique_ptr<Store> store, const Options& options)
+      : store_(std::move(store)), options_(options) {
+    load_caches();
+  }
 
   ApplyResult apply(std::span<const ConsumedRecord> batch) {
     ApplyResult result;
-    Batch b{result, {}, {}, {}, kMinMicros};
+    Batch b{result};
     store_->begin();
     try {
-      for (const auto& rec : batch) process_record(rec, b);
+      auto parsed = prefetch(batch);
+      for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
       flush(b);
+      store_->write(b.changes);
       store_->commit();
     } catch (...) {
       store_->rollback();
+      end_batch();
       load_caches();  // the in-memory state may hold changes that were not stored
       throw;
     }
+    for (const auto& id : b.result.changed_customers) prune(customers_.at(id));
+    end_batch();
     if (customers_.size() > kCustomerCacheCapacity) customers_.clear();
     return result;
+  }
+
+  void refresh() {
+    end_batch();
+    load_caches();
   }
 
   std::optional<int64_t> next_offset(std::string_view topic, int32_t partition) const {
@@ -213,16 +240,23 @@ class Ledger::Impl {
     return compute_ageing(*st, absl::ToUnixMicros(as_of));
   }
 
+  // Read from the store: with several instances on one database it covers all of them.
   v1::TrialBalance trial_balance() const {
+    auto rows = store_->load_balances();
+    std::sort(rows.begin(), rows.end(), [](const BalanceRow& a, const BalanceRow& b) {
+      return std::tie(a.account, a.currency) < std::tie(b.account, b.currency);
+    });
     v1::TrialBalance tb;
-    for (const auto& [key, dc] : balances_) {
+    std::map<std::string_view, __int128> net;
+    for (const auto& r : rows) {
       auto* line = tb.add_lines();
-      line->set_account(key.first);
-      line->set_currency(key.second);
-      line->set_debit_minor(dc.first);
-      line->set_credit_minor(dc.second);
+      line->set_account(r.account);
+      line->set_currency(r.currency);
+      line->set_debit_minor(r.debit);
+      line->set_credit_minor(r.credit);
+      net[r.currency] += static_cast<__int128>(r.debit) - r.credit;
     }
-    tb.set_balanced(is_balanced());
+    tb.set_balanced(std::all_of(net.begin(), net.end(), [](const auto& kv) { return kv.second == 0; }));
     return tb;
   }
 
@@ -233,29 +267,35 @@ class Ledger::Impl {
     std::vector<DeferredRow> rows;
     store_->begin();
     try {
-      rows = store_->take_deferred_before(absl::ToUnixMicros(older_than));
-      for (const auto& row : rows) store_->delete_event(row.event_id);
+      rows = store_->load_deferred_before(absl::ToUnixMicros(older_than));
+      Changes changes;
+      for (const auto& row : rows) {
+        changes.deleted_events.push_back(row.event_id);
+        changes.deleted_deferred.push_back(row.event_id);
+        Rejection r;
+        r.event_id = row.event_id;
+        r.customer_id = row.customer_id;
+        r.partition = row.partition;
+        r.offset = row.offset;
+        r.reason = window_text.empty()
+                       ? cat("sale ", row.waiting_for, " never arrived before ",
+                             format_time(absl::ToUnixMicros(older_than)))
+                       : cat("sale ", row.waiting_for, " never arrived within ", window_text);
+        r.value = row.value;
+        if (options_.dlq_in_outbox) changes.outbox.push_back(dlq_row(row.topic, r));
+        out.push_back(std::move(r));
+      }
+      if (!changes.empty()) store_->write(changes);
       store_->commit();
     } catch (...) {
       store_->rollback();
       load_caches();
       throw;
     }
-    for (auto& row : rows) {
+    for (const auto& row : rows) {
       auto it = deferred_index_.find(row.waiting_for);
       if (it != deferred_index_.end() && --it->second <= 0) deferred_index_.erase(it);
       --deferred_total_;
-      Rejection r;
-      r.event_id = row.event_id;
-      r.customer_id = row.customer_id;
-      r.partition = row.partition;
-      r.offset = row.offset;
-      r.reason = window_text.empty()
-                     ? cat("sale ", row.waiting_for, " never arrived before ",
-                                    format_time(absl::ToUnixMicros(older_than)))
-                     : cat("sale ", row.waiting_for, " never arrived within ", window_text);
-      r.value = std::move(row.value);
-      out.push_back(std::move(r));
     }
     return out;
   }
@@ -263,10 +303,21 @@ class Ledger::Impl {
  private:
   struct Batch {
     ApplyResult& result;
-    std::unordered_set<std::string> changed;
+    StringSet changed;
     std::set<std::pair<std::string, int32_t>> dirty_offsets;
-    std::set<std::pair<std::string, std::string>> dirty_balances;
+    // What this batch adds to each (account, currency): debit, credit.
+    std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> balance_deltas;
     Micros max_event_time = kMinMicros;
+    Changes changes;  // filled by processing (deferred, outbox DLQ rows) and by flush()
+  };
+
+  // An event row as the current batch sees it: read before or during the batch (present or
+  // known absent) and changed by it. Dropped at the end of every batch, so nothing here
+  // outlives a transaction (another instance may write the same database in between).
+  struct EventSlot {
+    std::optional<EventRow> row;
+    bool in_store = false;  // the store held the row before this batch
+    bool dirty = false;     // changed by this batch
   };
 
   // Where an event came from: the record now, or the one stored with a deferred event.
@@ -287,9 +338,9 @@ class Ledger::Impl {
 
   void load_caches() {
     customers_.clear();
+    balances_.clear();
     offsets_.clear();
     for (auto& o : store_->load_offsets()) offsets_[{std::move(o.topic), o.partition}] = o.next_offset;
-    balances_.clear();
     for (auto& r : store_->load_balances()) {
       balances_[{std::move(r.account), std::move(r.currency)}] = {r.debit, r.credit};
     }
@@ -301,19 +352,113 @@ class Ledger::Impl {
     }
   }
 
+  void end_batch() {
+    events_.clear();
+    absent_customers_.clear();
+  }
+
+  // Parses the batch and reads, in two store calls, the event rows and customers it names,
+  // so processing rarely goes back to the store. Records below their partition's resume
+  // point are not parsed (process_record skips them).
+  std::vector<std::optional<v1::PosEvent>> prefetch(std::span<const ConsumedRecord> batch) {
+    std::vector<std::optional<v1::PosEvent>> parsed(batch.size());
+    std::vector<std::string_view> ids, customers;
+    StringSet wanted_customers;
+    ids.reserve(batch.size());
+    for (size_t i = 0; i < batch.size(); ++i) {
+      const auto& rec = batch[i];
+      auto it = offsets_.find({std::string(rec.topic), rec.partition});
+      if (it != offsets_.end() && rec.offset < it->second) continue;
+      auto& ev = parsed[i].emplace();
+      if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) {
+        parsed[i].reset();
+        continue;
+      }
+      if (!ev.event_id().empty()) ids.push_back(ev.event_id());
+      if (ev.has_refund() && !ev.refund().original_event_id().empty()) {
+        ids.push_back(ev.refund().original_event_id());
+      }
+      if (ev.has_payment() && !ev.payment().invoice_event_id().empty()) {
+        ids.push_back(ev.payment().invoice_event_id());
+      }
+      const std::string& c = ev.customer_id();
+      if (!c.empty() && !customers_.contains(c) && wanted_customers.insert(c).second) {
+        customers.push_back(c);
+      }
+    }
+    if (!ids.empty()) {
+      for (auto& row : store_->find_events(ids)) {
+        std::string id = row.event_id;
+        events_.insert_or_assign(std::move(id), EventSlot{std::move(row), true, false});
+      }
+      for (auto id : ids) events_.try_emplace(std::string(id));
+    }
+    if (!customers.empty()) {
+      for (auto& st : store_->load_customers(customers, kClosedInvoiceWindow)) {
+        wanted_customers.erase(st.customer_id);
+        std::string id = st.customer_id;
+        customers_.insert_or_assign(std::move(id), std::move(st));
+      }
+      absent_customers_ = std::move(wanted_customers);
+    }
+    return parsed;
+  }
+
+  // The event row `id` as this batch sees it; nullptr when there is none.
+  const EventRow* find_event(std::string_view id) {
+    auto it = events_.find(id);
+    if (it == events_.end()) {
+      EventSlot slot;
+      auto rows = store_->find_events({id});
+      if (!rows.empty()) {
+        slot.row = std::move(rows.front());
+        slot.in_store = true;
+      }
+      it = events_.emplace(std::string(id), std::move(slot)).first;
+    }
+    return it->second.row ? &*it->second.row : nullptr;
+  }
+
+  void put_event(EventRow row) {
+    find_event(row.event_id);  // learns whether the store holds it
+    auto& slot = events_.find(row.event_id)->second;
+    slot.row = std::move(row);
+    slot.dirty = true;
+  }
+
+  void set_refunded(std::string_view id, int64_t refunded) {
+    find_event(id);
+    auto& slot = events_.find(id)->second;
+    slot.row->refunded = refunded;
+    slot.dirty = true;
+  }
+
+  void erase_event(std::string_view id) {
+    find_event(id);
+    auto& slot = events_.find(id)->second;
+    slot.row.reset();
+    slot.dirty = true;
+  }
+
   CustomerState* find_customer(std::string_view id) {
-    auto it = customers_.find(std::string(id));
+    auto it = customers_.find(id);
     if (it != customers_.end()) return &it->second;
-    auto loaded = store_->load_customer(id, kClosedInvoiceWindow);
-    if (!loaded) return nullptr;
-    return &customers_.emplace(std::string(id), std::move(*loaded)).first->second;
+    if (absent_customers_.contains(id)) return nullptr;
+    auto loaded = store_->load_customers({id}, kClosedInvoiceWindow);
+    if (loaded.empty()) {
+      absent_customers_.emplace(id);
+      return nullptr;
+    }
+    return &customers_.insert_or_assign(std::string(id), std::move(loaded.front())).first->second;
   }
 
   const CustomerState* lookup(std::string_view id, std::optional<CustomerState>& holder) const {
-    auto it = customers_.find(std::string(id));
+    auto it = customers_.find(id);
     if (it != customers_.end()) return &it->second;
-    holder = store_->load_customer(id, kClosedInvoiceWindow);
-    return holder ? &*holder : nullptr;
+    auto loaded = store_->load_customers({id}, kClosedInvoiceWindow);
+    if (loaded.empty()) return nullptr;
+    holder = std::move(loaded.front());
+    return &*holder;
   }
 
   Target target(const std::string& id) {
@@ -335,7 +480,7 @@ class Ledger::Impl {
     return *t.state;
   }
 
-  void process_record(const ConsumedRecord& rec, Batch& b) {
+  void process_record(const ConsumedRecord& rec, std::optional<v1::PosEvent>& parsed, Batch& b) {
     auto key = std::make_pair(std::string(rec.topic), rec.partition);
     auto it = offsets_.find(key);
     if (it != offsets_.end() && rec.offset < it->second) {
@@ -346,12 +491,11 @@ class Ledger::Impl {
     b.dirty_offsets.insert(std::move(key));
 
     Source src{rec.topic, rec.partition, rec.offset, rec.key, rec.value};
-    v1::PosEvent ev;
-    if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) {
+    if (!parsed) {
       reject(src, "", std::string(rec.key), "unparseable bytes: not a tierflow.v1.PosEvent", b);
       return;
     }
-    handle_event(ev, src, /*released=*/false, b);
+    handle_event(*parsed, src, /*released=*/false, b);
   }
 
   void reject(const Source& src, std::string event_id, std::string customer_id,
@@ -363,7 +507,12 @@ class Ledger::Impl {
     r.offset = src.offset;
     r.reason = std::move(reason);
     r.value = std::string(src.value);
+    if (options_.dlq_in_outbox) b.changes.outbox.push_back(dlq_row(src.topic, r));
     b.result.rejected.push_back(std::move(r));
+  }
+
+  static OutboxRow dlq_row(std::string_view topic, const Rejection& r) {
+    return {cat(topic, ".dlq"), r.customer_id, r.value, r.reason};
   }
 
   std::optional<std::string> check_header(const v1::PosEvent& ev, const Source& src,
@@ -391,7 +540,7 @@ class Ledger::Impl {
       reject(src, ev.event_id(), ev.customer_id(), std::move(*bad), b);
       return;
     }
-    if (!released && store_->find_event(ev.event_id())) {
+    if (!released && find_event(ev.event_id()) != nullptr) {
       ++b.result.duplicates;
       return;
     }
@@ -541,7 +690,7 @@ class Ledger::Impl {
       c.invoices.push_back(std::move(inv));
     }
     post(c, ev, "sale", t, cur, lines, on_account, b);
-    store_->insert_event({ev.event_id(), ev.customer_id(), EventKind::sale, t, total, 0, cost, cur});
+    put_event({ev.event_id(), ev.customer_id(), EventKind::sale, t, total, 0, cost, cur});
     touch(c, t, b);
     return Outcome::ok();
   }
@@ -557,7 +706,7 @@ class Ledger::Impl {
     std::optional<EventRow> sale;
     const std::string& orig = r.original_event_id();
     if (!orig.empty()) {
-      sale = store_->find_event(orig);
+      if (const EventRow* found = find_event(orig)) sale = *found;
       if (!sale) return Outcome::defer(orig);
       if (sale->kind != EventKind::sale) {
         return Outcome::reject(cat("refund names ", orig, ", which is not a sale"));
@@ -622,9 +771,9 @@ class Ledger::Impl {
     if (c.currency.empty()) c.currency = cur;
     store_month(c, mk, month);
     settle(c, alloc, t, /*by_payment=*/false);
-    if (sale) store_->update_refunded(orig, sale->refunded + amount);
+    if (sale) set_refunded(orig, sale->refunded + amount);
     post(c, ev, "refund", t, cur, lines, -allocated, b);
-    store_->insert_event({ev.event_id(), ev.customer_id(), EventKind::refund, t, amount, 0, -1, cur});
+    put_event({ev.event_id(), ev.customer_id(), EventKind::refund, t, amount, 0, -1, cur});
     touch(c, t, b);
     return Outcome::ok();
   }
@@ -646,7 +795,7 @@ class Ledger::Impl {
       bool in_memory = st != nullptr && std::any_of(st->invoices.begin(), st->invoices.end(),
                                                     [&](const Invoice& i) { return i.sale_event_id == named; });
       if (!in_memory) {
-        auto sale = store_->find_event(named);
+        const EventRow* sale = find_event(named);
         if (!sale) return Outcome::defer(named);
         if (sale->kind != EventKind::sale) {
           return Outcome::reject(cat("payment names ", named, ", which is not a sale"));
@@ -682,7 +831,7 @@ class Ledger::Impl {
     adds.commit();
     settle(*st, alloc, t, /*by_payment=*/true);
     post(*st, ev, "payment", t, cur, lines, -allocated, b);
-    store_->insert_event({ev.event_id(), ev.customer_id(), EventKind::payment, t, amount, 0, -1, cur});
+    put_event({ev.event_id(), ev.customer_id(), EventKind::payment, t, amount, 0, -1, cur});
     touch(*st, t, b);
     return Outcome::ok();
   }
@@ -704,7 +853,7 @@ class Ledger::Impl {
       ++c.detractors;
     }
     if (!c.feedback_last || t > *c.feedback_last) c.feedback_last = t;
-    store_->insert_event({ev.event_id(), ev.customer_id(), EventKind::feedback, t, score, 0, -1, ""});
+    put_event({ev.event_id(), ev.customer_id(), EventKind::feedback, t, score, 0, -1, ""});
     touch(c, t, b);
     return Outcome::ok();
   }
@@ -791,11 +940,13 @@ class Ledger::Impl {
       auto& bal = balances_[key];
       bal.first += l.debit;
       bal.second += l.credit;
-      b.dirty_balances.insert(std::move(key));
+      auto& delta = b.balance_deltas[std::move(key)];
+      delta.first += l.debit;
+      delta.second += l.credit;
     }
     entry.set_balance_after_minor(st.receivable);
-    store_->insert_journal({st.customer_id, ++st.journal_seq, t, receivable_delta,
-                            entry.SerializeAsString()});
+    b.changes.journal.push_back({st.customer_id, ++st.journal_seq, t, receivable_delta,
+                                 entry.SerializeAsString()});
   }
 
   void touch(CustomerState& st, Micros t, Batch& b) {
@@ -815,8 +966,8 @@ class Ledger::Impl {
     row.offset = src.offset;
     row.since = ev.has_received_time() ? to_micros(ev.received_time()) : t;
     row.value = std::string(src.value);
-    store_->insert_deferred(row);
-    store_->insert_event({ev.event_id(), ev.customer_id(), EventKind::deferred, t, 0, 0, -1, ""});
+    b.changes.deferred.push_back(std::move(row));
+    put_event({ev.event_id(), ev.customer_id(), EventKind::deferred, t, 0, 0, -1, ""});
     ++deferred_index_[waiting_for];
     ++deferred_total_;
     ++b.result.deferred;
@@ -826,10 +977,24 @@ class Ledger::Impl {
     auto it = deferred_index_.find(sale_id);
     if (it == deferred_index_.end()) return;
     deferred_index_.erase(it);
-    auto rows = store_->take_deferred(sale_id);
+    // Rows stored by earlier transactions, and rows deferred earlier in this batch.
+    auto rows = store_->load_deferred(sale_id);
+    for (const auto& row : rows) b.changes.deleted_deferred.push_back(row.event_id);
+    auto& pending = b.changes.deferred;
+    for (auto p = pending.begin(); p != pending.end();) {
+      if (p->waiting_for == sale_id) {
+        rows.push_back(std::move(*p));
+        p = pending.erase(p);
+      } else {
+        ++p;
+      }
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const DeferredRow& x, const DeferredRow& y) {
+      return std::tie(x.partition, x.offset) < std::tie(y.partition, y.offset);
+    });
     deferred_total_ -= static_cast<int64_t>(rows.size());
     for (const auto& row : rows) {
-      store_->delete_event(row.event_id);
+      erase_event(row.event_id);
       Source src{row.topic, row.partition, row.offset, {}, row.value};
       v1::PosEvent ev;
       if (!ev.ParseFromString(row.value)) {
@@ -846,33 +1011,64 @@ class Ledger::Impl {
     return std::all_of(net.begin(), net.end(), [](const auto& kv) { return kv.second == 0; });
   }
 
+  static bool prunable(const Invoice& i, Micros keep_since) {
+    return i.open == 0 && i.closed && *i.closed < keep_since;
+  }
+
+  // Drops closed invoices older than the payment window from memory (the store keeps them).
+  static void prune(CustomerState& st) {
+    const Micros keep_since = st.last_event_time - kClosedInvoiceWindow;
+    std::erase_if(st.invoices, [&](const Invoice& i) { return prunable(i, keep_since); });
+    for (auto& inv : st.invoices) inv.dirty = false;
+  }
+
+  // Collects the batch's changes for Store::write. The snapshots leave out the invoices
+  // prune() drops after the commit, so a snapshot equals what a reload would produce.
   void flush(Batch& b) {
+    Changes& ch = b.changes;
     for (const auto& id : b.result.changed_customers) {
       CustomerState& st = customers_.at(id);
       ++st.version;
-      store_->save_customer(st);
+      ch.customers.push_back(&st);
       const Micros keep_since = st.last_event_time - kClosedInvoiceWindow;
-      std::erase_if(st.invoices, [&](const Invoice& i) {
-        return i.open == 0 && i.closed && *i.closed < keep_since;
-      });
-      for (auto& inv : st.invoices) inv.dirty = false;
-      store_->insert_outbox(id, build_snapshot(st, b.max_event_time).SerializeAsString());
+      std::string payload;
+      if (std::any_of(st.invoices.begin(), st.invoices.end(),
+                      [&](const Invoice& i) { return prunable(i, keep_since); })) {
+        CustomerState view = st;
+        std::erase_if(view.invoices, [&](const Invoice& i) { return prunable(i, keep_since); });
+        payload = build_snapshot(view, b.max_event_time).SerializeAsString();
+      } else {
+        payload = build_snapshot(st, b.max_event_time).SerializeAsString();
+      }
+      ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}});
     }
     for (const auto& key : b.dirty_offsets) {
-      store_->save_offset({key.first, key.second, offsets_.at(key)});
+      ch.offsets.push_back({key.first, key.second, offsets_.at(key)});
     }
-    for (const auto& key : b.dirty_balances) {
-      const auto& dc = balances_.at(key);
-      store_->save_balance({key.first, key.second, dc.first, dc.second});
+    for (const auto& [key, dc] : b.balance_deltas) {
+      ch.balances.push_back({key.first, key.second, dc.first, dc.second});
+    }
+    for (auto& [id, slot] : events_) {
+      if (!slot.dirty) continue;
+      if (slot.row) {
+        ch.events.push_back(*slot.row);
+      } else if (slot.in_store) {
+        ch.deleted_events.push_back(id);
+      }
     }
     if (!is_balanced()) throw std::logic_error("ledger: trial balance not zero; batch not stored");
   }
 
   std::unique_ptr<Store> store_;
+  Options options_;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
+  // Totals as this instance knows them (loaded at open, moved by its own postings): the
+  // overflow checks and the per-batch balance check use them.
   std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> balances_;
-  std::unordered_map<std::string, CustomerState> customers_;
-  std::unordered_map<std::string, int64_t> deferred_index_;  // waiting_for -> rows
+  StringMap<CustomerState> customers_;
+  StringMap<EventSlot> events_;   // the current batch's view of event rows
+  StringSet absent_customers_;    // known unknown in the current batch
+  StringMap<int64_t> deferred_index_;  // waiting_for -> rows
   int64_t deferred_total_ = 0;
 };
 
@@ -880,12 +1076,22 @@ Ledger::Ledger(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Ledger::~Ledger() = default;
 
 std::unique_ptr<Ledger> Ledger::open(std::unique_ptr<Store> store) {
-  return std::unique_ptr<Ledger>(new Ledger(std::make_unique<Impl>(std::move(store))));
+  return open(std::move(store), Options{});
 }
 
-std::unique_ptr<Ledger> Ledger::open_sqlite(const std::string& path) {
-  return open(make_sqlite_store(path));
+std::unique_ptr<Ledger> Ledger::open(std::unique_ptr<Store> store, const Options& options) {
+  return std::unique_ptr<Ledger>(new Ledger(std::make_unique<Impl>(std::move(store), options)));
 }
+
+std::unique_ptr<Ledger> Ledger::open_sqlite(const std::string& path, const Options& options) {
+  return open(make_sqlite_store(path), options);
+}
+
+std::unique_ptr<Ledger> Ledger::open_postgres(const std::string& url, const Options& options) {
+  return open(make_postgres_store(url), options);
+}
+
+void Ledger::refresh() { impl_->refresh(); }
 
 ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch) { return impl_->apply(batch); }
 

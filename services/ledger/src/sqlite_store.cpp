@@ -40,7 +40,8 @@ CREATE TABLE IF NOT EXISTS deferred(
 CREATE INDEX IF NOT EXISTS deferred_by_waiting ON deferred(waiting_for);
 CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
 CREATE TABLE IF NOT EXISTS outbox(
-  id INTEGER PRIMARY KEY AUTOINCREMENT, customer_id TEXT NOT NULL, payload BLOB NOT NULL);
+  id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
+  payload BLOB NOT NULL, error TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit INTEGER NOT NULL,
   credit INTEGER NOT NULL, PRIMARY KEY(account, currency)) WITHOUT ROWID;
@@ -74,9 +75,8 @@ class SqliteStore final : public Store {
         "SELECT customer_id, kind, event_time, amount, refunded, cost, currency "
         "FROM events WHERE event_id = ?1");
     insert_event_ = db_.prepare(
-        "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, cost, "
+        "INSERT OR REPLACE INTO events(event_id, customer_id, kind, event_time, amount, refunded, cost, "
         "currency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    update_refunded_ = db_.prepare("UPDATE events SET refunded = ?2 WHERE event_id = ?1");
     delete_event_ = db_.prepare("DELETE FROM events WHERE event_id = ?1");
     load_customer_ = db_.prepare(
         "SELECT version, journal_seq, feedback_sum, state FROM customers WHERE customer_id = ?1");
@@ -103,18 +103,20 @@ class SqliteStore final : public Store {
         "VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     select_deferred_ = db_.prepare("SELECT " + std::string(kDeferredColumns) +
                                    " FROM deferred WHERE waiting_for = ?1 ORDER BY part, off");
-    delete_deferred_ = db_.prepare("DELETE FROM deferred WHERE waiting_for = ?1");
+    delete_deferred_ = db_.prepare("DELETE FROM deferred WHERE event_id = ?1");
     select_deferred_before_ = db_.prepare("SELECT " + std::string(kDeferredColumns) +
                                           " FROM deferred WHERE since < ?1 ORDER BY since");
-    delete_deferred_before_ = db_.prepare("DELETE FROM deferred WHERE since < ?1");
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
-    insert_outbox_ = db_.prepare("INSERT INTO outbox(customer_id, payload) VALUES(?1, ?2)");
-    pending_outbox_ =
-        db_.prepare("SELECT id, customer_id, payload FROM outbox ORDER BY id LIMIT ?1");
+    insert_outbox_ = db_.prepare(
+        "INSERT INTO outbox(topic, customer_id, payload, error) VALUES(?1, ?2, ?3, ?4)");
+    pending_outbox_ = db_.prepare(
+        "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT ?1");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
     load_balances_ = db_.prepare("SELECT account, currency, debit, credit FROM balances");
-    save_balance_ = db_.prepare(
-        "INSERT OR REPLACE INTO balances(account, currency, debit, credit) VALUES(?1, ?2, ?3, ?4)");
+    add_balance_ = db_.prepare(
+        "INSERT INTO balances(account, currency, debit, credit) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(account, currency) DO UPDATE SET debit = debit + excluded.debit, "
+        "credit = credit + excluded.credit");
   }
 
   void begin() override { db_.exec("BEGIN IMMEDIATE"); }
@@ -138,116 +140,57 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  void save_offset(const OffsetRow& row) override {
-    save_offset_.bind_text(1, row.topic).bind_int64(2, row.partition).bind_int64(3, row.next_offset);
-    save_offset_.run();
-  }
-
-  std::optional<EventRow> find_event(std::string_view event_id) override {
-    find_event_.bind_text(1, event_id);
-    std::optional<EventRow> out;
-    if (find_event_.step()) {
-      EventRow r;
-      r.event_id = event_id;
-      r.customer_id = find_event_.column_text(0);
-      r.kind = static_cast<EventKind>(find_event_.column_int64(1));
-      r.event_time = find_event_.column_int64(2);
-      r.amount = find_event_.column_int64(3);
-      r.refunded = find_event_.column_int64(4);
-      r.cost = find_event_.column_int64(5);
-      r.currency = find_event_.column_text(6);
-      out = std::move(r);
+  std::vector<EventRow> find_events(const std::vector<std::string_view>& ids) override {
+    std::vector<EventRow> out;
+    for (auto id : ids) {
+      find_event_.bind_text(1, id);
+      if (find_event_.step()) {
+        EventRow r;
+        r.event_id = id;
+        r.customer_id = find_event_.column_text(0);
+        r.kind = static_cast<EventKind>(find_event_.column_int64(1));
+        r.event_time = find_event_.column_int64(2);
+        r.amount = find_event_.column_int64(3);
+        r.refunded = find_event_.column_int64(4);
+        r.cost = find_event_.column_int64(5);
+        r.currency = find_event_.column_text(6);
+        out.push_back(std::move(r));
+      }
+      find_event_.reset();
     }
-    find_event_.reset();
     return out;
   }
 
-  void insert_event(const EventRow& r) override {
-    insert_event_.bind_text(1, r.event_id)
-        .bind_text(2, r.customer_id)
-        .bind_int64(3, static_cast<int64_t>(r.kind))
-        .bind_int64(4, r.event_time)
-        .bind_int64(5, r.amount)
-        .bind_int64(6, r.refunded)
-        .bind_int64(7, r.cost)
-        .bind_text(8, r.currency);
-    insert_event_.run();
-  }
-
-  void update_refunded(std::string_view event_id, int64_t refunded) override {
-    update_refunded_.bind_text(1, event_id).bind_int64(2, refunded);
-    update_refunded_.run();
-  }
-
-  void delete_event(std::string_view event_id) override {
-    delete_event_.bind_text(1, event_id);
-    delete_event_.run();
-  }
-
-  std::optional<CustomerState> load_customer(std::string_view customer_id,
-                                             Micros closed_window) override {
-    load_customer_.bind_text(1, customer_id);
-    if (!load_customer_.step()) {
-      load_customer_.reset();
-      return std::nullopt;
+  std::vector<CustomerState> load_customers(const std::vector<std::string_view>& ids,
+                                            Micros closed_window) override {
+    std::vector<CustomerState> out;
+    for (auto id : ids) {
+      if (auto s = load_customer(id, closed_window)) out.push_back(std::move(*s));
     }
-    CustomerState s;
-    s.customer_id = customer_id;
-    bool ok = decode_state(load_customer_.column_blob(3), s);
-    s.version = load_customer_.column_int64(0);
-    s.journal_seq = load_customer_.column_int64(1);
-    s.feedback_score_sum = load_customer_.column_int64(2);
-    load_customer_.reset();
-    if (!ok) throw std::runtime_error("ledger store: corrupt state of customer " + s.customer_id);
-
-    load_invoices_.bind_text(1, customer_id).bind_int64(2, s.last_event_time - closed_window);
-    while (load_invoices_.step()) {
-      Invoice inv;
-      inv.sale_event_id = load_invoices_.column_text(0);
-      inv.issued = load_invoices_.column_int64(1);
-      inv.due = load_invoices_.column_int64(2);
-      inv.amount = load_invoices_.column_int64(3);
-      inv.open = load_invoices_.column_int64(4);
-      if (!load_invoices_.column_is_null(5)) inv.closed = load_invoices_.column_int64(5);
-      inv.closed_by_payment = load_invoices_.column_int64(6) != 0;
-      s.invoices.push_back(std::move(inv));
-    }
-    load_invoices_.reset();
-    return s;
+    return out;
   }
 
-  void save_customer(const CustomerState& s) override {
-    save_customer_.bind_text(1, s.customer_id)
-        .bind_int64(2, s.version)
-        .bind_int64(3, s.journal_seq)
-        .bind_int64(4, s.feedback_score_sum)
-        .bind_blob(5, encode_state(s));
-    save_customer_.run();
-    for (const auto& inv : s.invoices) {
-      if (!inv.dirty) continue;
-      save_invoice_.bind_text(1, s.customer_id)
-          .bind_text(2, inv.sale_event_id)
-          .bind_int64(3, inv.issued)
-          .bind_int64(4, inv.due)
-          .bind_int64(5, inv.amount)
-          .bind_int64(6, inv.open);
-      if (inv.closed) {
-        save_invoice_.bind_int64(7, *inv.closed);
-      } else {
-        save_invoice_.bind_null(7);
-      }
-      save_invoice_.bind_int64(8, inv.closed_by_payment ? 1 : 0);
-      save_invoice_.run();
-    }
+  std::vector<DeferredRow> load_deferred(std::string_view waiting_for) override {
+    std::vector<DeferredRow> out;
+    select_deferred_.bind_text(1, waiting_for);
+    while (select_deferred_.step()) out.push_back(read_deferred(select_deferred_));
+    select_deferred_.reset();
+    return out;
   }
 
-  void insert_journal(const JournalRow& r) override {
-    insert_journal_.bind_text(1, r.customer_id)
-        .bind_int64(2, r.seq)
-        .bind_int64(3, r.event_time)
-        .bind_int64(4, r.receivable_delta)
-        .bind_blob(5, r.entry);
-    insert_journal_.run();
+  std::vector<DeferredRow> load_deferred_before(Micros before) override {
+    std::vector<DeferredRow> out;
+    select_deferred_before_.bind_int64(1, before);
+    while (select_deferred_before_.step()) out.push_back(read_deferred(select_deferred_before_));
+    select_deferred_before_.reset();
+    return out;
+  }
+
+  std::vector<std::string> deferred_keys() override {
+    std::vector<std::string> out;
+    while (deferred_keys_.step()) out.emplace_back(deferred_keys_.column_text(0));
+    deferred_keys_.reset();
+    return out;
   }
 
   std::vector<JournalRow> read_journal(std::string_view customer_id, Micros from, Micros to,
@@ -278,56 +221,17 @@ class SqliteStore final : public Store {
     return v;
   }
 
-  void insert_deferred(const DeferredRow& r) override {
-    insert_deferred_.bind_text(1, r.event_id)
-        .bind_text(2, r.waiting_for)
-        .bind_text(3, r.customer_id)
-        .bind_text(4, r.topic)
-        .bind_int64(5, r.partition)
-        .bind_int64(6, r.offset)
-        .bind_int64(7, r.since)
-        .bind_blob(8, r.value);
-    insert_deferred_.run();
-  }
-
-  std::vector<DeferredRow> take_deferred(std::string_view waiting_for) override {
-    std::vector<DeferredRow> out;
-    select_deferred_.bind_text(1, waiting_for);
-    while (select_deferred_.step()) out.push_back(read_deferred(select_deferred_));
-    select_deferred_.reset();
-    delete_deferred_.bind_text(1, waiting_for);
-    delete_deferred_.run();
-    return out;
-  }
-
-  std::vector<DeferredRow> take_deferred_before(Micros before) override {
-    std::vector<DeferredRow> out;
-    select_deferred_before_.bind_int64(1, before);
-    while (select_deferred_before_.step()) out.push_back(read_deferred(select_deferred_before_));
-    select_deferred_before_.reset();
-    delete_deferred_before_.bind_int64(1, before);
-    delete_deferred_before_.run();
-    return out;
-  }
-
-  std::vector<std::string> deferred_keys() override {
-    std::vector<std::string> out;
-    while (deferred_keys_.step()) out.emplace_back(deferred_keys_.column_text(0));
-    deferred_keys_.reset();
-    return out;
-  }
-
-  void insert_outbox(std::string_view customer_id, std::string_view payload) override {
-    insert_outbox_.bind_text(1, customer_id).bind_blob(2, payload);
-    insert_outbox_.run();
-  }
-
   std::vector<OutboxMessage> pending_outbox(size_t limit) override {
     pending_outbox_.bind_int64(1, static_cast<int64_t>(limit));
     std::vector<OutboxMessage> out;
     while (pending_outbox_.step()) {
-      out.push_back({pending_outbox_.column_int64(0), std::string(pending_outbox_.column_text(1)),
-                     std::string(pending_outbox_.column_blob(2))});
+      OutboxMessage m;
+      m.id = pending_outbox_.column_int64(0);
+      m.customer_id = pending_outbox_.column_text(1);
+      m.payload = pending_outbox_.column_blob(2);
+      m.topic = pending_outbox_.column_text(3);
+      m.error = pending_outbox_.column_text(4);
+      out.push_back(std::move(m));
     }
     pending_outbox_.reset();
     return out;
@@ -349,21 +253,130 @@ class SqliteStore final : public Store {
     return out;
   }
 
-  void save_balance(const BalanceRow& r) override {
-    save_balance_.bind_text(1, r.account)
-        .bind_text(2, r.currency)
-        .bind_int64(3, r.debit)
-        .bind_int64(4, r.credit);
-    save_balance_.run();
+  void write(const Changes& c) override {
+    for (const auto& row : c.offsets) {
+      save_offset_.bind_text(1, row.topic).bind_int64(2, row.partition).bind_int64(3, row.next_offset);
+      save_offset_.run();
+    }
+    for (const auto& id : c.deleted_events) {
+      delete_event_.bind_text(1, id);
+      delete_event_.run();
+    }
+    for (const auto& r : c.events) {
+      insert_event_.bind_text(1, r.event_id)
+          .bind_text(2, r.customer_id)
+          .bind_int64(3, static_cast<int64_t>(r.kind))
+          .bind_int64(4, r.event_time)
+          .bind_int64(5, r.amount)
+          .bind_int64(6, r.refunded)
+          .bind_int64(7, r.cost)
+          .bind_text(8, r.currency);
+      insert_event_.run();
+    }
+    for (const CustomerState* s : c.customers) save_customer(*s);
+    for (const auto& r : c.journal) {
+      insert_journal_.bind_text(1, r.customer_id)
+          .bind_int64(2, r.seq)
+          .bind_int64(3, r.event_time)
+          .bind_int64(4, r.receivable_delta)
+          .bind_blob(5, r.entry);
+      insert_journal_.run();
+    }
+    for (const auto& id : c.deleted_deferred) {
+      delete_deferred_.bind_text(1, id);
+      delete_deferred_.run();
+    }
+    for (const auto& r : c.deferred) {
+      insert_deferred_.bind_text(1, r.event_id)
+          .bind_text(2, r.waiting_for)
+          .bind_text(3, r.customer_id)
+          .bind_text(4, r.topic)
+          .bind_int64(5, r.partition)
+          .bind_int64(6, r.offset)
+          .bind_int64(7, r.since)
+          .bind_blob(8, r.value);
+      insert_deferred_.run();
+    }
+    for (const auto& r : c.outbox) {
+      insert_outbox_.bind_text(1, r.topic)
+          .bind_text(2, r.customer_id)
+          .bind_blob(3, r.payload)
+          .bind_text(4, r.error);
+      insert_outbox_.run();
+    }
+    for (const auto& r : c.balances) {
+      add_balance_.bind_text(1, r.account)
+          .bind_text(2, r.currency)
+          .bind_int64(3, r.debit)
+          .bind_int64(4, r.credit);
+      add_balance_.run();
+    }
   }
 
  private:
+  std::optional<CustomerState> load_customer(std::string_view customer_id,
+                                             Micros closed_window) {
+    load_customer_.bind_text(1, customer_id);
+    if (!load_customer_.step()) {
+      load_customer_.reset();
+      return std::nullopt;
+    }
+    CustomerState s;
+    s.customer_id = customer_id;
+    bool ok = decode_state(load_customer_.column_blob(3), s);
+    s.version = load_customer_.column_int64(0);
+    s.journal_seq = load_customer_.column_int64(1);
+    s.feedback_score_sum = load_customer_.column_int64(2);
+    load_customer_.reset();
+    if (!ok) throw std::runtime_error("ledger store: corrupt state of customer " + s.customer_id);
+
+    load_invoices_.bind_text(1, customer_id).bind_int64(2, s.last_event_time - closed_window);
+    while (load_invoices_.step()) {
+      Invoice inv;
+      inv.sale_event_id = load_invoices_.column_text(0);
+      inv.issued = load_invoices_.column_int64(1);
+      inv.due = load_invoices_.column_int64(2);
+      inv.amount = load_invoices_.column_int64(3);
+      inv.open = load_invoices_.column_int64(4);
+      if (!load_invoices_.column_is_null(5)) inv.closed = load_invoices_.column_int64(5);
+      inv.closed_by_payment = load_invoices_.column_int64(6) != 0;
+      s.invoices.push_back(std::move(inv));
+    }
+    load_invoices_.reset();
+    return s;
+  }
+
+  void save_customer(const CustomerState& s) {
+    save_customer_.bind_text(1, s.customer_id)
+        .bind_int64(2, s.version)
+        .bind_int64(3, s.journal_seq)
+        .bind_int64(4, s.feedback_score_sum)
+        .bind_blob(5, encode_state(s));
+    save_customer_.run();
+    for (const auto& inv : s.invoices) {
+      if (!inv.dirty) continue;
+      save_invoice_.bind_text(1, s.customer_id)
+          .bind_text(2, inv.sale_event_id)
+          .bind_int64(3, inv.issued)
+          .bind_int64(4, inv.due)
+          .bind_int64(5, inv.amount)
+          .bind_int64(6, inv.open);
+      if (inv.closed) {
+        save_invoice_.bind_int64(7, *inv.closed);
+      } else {
+        save_invoice_.bind_null(7);
+      }
+      save_invoice_.bind_int64(8, inv.closed_by_payment ? 1 : 0);
+      save_invoice_.run();
+    }
+  }
+
   Db db_;  // declared first: destroyed after every statement below
-  Statement load_offsets_, save_offset_, find_event_, insert_event_, update_refunded_,
-      delete_event_, load_customer_, load_invoices_, save_customer_, save_invoice_,
-      insert_journal_, read_journal_, receivable_before_, insert_deferred_, select_deferred_,
-      delete_deferred_, select_deferred_before_, delete_deferred_before_, deferred_keys_,
-      insert_outbox_, pending_outbox_, ack_outbox_, load_balances_, save_balance_;
+  Statement load_offsets_, save_offset_, find_event_, insert_event_, delete_event_,
+      load_customer_, load_invoices_, save_customer_, save_invoice_, insert_journal_,
+      read_journal_, receivable_before_, insert_deferred_, select_deferred_, delete_deferred_,
+      select_deferred_before_, deferred_keys_, insert_outbox_, pending_outbox_, ack_outbox_,
+      load_balances_, add_balance_;
 };
 
 }  // namespace

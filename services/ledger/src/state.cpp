@@ -1,3 +1,5 @@
+#include <algorithm>
+
 #include "state.hpp"
 
 #include <absl/time/civil_time.h>
@@ -173,6 +175,21 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
   set_timestamp(as_of, snap.mutable_as_of());
   *snap.mutable_ageing() = compute_ageing(state, as_of);
   *snap.mutable_payment() = compute_behaviour(state, as_of);
+  // Oldest first, so a reader can age them as of its own clock.
+  std::vector<const Invoice*> open;
+  for (const auto& inv : state.invoices) {
+    if (inv.open > 0) open.push_back(&inv);
+  }
+  std::sort(open.begin(), open.end(), [](const Invoice* a, const Invoice* b) {
+    return a->issued != b->issued ? a->issued < b->issued : a->sale_event_id < b->sale_event_id;
+  });
+  for (const Invoice* inv : open) {
+    v1::OpenInvoice* o = snap.add_open_invoices();
+    o->set_event_id(inv->sale_event_id);
+    set_timestamp(inv->issued, o->mutable_issued_time());
+    set_timestamp(inv->due, o->mutable_due_time());
+    o->set_open_minor(inv->open);
+  }
   return snap;
 }
 

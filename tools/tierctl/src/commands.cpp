@@ -137,7 +137,12 @@ std::string render_explanation(const v1::Explanation& e) {
   for (const auto& line : e.lines()) text += fmt::format("  {}\n", line);
   if (e.features_size() > 0) {
     Table t({"feature", "value", "as text"}, {Align::kLeft, Align::kRight, Align::kLeft});
-    for (const auto& f : e.features()) t.add_row({f.name(), fmt::format("{:g}", f.value()), f.text()});
+    for (const auto& f : e.features()) {
+      // Whole numbers (money in minor units, counts, days) print whole, not as 1.67e+06.
+      const double v = f.value();
+      const bool whole = v == static_cast<double>(static_cast<int64_t>(v)) && v > -1e15 && v < 1e15;
+      t.add_row({f.name(), whole ? fmt::format("{}", static_cast<int64_t>(v)) : fmt::format("{:.4f}", v), f.text()});
+    }
     text += "\n" + t.render();
   }
   return text;

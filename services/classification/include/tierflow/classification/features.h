@@ -28,13 +28,13 @@ struct CustomerInputs {
 // scaled by the loader: money in major units of the standard's currency ("500000" =
 // 500,000.00 CNY), ratios as fractions ("0.95"), decimals as plain numbers ("8.5").
 enum class Unit : uint8_t {
-  money,     // minor units of the standard's currency
-  count,     // orders, invoices, employees, ...
+  money,  // minor units of the standard's currency
+  count,  // orders, invoices, employees, ...
   days,
   months,
-  ratio,     // parts per million: 0.95 -> 950000
-  decimal,   // thousandths: 8.5 -> 8500
-  score,     // plain integer score (NPS -100..100)
+  ratio,    // parts per million: 0.95 -> 950000
+  decimal,  // thousandths: 8.5 -> 8500
+  score,    // plain integer score (NPS -100..100)
 };
 
 // The closed set of features a standard may name. Window features ("_12m", "_90d") are
@@ -42,11 +42,11 @@ enum class Unit : uint8_t {
 // (UTC) and the ones before it (12 months = current + 11; 90 days = current + 2), since
 // monthly buckets are the finest grain the ledger publishes.
 enum class Feature : uint8_t {
-  value,              // per the standard's windows.value_basis and window, net of refunds
-  sales_12m,          // gross sales
+  value,      // per the standard's windows.value_basis and window, net of refunds
+  sales_12m,  // gross sales
   refunds_12m,
-  net_sales_12m,      // sales - refunds
-  gross_profit_12m,   // the ledger's gross profit (already net of refunded margin)
+  net_sales_12m,     // sales - refunds
+  gross_profit_12m,  // the ledger's gross profit (already net of refunded margin)
   orders_12m,
   orders_90d,
   refund_count_12m,
@@ -57,18 +57,18 @@ enum class Feature : uint8_t {
   lifetime_gross_profit,
   lifetime_orders,
   receivable,
-  overdue,            // open and past due now
-  overdue_over_90,    // ageing bucket > 90 days
-  on_time_ratio,      // missing when no invoice was paid in 12 months
+  overdue,          // open and past due now
+  overdue_over_90,  // ageing bucket > 90 days
+  on_time_ratio,    // missing when no invoice was paid in 12 months
   avg_days_late,
   max_days_late,
   invoices_paid,
   invoices_open,
   feedback_count,
-  feedback_score,     // average score 0-10; missing without feedback
-  nps,                // promoters% - detractors%, -100..100; missing without feedback
-  employees,          // missing when the profile does not say (0)
-  annual_revenue,     // missing when 0 or in another currency than the standard's
+  feedback_score,  // average score 0-10; missing without feedback
+  nps,             // promoters% - detractors%, -100..100; missing without feedback
+  employees,       // missing when the profile does not say (0)
+  annual_revenue,  // missing when 0 or in another currency than the standard's
   kCount
 };
 inline constexpr size_t kFeatureCount = static_cast<size_t>(Feature::kCount);
@@ -96,6 +96,7 @@ class Features {
     values_[static_cast<size_t>(f)] = 0;
     present_ &= ~(uint64_t{1} << static_cast<unsigned>(f));
   }
+  bool operator==(const Features&) const = default;
   bool has_account() const { return has_account_; }
   bool has_profile() const { return has_profile_; }
   void set_sources(bool account, bool profile) {

@@ -85,8 +85,7 @@ struct Dimension {
 
   // rfm: recency (lower is better), frequency, monetary scored 1-5 by population quintiles;
   // segments: first class whose score ranges all hold.
-  Feature recency = Feature::recency_days, frequency = Feature::orders_12m,
-          monetary = Feature::value;
+  Feature recency = Feature::recency_days, frequency = Feature::orders_12m, monetary = Feature::value;
   struct Ranges {
     uint8_t lo[3] = {1, 1, 1};
     uint8_t hi[3] = {5, 5, 5};
@@ -95,6 +94,11 @@ struct Dimension {
 
   int line = 0;
 };
+
+// A mapping dimension's class for a raw profile value (industry or region as written):
+// looked up lower-cased and trimmed; the default class when unmapped; -1 when `raw` is
+// empty or unmapped without a default.
+int mapping_class(const Dimension& dim, std::string_view raw);
 
 enum class DowngradePolicy : uint8_t { drop_one, recompute, never };
 

@@ -56,10 +56,25 @@ struct ApplyResult {
   std::vector<std::string> changed_customers;  // in order of first change; one outbox row each
 };
 
+// A row of the transactional outbox, to be published by a relay and then acknowledged.
 struct OutboxMessage {
   int64_t id = 0;
-  std::string customer_id;
-  std::string payload;  // serialized v1::AccountSnapshot
+  std::string customer_id;  // the record key
+  std::string payload;      // serialized v1::AccountSnapshot (topic ledger.accounts.v1), or
+                            // the rejected record's original bytes (a DLQ topic)
+  std::string topic = "ledger.accounts.v1";
+  std::string error;  // DLQ rows: the rejection reason (for the error header); else empty
+};
+
+// Choices fixed when a Ledger is opened.
+struct Options {
+  // When true, every rejection (from apply() and expire_deferred()) is also written to the
+  // outbox, in the same transaction, as a row with topic "<record topic>.dlq", the original
+  // bytes and the reason, so a crash between the commit and the DLQ write loses nothing:
+  // the relay publishes it like a snapshot. The Rejections are still returned (for logs and
+  // metrics); the caller then must NOT publish them itself. Default false: the caller
+  // publishes ApplyResult::rejected after the commit (a crash in between loses them).
+  bool dlq_in_outbox = false;
 };
 
 // An unknown customer asked for (maps to grpc NOT_FOUND).
@@ -77,9 +92,14 @@ class InvalidArgument : public std::runtime_error {
 class Ledger {
  public:
   // Opens (creating file and schema if missing) an SQLite-backed ledger. Throws sql::Error.
-  static std::unique_ptr<Ledger> open_sqlite(const std::string& path);
-  // Any backend behind the Store interface (a PostgreSQL one can come later).
+  static std::unique_ptr<Ledger> open_sqlite(const std::string& path, const Options& options = {});
+  // Opens a PostgreSQL-backed ledger (libpq connection string or URL), creating the schema
+  // if missing. Several instances may share the database, each owning its partitions (see
+  // refresh()). Throws std::runtime_error (pqxx) when the server cannot be used.
+  static std::unique_ptr<Ledger> open_postgres(const std::string& url, const Options& options = {});
+  // Any backend behind the Store interface.
   static std::unique_ptr<Ledger> open(std::unique_ptr<Store> store);
+  static std::unique_ptr<Ledger> open(std::unique_ptr<Store> store, const Options& options);
 
   ~Ledger();
   Ledger(const Ledger&) = delete;
@@ -96,7 +116,16 @@ class Ledger {
   // Where to resume a partition: last applied offset + 1; nullopt when never seen.
   std::optional<int64_t> next_offset(std::string_view topic, int32_t partition) const;
 
-  // Oldest first. ack_outbox deletes every row with id <= up_to_id (relayed to Kafka).
+  // Drops every cache and rereads offsets, balances and deferred keys from the store. Call
+  // it when partitions are (re)assigned while other instances share the database: another
+  // instance may have applied this partition's records since this one last owned it, and
+  // next_offset() must come from the store, not from memory. Throws on a storage failure.
+  void refresh();
+
+  // Oldest first. ack_outbox deletes the rows with id <= up_to_id among those the last
+  // pending_outbox() call returned (relayed to Kafka). With several instances on one
+  // PostgreSQL database any of them may relay any row (at least once; readers drop stale
+  // snapshot versions), and a row committed late with a smaller id is never acked unseen.
   std::vector<OutboxMessage> pending_outbox(size_t limit) const;
   void ack_outbox(int64_t up_to_id);
 
@@ -114,7 +143,8 @@ class Ledger {
   // current ones (not reconstructed for a past as_of). Throws NotFound.
   v1::Ageing ageing(std::string_view customer_id, absl::Time as_of) const;
 
-  // Per account and currency; balanced when debits equal credits in every currency.
+  // Per account and currency, read from the store (so with a shared database it covers
+  // every instance); balanced when debits equal credits in every currency.
   v1::TrialBalance trial_balance() const;
 
   // Events waiting for a sale (or invoice) not seen yet.

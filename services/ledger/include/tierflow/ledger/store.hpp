@@ -1,12 +1,16 @@
 // The ledger's narrow storage interface: what the domain core needs from a SQL store and
-// nothing more, so an SQLite and (later) a PostgreSQL backend sit behind the same calls.
+// nothing more, so the SQLite and PostgreSQL backends sit behind the same calls. It is
+// batch-shaped: the core reads what a batch needs in a few calls before processing it and
+// hands every change of the transaction over in one write(), so a networked backend costs
+// a handful of round trips per batch, not several per event.
 //
 // Contract for every backend:
 // - Threading: used by one thread at a time (the Ledger's).
 // - Writes happen only between begin() and commit()/rollback(); reads may happen inside a
 //   transaction (they see its own writes) or outside (they see committed data).
-// - Every method may throw on a storage failure (sql::Error for SQLite); after a throw
-//   inside a transaction the caller calls rollback().
+// - Every method may throw on a storage failure (sql::Error for SQLite, pqxx exceptions,
+//   all derived from std::exception); after a throw inside a transaction the caller calls
+//   rollback().
 // - Times are UTC unix microseconds; money is int64 minor units.
 #pragma once
 
@@ -106,6 +110,37 @@ struct BalanceRow {
   int64_t debit = 0, credit = 0;
 };
 
+// A row of the transactional outbox: an account snapshot for ledger.accounts.v1, or a
+// rejected record for the DLQ, written in the transaction that produced it.
+struct OutboxRow {
+  std::string topic;        // destination topic
+  std::string customer_id;  // record key
+  std::string payload;      // serialized v1::AccountSnapshot, or the rejected record's bytes
+  std::string error;        // DLQ rows: the reason; empty for snapshots
+};
+
+// Everything one transaction changes, handed to the store in one call so a backend can
+// write it with a few batched statements. Every list holds each key at most once.
+struct Changes {
+  std::vector<OffsetRow> offsets;             // upserted
+  std::vector<EventRow> events;               // inserted or replaced
+  std::vector<std::string> deleted_events;    // none of them in `events`
+  std::vector<const CustomerState*> customers;  // state row upserted + its dirty invoices
+  std::vector<JournalRow> journal;            // inserted (customer_id, seq new)
+  std::vector<DeferredRow> deferred;          // inserted
+  std::vector<std::string> deleted_deferred;  // event ids
+  std::vector<OutboxRow> outbox;              // appended in this order
+  // Per account and currency: what this transaction ADDS to debit and credit. Deltas, not
+  // totals, so instances sharing one database never overwrite each other's postings.
+  std::vector<BalanceRow> balances;
+
+  bool empty() const {
+    return offsets.empty() && events.empty() && deleted_events.empty() && customers.empty() &&
+           journal.empty() && deferred.empty() && deleted_deferred.empty() && outbox.empty() &&
+           balances.empty();
+  }
+};
+
 class Store {
  public:
   virtual ~Store() = default;
@@ -114,45 +149,50 @@ class Store {
   virtual void commit() = 0;
   virtual void rollback() noexcept = 0;
 
+  // --- reads (inside a transaction they see what it wrote; outside, committed data) ---
   virtual std::vector<OffsetRow> load_offsets() = 0;
-  virtual void save_offset(const OffsetRow& row) = 0;
+  virtual std::vector<BalanceRow> load_balances() = 0;
+  // waiting_for of every deferred row (one entry per row).
+  virtual std::vector<std::string> deferred_keys() = 0;
 
-  virtual std::optional<EventRow> find_event(std::string_view event_id) = 0;
-  virtual void insert_event(const EventRow& row) = 0;
-  virtual void update_refunded(std::string_view event_id, int64_t refunded) = 0;
-  virtual void delete_event(std::string_view event_id) = 0;
+  // The stored rows among `ids` (any order; unknown ids are left out; ids may repeat).
+  virtual std::vector<EventRow> find_events(const std::vector<std::string_view>& ids) = 0;
+  // The states of the known customers among `ids` (unique), each with its invoices: open
+  // ones and those closed at or after the state's last_event_time - closed_window.
+  virtual std::vector<CustomerState> load_customers(const std::vector<std::string_view>& ids,
+                                                    Micros closed_window) = 0;
+  // Rows waiting for `waiting_for`, by (partition, offset).
+  virtual std::vector<DeferredRow> load_deferred(std::string_view waiting_for) = 0;
+  // Rows with since < `before`, by since.
+  virtual std::vector<DeferredRow> load_deferred_before(Micros before) = 0;
 
-  // Loads the state and its invoices: open ones and those closed at or after the state's
-  // last_event_time - closed_window. nullopt for an unknown customer.
-  virtual std::optional<CustomerState> load_customer(std::string_view customer_id,
-                                                     Micros closed_window) = 0;
-  // Writes the state row, and the invoices marked dirty.
-  virtual void save_customer(const CustomerState& state) = 0;
-
-  virtual void insert_journal(const JournalRow& row) = 0;
   // Rows with event_time in [from, to) and seq > after_seq, by seq, at most `limit`.
   virtual std::vector<JournalRow> read_journal(std::string_view customer_id, Micros from,
                                                Micros to, int64_t after_seq, size_t limit) = 0;
   // Sum of receivable_delta over rows with event_time < before.
   virtual int64_t receivable_before(std::string_view customer_id, Micros before) = 0;
 
-  virtual void insert_deferred(const DeferredRow& row) = 0;
-  // Removes and returns the rows waiting for `waiting_for`, oldest offset first.
-  virtual std::vector<DeferredRow> take_deferred(std::string_view waiting_for) = 0;
-  // Removes and returns the rows with since < `before`.
-  virtual std::vector<DeferredRow> take_deferred_before(Micros before) = 0;
-  // waiting_for of every deferred row (one entry per row).
-  virtual std::vector<std::string> deferred_keys() = 0;
-
-  virtual void insert_outbox(std::string_view customer_id, std::string_view payload) = 0;
+  // Oldest first, at most `limit`.
   virtual std::vector<OutboxMessage> pending_outbox(size_t limit) = 0;
-  virtual void ack_outbox(int64_t up_to_id) = 0;
 
-  virtual std::vector<BalanceRow> load_balances() = 0;
-  virtual void save_balance(const BalanceRow& row) = 0;
+  // --- writes ---
+  // Only between begin() and commit(). Applies every change of the transaction.
+  virtual void write(const Changes& changes) = 0;
+  // Deletes outbox rows with id <= up_to_id; its own transaction (call outside begin()).
+  virtual void ack_outbox(int64_t up_to_id) = 0;
 };
 
-// The SQLite backend (WAL, WITHOUT ROWID tables). Creates the schema if missing.
+// The SQLite backend (WAL, WITHOUT ROWID tables). Creates the schema if missing. Throws
+// sql::Error.
 std::unique_ptr<Store> make_sqlite_store(const std::string& path);
+
+// The PostgreSQL backend (libpqxx, one connection). `url` is a libpq connection string
+// ("postgresql://user@host:port/db" or "host=... dbname=..."). Creates the schema if
+// missing (safe when several instances start at once). Several ledger instances may share
+// one database when each owns its own partitions (and so its customers and events):
+// offsets are keyed by topic and partition, rows by customer or event id, and the shared
+// balance rows are moved by deltas. Throws (pqxx::broken_connection, a std::runtime_error)
+// when the server cannot be reached.
+std::unique_ptr<Store> make_postgres_store(const std::string& url);
 
 }  // namespace tierflow::ledger

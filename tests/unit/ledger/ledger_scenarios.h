@@ -1,21 +1,52 @@
-// Unit tests of the ledger core against a temporary SQLite file. Expectations are computed
-// by hand in the comments; amounts are CNY minor units (fen) unless stated.
-#include "tierflow/ledger/ledger.hpp"
+// The ledger's scenarios, written once and run on every store backend: each test binary
+// includes this header once and instantiates LedgerTest with its backend, e.g.
+//   INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerTest, ::testing::Values(sqlite_backend()),
+//                            backend_name);
+// (tests/unit/ledger: SQLite, label unit; tests/integration/ledger_pg: PostgreSQL, label
+// integration). Expectations are computed by hand in the comments; amounts are CNY minor
+// units (fen) unless stated. The trial balance is checked after every batch and at the end
+// of every scenario.
+#pragma once
 
 #include <gtest/gtest.h>
-#include <unistd.h>
 
 #include <deque>
-#include <filesystem>
+#include <functional>
 #include <limits>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "tierflow/ledger/ledger.hpp"
 #include "tierflow/ledger/store.hpp"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger {
+
+// One test's database on some backend. open() may be called several times (reopen); every
+// call opens the same database. Destroying the Backend removes the database.
+class TestDatabase {
+ public:
+  virtual ~TestDatabase() = default;
+  virtual std::unique_ptr<Store> open() = 0;
+};
+
+struct BackendParam {
+  std::string name;  // used in test names: [A-Za-z0-9]
+  // nullopt when the backend can run here, else why the tests are skipped.
+  std::function<std::optional<std::string>()> unavailable;
+  // A fresh, empty database for the test `test_name`.
+  std::function<std::unique_ptr<TestDatabase>(const std::string& test_name)> create;
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<BackendParam>& info) {
+  return info.param.name;
+}
+
+inline void PrintTo(const BackendParam& p, std::ostream* os) { *os << p.name; }
+
 namespace {
 
 using v1::TenderMethod;
@@ -97,24 +128,22 @@ v1::PosEvent feedback(const std::string& id, const std::string& customer, absl::
   return e;
 }
 
-class LedgerTest : public ::testing::Test {
+class LedgerTest : public ::testing::TestWithParam<BackendParam> {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::path(::testing::TempDir()) /
-           ("tierflow-ledger-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    if (auto why = GetParam().unavailable()) GTEST_SKIP() << *why;
+    db_ = GetParam().create(::testing::UnitTest::GetInstance()->current_test_info()->name());
     reopen();
   }
   void TearDown() override {
+    if (ledger_) expect_balanced();  // after every scenario, whatever it did
     ledger_.reset();
-    std::filesystem::remove_all(dir_);
+    db_.reset();
   }
 
-  void reopen() {
+  void reopen(const Options& options = {}) {
     ledger_.reset();
-    ledger_ = Ledger::open_sqlite((dir_ / "ledger.db").string());
+    ledger_ = Ledger::open(db_->open(), options);
   }
 
   // Applies events as the next records of `partition`; checks the trial balance after.
@@ -163,7 +192,7 @@ class LedgerTest : public ::testing::Test {
     return a.value_or(v1::AccountSnapshot{});
   }
 
-  std::filesystem::path dir_;
+  std::unique_ptr<TestDatabase> db_;
   std::unique_ptr<Ledger> ledger_;
   std::map<int32_t, int64_t> next_;
   std::deque<std::string> keys_;
@@ -173,7 +202,7 @@ class LedgerTest : public ::testing::Test {
 
 // --- sales ----------------------------------------------------------------------------
 
-TEST_F(LedgerTest, CashSaleWithoutTendersIsAllCash) {
+TEST_P(LedgerTest, CashSaleWithoutTendersIsAllCash) {
   auto r = feed({sale("s-1", "c-1", day(0), 10000)});
   EXPECT_EQ(r.applied, 1);
   EXPECT_TRUE(r.rejected.empty());
@@ -194,7 +223,7 @@ TEST_F(LedgerTest, CashSaleWithoutTendersIsAllCash) {
   EXPECT_EQ(a.months(0).orders(), 1);
 }
 
-TEST_F(LedgerTest, CardOnAccountAndMixedTenders) {
+TEST_P(LedgerTest, CardOnAccountAndMixedTenders) {
   auto r = feed({sale("s-1", "c-1", day(0), 5000, {{kCard, 5000}}),
                  on_account("s-2", "c-1", day(1), 20000, 30),
                  sale("s-3", "c-1", day(2), 30000, {{kCash, 1000}, {kCard, 9000}, {kOnAccount, 20000}}, 15)});
@@ -231,7 +260,7 @@ TEST_F(LedgerTest, CardOnAccountAndMixedTenders) {
   EXPECT_EQ(st.closing_balance_minor(), 40000);
 }
 
-TEST_F(LedgerTest, ZeroValueLinesAndZeroSale) {
+TEST_P(LedgerTest, ZeroValueLinesAndZeroSale) {
   auto s1 = sale("s-1", "c-1", day(0), 1000);
   auto* l1 = s1.mutable_sale()->add_lines();
   l1->set_sku("tea");
@@ -260,7 +289,7 @@ TEST_F(LedgerTest, ZeroValueLinesAndZeroSale) {
   EXPECT_EQ(st.entries(1).lines_size(), 0);  // zero lines are not posted
 }
 
-TEST_F(LedgerTest, GrossProfitUsesCostAndRefundsReduceIt) {
+TEST_P(LedgerTest, GrossProfitUsesCostAndRefundsReduceIt) {
   auto s = sale("s-1", "c-1", day(0), 10000);
   money(s.mutable_sale()->mutable_cost(), 6000, "CNY");
   feed({s});
@@ -278,7 +307,7 @@ TEST_F(LedgerTest, GrossProfitUsesCostAndRefundsReduceIt) {
 
 // --- refunds --------------------------------------------------------------------------
 
-TEST_F(LedgerTest, RefundAboveRemainingRejectedRestOfBatchApplied) {
+TEST_P(LedgerTest, RefundAboveRemainingRejectedRestOfBatchApplied) {
   feed({sale("s-17", "c-1", day(0), 100000), refund("r-1", "c-1", day(1), 20000, "s-17")});
   auto r = feed({refund("r-2", "c-1", day(2), 120000, "s-17"), feedback("f-1", "c-1", day(2), 9),
                  refund("r-3", "c-1", day(2), 10000, "s-17", kCard)});
@@ -303,7 +332,7 @@ TEST_F(LedgerTest, RefundAboveRemainingRejectedRestOfBatchApplied) {
             "refund 700.01 CNY above the 700.00 CNY that remains refundable on sale s-17");
 }
 
-TEST_F(LedgerTest, ReturnWithoutReceiptMakesNetNegative) {
+TEST_P(LedgerTest, ReturnWithoutReceiptMakesNetNegative) {
   feed({sale("s-1", "c-1", day(0), 5000)});
   auto r = feed({refund("r-1", "c-1", day(1), 8000, "", kOnAccount)});
   EXPECT_EQ(r.applied, 1);
@@ -321,7 +350,7 @@ TEST_F(LedgerTest, ReturnWithoutReceiptMakesNetNegative) {
   EXPECT_EQ(account("c-2").credit_minor(), 500);
 }
 
-TEST_F(LedgerTest, RefundOnAccountReducesReceivableFirst) {
+TEST_P(LedgerTest, RefundOnAccountReducesReceivableFirst) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(1), 4000, 30)});
   // 5000 back on account for s-2: s-2's own invoice (4000) first, then the oldest (s-1).
   feed({refund("r-1", "c-1", day(2), 4000, "s-2", kOnAccount),
@@ -334,7 +363,7 @@ TEST_F(LedgerTest, RefundOnAccountReducesReceivableFirst) {
   EXPECT_EQ(balance("receivable"), 7000);
 }
 
-TEST_F(LedgerTest, RefundValidation) {
+TEST_P(LedgerTest, RefundValidation) {
   feed({sale("s-1", "c-1", day(0), 5000), sale("s-2", "c-2", day(0), 5000), payment("p-0", "c-1", day(0), 1)});
   auto r = feed({refund("r-1", "c-1", day(1), 100, "s-2"), refund("r-2", "c-1", day(1), -100, "s-1"),
                  refund("r-3", "c-1", day(1), 100, "p-0"), refund("r-4", "c-1", day(1), 100, "s-1", kCash, "USD")});
@@ -348,7 +377,7 @@ TEST_F(LedgerTest, RefundValidation) {
 
 // --- payments -------------------------------------------------------------------------
 
-TEST_F(LedgerTest, PaymentAllocatedOldestFirstThenNamedThenCredit) {
+TEST_P(LedgerTest, PaymentAllocatedOldestFirstThenNamedThenCredit) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(5), 20000, 30)});
   // 150.00: s-1 (100.00) closes, s-2 keeps 150.00 open.
   auto r = feed({payment("p-1", "c-1", day(10), 15000)});
@@ -371,7 +400,7 @@ TEST_F(LedgerTest, PaymentAllocatedOldestFirstThenNamedThenCredit) {
   EXPECT_EQ(balance("customer_credit"), -15000);
 }
 
-TEST_F(LedgerTest, PaymentToNamedInvoiceSkipsOlderOnes) {
+TEST_P(LedgerTest, PaymentToNamedInvoiceSkipsOlderOnes) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30), on_account("s-2", "c-1", day(5), 20000, 30)});
   feed({payment("p-1", "c-1", day(6), 5000, "s-2")});
   auto ag = ledger_->ageing("c-1", day(40));  // s-1 due day 30: 10 days past; s-2 due day 35: 5
@@ -385,7 +414,7 @@ TEST_F(LedgerTest, PaymentToNamedInvoiceSkipsOlderOnes) {
   EXPECT_EQ(a.credit_minor(), 500);
 }
 
-TEST_F(LedgerTest, PaymentValidation) {
+TEST_P(LedgerTest, PaymentValidation) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30)});
   auto r = feed({payment("p-1", "c-9", day(1), 100), payment("p-2", "c-1", day(1), 0),
                  payment("p-3", "c-1", day(1), 100, "", kOnAccount)});
@@ -398,7 +427,7 @@ TEST_F(LedgerTest, PaymentValidation) {
 
 // --- exactly once ---------------------------------------------------------------------
 
-TEST_F(LedgerTest, DuplicateEventIdChangesNothing) {
+TEST_P(LedgerTest, DuplicateEventIdChangesNothing) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30)});
   auto before = account("c-1");
   auto outbox_before = ledger_->pending_outbox(100).size();
@@ -414,7 +443,7 @@ TEST_F(LedgerTest, DuplicateEventIdChangesNothing) {
   EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 3);
 }
 
-TEST_F(LedgerTest, ReplayOfSameOffsetsChangesNothing) {
+TEST_P(LedgerTest, ReplayOfSameOffsetsChangesNothing) {
   feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(0), 2000)});
   auto batch = last_batch_;
   auto values = last_batch_values_;
@@ -431,7 +460,7 @@ TEST_F(LedgerTest, ReplayOfSameOffsetsChangesNothing) {
   expect_balanced();
 }
 
-TEST_F(LedgerTest, ReopenResumesFromStoredOffsets) {
+TEST_P(LedgerTest, ReopenResumesFromStoredOffsets) {
   EXPECT_FALSE(ledger_->next_offset("pos.events.v1", 3).has_value());
   feed({on_account("s-1", "c-1", day(0), 10000, 30), sale("s-2", "c-1", day(1), 500),
         refund("r-9", "c-1", day(1), 100, "s-404")},
@@ -459,7 +488,7 @@ TEST_F(LedgerTest, ReopenResumesFromStoredOffsets) {
 
 // --- late and out of order ------------------------------------------------------------
 
-TEST_F(LedgerTest, RefundBeforeItsSaleIsDeferredThenReleased) {
+TEST_P(LedgerTest, RefundBeforeItsSaleIsDeferredThenReleased) {
   auto r1 = feed({refund("r-1", "c-1", day(1), 3000, "s-9")});
   EXPECT_EQ(r1.deferred, 1);
   EXPECT_EQ(r1.applied, 0);
@@ -491,7 +520,7 @@ TEST_F(LedgerTest, RefundBeforeItsSaleIsDeferredThenReleased) {
   EXPECT_EQ(r3.changed_customers, std::vector<std::string>{"c-2"});
 }
 
-TEST_F(LedgerTest, ReleasedRefundAboveRemainingIsRejected) {
+TEST_P(LedgerTest, ReleasedRefundAboveRemainingIsRejected) {
   auto r1 = feed({refund("r-1", "c-1", day(1), 30000, "s-9")});
   EXPECT_EQ(r1.deferred, 1);
   auto r2 = feed({sale("s-9", "c-1", day(0), 10000)}, 1);
@@ -505,7 +534,7 @@ TEST_F(LedgerTest, ReleasedRefundAboveRemainingIsRejected) {
             "refund 300.00 CNY above the 100.00 CNY that remains refundable on sale s-9");
 }
 
-TEST_F(LedgerTest, ExpireDeferred) {
+TEST_P(LedgerTest, ExpireDeferred) {
   auto late = refund("r-1", "c-1", day(1), 3000, "s-9");
   set_time(day(2), late.mutable_received_time());  // the wait starts when ingest received it
   feed({late, payment("p-1", "c-1", day(5), 100, "s-8")});
@@ -534,7 +563,7 @@ TEST_F(LedgerTest, ExpireDeferred) {
 
 // --- ageing and payment behaviour -----------------------------------------------------
 
-TEST_F(LedgerTest, AgeingBuckets) {
+TEST_P(LedgerTest, AgeingBuckets) {
   // Invoices with terms 0 are due on their sale day. As of day 200:
   feed({on_account("s-a", "c-1", day(200), 100, 0),    // due day 200: current
         on_account("s-b", "c-1", day(190), 200, 0),    // 10 days past due
@@ -555,9 +584,19 @@ TEST_F(LedgerTest, AgeingBuckets) {
   auto later = ledger_->ageing("c-1", day(220) + absl::Hours(1));
   EXPECT_EQ(later.days_31_60_minor(), 200);
   EXPECT_THROW(ledger_->ageing("c-404", day(0)), NotFound);
+  // The snapshot lists every open invoice oldest first, so readers can age them later.
+  auto snap = ledger_->account("c-1", day(200));
+  ASSERT_TRUE(snap.has_value());
+  ASSERT_EQ(snap->open_invoices_size(), 7);
+  EXPECT_EQ(snap->open_invoices(0).event_id(), "s-e");
+  EXPECT_EQ(snap->open_invoices(0).open_minor(), 1600);
+  EXPECT_EQ(snap->open_invoices(2).event_id(), "s-c");
+  EXPECT_EQ(snap->open_invoices(6).event_id(), "s-g");
+  EXPECT_EQ(snap->open_invoices(3).due_time().seconds() - snap->open_invoices(3).issued_time().seconds(),
+            30 * 86400);  // s-f: 30 days of terms
 }
 
-TEST_F(LedgerTest, PaymentBehaviourOverTwelveMonths) {
+TEST_P(LedgerTest, PaymentBehaviourOverTwelveMonths) {
   feed({on_account("s-old", "c-1", day(0), 1000, 0),     // paid day 10: 10 late, but > 12 months ago
         on_account("s-a", "c-1", day(400), 1000, 30),    // due 430, paid 425: on time
         on_account("s-b", "c-1", day(410), 2000, 30),    // due 440, paid 450: 10 late
@@ -583,7 +622,7 @@ TEST_F(LedgerTest, PaymentBehaviourOverTwelveMonths) {
 
 // --- snapshots and outbox -------------------------------------------------------------
 
-TEST_F(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
+TEST_P(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
   auto r1 = feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(3), 2000),
                   sale("s-3", "c-1", day(1), 500), feedback("f-1", "c-1", day(2), 4)});
   EXPECT_EQ(r1.changed_customers, (std::vector<std::string>{"c-1", "c-2"}));
@@ -616,7 +655,7 @@ TEST_F(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
   EXPECT_EQ(ledger_->pending_outbox(0).size(), 0u);
 }
 
-TEST_F(LedgerTest, MonthlyBucketsKeepLastTwentyFourMonths) {
+TEST_P(LedgerTest, MonthlyBucketsKeepLastTwentyFourMonths) {
   std::vector<v1::PosEvent> evs;
   for (int m = 0; m < 26; ++m) evs.push_back(sale("s-" + std::to_string(m), "c-1", day(31 * m), 100));
   feed(evs);
@@ -632,7 +671,7 @@ TEST_F(LedgerTest, MonthlyBucketsKeepLastTwentyFourMonths) {
 
 // --- validation -----------------------------------------------------------------------
 
-TEST_F(LedgerTest, UnknownCurrencyAndOverflowRejectedWithReasons) {
+TEST_P(LedgerTest, UnknownCurrencyAndOverflowRejectedWithReasons) {
   constexpr int64_t kMax = std::numeric_limits<int64_t>::max();
   auto r = feed({sale("s-1", "c-1", day(0), 100, {}, 0, "XYZ"),
                  sale("s-2", "c-1", day(0), 100, {{kCash, kMax}, {kCard, 1}}),
@@ -647,7 +686,7 @@ TEST_F(LedgerTest, UnknownCurrencyAndOverflowRejectedWithReasons) {
   EXPECT_EQ(account("c-1").lifetime_sales_minor(), kMax);
 }
 
-TEST_F(LedgerTest, MalformedEventsRejectedAndBatchGoesOn) {
+TEST_P(LedgerTest, MalformedEventsRejectedAndBatchGoesOn) {
   feed({sale("s-0", "c-1", day(0), 100)});
   auto no_id = sale("", "c-1", day(0), 100);
   auto no_customer = sale("s-2", "", day(0), 100);
@@ -685,7 +724,7 @@ TEST_F(LedgerTest, MalformedEventsRejectedAndBatchGoesOn) {
 
 // --- statement ------------------------------------------------------------------------
 
-TEST_F(LedgerTest, StatementPagesAndBalances) {
+TEST_P(LedgerTest, StatementPagesAndBalances) {
   feed({on_account("s-1", "c-1", day(0), 1000, 30), on_account("s-2", "c-1", day(1), 2000, 30),
         payment("p-1", "c-1", day(2), 500), feedback("f-1", "c-1", day(2), 8),
         on_account("s-3", "c-1", day(3), 4000, 30), refund("r-1", "c-1", day(4), 1000, "s-3", kOnAccount)});
@@ -725,7 +764,7 @@ TEST_F(LedgerTest, StatementPagesAndBalances) {
   EXPECT_THROW(ledger_->statement(req), InvalidArgument);
 }
 
-TEST_F(LedgerTest, TrialBalanceSurvivesReopen) {
+TEST_P(LedgerTest, TrialBalanceSurvivesReopen) {
   feed({sale("s-1", "c-1", day(0), 1000, {{kCard, 400}, {kOnAccount, 600}}, 10),
         payment("p-1", "c-1", day(1), 1000), refund("r-1", "c-1", day(2), 200, "s-1", kCash)});
   auto before = ledger_->trial_balance();
@@ -742,8 +781,8 @@ TEST_F(LedgerTest, TrialBalanceSurvivesReopen) {
   EXPECT_EQ(balance("refunds"), 200);
 }
 
-// A store that fails the first time a batch saves its offsets: after the postings, before
-// the commit. The batch must leave no trace, and a retry must apply it exactly once.
+// A store that fails the first time a batch is written: after the postings were computed,
+// before the commit. The batch must leave no trace, and a retry must apply it exactly once.
 class FailOnceStore final : public Store {
  public:
   explicit FailOnceStore(std::unique_ptr<Store> inner) : in_(std::move(inner)) {}
@@ -753,22 +792,19 @@ class FailOnceStore final : public Store {
   void commit() override { in_->commit(); }
   void rollback() noexcept override { in_->rollback(); }
   std::vector<OffsetRow> load_offsets() override { return in_->load_offsets(); }
-  void save_offset(const OffsetRow& row) override {
-    if (armed) {
-      armed = false;
-      throw std::runtime_error("disk full (injected)");
-    }
-    in_->save_offset(row);
+  std::vector<BalanceRow> load_balances() override { return in_->load_balances(); }
+  std::vector<std::string> deferred_keys() override { return in_->deferred_keys(); }
+  std::vector<EventRow> find_events(const std::vector<std::string_view>& ids) override {
+    return in_->find_events(ids);
   }
-  std::optional<EventRow> find_event(std::string_view id) override { return in_->find_event(id); }
-  void insert_event(const EventRow& row) override { in_->insert_event(row); }
-  void update_refunded(std::string_view id, int64_t v) override { in_->update_refunded(id, v); }
-  void delete_event(std::string_view id) override { in_->delete_event(id); }
-  std::optional<CustomerState> load_customer(std::string_view id, Micros w) override {
-    return in_->load_customer(id, w);
+  std::vector<CustomerState> load_customers(const std::vector<std::string_view>& ids,
+                                            Micros w) override {
+    return in_->load_customers(ids, w);
   }
-  void save_customer(const CustomerState& s) override { in_->save_customer(s); }
-  void insert_journal(const JournalRow& r) override { in_->insert_journal(r); }
+  std::vector<DeferredRow> load_deferred(std::string_view w) override { return in_->load_deferred(w); }
+  std::vector<DeferredRow> load_deferred_before(Micros b) override {
+    return in_->load_deferred_before(b);
+  }
   std::vector<JournalRow> read_journal(std::string_view c, Micros f, Micros t, int64_t a,
                                        size_t l) override {
     return in_->read_journal(c, f, t, a, l);
@@ -776,26 +812,29 @@ class FailOnceStore final : public Store {
   int64_t receivable_before(std::string_view c, Micros b) override {
     return in_->receivable_before(c, b);
   }
-  void insert_deferred(const DeferredRow& r) override { in_->insert_deferred(r); }
-  std::vector<DeferredRow> take_deferred(std::string_view w) override { return in_->take_deferred(w); }
-  std::vector<DeferredRow> take_deferred_before(Micros b) override {
-    return in_->take_deferred_before(b);
-  }
-  std::vector<std::string> deferred_keys() override { return in_->deferred_keys(); }
-  void insert_outbox(std::string_view c, std::string_view p) override { in_->insert_outbox(c, p); }
   std::vector<OutboxMessage> pending_outbox(size_t l) override { return in_->pending_outbox(l); }
+  void write(const Changes& c) override {
+    // Half of the batch reaches the database before the failure: the rollback must undo it.
+    if (armed) {
+      armed = false;
+      Changes part;
+      part.journal = c.journal;
+      part.events = c.events;
+      in_->write(part);
+      throw std::runtime_error("disk full (injected)");
+    }
+    in_->write(c);
+  }
   void ack_outbox(int64_t id) override { in_->ack_outbox(id); }
-  std::vector<BalanceRow> load_balances() override { return in_->load_balances(); }
-  void save_balance(const BalanceRow& r) override { in_->save_balance(r); }
 
  private:
   std::unique_ptr<Store> in_;
 };
 
-TEST_F(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
+TEST_P(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
   feed({on_account("s-1", "c-1", day(0), 10000, 30)});
   ledger_.reset();
-  auto store = std::make_unique<FailOnceStore>(make_sqlite_store((dir_ / "ledger.db").string()));
+  auto store = std::make_unique<FailOnceStore>(db_->open());
   FailOnceStore* fail = store.get();
   ledger_ = Ledger::open(std::move(store));
 
@@ -828,6 +867,54 @@ TEST_F(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
   EXPECT_EQ(balance("cash"), 700);
   EXPECT_EQ(balance("bank"), 4000);
   expect_balanced();
+}
+
+// With dlq_in_outbox, rejections are stored in the batch's transaction and come back from
+// pending_outbox with their DLQ topic, reason and original bytes, in order with snapshots.
+TEST_P(LedgerTest, RejectionsGoToTheOutboxInTheSameTransaction) {
+  reopen(Options{.dlq_in_outbox = true});
+  auto bad = refund("r-1", "c-1", day(1), 900, "s-1");
+  auto r = feed({sale("s-1", "c-1", day(0), 500), bad});
+  ASSERT_EQ(r.rejected.size(), 1u);
+  auto out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 2u);
+  EXPECT_EQ(out[0].topic, "pos.events.v1.dlq");
+  EXPECT_EQ(out[0].customer_id, "c-1");
+  EXPECT_EQ(out[0].payload, bad.SerializeAsString());
+  EXPECT_EQ(out[0].error, "refund 9.00 CNY above the 5.00 CNY that remains refundable on sale s-1");
+  EXPECT_EQ(out[1].topic, "ledger.accounts.v1");
+  EXPECT_TRUE(out[1].error.empty());
+  ledger_->ack_outbox(out[1].id);
+
+  // A deferred event that expires goes the same way.
+  feed({payment("p-1", "c-1", day(2), 100, "s-404")});
+  auto gone = ledger_->expire_deferred(day(30), absl::Hours(24 * 7));
+  ASSERT_EQ(gone.size(), 1u);
+  out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 1u);
+  EXPECT_EQ(out[0].topic, "pos.events.v1.dlq");
+  EXPECT_EQ(out[0].error, "sale s-404 never arrived within 7 days");
+  ledger_->ack_outbox(out[0].id);
+  // Without the option nothing but snapshots is stored.
+  reopen();
+  auto r2 = feed({refund("r-2", "c-1", day(3), 100000, "s-1")});
+  EXPECT_EQ(r2.rejected.size(), 1u);
+  EXPECT_TRUE(ledger_->pending_outbox(100).empty());
+}
+
+// Replacing the store's rows under a running ledger (what another instance does while it
+// owns a partition) is picked up by refresh().
+TEST_P(LedgerTest, RefreshRereadsOffsetsFromTheStore) {
+  feed({sale("s-1", "c-1", day(0), 500)}, 2);
+  auto other = Ledger::open(db_->open());
+  std::string v = sale("s-2", "c-1", day(1), 700).SerializeAsString();
+  std::vector<ConsumedRecord> batch{{"pos.events.v1", 2, 1, "c-1", v}};
+  EXPECT_EQ(other->apply(batch).applied, 1);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 2), 1);  // stale cache
+  ledger_->refresh();
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 2), 2);
+  EXPECT_EQ(account("c-1").lifetime_sales_minor(), 1200);
+  EXPECT_EQ(balance("cash"), 1200);
 }
 
 }  // namespace

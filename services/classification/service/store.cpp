@@ -1,0 +1,270 @@
+#include "service/store.h"
+
+#include "common/time/time.h"
+
+namespace tierflow::classification {
+namespace {
+
+using sql::sqlite::Db;
+using sql::sqlite::Statement;
+
+constexpr std::string_view kSchema = R"sql(
+  CREATE TABLE IF NOT EXISTS customers (
+    customer_id TEXT PRIMARY KEY,
+    account BLOB,
+    account_version INTEGER,
+    profile BLOB,
+    assignment BLOB,
+    version INTEGER,
+    override BLOB) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS history (
+    customer_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    effective_us INTEGER NOT NULL,
+    tier TEXT NOT NULL,
+    before_tier TEXT NOT NULL,
+    standard_version TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    recorded_us INTEGER NOT NULL,
+    published INTEGER NOT NULL DEFAULT 0,
+    assignment BLOB NOT NULL,
+    PRIMARY KEY (customer_id, version)) WITHOUT ROWID;
+  CREATE INDEX IF NOT EXISTS history_unpublished ON history (customer_id, version) WHERE published = 0;
+  CREATE TABLE IF NOT EXISTS override_audit (
+    id INTEGER PRIMARY KEY,
+    customer_id TEXT NOT NULL,
+    action TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    reason_code TEXT NOT NULL,
+    kind INTEGER NOT NULL,
+    tier TEXT NOT NULL,
+    expire_us INTEGER,
+    at_us INTEGER NOT NULL,
+    override BLOB NOT NULL);
+  CREATE INDEX IF NOT EXISTS override_audit_customer ON override_audit (customer_id, id);
+  CREATE TABLE IF NOT EXISTS offsets (
+    topic TEXT NOT NULL,
+    part INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL,
+    PRIMARY KEY (topic, part)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value INTEGER NOT NULL) WITHOUT ROWID;
+)sql";
+
+int64_t micros(absl::Time t) { return absl::ToUnixMicros(t); }
+absl::Time from_micros(int64_t us) { return absl::FromUnixMicros(us); }
+
+template <typename Message>
+Message parse_blob(const Statement& q, int col) {
+  Message m;
+  const auto blob = q.column_blob(col);
+  m.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+  return m;
+}
+
+template <typename Message>
+std::optional<Message> parse_optional(const Statement& q, int col) {
+  if (q.column_is_null(col)) return std::nullopt;
+  return parse_blob<Message>(q, col);
+}
+
+Store::OverrideAction parse_action(std::string_view s) {
+  if (s == "clear") return Store::OverrideAction::clear;
+  if (s == "expire") return Store::OverrideAction::expire;
+  return Store::OverrideAction::set;
+}
+
+}  // namespace
+
+std::string_view to_string(Store::OverrideAction a) {
+  switch (a) {
+    case Store::OverrideAction::set:
+      return "set";
+    case Store::OverrideAction::clear:
+      return "clear";
+    case Store::OverrideAction::expire:
+      return "expire";
+  }
+  return "set";
+}
+
+Store::Store(const std::string& path, Mode mode)
+    : db_(Db::open(path, sql::sqlite::Options{.cache_size_kib = mode == Mode::writer ? 64 * 1024 : 2 * 1024,
+                                              .create = mode == Mode::writer})) {
+  if (mode == Mode::writer) db_.exec(kSchema);
+}
+
+void Store::apply(const Batch& batch) {
+  if (batch.empty()) return;
+  sql::sqlite::Transaction tx(db_);
+  if (!batch.accounts.empty()) {
+    auto q = db_.prepare(
+        "INSERT INTO customers (customer_id, account, account_version) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (customer_id) DO UPDATE SET account = excluded.account, "
+        "account_version = excluded.account_version");
+    for (const auto* a : batch.accounts) {
+      q.bind_text(1, a->customer_id()).bind_blob(2, a->SerializeAsString()).bind_int64(3, a->version()).run();
+    }
+  }
+  if (!batch.profiles.empty()) {
+    auto q = db_.prepare(
+        "INSERT INTO customers (customer_id, profile) VALUES (?1, ?2) "
+        "ON CONFLICT (customer_id) DO UPDATE SET profile = excluded.profile");
+    for (const auto* p : batch.profiles) q.bind_text(1, p->customer_id()).bind_blob(2, p->SerializeAsString()).run();
+  }
+  if (!batch.changes.empty()) {
+    auto cur = db_.prepare(
+        "INSERT INTO customers (customer_id, assignment, version) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (customer_id) DO UPDATE SET assignment = excluded.assignment, version = excluded.version");
+    // before_tier: the tier of the version this one replaces (the proto's previous_tier is
+    // the tier before the last tier change, which may be several versions back).
+    auto before = db_.prepare("SELECT tier FROM history WHERE customer_id = ?1 AND version < ?2 "
+                              "ORDER BY version DESC LIMIT 1");
+    auto hist = db_.prepare(
+        "INSERT OR REPLACE INTO history (customer_id, version, effective_us, tier, before_tier, standard_version, "
+        "reason, recorded_us, published, assignment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)");
+    const int64_t now_us = micros(absl::Now());
+    for (const auto* a : batch.changes) {
+      const std::string blob = a->SerializeAsString();
+      cur.bind_text(1, a->customer_id()).bind_blob(2, blob).bind_int64(3, a->version()).run();
+      before.bind_text(1, a->customer_id()).bind_int64(2, a->version());
+      const std::string before_tier = before.step() ? std::string(before.column_text(0)) : std::string();
+      before.reset();
+      hist.bind_text(1, a->customer_id()).bind_int64(2, a->version());
+      hist.bind_int64(3, micros(timeutil::from_proto(a->evaluated_time())));
+      hist.bind_text(4, a->tier()).bind_text(5, before_tier).bind_text(6, a->standard_version());
+      hist.bind_text(7, a->reasons_size() > 0 ? a->reasons(a->reasons_size() - 1) : a->matched_rule());
+      hist.bind_int64(8, now_us).bind_blob(9, blob).run();
+    }
+  }
+  if (!batch.overrides.empty()) {
+    auto put = db_.prepare(
+        "INSERT INTO customers (customer_id, override) VALUES (?1, ?2) "
+        "ON CONFLICT (customer_id) DO UPDATE SET override = excluded.override");
+    auto del = db_.prepare("UPDATE customers SET override = NULL WHERE customer_id = ?1");
+    auto audit = db_.prepare(
+        "INSERT INTO override_audit (customer_id, action, actor, reason_code, kind, tier, expire_us, at_us, override) "
+        "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)");
+    for (const auto& o : batch.overrides) {
+      const std::string blob = o.override.SerializeAsString();
+      if (o.action == OverrideAction::set) {
+        put.bind_text(1, o.customer_id).bind_blob(2, blob).run();
+      } else {
+        del.bind_text(1, o.customer_id).run();
+      }
+      audit.bind_text(1, o.customer_id).bind_text(2, to_string(o.action)).bind_text(3, o.actor);
+      audit.bind_text(4, o.reason_code).bind_int64(5, o.override.kind()).bind_text(6, o.override.tier());
+      if (o.override.has_expire_time()) {
+        audit.bind_int64(7, micros(timeutil::from_proto(o.override.expire_time())));
+      } else {
+        audit.bind_null(7);
+      }
+      audit.bind_int64(8, micros(o.at)).bind_blob(9, blob).run();
+    }
+  }
+  if (!batch.offsets.empty()) {
+    auto q = db_.prepare(
+        "INSERT INTO offsets (topic, part, next_offset) VALUES (?1, ?2, ?3) "
+        "ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+    for (const auto& [tp, next] : batch.offsets) q.bind_text(1, tp.first).bind_int64(2, tp.second).bind_int64(3, next).run();
+  }
+  if (batch.watermark) {
+    auto q = db_.prepare(
+        "INSERT INTO meta (key, value) VALUES ('watermark_us', ?1) "
+        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+    q.bind_int64(1, micros(*batch.watermark)).run();
+  }
+  if (!batch.published.empty()) {
+    auto q = db_.prepare("UPDATE history SET published = 1 WHERE customer_id = ?1 AND version = ?2");
+    for (const auto& [id, version] : batch.published) q.bind_text(1, id).bind_int64(2, version).run();
+  }
+  tx.commit();
+}
+
+void Store::load(const std::function<void(CustomerRow&&)>& each) {
+  auto q = db_.prepare("SELECT customer_id, account, profile, assignment, override FROM customers ORDER BY customer_id");
+  while (q.step()) {
+    CustomerRow row;
+    row.customer_id = std::string(q.column_text(0));
+    row.account = parse_optional<v1::AccountSnapshot>(q, 1);
+    row.profile = parse_optional<v1::CustomerProfile>(q, 2);
+    row.current = parse_optional<v1::TierAssignment>(q, 3);
+    row.override = parse_optional<v1::TierOverride>(q, 4);
+    each(std::move(row));
+  }
+}
+
+std::map<Store::TopicPartition, int64_t> Store::offsets() {
+  auto q = db_.prepare("SELECT topic, part, next_offset FROM offsets");
+  std::map<TopicPartition, int64_t> out;
+  while (q.step()) {
+    out[{std::string(q.column_text(0)), static_cast<int32_t>(q.column_int64(1))}] = q.column_int64(2);
+  }
+  return out;
+}
+
+std::optional<absl::Time> Store::watermark() {
+  auto q = db_.prepare("SELECT value FROM meta WHERE key = 'watermark_us'");
+  if (!q.step()) return std::nullopt;
+  return from_micros(q.column_int64(0));
+}
+
+bool Store::has_customer(const std::string& customer_id) {
+  auto q = db_.prepare("SELECT 1 FROM customers WHERE customer_id = ?1");
+  q.bind_text(1, customer_id);
+  return q.step();
+}
+
+std::vector<v1::TierAssignment> Store::history(const std::string& customer_id, int64_t before_version, int limit,
+                                               bool* more) {
+  auto q = db_.prepare(
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC LIMIT ?3");
+  q.bind_text(1, customer_id).bind_int64(2, before_version > 0 ? before_version : INT64_MAX).bind_int64(3, limit + 1);
+  std::vector<v1::TierAssignment> out;
+  *more = false;
+  while (q.step()) {
+    if (static_cast<int>(out.size()) == limit) {
+      *more = true;
+      break;
+    }
+    out.push_back(parse_blob<v1::TierAssignment>(q, 0));
+  }
+  return out;
+}
+
+std::optional<v1::TierAssignment> Store::as_of(const std::string& customer_id, absl::Time t) {
+  auto q = db_.prepare(
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND effective_us <= ?2 ORDER BY version DESC LIMIT 1");
+  q.bind_text(1, customer_id).bind_int64(2, micros(t));
+  if (!q.step()) return std::nullopt;
+  return parse_blob<v1::TierAssignment>(q, 0);
+}
+
+std::vector<v1::TierAssignment> Store::unpublished() {
+  auto q = db_.prepare("SELECT assignment FROM history WHERE published = 0 ORDER BY customer_id, version");
+  std::vector<v1::TierAssignment> out;
+  while (q.step()) out.push_back(parse_blob<v1::TierAssignment>(q, 0));
+  return out;
+}
+
+std::vector<Store::AuditEntry> Store::override_audit(const std::string& customer_id) {
+  auto q = db_.prepare(
+      "SELECT id, action, actor, reason_code, at_us, override FROM override_audit WHERE customer_id = ?1 ORDER BY id");
+  q.bind_text(1, customer_id);
+  std::vector<AuditEntry> out;
+  while (q.step()) {
+    AuditEntry e;
+    e.id = q.column_int64(0);
+    e.customer_id = customer_id;
+    e.action = parse_action(q.column_text(1));
+    e.actor = std::string(q.column_text(2));
+    e.reason_code = std::string(q.column_text(3));
+    e.at = from_micros(q.column_int64(4));
+    e.override = parse_blob<v1::TierOverride>(q, 5);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace tierflow::classification

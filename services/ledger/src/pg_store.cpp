@@ -1,0 +1,584 @@
+// The PostgreSQL backend of the ledger store (libpqxx, one connection).
+//
+// Every write of a transaction goes in one Store::write() call and becomes one array-bound
+// statement per table (`INSERT ... SELECT FROM unnest($1::text[], ...)`), so a batch of
+// 20,000 events costs about ten round trips (BASELINES.md: ~47k events/s on one
+// connection). Changes lists hold each key once, as a multi-row ON CONFLICT needs.
+// Reads that a batch needs are array-bound too (`WHERE event_id = ANY($1)`).
+//
+// Several ledger instances may share the database: each owns its partitions (so its
+// customers and events); balance rows are moved by deltas, in a fixed order (no deadlock);
+// the outbox is relayed at least once: ack_outbox deletes only rows this store handed out.
+#include <pqxx/pqxx>
+
+#include <algorithm>
+#include <charconv>
+#include <tuple>
+#include <type_traits>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "state.hpp"
+#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/store.hpp"
+
+namespace tierflow::ledger {
+namespace {
+
+constexpr std::string_view kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS offsets(
+  topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset BIGINT NOT NULL,
+  PRIMARY KEY(topic, part));
+CREATE TABLE IF NOT EXISTS events(
+  event_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind INTEGER NOT NULL,
+  event_time BIGINT NOT NULL, amount BIGINT NOT NULL, refunded BIGINT NOT NULL,
+  cost BIGINT NOT NULL, currency TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS customers(
+  customer_id TEXT PRIMARY KEY, version BIGINT NOT NULL, journal_seq BIGINT NOT NULL,
+  feedback_sum BIGINT NOT NULL, last_event_time BIGINT NOT NULL, state BYTEA NOT NULL);
+CREATE TABLE IF NOT EXISTS invoices(
+  customer_id TEXT NOT NULL, sale_event_id TEXT NOT NULL, issued BIGINT NOT NULL,
+  due BIGINT NOT NULL, amount BIGINT NOT NULL, open_amount BIGINT NOT NULL,
+  closed BIGINT, closed_by_payment BOOLEAN NOT NULL,
+  PRIMARY KEY(customer_id, sale_event_id));
+CREATE TABLE IF NOT EXISTS journal(
+  customer_id TEXT NOT NULL, seq BIGINT NOT NULL, event_time BIGINT NOT NULL,
+  receivable_delta BIGINT NOT NULL, entry BYTEA NOT NULL,
+  PRIMARY KEY(customer_id, seq));
+CREATE TABLE IF NOT EXISTS deferred(
+  event_id TEXT PRIMARY KEY, waiting_for TEXT NOT NULL, customer_id TEXT NOT NULL,
+  topic TEXT NOT NULL, part INTEGER NOT NULL, off BIGINT NOT NULL, since BIGINT NOT NULL,
+  value BYTEA NOT NULL);
+CREATE INDEX IF NOT EXISTS deferred_by_waiting ON deferred(waiting_for);
+CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
+CREATE TABLE IF NOT EXISTS outbox(
+  id BIGSERIAL PRIMARY KEY, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
+  payload BYTEA NOT NULL, error TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS balances(
+  account TEXT NOT NULL, currency TEXT NOT NULL, debit BIGINT NOT NULL,
+  credit BIGINT NOT NULL, PRIMARY KEY(account, currency));
+)sql";
+
+// Serialises instances creating the schema at the same time (CREATE ... IF NOT EXISTS is
+// not safe against a concurrent creator).
+constexpr int64_t kSchemaLockKey = 0x7469657266'6c6f77;  // "tierflow"
+
+// Builds a PostgreSQL array literal ("{...}") bound as one text parameter. Text elements
+// are quoted with '"' and '\' escaped; bytea elements are written in hex ("\\x0a...").
+class ArrayLiteral {
+ public:
+  ArrayLiteral() { s_.push_back('{'); }
+
+  ArrayLiteral& text(std::string_view v) {
+    sep();
+    s_.push_back('"');
+    for (char c : v) {
+      if (c == '"' || c == '\\') s_.push_back('\\');
+      s_.push_back(c);
+    }
+    s_.push_back('"');
+    return *this;
+  }
+
+  ArrayLiteral& integer(int64_t v) {
+    sep();
+    char buf[24];
+    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
+    s_.append(buf, end);
+    return *this;
+  }
+
+  ArrayLiteral& boolean(bool v) {
+    sep();
+    s_.push_back(v ? 't' : 'f');
+    return *this;
+  }
+
+  ArrayLiteral& null() {
+    sep();
+    s_.append("NULL");
+    return *this;
+  }
+
+  ArrayLiteral& bytea(std::string_view v) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    sep();
+    s_.append("\"\\\\x");
+    const size_t at = s_.size();
+    s_.resize(at + 2 * v.size());
+    char* out = s_.data() + at;
+    for (unsigned char c : v) {
+      *out++ = kHex[c >> 4];
+      *out++ = kHex[c & 15];
+    }
+    s_.push_back('"');
+    return *this;
+  }
+
+  void reserve(size_t n) { s_.reserve(n); }
+  std::string done() {
+    s_.push_back('}');
+    return std::move(s_);
+  }
+
+ private:
+  void sep() {
+    if (!first_) s_.push_back(',');
+    first_ = false;
+  }
+  std::string s_;
+  bool first_ = true;
+};
+
+std::string bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
+
+DeferredRow read_deferred(const pqxx::row& r) {
+  DeferredRow d;
+  d.event_id = r[0].c_str();
+  d.waiting_for = r[1].c_str();
+  d.customer_id = r[2].c_str();
+  d.topic = r[3].c_str();
+  d.partition = r[4].as<int32_t>();
+  d.offset = r[5].as<int64_t>();
+  d.since = r[6].as<int64_t>();
+  d.value = bytes(r[7]);
+  return d;
+}
+
+constexpr const char* kDeferredColumns =
+    "event_id, waiting_for, customer_id, topic, part, off, since, value";
+
+class PostgresStore final : public Store {
+ public:
+  explicit PostgresStore(const std::string& url) : conn_(url) {
+    {
+      pqxx::work w(conn_);
+      w.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
+      w.exec(std::string(kSchema));
+      w.commit();
+    }
+    prepare();
+  }
+
+  void begin() override {
+    if (txn_) throw std::logic_error("ledger pg store: begin() inside a transaction");
+    txn_ = std::make_unique<pqxx::work>(conn_);
+  }
+
+  void commit() override {
+    if (!txn_) throw std::logic_error("ledger pg store: commit() without begin()");
+    txn_->commit();
+    txn_.reset();
+  }
+
+  void rollback() noexcept override {
+    try {
+      txn_.reset();  // aborts when not committed
+    } catch (...) {
+      // A broken connection: the server rolls back on its own.
+    }
+  }
+
+  std::vector<OffsetRow> load_offsets() override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<OffsetRow> out;
+      for (const auto& r : t.exec_prepared("load_offsets")) {
+        out.push_back({r[0].c_str(), r[1].as<int32_t>(), r[2].as<int64_t>()});
+      }
+      return out;
+    });
+  }
+
+  std::vector<BalanceRow> load_balances() override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<BalanceRow> out;
+      for (const auto& r : t.exec_prepared("load_balances")) {
+        out.push_back({r[0].c_str(), r[1].c_str(), r[2].as<int64_t>(), r[3].as<int64_t>()});
+      }
+      return out;
+    });
+  }
+
+  std::vector<std::string> deferred_keys() override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<std::string> out;
+      for (const auto& r : t.exec_prepared("deferred_keys")) out.emplace_back(r[0].c_str());
+      return out;
+    });
+  }
+
+  std::vector<EventRow> find_events(const std::vector<std::string_view>& ids) override {
+    ArrayLiteral a;
+    for (auto id : ids) a.text(id);
+    const std::string arr = a.done();
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<EventRow> out;
+      for (const auto& r : t.exec_prepared("find_events", arr)) {
+        EventRow e;
+        e.event_id = r[0].c_str();
+        e.customer_id = r[1].c_str();
+        e.kind = static_cast<EventKind>(r[2].as<int32_t>());
+        e.event_time = r[3].as<int64_t>();
+        e.amount = r[4].as<int64_t>();
+        e.refunded = r[5].as<int64_t>();
+        e.cost = r[6].as<int64_t>();
+        e.currency = r[7].c_str();
+        out.push_back(std::move(e));
+      }
+      return out;
+    });
+  }
+
+  std::vector<CustomerState> load_customers(const std::vector<std::string_view>& ids,
+                                            Micros closed_window) override {
+    ArrayLiteral a;
+    for (auto id : ids) a.text(id);
+    const std::string arr = a.done();
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<CustomerState> out;
+      std::unordered_map<std::string, size_t> index;
+      for (const auto& r : t.exec_prepared("load_customers", arr)) {
+        CustomerState s;
+        s.customer_id = r[0].c_str();
+        if (!decode_state(bytes(r[4]), s)) {
+          throw std::runtime_error("ledger store: corrupt state of customer " + s.customer_id);
+        }
+        s.version = r[1].as<int64_t>();
+        s.journal_seq = r[2].as<int64_t>();
+        s.feedback_score_sum = r[3].as<int64_t>();
+        index.emplace(s.customer_id, out.size());
+        out.push_back(std::move(s));
+      }
+      if (out.empty()) return out;
+      for (const auto& r : t.exec_prepared("load_invoices", arr, closed_window)) {
+        auto it = index.find(r[0].c_str());
+        if (it == index.end()) continue;
+        Invoice inv;
+        inv.sale_event_id = r[1].c_str();
+        inv.issued = r[2].as<int64_t>();
+        inv.due = r[3].as<int64_t>();
+        inv.amount = r[4].as<int64_t>();
+        inv.open = r[5].as<int64_t>();
+        if (!r[6].is_null()) inv.closed = r[6].as<int64_t>();
+        inv.closed_by_payment = r[7].as<bool>();
+        out[it->second].invoices.push_back(std::move(inv));
+      }
+      return out;
+    });
+  }
+
+  std::vector<DeferredRow> load_deferred(std::string_view waiting_for) override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<DeferredRow> out;
+      for (const auto& r : t.exec_prepared("load_deferred", std::string(waiting_for))) {
+        out.push_back(read_deferred(r));
+      }
+      return out;
+    });
+  }
+
+  std::vector<DeferredRow> load_deferred_before(Micros before) override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<DeferredRow> out;
+      for (const auto& r : t.exec_prepared("load_deferred_before", before)) {
+        out.push_back(read_deferred(r));
+      }
+      return out;
+    });
+  }
+
+  std::vector<JournalRow> read_journal(std::string_view customer_id, Micros from, Micros to,
+                                       int64_t after_seq, size_t limit) override {
+    return read([&](pqxx::transaction_base& t) {
+      std::vector<JournalRow> out;
+      for (const auto& r : t.exec_prepared("read_journal", std::string(customer_id), from, to,
+                                           after_seq, static_cast<int64_t>(limit))) {
+        JournalRow j;
+        j.customer_id = customer_id;
+        j.seq = r[0].as<int64_t>();
+        j.event_time = r[1].as<int64_t>();
+        j.receivable_delta = r[2].as<int64_t>();
+        j.entry = bytes(r[3]);
+        out.push_back(std::move(j));
+      }
+      return out;
+    });
+  }
+
+  int64_t receivable_before(std::string_view customer_id, Micros before) override {
+    return read([&](pqxx::transaction_base& t) {
+      auto r = t.exec_prepared("receivable_before", std::string(customer_id), before);
+      return r.empty() ? int64_t{0} : r[0][0].as<int64_t>();
+    });
+  }
+
+  std::vector<OutboxMessage> pending_outbox(size_t limit) override {
+    auto out = read([&](pqxx::transaction_base& t) {
+      std::vector<OutboxMessage> rows;
+      for (const auto& r : t.exec_prepared("pending_outbox", static_cast<int64_t>(limit))) {
+        OutboxMessage m;
+        m.id = r[0].as<int64_t>();
+        m.customer_id = r[1].c_str();
+        m.payload = bytes(r[2]);
+        m.topic = r[3].c_str();
+        m.error = r[4].c_str();
+        rows.push_back(std::move(m));
+      }
+      return rows;
+    });
+    handed_out_.clear();
+    for (const auto& m : out) handed_out_.push_back(m.id);
+    return out;
+  }
+
+  // Deletes only rows the last pending_outbox() returned: with several writers, a row with a
+  // smaller id may commit after that read, and it must stay until it is relayed.
+  void ack_outbox(int64_t up_to_id) override {
+    ArrayLiteral a;
+    size_t n = 0;
+    for (int64_t id : handed_out_) {
+      if (id <= up_to_id) {
+        a.integer(id);
+        ++n;
+      }
+    }
+    if (n == 0) return;
+    const std::string arr = a.done();
+    if (txn_) {
+      txn_->exec_prepared("ack_outbox", arr);
+    } else {
+      pqxx::work w(conn_);
+      w.exec_prepared("ack_outbox", arr);
+      w.commit();
+    }
+    std::erase_if(handed_out_, [&](int64_t id) { return id <= up_to_id; });
+  }
+
+  void write(const Changes& c) override {
+    if (!txn_) throw std::logic_error("ledger pg store: write() outside a transaction");
+    pqxx::work& t = *txn_;
+    if (!c.offsets.empty()) {
+      ArrayLiteral topic, part, next;
+      for (const auto& o : c.offsets) {
+        topic.text(o.topic);
+        part.integer(o.partition);
+        next.integer(o.next_offset);
+      }
+      t.exec_prepared("save_offsets", topic.done(), part.done(), next.done());
+    }
+    if (!c.deleted_events.empty()) {
+      ArrayLiteral ids;
+      for (const auto& id : c.deleted_events) ids.text(id);
+      t.exec_prepared("delete_events", ids.done());
+    }
+    if (!c.events.empty()) {
+      ArrayLiteral id, customer, kind, time, amount, refunded, cost, currency;
+      id.reserve(c.events.size() * 24);
+      customer.reserve(c.events.size() * 16);
+      for (const auto& e : c.events) {
+        id.text(e.event_id);
+        customer.text(e.customer_id);
+        kind.integer(static_cast<int64_t>(e.kind));
+        time.integer(e.event_time);
+        amount.integer(e.amount);
+        refunded.integer(e.refunded);
+        cost.integer(e.cost);
+        currency.text(e.currency);
+      }
+      t.exec_prepared("upsert_events", id.done(), customer.done(), kind.done(), time.done(),
+                      amount.done(), refunded.done(), cost.done(), currency.done());
+    }
+    if (!c.customers.empty()) {
+      ArrayLiteral id, version, seq, fsum, last, state;
+      ArrayLiteral icust, isale, issued, due, iamount, open, closed, by_payment;
+      size_t invoices = 0;
+      for (const CustomerState* s : c.customers) {
+        id.text(s->customer_id);
+        version.integer(s->version);
+        seq.integer(s->journal_seq);
+        fsum.integer(s->feedback_score_sum);
+        last.integer(s->last_event_time);
+        state.bytea(encode_state(*s));
+        for (const auto& inv : s->invoices) {
+          if (!inv.dirty) continue;
+          ++invoices;
+          icust.text(s->customer_id);
+          isale.text(inv.sale_event_id);
+          issued.integer(inv.issued);
+          due.integer(inv.due);
+          iamount.integer(inv.amount);
+          open.integer(inv.open);
+          if (inv.closed) {
+            closed.integer(*inv.closed);
+          } else {
+            closed.null();
+          }
+          by_payment.boolean(inv.closed_by_payment);
+        }
+      }
+      t.exec_prepared("upsert_customers", id.done(), version.done(), seq.done(), fsum.done(),
+                      last.done(), state.done());
+      if (invoices > 0) {
+        t.exec_prepared("upsert_invoices", icust.done(), isale.done(), issued.done(), due.done(),
+                        iamount.done(), open.done(), closed.done(), by_payment.done());
+      }
+    }
+    if (!c.journal.empty()) {
+      ArrayLiteral customer, seq, time, delta, entry;
+      entry.reserve(c.journal.size() * 300);
+      for (const auto& j : c.journal) {
+        customer.text(j.customer_id);
+        seq.integer(j.seq);
+        time.integer(j.event_time);
+        delta.integer(j.receivable_delta);
+        entry.bytea(j.entry);
+      }
+      t.exec_prepared("insert_journal", customer.done(), seq.done(), time.done(), delta.done(),
+                      entry.done());
+    }
+    if (!c.deleted_deferred.empty()) {
+      ArrayLiteral ids;
+      for (const auto& id : c.deleted_deferred) ids.text(id);
+      t.exec_prepared("delete_deferred", ids.done());
+    }
+    if (!c.deferred.empty()) {
+      ArrayLiteral id, waiting, customer, topic, part, off, since, value;
+      for (const auto& d : c.deferred) {
+        id.text(d.event_id);
+        waiting.text(d.waiting_for);
+        customer.text(d.customer_id);
+        topic.text(d.topic);
+        part.integer(d.partition);
+        off.integer(d.offset);
+        since.integer(d.since);
+        value.bytea(d.value);
+      }
+      t.exec_prepared("insert_deferred", id.done(), waiting.done(), customer.done(), topic.done(),
+                      part.done(), off.done(), since.done(), value.done());
+    }
+    if (!c.outbox.empty()) {
+      ArrayLiteral topic, customer, payload, error;
+      for (const auto& o : c.outbox) {
+        topic.text(o.topic);
+        customer.text(o.customer_id);
+        payload.bytea(o.payload);
+        error.text(o.error);
+      }
+      t.exec_prepared("insert_outbox", topic.done(), customer.done(), payload.done(), error.done());
+    }
+    if (!c.balances.empty()) {
+      // Last, and in key order: the rows other instances also move stay locked briefly.
+      std::vector<const BalanceRow*> rows;
+      for (const auto& b : c.balances) rows.push_back(&b);
+      std::sort(rows.begin(), rows.end(), [](const BalanceRow* a, const BalanceRow* b) {
+        return std::tie(a->account, a->currency) < std::tie(b->account, b->currency);
+      });
+      ArrayLiteral account, currency, debit, credit;
+      for (const BalanceRow* b : rows) {
+        account.text(b->account);
+        currency.text(b->currency);
+        debit.integer(b->debit);
+        credit.integer(b->credit);
+      }
+      t.exec_prepared("add_balances", account.done(), currency.done(), debit.done(), credit.done());
+    }
+  }
+
+ private:
+  // Runs a read in the open transaction (it sees the transaction's writes), else in a
+  // statement-level one.
+  template <typename Fn>
+  auto read(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
+    if (txn_) return fn(*txn_);
+    pqxx::nontransaction n(conn_);
+    return fn(n);
+  }
+
+  void prepare() {
+    conn_.prepare("load_offsets", "SELECT topic, part, next_offset FROM offsets");
+    conn_.prepare("load_balances", "SELECT account, currency, debit, credit FROM balances");
+    conn_.prepare("deferred_keys", "SELECT waiting_for FROM deferred");
+    conn_.prepare("find_events",
+                  "SELECT event_id, customer_id, kind, event_time, amount, refunded, cost, currency "
+                  "FROM events WHERE event_id = ANY($1::text[])");
+    conn_.prepare("load_customers",
+                  "SELECT customer_id, version, journal_seq, feedback_sum, state FROM customers "
+                  "WHERE customer_id = ANY($1::text[])");
+    conn_.prepare("load_invoices",
+                  "SELECT i.customer_id, i.sale_event_id, i.issued, i.due, i.amount, i.open_amount, "
+                  "i.closed, i.closed_by_payment FROM invoices i JOIN customers c "
+                  "ON c.customer_id = i.customer_id WHERE i.customer_id = ANY($1::text[]) "
+                  "AND (i.closed IS NULL OR i.closed >= c.last_event_time - $2::bigint)");
+    conn_.prepare("load_deferred", std::string("SELECT ") + kDeferredColumns +
+                                       " FROM deferred WHERE waiting_for = $1 ORDER BY part, off");
+    conn_.prepare("load_deferred_before", std::string("SELECT ") + kDeferredColumns +
+                                              " FROM deferred WHERE since < $1 ORDER BY since");
+    conn_.prepare("read_journal",
+                  "SELECT seq, event_time, receivable_delta, entry FROM journal "
+                  "WHERE customer_id = $1 AND seq > $4 AND event_time >= $2 AND event_time < $3 "
+                  "ORDER BY seq LIMIT $5");
+    conn_.prepare("receivable_before",
+                  "SELECT COALESCE(SUM(receivable_delta), 0)::bigint FROM journal "
+                  "WHERE customer_id = $1 AND event_time < $2");
+    conn_.prepare("pending_outbox",
+                  "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT $1");
+    conn_.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
+    conn_.prepare("save_offsets",
+                  "INSERT INTO offsets(topic, part, next_offset) "
+                  "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
+                  "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+    conn_.prepare("delete_events", "DELETE FROM events WHERE event_id = ANY($1::text[])");
+    conn_.prepare("upsert_events",
+                  "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
+                  "cost, currency) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], "
+                  "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) "
+                  "ON CONFLICT(event_id) DO UPDATE SET customer_id = excluded.customer_id, "
+                  "kind = excluded.kind, event_time = excluded.event_time, amount = excluded.amount, "
+                  "refunded = excluded.refunded, cost = excluded.cost, currency = excluded.currency");
+    conn_.prepare("upsert_customers",
+                  "INSERT INTO customers(customer_id, version, journal_seq, feedback_sum, "
+                  "last_event_time, state) SELECT * FROM unnest($1::text[], $2::bigint[], "
+                  "$3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) "
+                  "ON CONFLICT(customer_id) DO UPDATE SET version = excluded.version, "
+                  "journal_seq = excluded.journal_seq, feedback_sum = excluded.feedback_sum, "
+                  "last_event_time = excluded.last_event_time, state = excluded.state");
+    conn_.prepare("upsert_invoices",
+                  "INSERT INTO invoices(customer_id, sale_event_id, issued, due, amount, "
+                  "open_amount, closed, closed_by_payment) SELECT * FROM unnest($1::text[], "
+                  "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
+                  "$7::bigint[], $8::boolean[]) "
+                  "ON CONFLICT(customer_id, sale_event_id) DO UPDATE SET issued = excluded.issued, "
+                  "due = excluded.due, amount = excluded.amount, open_amount = excluded.open_amount, "
+                  "closed = excluded.closed, closed_by_payment = excluded.closed_by_payment");
+    conn_.prepare("insert_journal",
+                  "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry) "
+                  "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
+                  "$5::bytea[])");
+    conn_.prepare("delete_deferred", "DELETE FROM deferred WHERE event_id = ANY($1::text[])");
+    conn_.prepare("insert_deferred",
+                  "INSERT INTO deferred(event_id, waiting_for, customer_id, topic, part, off, since, "
+                  "value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
+                  "$5::int[], $6::bigint[], $7::bigint[], $8::bytea[])");
+    conn_.prepare("insert_outbox",
+                  "INSERT INTO outbox(topic, customer_id, payload, error) "
+                  "SELECT t, c, p, e FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[]) "
+                  "WITH ORDINALITY AS u(t, c, p, e, n) ORDER BY n");
+    conn_.prepare("add_balances",
+                  "INSERT INTO balances(account, currency, debit, credit) "
+                  "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
+                  "ON CONFLICT(account, currency) DO UPDATE SET debit = balances.debit + "
+                  "excluded.debit, credit = balances.credit + excluded.credit");
+  }
+
+  pqxx::connection conn_;
+  std::unique_ptr<pqxx::work> txn_;  // the open transaction, between begin() and commit()
+  std::vector<int64_t> handed_out_;  // outbox ids returned by the last pending_outbox()
+};
+
+}  // namespace
+
+std::unique_ptr<Store> make_postgres_store(const std::string& url) {
+  return std::make_unique<PostgresStore>(url);
+}
+
+}  // namespace tierflow::ledger

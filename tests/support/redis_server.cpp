@@ -1,0 +1,105 @@
+#include "tests/support/redis_server.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <stdexcept>
+#include <thread>
+
+#include "common/redis/redis.h"
+
+namespace tierflow::test_support {
+namespace {
+
+std::string find_on_path(const std::string& name) {
+  if (name.find('/') != std::string::npos) return name;
+  const char* path = std::getenv("PATH");
+  std::string rest = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
+  size_t start = 0;
+  while (start <= rest.size()) {
+    const size_t end = rest.find(':', start);
+    const std::string dir = rest.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::filesystem::path candidate = std::filesystem::path(dir.empty() ? "." : dir) / name;
+    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  throw std::runtime_error(name + " not found on PATH (install redis-server)");
+}
+
+}  // namespace
+
+int pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+RedisServer::RedisServer(std::string dir, std::string binary)
+    : dir_(std::move(dir)), binary_(find_on_path(binary)), socket_(dir_ + "/redis.sock"), port_(pick_free_port()) {
+  start();
+}
+
+RedisServer::~RedisServer() {
+  if (process_) process_->stop(std::chrono::seconds(5));
+}
+
+config::RedisConfig RedisServer::config() const {
+  config::RedisConfig c;
+  c.host = "127.0.0.1";
+  c.port = port_;
+  c.unix_socket = socket_;
+  c.timeout = std::chrono::milliseconds(2000);
+  return c;
+}
+
+void RedisServer::start() {
+  std::filesystem::remove(socket_);
+  ProcessOptions o;
+  o.binary = binary_;
+  o.args = {"--port", std::to_string(port_), "--bind", "127.0.0.1", "--unixsocket", socket_, "--unixsocketperm", "700",
+            "--save", "", "--appendonly", "no", "--dir", dir_, "--daemonize", "no"};
+  o.log_file = dir_ + "/redis.log";
+  process_ = std::make_unique<ChildProcess>(o);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (true) {
+    if (!process_->running()) {
+      throw std::runtime_error(binary_ + " exited before it was ready: " + process_->log_tail());
+    }
+    if (std::filesystem::exists(socket_)) {
+      try {
+        redis::Client client(config());
+        if (client.command({"PING"}).str() == "PONG") return;
+      } catch (const std::exception&) {
+        // not accepting yet
+      }
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      throw std::runtime_error(binary_ + " did not answer PING within 10 s: " + process_->log_tail());
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+void RedisServer::restart() {
+  if (process_) process_->stop(std::chrono::seconds(5));
+  process_.reset();
+  start();
+}
+
+}  // namespace tierflow::test_support

@@ -1,0 +1,60 @@
+// The classification config: the shipped local file loads; new keys are validated with
+// errors that name them; unknown keys are rejected.
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "common/config/config.h"
+#include "service/service.h"
+
+namespace tierflow::classification {
+namespace {
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    char tmpl[] = "/tmp/tf-cls-config-XXXXXX";
+    ASSERT_NE(::mkdtemp(tmpl), nullptr);
+    dir_ = tmpl;
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::string write(const std::string& yaml) {
+    const std::string path = dir_ + "/c.yaml";
+    std::ofstream(path) << "kafka: {bootstrap_servers: 127.0.0.1:9092}\n" << yaml;
+    return path;
+  }
+  std::string error_of(const std::string& yaml) {
+    try {
+      load_config(write(yaml));
+    } catch (const config::ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  }
+  std::string dir_;
+};
+
+TEST_F(ConfigTest, ShippedLocalFileLoads) {
+  const Config c = load_config(std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/classification.yaml");
+  EXPECT_EQ(c.store_path, ".run/classification.db");
+  EXPECT_EQ(c.clock, "watermark");
+  EXPECT_EQ(c.reevaluate_interval, std::chrono::milliseconds(10000));
+  EXPECT_EQ(c.evaluate_delay, std::chrono::milliseconds(1000));
+  EXPECT_EQ(c.watch_queue_size, 1024);
+}
+
+TEST_F(ConfigTest, DefaultsAndValidation) {
+  const Config c = load_config(write("clock: wall\n"));
+  EXPECT_EQ(c.store_path, "classification.db");
+  EXPECT_EQ(c.reevaluate_interval, std::chrono::milliseconds(60000));
+  EXPECT_NE(error_of("store_path: ''\n").find("store_path"), std::string::npos);
+  EXPECT_NE(error_of("reevaluate_interval_ms: 0\n").find("reevaluate_interval_ms"), std::string::npos);
+  EXPECT_NE(error_of("evaluate_delay_ms: -5\n").find("evaluate_delay_ms"), std::string::npos);
+  EXPECT_NE(error_of("watch_queue_size: 0\n").find("watch_queue_size"), std::string::npos);
+  EXPECT_NE(error_of("stor_path: x.db\n").find("stor_path"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace tierflow::classification
