@@ -14,7 +14,8 @@
 namespace tierflow::runtime {
 
 void run_service(StopSignals& stop, grpcx::Server& server, metrics::Server& metrics, kafka::Producer& producer,
-                 const std::string& ready_file, const std::function<void(std::stop_token)>& worker) {
+                 const std::string& ready_file, const std::function<void(std::stop_token)>& worker,
+                 const std::function<void()>& before_drain) {
   std::exception_ptr failure;
   std::jthread worker_thread;
   if (worker) {
@@ -31,6 +32,7 @@ void run_service(StopSignals& stop, grpcx::Server& server, metrics::Server& metr
   spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
   while (!stop.wait_for(std::chrono::seconds(1))) {
   }
+  if (before_drain) before_drain();
   spdlog::info("shutdown: draining gRPC calls");
   server.shutdown(std::chrono::seconds(10));
   if (worker_thread.joinable()) {

@@ -26,7 +26,10 @@ namespace tierflow::runtime {
 
 class StopSignals;
 
+// `before_drain` (may be empty) runs first at shutdown, e.g. to end long-lived streams
+// that would otherwise hold the gRPC drain until its deadline.
 void run_service(StopSignals& stop, grpcx::Server& server, metrics::Server& metrics, kafka::Producer& producer,
-                 const std::string& ready_file, const std::function<void(std::stop_token)>& worker);
+                 const std::string& ready_file, const std::function<void(std::stop_token)>& worker,
+                 const std::function<void()>& before_drain = {});
 
 }  // namespace tierflow::runtime
