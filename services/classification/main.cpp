@@ -10,7 +10,7 @@
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
-#include "common/runtime/ready_file.h"
+#include "common/runtime/service.h"
 #include "common/runtime/stop.h"
 #include "service/service.h"
 
@@ -30,26 +30,11 @@ int main(int argc, char** argv) {
     classification::TierService service(cfg, engine);
     grpcx::Server server(cfg.grpc.listen, {&service});
 
-    std::exception_ptr failure;
-    std::jthread consumer([&](std::stop_token) {
-      try {
-        engine.run(stop.token());
-      } catch (...) {
-        failure = std::current_exception();
-        stop.request_stop();
-      }
-    });
-    runtime::write_ready_file(cfg.ready_file, {{"grpc", server.port()}, {"metrics", metrics.port()}});
-    spdlog::info("ready: grpc port {}, metrics port {}", server.port(), metrics.port());
-    while (!stop.wait_for(std::chrono::seconds(1))) {
-    }
-    // Shutdown phases: end the watch streams, stop taking calls, stop consuming (the engine
-    // evaluates what it took, waits for the broker and commits), flush the producer.
-    engine.close_watchers();
-    server.shutdown(std::chrono::seconds(5));
-    consumer.join();
-    producer.flush(std::chrono::seconds(10));
-    if (failure) std::rethrow_exception(failure);
+    // Shutdown ends the watch streams first, then drains calls; the engine evaluates what
+    // it took, waits for the broker and commits before the producer flushes.
+    runtime::run_service(
+        stop, server, metrics, producer, cfg.ready_file, [&](std::stop_token token) { engine.run(token); },
+        [&] { engine.close_watchers(); });
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("classification: {}", e.what());
