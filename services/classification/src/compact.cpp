@@ -70,6 +70,12 @@ CompactAccount compact(const v1::AccountSnapshot& a) {
   out.receivable = a.receivable_minor();
   out.overdue = a.payment().overdue_minor();
   out.overdue_over_90 = a.ageing().over_90_minor();
+  if (a.open_invoices_size() > 0) {
+    auto open = std::make_shared<std::vector<CompactAccount::OpenInvoice>>();
+    open->reserve(a.open_invoices_size());
+    for (const auto& inv : a.open_invoices()) open->push_back({inv.due_time().seconds(), inv.open_minor()});
+    out.open_invoices = std::move(open);
+  }
   out.last_purchase_seconds = a.last_purchase().seconds();
   out.last_purchase_nanos = a.last_purchase().nanos();
   const auto& fp = a.first_purchase();

@@ -68,6 +68,10 @@ std::optional<Feature> feature_by_name(std::string_view name) {
 
 namespace {
 
+// More than 90 days past due, as the ledger's ageing buckets count it (a day late is any
+// part of a day).
+constexpr int64_t kOver90Seconds = 90 * 86400;
+
 // The account and profile as compute() reads them: one view over the protos, one over the
 // compact inputs, so that both paths share every line of arithmetic below.
 struct ProtoAccount {
@@ -86,8 +90,24 @@ struct ProtoAccount {
   int64_t lifetime_gross_profit() const { return a.lifetime_gross_profit_minor(); }
   int64_t lifetime_orders() const { return a.lifetime_orders(); }
   int64_t receivable() const { return a.receivable_minor(); }
-  int64_t overdue() const { return a.payment().overdue_minor(); }
-  int64_t overdue_over_90() const { return a.ageing().over_90_minor(); }
+  // Aged as of `now` from the open invoices (the snapshot's own ageing is as of its last
+  // event and goes stale for a quiet customer); the stored figures when none are listed.
+  int64_t overdue(absl::Time now) const {
+    if (a.open_invoices_size() == 0) return a.payment().overdue_minor();
+    int64_t sum = 0;
+    for (const auto& inv : a.open_invoices()) {
+      if (inv.due_time().seconds() < absl::ToUnixSeconds(now)) sum += inv.open_minor();
+    }
+    return sum;
+  }
+  int64_t overdue_over_90(absl::Time now) const {
+    if (a.open_invoices_size() == 0) return a.ageing().over_90_minor();
+    int64_t sum = 0;
+    for (const auto& inv : a.open_invoices()) {
+      if (absl::ToUnixSeconds(now) - inv.due_time().seconds() > kOver90Seconds) sum += inv.open_minor();
+    }
+    return sum;
+  }
   std::optional<absl::Time> last_purchase() const {
     if (!is_set(a.last_purchase())) return std::nullopt;
     return to_time(a.last_purchase());
@@ -148,8 +168,22 @@ struct CompactAccountView {
   int64_t lifetime_gross_profit() const { return a.lifetime_gross_profit; }
   int64_t lifetime_orders() const { return a.lifetime_orders; }
   int64_t receivable() const { return a.receivable; }
-  int64_t overdue() const { return a.overdue; }
-  int64_t overdue_over_90() const { return a.overdue_over_90; }
+  int64_t overdue(absl::Time now) const {
+    if (!a.open_invoices) return a.overdue;
+    int64_t sum = 0;
+    for (const auto& inv : *a.open_invoices) {
+      if (inv.due_seconds < absl::ToUnixSeconds(now)) sum += inv.open_minor;
+    }
+    return sum;
+  }
+  int64_t overdue_over_90(absl::Time now) const {
+    if (!a.open_invoices) return a.overdue_over_90;
+    int64_t sum = 0;
+    for (const auto& inv : *a.open_invoices) {
+      if (absl::ToUnixSeconds(now) - inv.due_seconds > kOver90Seconds) sum += inv.open_minor;
+    }
+    return sum;
+  }
   std::optional<absl::Time> last_purchase() const {
     if (a.last_purchase_seconds == 0 && a.last_purchase_nanos == 0) return std::nullopt;
     return absl::FromUnixSeconds(a.last_purchase_seconds) + absl::Nanoseconds(a.last_purchase_nanos);
@@ -225,8 +259,8 @@ Features compute(const Standard& standard, const Account* a, const Profile* p, a
                                                                   : a->lifetime_sales() - a->lifetime_refunds());
       }
       f.set(Feature::receivable, a->receivable());
-      f.set(Feature::overdue, a->overdue());
-      f.set(Feature::overdue_over_90, a->overdue_over_90());
+      f.set(Feature::overdue, a->overdue(now));
+      f.set(Feature::overdue_over_90, a->overdue_over_90(now));
     }
     f.set(Feature::orders_12m, orders);
     f.set(Feature::orders_90d, orders90);

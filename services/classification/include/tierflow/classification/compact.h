@@ -64,7 +64,14 @@ struct CompactAccount {
   std::shared_ptr<const Wide> wide;
 
   int64_t lifetime_sales = 0, lifetime_refunds = 0, lifetime_gross_profit = 0, lifetime_orders = 0;
-  int64_t receivable = 0, overdue = 0, overdue_over_90 = 0;
+  int64_t receivable = 0, overdue = 0, overdue_over_90 = 0;  // as of the snapshot
+  // Open invoices, for ageing as of the evaluation clock; null when the snapshot listed
+  // none (then the figures above hold). Immutable once built, shared by copies.
+  struct OpenInvoice {
+    int64_t due_seconds;
+    int64_t open_minor;
+  };
+  std::shared_ptr<const std::vector<OpenInvoice>> open_invoices;
   // last_purchase as in the proto (seconds, nanos); both 0 = unset.
   int64_t last_purchase_seconds = 0;
   int32_t last_purchase_nanos = 0;
