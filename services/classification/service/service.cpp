@@ -12,6 +12,7 @@
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
+#include "common/redis/mux.h"
 #include "common/redis/redis.h"
 #include "common/time/time.h"
 
@@ -174,24 +175,24 @@ Engine::Engine(const Config& cfg, kafka::Producer& producer, prometheus::Registr
   size_t assigned = 0, overrides = 0;
   store_->load([&](Store::CustomerRow&& row) {
     Customer& c = customers_[row.customer_id];
-    c.account = std::move(row.account);
-    c.profile = std::move(row.profile);
-    c.current = std::move(row.current);
-    c.override = std::move(row.override);
-    assigned += c.current ? 1 : 0;
+    if (row.account) {
+      c.account = compact(*row.account);
+      c.account_version = row.account->version();
+    }
+    if (row.profile) c.profile = compact(*row.profile, vocabulary_);
+    if (row.current) note_current(c, *row.current);
+    if (row.override) c.override = std::make_unique<v1::TierOverride>(std::move(*row.override));
+    assigned += c.has_current ? 1 : 0;
     overrides += c.override ? 1 : 0;
   });
   applied_offsets_ = store_->offsets();
   if (auto w = store_->watermark()) watermark_ = stored_watermark_ = *w;
-  // Features and population as of the restored clock, so explain, distribution and
-  // overrides answer before the first evaluation.
+  // The population as of the restored clock, so explain, distribution and overrides answer
+  // before the first evaluation (which decides everyone: no customer has `last` yet).
   const absl::Time t = clock_locked();
   std::vector<Features> all;
   all.reserve(customers_.size());
-  for (auto& [id, c] : customers_) {
-    c.features = compute_features(*standard_, inputs(id, c), t);
-    all.push_back(c.features);
-  }
+  for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
   population_ = Population::compute(*standard_, all);
   metrics_->customers.Set(static_cast<double>(customers_.size()));
   spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
@@ -201,8 +202,41 @@ Engine::Engine(const Config& cfg, kafka::Producer& producer, prometheus::Registr
 
 Engine::~Engine() { close_watchers(); }
 
-CustomerInputs Engine::inputs(const std::string& id, const Customer& c) const {
-  return CustomerInputs{id, c.account ? &*c.account : nullptr, c.profile ? &*c.profile : nullptr};
+void Engine::note_current(Customer& c, const v1::TierAssignment& a) {
+  c.has_current = true;
+  c.pending_downgrade = a.has_pending_downgrade();
+}
+
+Evaluation Engine::evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const {
+  // evaluate() reads the features and, of the inputs, only the profile's industry and region.
+  v1::CustomerProfile profile;
+  if (c.profile) profile = expand_for_evaluation(*c.profile, vocabulary_);
+  const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
+  return full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+}
+
+size_t Engine::customers() const {
+  std::shared_lock lock(mu_);
+  return customers_.size();
+}
+
+double Engine::bytes_per_customer() const {
+  std::shared_lock lock(mu_);
+  if (customers_.empty()) return 0;
+  // libstdc++ unordered_map: a node is {next pointer, value, cached hash}; one bucket
+  // pointer per bucket.
+  size_t bytes = customers_.bucket_count() * sizeof(void*);
+  for (const auto& [id, c] : customers_) {
+    bytes += sizeof(void*) + sizeof(std::pair<const std::string, Customer>) + sizeof(size_t);
+    if (id.capacity() > 15) bytes += id.capacity() + 1;
+    if (c.account && c.account->wide) bytes += sizeof(CompactAccount::Wide);
+    if (c.account && c.account->open_invoices) {
+      bytes += sizeof(std::vector<CompactAccount::OpenInvoice>) + 16 +
+               c.account->open_invoices->capacity() * sizeof(CompactAccount::OpenInvoice);
+    }
+    if (c.override) bytes += c.override->SpaceUsedLong();
+  }
+  return static_cast<double>(bytes) / static_cast<double>(customers_.size());
 }
 
 absl::Time Engine::clock_locked() const {
@@ -245,27 +279,28 @@ void Engine::apply_record(const kafka::Record& r) {
       return;
     }
     Customer& c = customers_[s.customer_id()];
-    if (c.account && c.account->version() >= s.version()) {
+    if (c.account && c.account_version >= s.version()) {
       metrics_->stale.Increment();
       return;
     }
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
-    pending_accounts_.insert(s.customer_id());
-    c.account = std::move(s);
+    c.account = compact(s);
+    c.account_version = s.version();
+    pending_accounts_.insert_or_assign(s.customer_id(), std::move(s));
   } else if (r.topic() == topics::kCustomers) {
     v1::CustomerProfile p;
     if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || p.customer_id().empty()) {
       dead_letter("not a tierflow.v1.CustomerProfile with a customer_id");
       return;
     }
-    pending_profiles_.insert(p.customer_id());
-    customers_[p.customer_id()].profile = std::move(p);
+    customers_[p.customer_id()].profile = compact(p, vocabulary_);
+    pending_profiles_.insert_or_assign(p.customer_id(), std::move(p));
   }
 }
 
 void Engine::fill_pending(Store::Batch& batch) {
-  for (const auto& id : pending_accounts_) batch.accounts.push_back(&*customers_.at(id).account);
-  for (const auto& id : pending_profiles_) batch.profiles.push_back(&*customers_.at(id).profile);
+  for (const auto& [id, a] : pending_accounts_) batch.accounts.push_back(&a);
+  for (const auto& [id, p] : pending_profiles_) batch.profiles.push_back(&p);
   for (const auto& tp : pending_offsets_) batch.offsets[tp] = applied_offsets_.at(tp);
   if (watermark_ > stored_watermark_) batch.watermark = watermark_;
   std::lock_guard lock(deliveries_->mu);
@@ -279,47 +314,81 @@ void Engine::clear_pending() {
   stored_watermark_ = std::max(stored_watermark_, watermark_);
 }
 
-std::optional<v1::TierAssignment> Engine::evaluate_one(const std::string& id, const Customer& c, absl::Time t,
-                                                       bool* expired) const {
-  const v1::TierOverride* ovr = nullptr;
-  *expired = false;
-  if (c.override) {
-    if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {
-      *expired = true;
-    } else {
-      ovr = &*c.override;
-    }
-  }
-  const Evaluation fresh = evaluate(*standard_, population_, c.features, inputs(id, c));
-  bool changed = false;
-  v1::TierAssignment next = decide(*standard_, fresh, c.current ? &*c.current : nullptr, ovr, t, &changed);
-  if (!changed) return std::nullopt;
-  return next;
+size_t Engine::reevaluate() {
+  std::unique_lock lock(mu_);
+  return evaluate_all();
 }
 
 size_t Engine::evaluate_all() {
   const auto started = std::chrono::steady_clock::now();
   const absl::Time t = clock_locked();
+  // Pass 1: features (held for this evaluation only) and the population.
+  std::vector<std::pair<const std::string*, Customer*>> order;
   std::vector<Features> all;
+  order.reserve(customers_.size());
   all.reserve(customers_.size());
   for (auto& [id, c] : customers_) {
-    c.features = compute_features(*standard_, inputs(id, c), t);
-    all.push_back(c.features);
+    order.emplace_back(&id, &c);
+    all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
   }
   population_ = Population::compute(*standard_, all);
+  if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
+    mappings_ = MappingTable(*standard_, vocabulary_);
+    mappings_standard_ = standard_.get();
+  }
+
+  // Pass 2: classify everyone; only customers whose classification moved, or whose
+  // assignment depends on time (pending downgrade, override), go through decide().
+  std::vector<size_t> need;
+  for (size_t i = 0; i < order.size(); ++i) {
+    Customer& c = *order[i].second;
+    const Classification cls = classify(*standard_, population_, all[i], c.profile ? &*c.profile : nullptr, mappings_);
+    if (!c.last_valid || cls != c.last || c.pending_downgrade || c.override) need.push_back(i);
+    c.last = cls;
+    c.last_valid = true;
+  }
 
   std::vector<std::pair<Customer*, v1::TierAssignment>> next;
   std::vector<Customer*> expired;
   Store::Batch batch;
-  for (auto& [id, c] : customers_) {
-    bool override_expired = false;
-    auto a = evaluate_one(id, c, t, &override_expired);
-    if (override_expired) {
-      batch.overrides.push_back({id, Store::OverrideAction::expire, *c.override, "system", "expired", absl::Now()});
-      expired.push_back(&c);
+  auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
+    const std::string& id = *order[i].first;
+    Customer& c = *order[i].second;
+    const v1::TierOverride* ovr = nullptr;
+    if (c.override) {
+      if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {
+        batch.overrides.push_back({id, Store::OverrideAction::expire, *c.override, "system", "expired", absl::Now()});
+        expired.push_back(&c);
+      } else {
+        ovr = c.override.get();
+      }
     }
-    if (a) next.emplace_back(&c, std::move(*a));
+    bool changed = false;
+    v1::TierAssignment a = decide(*standard_, evaluate_customer(id, c, all[i], false), current, ovr, t, &changed);
+    if (changed) next.emplace_back(&c, std::move(a));
+  };
+  // The current assignments come from the store: point reads for a few customers, one
+  // ordered scan merged with the (sorted) customers for many.
+  std::sort(need.begin(), need.end(), [&](size_t a, size_t b) { return *order[a].first < *order[b].first; });
+  if (need.size() * 16 < order.size()) {
+    for (size_t i : need) {
+      auto current = order[i].second->has_current ? store_->current(*order[i].first) : std::nullopt;
+      decide_one(i, current ? &*current : nullptr);
+    }
+  } else {
+    size_t k = 0;
+    auto decide_until = [&](const std::string* bound) {
+      for (; k < need.size() && (bound == nullptr || *order[need[k]].first < *bound); ++k) decide_one(need[k], nullptr);
+    };
+    store_->currents("", [&](v1::TierAssignment&& current) {
+      decide_until(&current.customer_id());
+      if (k < need.size() && *order[need[k]].first == current.customer_id()) decide_one(need[k++], &current);
+      return k < need.size();
+    });
+    decide_until(nullptr);
   }
+  all = {};
+
   batch.changes.reserve(next.size());
   for (const auto& [c, a] : next) batch.changes.push_back(&a);
   fill_pending(batch);
@@ -332,16 +401,14 @@ size_t Engine::evaluate_all() {
     throw;
   }
   clear_pending();
-  for (Customer* c : expired) {
-    spdlog::info("override of customer {} expired", c->current ? c->current->customer_id() : std::string());
-    c->override.reset();
-  }
+  for (Customer* c : expired) c->override.reset();
+  if (!expired.empty()) spdlog::info("{} overrides expired", expired.size());
   metrics_->overrides.Increment(static_cast<double>(expired.size()));
   std::vector<const v1::TierAssignment*> changed;
   changed.reserve(next.size());
   for (auto& [c, a] : next) {
-    c->current = std::move(a);
-    changed.push_back(&*c->current);
+    note_current(*c, a);
+    changed.push_back(&a);
   }
   publish(changed);
   metrics_->customers.Set(static_cast<double>(customers_.size()));
@@ -423,14 +490,26 @@ void Engine::republish_unconfirmed() {
 
 void Engine::refill_redis_if_lost() {
   if (!redis_stale_ && !redis_->lost()) return;
-  std::vector<const v1::TierAssignment*> all;
-  for (const auto& [id, c] : customers_) {
-    if (c.current) all.push_back(&*c.current);
-  }
-  redis_->write(all);
+  // From the store, in bounded chunks (memory holds no assignments).
+  size_t refilled = 0;
+  std::vector<v1::TierAssignment> chunk;
+  auto flush = [&] {
+    std::vector<const v1::TierAssignment*> ptrs;
+    ptrs.reserve(chunk.size());
+    for (const auto& a : chunk) ptrs.push_back(&a);
+    redis_->write(ptrs);
+    refilled += chunk.size();
+    chunk.clear();
+  };
+  store_->currents("", [&](v1::TierAssignment&& a) {
+    chunk.push_back(std::move(a));
+    if (chunk.size() == 1000) flush();
+    return true;
+  });
+  flush();
   redis_->mark();
   redis_stale_ = false;
-  if (!all.empty()) spdlog::warn("redis had lost or missed tiers: refilled {} customers", all.size());
+  if (refilled > 0) spdlog::warn("redis had lost or missed tiers: refilled {} customers", refilled);
 }
 
 void Engine::run(std::stop_token stop) {
@@ -546,10 +625,11 @@ v1::TierOverride Engine::set_override(const v1::TierOverride& requested) {
   timeutil::to_proto(absl::Now(), o.mutable_set_time());
 
   Customer& c = it->second;
-  c.features = compute_features(*standard_, inputs(id, c), t);
-  const Evaluation fresh = evaluate(*standard_, population_, c.features, inputs(id, c));
+  const auto current = c.has_current ? store_->current(id) : std::nullopt;
   bool changed = false;
-  v1::TierAssignment next = decide(*standard_, fresh, c.current ? &*c.current : nullptr, &o, t, &changed);
+  v1::TierAssignment next =
+      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
+             current ? &*current : nullptr, &o, t, &changed);
 
   Store::Batch batch;
   batch.overrides.push_back({id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()});
@@ -561,12 +641,13 @@ v1::TierOverride Engine::set_override(const v1::TierOverride& requested) {
     throw RequestError(Code::unavailable, std::string("override not stored: ") + e.what());
   }
   clear_pending();
-  c.override = std::move(o);
+  c.override = std::make_unique<v1::TierOverride>(std::move(o));
+  c.last_valid = false;  // decided with the override: the next evaluation decides again
   metrics_->overrides.Increment();
   spdlog::info("override {} {} set for customer {}", v1::OverrideKind_Name(c.override->kind()), c.override->tier(), id);
   if (changed) {
-    c.current = std::move(next);
-    publish({&*c.current});
+    note_current(c, next);
+    publish({&next});
   }
   return *c.override;
 }
@@ -583,10 +664,11 @@ bool Engine::clear_override(const std::string& id, const std::string& actor, con
   Customer& c = it->second;
   if (!c.override) return false;
   const absl::Time t = clock_locked();
-  c.features = compute_features(*standard_, inputs(id, c), t);
-  const Evaluation fresh = evaluate(*standard_, population_, c.features, inputs(id, c));
+  const auto current = c.has_current ? store_->current(id) : std::nullopt;
   bool changed = false;
-  v1::TierAssignment next = decide(*standard_, fresh, c.current ? &*c.current : nullptr, nullptr, t, &changed);
+  v1::TierAssignment next =
+      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
+             current ? &*current : nullptr, nullptr, t, &changed);
   Store::Batch batch;
   batch.overrides.push_back({id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()});
   if (changed) batch.changes.push_back(&next);
@@ -598,11 +680,12 @@ bool Engine::clear_override(const std::string& id, const std::string& actor, con
   }
   clear_pending();
   c.override.reset();
+  c.last_valid = false;
   metrics_->overrides.Increment();
   spdlog::info("override of customer {} cleared", id);
   if (changed) {
-    c.current = std::move(next);
-    publish({&*c.current});
+    note_current(c, next);
+    publish({&next});
   }
   return true;
 }
@@ -646,23 +729,34 @@ void Engine::close_watchers() {
   watchers_.clear();
 }
 
+// The report paths below read the current assignments from the store through a reader
+// connection of their own (under the shared lock, so no batch commits meanwhile) and
+// recompute features from the compact inputs: correct first, not fast.
 std::optional<Evaluation> Engine::explain(const std::string& id, v1::TierAssignment* current) const {
   std::shared_lock lock(mu_);
   auto it = customers_.find(id);
   if (it == customers_.end()) return std::nullopt;
-  if (it->second.current) *current = *it->second.current;
-  return evaluate(*standard_, population_, it->second.features, inputs(id, it->second));
+  const Customer& c = it->second;
+  if (c.has_current) {
+    Store reader(cfg_.store_path, Store::Mode::reader);
+    if (auto a = reader.current(id)) *current = std::move(*a);
+  }
+  return evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), clock_locked()), true);
 }
 
 v1::Distribution Engine::distribution() const {
   std::shared_lock lock(mu_);
+  const absl::Time t = clock_locked();
   std::vector<v1::TierAssignment> assignments;
   std::vector<Features> features;
-  for (const auto& [id, c] : customers_) {
-    if (!c.current) continue;
-    assignments.push_back(*c.current);
-    features.push_back(c.features);
-  }
+  Store reader(cfg_.store_path, Store::Mode::reader);
+  reader.currents("", [&](v1::TierAssignment&& a) {
+    auto it = customers_.find(a.customer_id());
+    if (it == customers_.end()) return true;
+    features.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), t));
+    assignments.push_back(std::move(a));
+    return true;
+  });
   return classification::distribution(*standard_, assignments, features);
 }
 
@@ -670,43 +764,79 @@ std::vector<v1::TierAssignment> Engine::list(const std::string& tier, const std:
                                              const std::string& class_name, const std::string& after, int limit,
                                              std::string* next) const {
   std::shared_lock lock(mu_);
-  std::map<std::string, const v1::TierAssignment*> sorted;
-  for (const auto& [id, c] : customers_) {
-    if (!c.current || id <= after) continue;
-    if (!tier.empty() && c.current->tier() != tier) continue;
+  std::vector<v1::TierAssignment> out;
+  Store reader(cfg_.store_path, Store::Mode::reader);
+  reader.currents(after, [&](v1::TierAssignment&& a) {
+    if (!customers_.contains(a.customer_id())) return true;
+    if (!tier.empty() && a.tier() != tier) return true;
     if (!dimension.empty()) {
-      const auto& dims = c.current->dimensions();
+      const auto& dims = a.dimensions();
       if (std::none_of(dims.begin(), dims.end(), [&](const v1::DimensionClass& d) {
             return d.dimension() == dimension && (class_name.empty() || d.class_name() == class_name);
           })) {
-        continue;
+        return true;
       }
     }
-    sorted.emplace(id, &*c.current);
-  }
-  std::vector<v1::TierAssignment> out;
-  for (const auto& [id, a] : sorted) {
     if (static_cast<int>(out.size()) == limit) {
       *next = out.back().customer_id();
-      break;
+      return false;
     }
-    out.push_back(*a);
-  }
+    out.push_back(std::move(a));
+    return true;
+  });
   return out;
 }
 
+// classification::what_if() on the compact inputs the engine holds (the same computation:
+// fresh tiers under each standard with its own population, no anti-flapping or overrides).
 v1::WhatIfResponse Engine::what_if(const Standard& candidate) const {
   std::shared_lock lock(mu_);
-  std::vector<CustomerInputs> all;
-  all.reserve(customers_.size());
-  for (const auto& [id, c] : customers_) all.push_back(inputs(id, c));
-  return classification::what_if(*standard_, candidate, all, clock_locked());
+  const absl::Time t = clock_locked();
+  std::vector<const std::string*> ids;
+  std::vector<const CompactProfile*> profiles;
+  std::vector<Features> fa, fb;
+  ids.reserve(customers_.size());
+  fa.reserve(customers_.size());
+  fb.reserve(customers_.size());
+  for (const auto& [id, c] : customers_) {
+    ids.push_back(&id);
+    profiles.push_back(c.profile ? &*c.profile : nullptr);
+    fa.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+    fb.push_back(compute_features(candidate, compact_inputs(id, c), t));
+  }
+  const Population pa = Population::compute(*standard_, fa);
+  const Population pb = Population::compute(candidate, fb);
+  const MappingTable ma(*standard_, vocabulary_), mb(candidate, vocabulary_);
+  struct Cell {
+    int64_t customers = 0;
+    std::vector<std::string> examples;
+  };
+  std::map<std::pair<int, int>, Cell> cells;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    const int a = classify(*standard_, pa, fa[i], profiles[i], ma).tier;
+    const int b = classify(candidate, pb, fb[i], profiles[i], mb).tier;
+    Cell& cell = cells[{a, b}];
+    ++cell.customers;
+    if (cell.examples.size() < 3) cell.examples.push_back(*ids[i]);
+  }
+  v1::WhatIfResponse out;
+  out.set_candidate_version(candidate.version());
+  out.set_customers(static_cast<int64_t>(ids.size()));
+  for (const auto& [key, cell] : cells) {
+    auto* m = out.add_migrations();
+    m->set_from_tier(standard_->tiers()[key.first].name);
+    m->set_to_tier(candidate.tiers()[key.second].name);
+    m->set_customers(cell.customers);
+    for (const auto& id : cell.examples) m->add_example_customer_ids(id);
+  }
+  return out;
 }
 
 v1::ReloadStandardResponse Engine::reload() {
   auto fresh = Standard::load_file(cfg_.standard_path);  // throws on a bad file: the old one stays
   std::unique_lock lock(mu_);
   standard_ = std::move(fresh);
+  for (auto& [id, c] : customers_) c.last_valid = false;  // classifications of the old standard
   v1::ReloadStandardResponse resp;
   resp.set_standard_version(standard_->version());
   evaluate_all();
@@ -716,13 +846,6 @@ v1::ReloadStandardResponse Engine::reload() {
 }
 
 namespace {
-// One Redis connection per gRPC thread: hiredis contexts are not thread-safe.
-redis::Client& thread_redis(const config::RedisConfig& cfg) {
-  thread_local std::unique_ptr<redis::Client> client;
-  if (!client) client = std::make_unique<redis::Client>(cfg);
-  return *client;
-}
-
 grpc::Status unavailable(const std::exception& e) { return grpc::Status(grpc::StatusCode::UNAVAILABLE, e.what()); }
 grpc::Status invalid(const std::string& m) { return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, m); }
 grpc::Status not_found(const std::string& m) { return grpc::Status(grpc::StatusCode::NOT_FOUND, m); }
@@ -751,56 +874,129 @@ constexpr int kDefaultHistoryPage = 50;
 constexpr int kMaxHistoryPage = 1000;
 }  // namespace
 
-grpc::Status TierService::GetTier(grpc::ServerContext*, const v1::GetTierRequest* req, v1::TierAssignment* out) {
-  const std::string& id = req->customer_id();
-  if (id.empty()) return invalid("customer_id is required");
-  try {
-    if (req->has_as_of()) {
-      // The tier in force at as_of: the newest stored version evaluated at or before it
-      // (evaluated_time is on the service's clock: wall, or the event-time watermark).
-      if (!valid_timestamp(req->as_of())) return invalid("as_of is not a valid timestamp (years 1-9999)");
-      if (!engine_.known(id)) return not_found("no customer " + id);
-      const absl::Time t = timeutil::from_proto(req->as_of());
-      auto a = engine_.as_of(id, t);
-      if (!a) return not_found("customer " + id + " had no tier on " + timeutil::format(t));
-      *out = std::move(*a);
-      return grpc::Status::OK;
-    }
-    auto reply = thread_redis(cfg_.redis).command({"HGET", redis_key(id), "proto"});
-    if (reply.is_nil()) return not_found("no tier for customer " + id);
-    if (!out->ParseFromArray(reply.str().data(), static_cast<int>(reply.str().size()))) {
-      return grpc::Status(grpc::StatusCode::DATA_LOSS, "unreadable tier for customer " + id);
-    }
-    return grpc::Status::OK;
-  } catch (const redis::RedisError& e) {
-    return unavailable(e);
-  } catch (const sql::Error& e) {
-    return unavailable(e);
+BlockingWorker::BlockingWorker() : thread_([this] {
+  std::unique_lock lock(mu_);
+  while (true) {
+    cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+    if (jobs_.empty()) return;  // stop_ and nothing left
+    auto job = std::move(jobs_.front());
+    jobs_.pop_front();
+    lock.unlock();
+    job();
+    lock.lock();
   }
+}) {}
+
+BlockingWorker::~BlockingWorker() {
+  {
+    std::lock_guard lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
 }
 
-grpc::Status TierService::BatchGetTiers(grpc::ServerContext*, const v1::BatchGetTiersRequest* req,
-                                        v1::BatchGetTiersResponse* out) {
-  if (req->customer_ids_size() > kMaxBatch) {
-    return invalid(fmt::format("customer_ids: {} ids, at most {} per call", req->customer_ids_size(), kMaxBatch));
+void BlockingWorker::post(std::function<void()> job) {
+  {
+    std::lock_guard lock(mu_);
+    jobs_.push_back(std::move(job));
   }
-  try {
-    std::vector<std::string> keys;
-    for (const auto& id : req->customer_ids()) keys.push_back(redis_key(id));
-    std::vector<std::vector<std::string_view>> cmds;
-    for (const auto& k : keys) cmds.push_back({"HGET", k, "proto"});
-    auto replies = thread_redis(cfg_.redis).pipeline(cmds);
-    for (int i = 0; i < req->customer_ids_size(); ++i) {
-      if (replies[i].is_nil() || replies[i].is_error()) {
-        out->add_not_found(req->customer_ids(i));
-      } else {
-        out->add_assignments()->ParseFromArray(replies[i].str().data(), static_cast<int>(replies[i].str().size()));
-      }
+  cv_.notify_one();
+}
+
+TierService::TierService(const Config& cfg, Engine& engine)
+    : cfg_(cfg), engine_(engine), mux_(std::make_unique<redis::Mux>(cfg.redis)) {}
+
+TierService::~TierService() = default;
+
+grpc::ServerUnaryReactor* TierService::GetTier(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
+                                               grpc::ByteBuffer* response) {
+  auto* reactor = ctx->DefaultReactor();
+  auto req = std::make_shared<v1::GetTierRequest>();
+  grpc::ByteBuffer copy(*request);  // shares the slices; Deserialize consumes its argument
+  if (!grpc::SerializationTraits<v1::GetTierRequest>::Deserialize(&copy, req.get()).ok()) {
+    reactor->Finish(invalid("the request is not a tierflow.v1.GetTierRequest"));
+    return reactor;
+  }
+  if (req->customer_id().empty()) {
+    reactor->Finish(invalid("customer_id is required"));
+    return reactor;
+  }
+  if (req->has_as_of()) {
+    // The tier in force at as_of: the newest stored version evaluated at or before it
+    // (evaluated_time is on the service's clock: wall, or the event-time watermark).
+    if (!valid_timestamp(req->as_of())) {
+      reactor->Finish(invalid("as_of is not a valid timestamp (years 1-9999)"));
+      return reactor;
     }
-    return grpc::Status::OK;
-  } catch (const redis::RedisError& e) {
-    return unavailable(e);
+    // SQLite and the engine's lock block: not on gRPC's thread.
+    worker_.post([this, reactor, req, response] {
+      const std::string& id = req->customer_id();
+      try {
+        if (!engine_.known(id)) return reactor->Finish(not_found("no customer " + id));
+        const absl::Time t = timeutil::from_proto(req->as_of());
+        auto a = engine_.as_of(id, t);
+        if (!a) return reactor->Finish(not_found("customer " + id + " had no tier on " + timeutil::format(t)));
+        bool own = false;
+        reactor->Finish(grpc::SerializationTraits<v1::TierAssignment>::Serialize(*a, response, &own));
+      } catch (const sql::Error& e) {
+        reactor->Finish(unavailable(e));
+      }
+    });
+    return reactor;
   }
+  std::string key = redis_key(req->customer_id());
+  mux_->submit({{"HGET", std::move(key), "proto"}},
+               [reactor, response, req](std::span<const redis::Mux::Reply> replies, std::string_view error) {
+                 using Kind = redis::Mux::Reply::Kind;
+                 if (!error.empty()) {
+                   return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(error)));
+                 }
+                 const auto& r = replies[0];
+                 if (r.kind == Kind::nil) return reactor->Finish(not_found("no tier for customer " + req->customer_id()));
+                 if (r.kind != Kind::string) {
+                   return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                                       "redis answered HGET with an error: " + std::string(r.str)));
+                 }
+                 grpc::Slice slice(r.str.data(), r.str.size());
+                 *response = grpc::ByteBuffer(&slice, 1);
+                 reactor->Finish(grpc::Status::OK);
+               });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* TierService::BatchGetTiers(grpc::CallbackServerContext* ctx,
+                                                     const v1::BatchGetTiersRequest* req,
+                                                     v1::BatchGetTiersResponse* out) {
+  auto* reactor = ctx->DefaultReactor();
+  if (req->customer_ids_size() > kMaxBatch) {
+    reactor->Finish(
+        invalid(fmt::format("customer_ids: {} ids, at most {} per call", req->customer_ids_size(), kMaxBatch)));
+    return reactor;
+  }
+  if (req->customer_ids_size() == 0) {
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  std::vector<redis::Mux::Command> cmds;
+  cmds.reserve(req->customer_ids_size());
+  for (const auto& id : req->customer_ids()) cmds.push_back({"HGET", redis_key(id), "proto"});
+  // `req` and `out` live until Finish.
+  mux_->submit(std::move(cmds), [reactor, req, out](std::span<const redis::Mux::Reply> replies,
+                                                    std::string_view error) {
+    using Kind = redis::Mux::Reply::Kind;
+    if (!error.empty()) return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(error)));
+    for (int i = 0; i < req->customer_ids_size(); ++i) {
+      const auto& r = replies[i];
+      if (r.kind == Kind::string) {
+        if (out->add_assignments()->ParseFromArray(r.str.data(), static_cast<int>(r.str.size()))) continue;
+        out->mutable_assignments()->RemoveLast();
+      }
+      out->add_not_found(req->customer_ids(i));
+    }
+    reactor->Finish(grpc::Status::OK);
+  });
+  return reactor;
 }
 
 grpc::Status TierService::GetTierHistory(grpc::ServerContext*, const v1::GetTierHistoryRequest* req,

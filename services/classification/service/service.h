@@ -13,7 +13,7 @@
 //
 // Threading: Engine::run consumes and evaluates on one thread. Everything that writes
 // the store or Redis (evaluation, reload, overrides) holds the engine's unique lock.
-// gRPC calls read Redis (GetTier, BatchGetTiers) with a connection per gRPC thread, the
+// gRPC calls read Redis (GetTier, BatchGetTiers) through one shared connection, the
 // store through a read connection of their own (history, as-of), or the engine's state
 // under its shared lock (Explain, List, Distribution, WhatIf).
 #pragma once
@@ -24,6 +24,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,6 +33,7 @@
 #include <shared_mutex>
 #include <stdexcept>
 #include <stop_token>
+#include <thread>
 #include <string>
 #include <unordered_map>
 #include <unordered_set>
@@ -39,12 +41,16 @@
 
 #include "common/config/sections.h"
 #include "service/store.h"
+#include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
 #include "tierflow/classification/standard.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
 namespace prometheus {
 class Registry;
+}
+namespace tierflow::redis {
+class Mux;
 }
 namespace tierflow::kafka {
 class Producer;
@@ -131,6 +137,11 @@ class Engine {
   // what was confirmed. Throws when Kafka setup or the store fails.
   void run(std::stop_token stop);
 
+  // Re-evaluates everyone now, as the schedule in run() does (any thread; takes the unique
+  // lock). Returns how many assignments changed. Throws what the store's commit throws
+  // (then run() stops: memory is ahead of the store).
+  size_t reevaluate();
+
   // For gRPC (any thread).
   std::optional<Evaluation> explain(const std::string& customer_id, v1::TierAssignment* current) const;
   v1::Distribution distribution() const;
@@ -164,28 +175,45 @@ class Engine {
   absl::Time now() const;
   std::vector<std::string> tier_names() const;
 
+  // Memory held per customer by the engine (map node, compact inputs, overrides and what
+  // they point to), averaged over the customers held; 0 when none.
+  double bytes_per_customer() const;
+  size_t customers() const;
+
   struct Metrics;
 
  private:
+  // What is held per customer (about 0.8 KB): compact inputs, the override (rare, on the
+  // heap), and a summary of the current assignment; the assignment itself lives in the
+  // store (always committed before memory changes) and in Redis. Features are recomputed
+  // when needed.
   struct Customer {
-    std::optional<v1::AccountSnapshot> account;
-    std::optional<v1::CustomerProfile> profile;
-    std::optional<v1::TierAssignment> current;
-    std::optional<v1::TierOverride> override;
-    Features features;
+    std::optional<CompactAccount> account;
+    std::optional<CompactProfile> profile;
+    std::unique_ptr<v1::TierOverride> override;
+    int64_t account_version = 0;  // of `account` (older snapshots are dropped)
+    // The classification at the last evaluation (under standard_ and population_ then);
+    // the current assignment was decided from it. Invalid after a reload or an override.
+    Classification last{};
+    bool last_valid = false;
+    bool has_current = false;        // the store holds a current assignment
+    bool pending_downgrade = false;  // ... which announces a downgrade (time-dependent)
   };
-  CustomerInputs inputs(const std::string& id, const Customer& c) const;
+  CompactInputs compact_inputs(const std::string& id, const Customer& c) const {
+    return CompactInputs{id, c.account ? &*c.account : nullptr, c.profile ? &*c.profile : nullptr};
+  }
+  // evaluate_assignment() (or evaluate() when `full`) from compact inputs and their features.
+  Evaluation evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const;
+  static void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
   // Applies one consumed record to memory and marks it pending. Caller holds the unique lock.
   void apply_record(const kafka::Record& r);
-  // Recomputes features and the population, evaluates everyone, commits the batch (pending
-  // inputs and offsets with it) and publishes what changed. Caller holds the unique lock.
+  // Recomputes features and the population, classifies everyone on compact inputs, and
+  // runs evaluate_assignment() + decide() only for customers whose classification changed
+  // or whose assignment is time-dependent (pending downgrade, override); commits the batch
+  // (pending inputs and offsets with it) and publishes what changed. Unique lock held.
   size_t evaluate_all();
-  // decide() for one customer with the features it has; *expired is set when its override
-  // has expired by `t` (and was therefore not applied).
-  std::optional<v1::TierAssignment> evaluate_one(const std::string& id, const Customer& c, absl::Time t,
-                                                 bool* expired) const;
   // Moves the pending inputs, offsets, watermark and delivery confirmations into `batch`.
   void fill_pending(Store::Batch& batch);
   void clear_pending();
@@ -202,14 +230,18 @@ class Engine {
   std::shared_ptr<const Standard> standard_;
   Population population_;
   std::unordered_map<std::string, Customer> customers_;
+  Vocabulary vocabulary_;  // profile strings (industry, region); grows under the unique lock
+  MappingTable mappings_;  // for standard_ and vocabulary_, rebuilt by evaluate_all when stale
+  const Standard* mappings_standard_ = nullptr;
   absl::Time watermark_ = absl::InfinitePast();
   absl::Time stored_watermark_ = absl::InfinitePast();
   std::unique_ptr<Store> store_;
   std::unique_ptr<class RedisWriter> redis_;
 
   // Applied to memory, not yet in the store (engine thread, under the unique lock).
-  std::unordered_set<std::string> pending_accounts_;
-  std::unordered_set<std::string> pending_profiles_;
+  // The protos as consumed, for the store (memory holds only their compact form).
+  std::unordered_map<std::string, v1::AccountSnapshot> pending_accounts_;
+  std::unordered_map<std::string, v1::CustomerProfile> pending_profiles_;
   std::map<Store::TopicPartition, int64_t> applied_offsets_;  // next offset per partition
   std::set<Store::TopicPartition> pending_offsets_;
   // Kafka must see the unpublished history rows again (at start; after a failed delivery).
@@ -232,11 +264,49 @@ class Engine {
   bool watchers_closed_ = false;
 };
 
-class TierService final : public v1::TierService::Service {
+// A single worker thread for the few blocking calls a callback handler must not make on
+// gRPC's threads (GetTier with as_of reads SQLite). Jobs run in order; the destructor runs
+// what is queued, then joins. Thread-safe.
+class BlockingWorker {
  public:
-  TierService(const Config& cfg, Engine& engine) : cfg_(cfg), engine_(engine) {}
-  grpc::Status GetTier(grpc::ServerContext*, const v1::GetTierRequest*, v1::TierAssignment*) override;
-  grpc::Status BatchGetTiers(grpc::ServerContext*, const v1::BatchGetTiersRequest*, v1::BatchGetTiersResponse*) override;
+  BlockingWorker();
+  ~BlockingWorker();
+  BlockingWorker(const BlockingWorker&) = delete;
+  BlockingWorker& operator=(const BlockingWorker&) = delete;
+  void post(std::function<void()> job);
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::function<void()>> jobs_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+// GetTier and BatchGetTiers use gRPC's callback API and read Redis through one shared,
+// pipelined connection (redis::Mux): no thread or connection per call. The other methods
+// are sync handlers. Lifecycle: must outlive the grpc::Server it is registered with (the
+// server's shutdown waits for the callbacks, which the mux and the worker complete).
+// GetTier is a raw method: the stored TierAssignment bytes are the response as they are (no
+// parse and re-serialisation of ~1 KB per call); RedisWriter is their only writer.
+using TierServiceBase = v1::TierService::WithRawCallbackMethod_GetTier<
+    v1::TierService::WithCallbackMethod_BatchGetTiers<v1::TierService::Service>>;
+
+class TierService final : public TierServiceBase {
+ public:
+  // Does not connect to Redis (the mux connects on first use; while Redis is down the
+  // Redis-backed calls answer UNAVAILABLE).
+  TierService(const Config& cfg, Engine& engine);
+  ~TierService() override;
+
+  // A v1::GetTierRequest in, a v1::TierAssignment out. From Redis (NOT_FOUND naming the
+  // customer when it has no tier there; UNAVAILABLE when Redis cannot be reached). With
+  // as_of: from the store's history, on the worker thread.
+  grpc::ServerUnaryReactor* GetTier(grpc::CallbackServerContext*, const grpc::ByteBuffer* request,
+                                    grpc::ByteBuffer* response) override;
+  // At most 1000 ids; unknown ones are listed in not_found. One pipelined group in Redis.
+  grpc::ServerUnaryReactor* BatchGetTiers(grpc::CallbackServerContext*, const v1::BatchGetTiersRequest*,
+                                          v1::BatchGetTiersResponse*) override;
   grpc::Status GetTierHistory(grpc::ServerContext*, const v1::GetTierHistoryRequest*,
                               v1::GetTierHistoryResponse*) override;
   grpc::Status ExplainTier(grpc::ServerContext*, const v1::ExplainTierRequest*, v1::Explanation*) override;
@@ -251,9 +321,16 @@ class TierService final : public v1::TierService::Service {
   grpc::Status ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*, v1::ReloadStandardResponse*) override;
   grpc::Status WhatIf(grpc::ServerContext*, const v1::WhatIfRequest*, v1::WhatIfResponse*) override;
 
+  // Pipelines written / commands sent through the shared connection (benchmark report).
+  redis::Mux& mux() { return *mux_; }
+
  private:
   const Config& cfg_;
   Engine& engine_;
+  // Destroyed first (reverse order): the worker finishes as_of calls, the mux fails what
+  // it still holds; both complete their reactors.
+  std::unique_ptr<redis::Mux> mux_;
+  BlockingWorker worker_;
 };
 
 }  // namespace tierflow::classification

@@ -216,6 +216,22 @@ bool Store::has_customer(const std::string& customer_id) {
   return q.step();
 }
 
+std::optional<v1::TierAssignment> Store::current(const std::string& customer_id) {
+  auto q = db_.prepare("SELECT assignment FROM customers WHERE customer_id = ?1 AND assignment IS NOT NULL");
+  q.bind_text(1, customer_id);
+  if (!q.step()) return std::nullopt;
+  return parse_blob<v1::TierAssignment>(q, 0);
+}
+
+void Store::currents(const std::string& after, const std::function<bool(v1::TierAssignment&&)>& each) {
+  auto q = db_.prepare(
+      "SELECT assignment FROM customers WHERE customer_id > ?1 AND assignment IS NOT NULL ORDER BY customer_id");
+  q.bind_text(1, after);
+  while (q.step()) {
+    if (!each(parse_blob<v1::TierAssignment>(q, 0))) return;
+  }
+}
+
 std::vector<v1::TierAssignment> Store::history(const std::string& customer_id, int64_t before_version, int limit,
                                                bool* more) {
   auto q = db_.prepare(

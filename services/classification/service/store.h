@@ -91,6 +91,11 @@ class Store {
   std::optional<absl::Time> watermark();
 
   bool has_customer(const std::string& customer_id);
+  // The customer's current assignment (the one the last committed batch gave it).
+  std::optional<v1::TierAssignment> current(const std::string& customer_id);
+  // Every current assignment, in customer id order, with customer_id > after (empty: all).
+  // `each` returns false to stop the scan.
+  void currents(const std::string& after, const std::function<bool(v1::TierAssignment&&)>& each);
   // Versions of one customer, newest first, with version < before_version (0: from the
   // newest). *more is set when older versions remain.
   std::vector<v1::TierAssignment> history(const std::string& customer_id, int64_t before_version, int limit,

@@ -11,8 +11,11 @@
 #include <unordered_set>
 #include <utility>
 
+#include <google/protobuf/arena.h>
+
 #include "money.hpp"
 #include "state.hpp"
+#include "wire.hpp"
 #include "tierflow/ledger/store.hpp"
 #include "tierflow/v1/events.pb.h"
 
@@ -145,6 +148,33 @@ using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
 
 constexpr std::string_view kAccountsTopic = "ledger.accounts.v1";
 
+// Orders (account, currency) keys and lets a std::map keyed by a pair of strings be
+// searched with a pair of string_views, so a lookup builds no strings.
+struct PairLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    const std::string_view a1 = a.first, b1 = b.first;
+    if (a1 != b1) return a1 < b1;
+    return std::string_view(a.second) < std::string_view(b.second);
+  }
+};
+
+// Debit and credit per (account, currency).
+using BalanceMap =
+    std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>, PairLess>;
+
+std::pair<int64_t, int64_t>& balance_slot(BalanceMap& m, std::string_view account,
+                                          std::string_view currency) {
+  auto it = m.find(std::pair{account, currency});
+  if (it == m.end()) {
+    it = m.emplace(std::pair{std::string(account), std::string(currency)},
+                   std::pair<int64_t, int64_t>{0, 0})
+             .first;
+  }
+  return it->second;
+}
+
 }  // namespace
 
 class Ledger::Impl {
@@ -157,9 +187,14 @@ class Ledger::Impl {
   ApplyResult apply(std::span<const ConsumedRecord> batch) {
     ApplyResult result;
     Batch b{result};
+    // The batch's parsed events live on one arena, freed at once when apply() returns.
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 256 * 1024;
+    arena_options.max_block_size = 4 * 1024 * 1024;
+    google::protobuf::Arena arena(arena_options);
     store_->begin();
     try {
-      auto parsed = prefetch(batch);
+      auto parsed = prefetch(batch, arena);
       for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
       flush(b);
       store_->write(b.changes);
@@ -306,7 +341,7 @@ class Ledger::Impl {
     StringSet changed;
     std::set<std::pair<std::string, int32_t>> dirty_offsets;
     // What this batch adds to each (account, currency): debit, credit.
-    std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> balance_deltas;
+    BalanceMap balance_deltas;
     Micros max_event_time = kMinMicros;
     Changes changes;  // filled by processing (deferred, outbox DLQ rows) and by flush()
   };
@@ -359,9 +394,11 @@ class Ledger::Impl {
 
   // Parses the batch and reads, in two store calls, the event rows and customers it names,
   // so processing rarely goes back to the store. Records below their partition's resume
-  // point are not parsed (process_record skips them).
-  std::vector<std::optional<v1::PosEvent>> prefetch(std::span<const ConsumedRecord> batch) {
-    std::vector<std::optional<v1::PosEvent>> parsed(batch.size());
+  // point are not parsed (process_record skips them). The events are allocated on `arena`;
+  // nullptr for a record not parsed or not parseable.
+  std::vector<const v1::PosEvent*> prefetch(std::span<const ConsumedRecord> batch,
+                                            google::protobuf::Arena& arena) {
+    std::vector<const v1::PosEvent*> parsed(batch.size(), nullptr);
     std::vector<std::string_view> ids, customers;
     StringSet wanted_customers;
     ids.reserve(batch.size());
@@ -369,11 +406,9 @@ class Ledger::Impl {
       const auto& rec = batch[i];
       auto it = offsets_.find({std::string(rec.topic), rec.partition});
       if (it != offsets_.end() && rec.offset < it->second) continue;
-      auto& ev = parsed[i].emplace();
-      if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) {
-        parsed[i].reset();
-        continue;
-      }
+      auto& ev = *google::protobuf::Arena::CreateMessage<v1::PosEvent>(&arena);
+      if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) continue;
+      parsed[i] = &ev;
       if (!ev.event_id().empty()) ids.push_back(ev.event_id());
       if (ev.has_refund() && !ev.refund().original_event_id().empty()) {
         ids.push_back(ev.refund().original_event_id());
@@ -480,7 +515,7 @@ class Ledger::Impl {
     return *t.state;
   }
 
-  void process_record(const ConsumedRecord& rec, std::optional<v1::PosEvent>& parsed, Batch& b) {
+  void process_record(const ConsumedRecord& rec, const v1::PosEvent* parsed, Batch& b) {
     auto key = std::make_pair(std::string(rec.topic), rec.partition);
     auto it = offsets_.find(key);
     if (it != offsets_.end() && rec.offset < it->second) {
@@ -912,7 +947,7 @@ class Ledger::Impl {
 
   bool postable(const std::vector<Line>& lines, const std::string& currency) const {
     for (const auto& l : lines) {
-      auto it = balances_.find({std::string(l.account), currency});
+      auto it = balances_.find(std::pair{l.account, std::string_view(currency)});
       int64_t d = it == balances_.end() ? 0 : it->second.first;
       int64_t c = it == balances_.end() ? 0 : it->second.second;
       if (!checked_add(d, l.debit, d) || !checked_add(c, l.credit, c)) return false;
@@ -924,29 +959,34 @@ class Ledger::Impl {
   void post(CustomerState& st, const v1::PosEvent& ev, std::string_view kind, Micros t,
             const std::string& currency, const std::vector<Line>& lines, int64_t receivable_delta,
             Batch& b) {
-    v1::JournalEntry entry;
-    entry.set_event_id(ev.event_id());
-    entry.set_customer_id(ev.customer_id());
-    entry.set_kind(std::string(kind));
-    set_timestamp(t, entry.mutable_event_time());
-    entry.set_currency(currency);
+    // A v1::JournalEntry encoded by hand: the bytes SerializeAsString() would produce.
+    std::string entry;
+    entry.reserve(64 + ev.event_id().size() + ev.customer_id().size() + 32 * lines.size());
+    wire::string_field(entry, 1, ev.event_id());
+    wire::string_field(entry, 2, ev.customer_id());
+    wire::string_field(entry, 3, kind);
+    wire::timestamp_field(entry, 4, t);
+    wire::string_field(entry, 5, currency);
     for (const auto& l : lines) {
       if (l.debit == 0 && l.credit == 0) continue;
-      auto* jl = entry.add_lines();
-      jl->set_account(std::string(l.account));
-      jl->set_debit_minor(l.debit);
-      jl->set_credit_minor(l.credit);
-      auto key = std::make_pair(std::string(l.account), currency);
-      auto& bal = balances_[key];
+      size_t len = 1 + wire::varint_size(l.account.size()) + l.account.size();
+      if (l.debit != 0) len += 1 + wire::varint_size(static_cast<uint64_t>(l.debit));
+      if (l.credit != 0) len += 1 + wire::varint_size(static_cast<uint64_t>(l.credit));
+      wire::tag(entry, 6, 2);
+      wire::varint(entry, len);
+      wire::string_field(entry, 1, l.account);
+      wire::int64_field(entry, 2, l.debit);
+      wire::int64_field(entry, 3, l.credit);
+      auto& bal = balance_slot(balances_, l.account, currency);
       bal.first += l.debit;
       bal.second += l.credit;
-      auto& delta = b.balance_deltas[std::move(key)];
+      auto& delta = balance_slot(b.balance_deltas, l.account, currency);
       delta.first += l.debit;
       delta.second += l.credit;
     }
-    entry.set_balance_after_minor(st.receivable);
+    wire::int64_field(entry, 7, st.receivable);
     b.changes.journal.push_back({st.customer_id, ++st.journal_seq, t, receivable_delta,
-                                 entry.SerializeAsString()});
+                                 std::move(entry)});
   }
 
   void touch(CustomerState& st, Micros t, Batch& b) {
@@ -1031,15 +1071,18 @@ class Ledger::Impl {
       ++st.version;
       ch.customers.push_back(&st);
       const Micros keep_since = st.last_event_time - kClosedInvoiceWindow;
-      std::string payload;
+      std::string stored, payload;
       if (std::any_of(st.invoices.begin(), st.invoices.end(),
                       [&](const Invoice& i) { return prunable(i, keep_since); })) {
-        CustomerState view = st;
-        std::erase_if(view.invoices, [&](const Invoice& i) { return prunable(i, keep_since); });
-        payload = build_snapshot(view, b.max_event_time).SerializeAsString();
+        std::vector<Invoice> kept;
+        for (const auto& i : st.invoices) {
+          if (!prunable(i, keep_since)) kept.push_back(i);
+        }
+        encode_state_and_snapshot(st, kept, b.max_event_time, stored, payload);
       } else {
-        payload = build_snapshot(st, b.max_event_time).SerializeAsString();
+        encode_state_and_snapshot(st, st.invoices, b.max_event_time, stored, payload);
       }
+      ch.customer_states.push_back(std::move(stored));
       ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}});
     }
     for (const auto& key : b.dirty_offsets) {
@@ -1064,7 +1107,7 @@ class Ledger::Impl {
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
   // overflow checks and the per-batch balance check use them.
-  std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>> balances_;
+  BalanceMap balances_;
   StringMap<CustomerState> customers_;
   StringMap<EventSlot> events_;   // the current batch's view of event rows
   StringSet absent_customers_;    // known unknown in the current batch

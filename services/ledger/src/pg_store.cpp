@@ -392,13 +392,15 @@ class PostgresStore final : public Store {
       ArrayLiteral id, version, seq, fsum, last, state;
       ArrayLiteral icust, isale, issued, due, iamount, open, closed, by_payment;
       size_t invoices = 0;
-      for (const CustomerState* s : c.customers) {
+      const bool encoded = c.customer_states.size() == c.customers.size();
+      for (size_t i = 0; i < c.customers.size(); ++i) {
+        const CustomerState* s = c.customers[i];
         id.text(s->customer_id);
         version.integer(s->version);
         seq.integer(s->journal_seq);
         fsum.integer(s->feedback_score_sum);
         last.integer(s->last_event_time);
-        state.bytea(encode_state(*s));
+        state.bytea(encoded ? c.customer_states[i] : encode_state(*s));
         for (const auto& inv : s->invoices) {
           if (!inv.dirty) continue;
           ++invoices;

@@ -1,6 +1,16 @@
 // The SQLite backend of the ledger store. Keys are WITHOUT ROWID primary keys (see
-// BASELINES.md); every statement is prepared once at open and reused.
+// BASELINES.md), except the journal: its rows are appended in rowid order (a batch's
+// entries scatter over every customer, and a (customer_id, seq) clustered key would
+// rewrite most of the table's pages per batch) with a small (customer_id, seq) index.
+// Files created with the older clustered journal keep it; every query works on both.
+// Every statement is prepared once at open and reused; large row sets go in multi-row
+// INSERTs.
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <optional>
 #include <stdexcept>
+#include <vector>
 
 #include "state.hpp"
 #include "tierflow/ledger/ledger.hpp"
@@ -30,9 +40,9 @@ CREATE TABLE IF NOT EXISTS invoices(
   closed INTEGER, closed_by_payment INTEGER NOT NULL,
   PRIMARY KEY(customer_id, sale_event_id)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS journal(
-  customer_id TEXT NOT NULL, seq INTEGER NOT NULL, event_time INTEGER NOT NULL,
-  receivable_delta INTEGER NOT NULL, entry BLOB NOT NULL,
-  PRIMARY KEY(customer_id, seq)) WITHOUT ROWID;
+  id INTEGER PRIMARY KEY, customer_id TEXT NOT NULL, seq INTEGER NOT NULL,
+  event_time INTEGER NOT NULL, receivable_delta INTEGER NOT NULL, entry BLOB NOT NULL,
+  UNIQUE(customer_id, seq));
 CREATE TABLE IF NOT EXISTS deferred(
   event_id TEXT PRIMARY KEY, waiting_for TEXT NOT NULL, customer_id TEXT NOT NULL,
   topic TEXT NOT NULL, part INTEGER NOT NULL, off INTEGER NOT NULL, since INTEGER NOT NULL,
@@ -60,6 +70,75 @@ DeferredRow read_deferred(const Statement& s) {
   return r;
 }
 
+// Rows per multi-row INSERT: one statement step per chunk instead of per row (SQLite's
+// per-statement overhead is about as large as a row's B-tree insert).
+constexpr size_t kRowsPerInsert = 64;
+
+// "<head> VALUES(?,?,..),(?,?,..).." with `rows` groups of `cols` parameters.
+std::string values_sql(std::string_view head, int cols, size_t rows) {
+  std::string group = "(";
+  for (int c = 0; c < cols; ++c) group += c == 0 ? "?" : ",?";
+  group += ")";
+  std::string sql(head);
+  sql += " VALUES";
+  for (size_t r = 0; r < rows; ++r) {
+    if (r > 0) sql += ',';
+    sql += group;
+  }
+  return sql;
+}
+
+// Inserts `n` rows: full chunks of kRowsPerInsert through `many`, the rest through `one`.
+// bind(statement, first parameter index, row) binds one row's `cols` parameters.
+template <typename Bind>
+void insert_rows(Statement& many, Statement& one, int cols, size_t n, Bind&& bind) {
+  size_t i = 0;
+  for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
+    for (size_t r = 0; r < kRowsPerInsert; ++r) bind(many, static_cast<int>(r) * cols + 1, i + r);
+    many.run();
+  }
+  for (; i < n; ++i) {
+    bind(one, 1, i);
+    one.run();
+  }
+}
+
+// A Bloom filter over event ids: may_contain() is false only for an id never add()ed.
+// Sized for `capacity` ids at ~1% false positives; full() once more were added.
+class IdFilter {
+ public:
+  explicit IdFilter(size_t capacity)
+      : capacity_(capacity), bits_(std::max<size_t>(capacity * 10 / 64 + 1, 1024), 0) {}
+
+  void add(std::string_view id) {
+    probe(id, [&](uint64_t& word, uint64_t bit) { word |= bit; return true; });
+    ++count_;
+  }
+  bool may_contain(std::string_view id) const {
+    return const_cast<IdFilter*>(this)->probe(
+        id, [](uint64_t& word, uint64_t bit) { return (word & bit) != 0; });
+  }
+  bool full() const { return count_ > capacity_; }
+  size_t count() const { return count_; }
+
+ private:
+  static constexpr int kProbes = 7;
+  template <typename Fn>
+  bool probe(std::string_view id, Fn&& fn) {
+    const uint64_t h = std::hash<std::string_view>{}(id);
+    const uint64_t h2 = (h >> 29) * 0x9E3779B97F4A7C15ULL | 1;
+    const uint64_t m = bits_.size() * 64;
+    bool all = true;
+    for (int i = 0; i < kProbes; ++i) {
+      const uint64_t pos = (h + static_cast<uint64_t>(i) * h2) % m;
+      all = fn(bits_[pos / 64], uint64_t{1} << (pos % 64)) && all;
+    }
+    return all;
+  }
+  size_t capacity_, count_ = 0;
+  std::vector<uint64_t> bits_;
+};
+
 constexpr std::string_view kDeferredColumns =
     "event_id, waiting_for, customer_id, topic, part, off, since, value";
 
@@ -71,27 +150,33 @@ class SqliteStore final : public Store {
     save_offset_ = db_.prepare(
         "INSERT INTO offsets(topic, part, next_offset) VALUES(?1, ?2, ?3) "
         "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+    all_event_ids_ = db_.prepare("SELECT event_id FROM events");
+    data_version_ = db_.prepare("PRAGMA data_version");
     find_event_ = db_.prepare(
         "SELECT customer_id, kind, event_time, amount, refunded, cost, currency "
         "FROM events WHERE event_id = ?1");
-    insert_event_ = db_.prepare(
-        "INSERT OR REPLACE INTO events(event_id, customer_id, kind, event_time, amount, refunded, cost, "
-        "currency) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
+    constexpr std::string_view kInsertEvent =
+        "INSERT OR REPLACE INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
+        "cost, currency)";
+    insert_event_ = db_.prepare(values_sql(kInsertEvent, 8, 1));
+    insert_events_ = db_.prepare(values_sql(kInsertEvent, 8, kRowsPerInsert));
     delete_event_ = db_.prepare("DELETE FROM events WHERE event_id = ?1");
     load_customer_ = db_.prepare(
         "SELECT version, journal_seq, feedback_sum, state FROM customers WHERE customer_id = ?1");
     load_invoices_ = db_.prepare(
         "SELECT sale_event_id, issued, due, amount, open_amount, closed, closed_by_payment "
         "FROM invoices WHERE customer_id = ?1 AND (closed IS NULL OR closed >= ?2)");
-    save_customer_ = db_.prepare(
-        "INSERT OR REPLACE INTO customers(customer_id, version, journal_seq, feedback_sum, state) "
-        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    constexpr std::string_view kSaveCustomer =
+        "INSERT OR REPLACE INTO customers(customer_id, version, journal_seq, feedback_sum, state)";
+    save_customer_ = db_.prepare(values_sql(kSaveCustomer, 5, 1));
+    save_customers_ = db_.prepare(values_sql(kSaveCustomer, 5, kRowsPerInsert));
     save_invoice_ = db_.prepare(
         "INSERT OR REPLACE INTO invoices(customer_id, sale_event_id, issued, due, amount, "
         "open_amount, closed, closed_by_payment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
-    insert_journal_ = db_.prepare(
-        "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry) "
-        "VALUES(?1, ?2, ?3, ?4, ?5)");
+    constexpr std::string_view kInsertJournal =
+        "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry)";
+    insert_journal_ = db_.prepare(values_sql(kInsertJournal, 5, 1));
+    insert_journals_ = db_.prepare(values_sql(kInsertJournal, 5, kRowsPerInsert));
     read_journal_ = db_.prepare(
         "SELECT seq, event_time, receivable_delta, entry FROM journal WHERE customer_id = ?1 "
         "AND seq > ?4 AND event_time >= ?2 AND event_time < ?3 ORDER BY seq LIMIT ?5");
@@ -107,8 +192,10 @@ class SqliteStore final : public Store {
     select_deferred_before_ = db_.prepare("SELECT " + std::string(kDeferredColumns) +
                                           " FROM deferred WHERE since < ?1 ORDER BY since");
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
-    insert_outbox_ = db_.prepare(
-        "INSERT INTO outbox(topic, customer_id, payload, error) VALUES(?1, ?2, ?3, ?4)");
+    // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
+    constexpr std::string_view kInsertOutbox = "INSERT INTO outbox(topic, customer_id, payload, error)";
+    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 4, 1));
+    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 4, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
         "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT ?1");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
@@ -142,7 +229,13 @@ class SqliteStore final : public Store {
 
   std::vector<EventRow> find_events(const std::vector<std::string_view>& ids) override {
     std::vector<EventRow> out;
-    for (auto id : ids) {
+    // In key order: consecutive lookups walk neighbouring B-tree pages.
+    std::vector<std::string_view> sorted(ids);
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    const IdFilter& filter = stored_ids();
+    for (auto id : sorted) {
+      if (!filter.may_contain(id)) continue;  // certainly not stored: no B-tree lookup
       find_event_.bind_text(1, id);
       if (find_event_.step()) {
         EventRow r;
@@ -262,26 +355,27 @@ class SqliteStore final : public Store {
       delete_event_.bind_text(1, id);
       delete_event_.run();
     }
-    for (const auto& r : c.events) {
-      insert_event_.bind_text(1, r.event_id)
-          .bind_text(2, r.customer_id)
-          .bind_int64(3, static_cast<int64_t>(r.kind))
-          .bind_int64(4, r.event_time)
-          .bind_int64(5, r.amount)
-          .bind_int64(6, r.refunded)
-          .bind_int64(7, r.cost)
-          .bind_text(8, r.currency);
-      insert_event_.run();
-    }
-    for (const CustomerState* s : c.customers) save_customer(*s);
-    for (const auto& r : c.journal) {
-      insert_journal_.bind_text(1, r.customer_id)
-          .bind_int64(2, r.seq)
-          .bind_int64(3, r.event_time)
-          .bind_int64(4, r.receivable_delta)
-          .bind_blob(5, r.entry);
-      insert_journal_.run();
-    }
+    insert_rows(insert_events_, insert_event_, 8, c.events.size(), [&](Statement& s, int p, size_t i) {
+      const EventRow& r = c.events[i];
+      if (filter_) filter_->add(r.event_id);  // before the commit: a rollback leaves only a false positive
+      s.bind_text(p, r.event_id)
+          .bind_text(p + 1, r.customer_id)
+          .bind_int64(p + 2, static_cast<int64_t>(r.kind))
+          .bind_int64(p + 3, r.event_time)
+          .bind_int64(p + 4, r.amount)
+          .bind_int64(p + 5, r.refunded)
+          .bind_int64(p + 6, r.cost)
+          .bind_text(p + 7, r.currency);
+    });
+    save_customers(c);
+    insert_rows(insert_journals_, insert_journal_, 5, c.journal.size(), [&](Statement& s, int p, size_t i) {
+      const JournalRow& r = c.journal[i];
+      s.bind_text(p, r.customer_id)
+          .bind_int64(p + 1, r.seq)
+          .bind_int64(p + 2, r.event_time)
+          .bind_int64(p + 3, r.receivable_delta)
+          .bind_blob(p + 4, r.entry);
+    });
     for (const auto& id : c.deleted_deferred) {
       delete_deferred_.bind_text(1, id);
       delete_deferred_.run();
@@ -297,13 +391,10 @@ class SqliteStore final : public Store {
           .bind_blob(8, r.value);
       insert_deferred_.run();
     }
-    for (const auto& r : c.outbox) {
-      insert_outbox_.bind_text(1, r.topic)
-          .bind_text(2, r.customer_id)
-          .bind_blob(3, r.payload)
-          .bind_text(4, r.error);
-      insert_outbox_.run();
-    }
+    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](Statement& s, int p, size_t i) {
+      const OutboxRow& r = c.outbox[i];
+      s.bind_text(p, r.topic).bind_text(p + 1, r.customer_id).bind_blob(p + 2, r.payload).bind_text(p + 3, r.error);
+    });
     for (const auto& r : c.balances) {
       add_balance_.bind_text(1, r.account)
           .bind_text(2, r.currency)
@@ -346,13 +437,41 @@ class SqliteStore final : public Store {
     return s;
   }
 
-  void save_customer(const CustomerState& s) {
-    save_customer_.bind_text(1, s.customer_id)
-        .bind_int64(2, s.version)
-        .bind_int64(3, s.journal_seq)
-        .bind_int64(4, s.feedback_score_sum)
-        .bind_blob(5, encode_state(s));
-    save_customer_.run();
+  // The filter of every event id the events table may hold, (re)built from the table when
+  // missing, full, or when another connection committed since it was built (PRAGMA
+  // data_version changes only for other connections' commits), so an id it rules out is
+  // certainly not stored, whoever wrote the file.
+  const IdFilter& stored_ids() {
+    int64_t version = data_version_.step() ? data_version_.column_int64(0) : -1;
+    data_version_.reset();
+    if (!filter_ || filter_->full() || version != filter_version_) {
+      std::vector<std::string> ids;
+      while (all_event_ids_.step()) ids.emplace_back(all_event_ids_.column_text(0));
+      all_event_ids_.reset();
+      filter_.emplace(std::max<size_t>(1 << 20, ids.size() * 2));
+      for (const auto& id : ids) filter_->add(id);
+      filter_version_ = version;
+    }
+    return *filter_;
+  }
+
+  // The state rows, then the dirty invoices of every customer.
+  void save_customers(const Changes& c) {
+    const bool encoded = c.customer_states.size() == c.customers.size();
+    std::string scratch;
+    insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](Statement& st, int p, size_t i) {
+      const CustomerState& s = *c.customers[i];
+      if (!encoded) scratch = encode_state(s);
+      st.bind_text(p, s.customer_id)
+          .bind_int64(p + 1, s.version)
+          .bind_int64(p + 2, s.journal_seq)
+          .bind_int64(p + 3, s.feedback_score_sum)
+          .bind_blob(p + 4, encoded ? c.customer_states[i] : scratch);
+    });
+    for (const CustomerState* s : c.customers) save_invoices(*s);
+  }
+
+  void save_invoices(const CustomerState& s) {
     for (const auto& inv : s.invoices) {
       if (!inv.dirty) continue;
       save_invoice_.bind_text(1, s.customer_id)
@@ -372,6 +491,10 @@ class SqliteStore final : public Store {
   }
 
   Db db_;  // declared first: destroyed after every statement below
+  Statement insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
+  Statement all_event_ids_, data_version_;
+  std::optional<IdFilter> filter_;  // see stored_ids()
+  int64_t filter_version_ = -1;
   Statement load_offsets_, save_offset_, find_event_, insert_event_, delete_event_,
       load_customer_, load_invoices_, save_customer_, save_invoice_, insert_journal_,
       read_journal_, receivable_before_, insert_deferred_, select_deferred_, delete_deferred_,

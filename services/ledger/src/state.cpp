@@ -1,6 +1,7 @@
 #include <algorithm>
 
 #include "state.hpp"
+#include "wire.hpp"
 
 #include <absl/time/civil_time.h>
 #include <absl/time/time.h>
@@ -169,10 +170,10 @@ v1::PaymentBehaviour compute_behaviour(const CustomerState& state, Micros as_of)
   return p;
 }
 
-v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
-  v1::AccountSnapshot snap;
-  fill_totals(state, snap);
-  set_timestamp(as_of, snap.mutable_as_of());
+namespace {
+
+// The parts of a snapshot that are not totals: ageing, payment behaviour, open invoices.
+void fill_derived(const CustomerState& state, Micros as_of, v1::AccountSnapshot& snap) {
   *snap.mutable_ageing() = compute_ageing(state, as_of);
   *snap.mutable_payment() = compute_behaviour(state, as_of);
   // Oldest first, so a reader can age them as of its own clock.
@@ -190,7 +191,37 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
     set_timestamp(inv->due, o->mutable_due_time());
     o->set_open_minor(inv->open);
   }
+}
+
+}  // namespace
+
+v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
+  v1::AccountSnapshot snap;
+  fill_totals(state, snap);
+  set_timestamp(as_of, snap.mutable_as_of());
+  fill_derived(state, as_of, snap);
   return snap;
+}
+
+void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
+                               Micros as_of, std::string& stored, std::string& snapshot) {
+  v1::AccountSnapshot totals;
+  fill_totals(state, totals);
+  stored.clear();
+  totals.AppendToString(&stored);
+  snapshot = stored;
+  // Stored form: as_of carries the customer's newest event time (see encode_state).
+  wire::timestamp_field(stored, 4, state.last_event_time);
+  v1::AccountSnapshot derived;
+  set_timestamp(as_of, derived.mutable_as_of());
+  if (&invoices == &state.invoices) {
+    fill_derived(state, as_of, derived);
+  } else {
+    CustomerState view;
+    view.invoices = invoices;
+    fill_derived(view, as_of, derived);
+  }
+  derived.AppendToString(&snapshot);
 }
 
 }  // namespace tierflow::ledger

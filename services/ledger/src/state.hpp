@@ -36,4 +36,12 @@ v1::PaymentBehaviour compute_behaviour(const CustomerState& state, Micros as_of)
 // The full snapshot with as_of, ageing and payment behaviour as of `as_of`.
 v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of);
 
+// Both forms of a changed customer from one serialization of its totals (protobuf parses
+// concatenated messages as one merged message): `stored` parses as encode_state(state)
+// does, `snapshot` as build_snapshot(view, as_of) does, where `view` is `state` with the
+// invoices of `invoices` (the ones a snapshot shows). Byte order may differ from
+// SerializeAsString(); the parsed messages are equal.
+void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
+                               Micros as_of, std::string& stored, std::string& snapshot);
+
 }  // namespace tierflow::ledger

@@ -12,20 +12,14 @@
 // the same hash field, 32 clients), and the ratio is the median of the rounds'; CPU per
 // call (this process + redis-server) is reported beside it as the load-independent figure.
 // Variants:
-//  - service:      the real classification::TierService (services/classification/service/,
-//                  linked in) on grpcx::Server as main.cpp runs it: sync handler, a blocking
-//                  hiredis connection per gRPC thread (thread_local), HGET, parse;
-//  - pool:         its GetTier with a connection pool instead of thread_local connections;
-//  - service/p:    the real TierService on a sync server whose idle-thread limit is raised
-//                  (MAX_POLLERS), so gRPC threads and their connections are not recycled;
-//  - floor:        no Redis at all, the answer built in memory: what gRPC alone costs here;
-//  - mux:          callback handler; all calls share one connection through RedisMux
-//                  (pipelined batches), reply parsed into the response;
-//  - mux+raw:      the same, but the stored bytes are the response (a raw callback method:
-//                  no parse, no re-serialisation).
+//  - service: the real classification::TierService (services/classification/service/,
+//             linked in) on grpcx::Server as main.cpp runs it: GetTier is a callback
+//             handler reading Redis through the shared pipelined connection (redis::Mux);
+//  - floor:   no Redis at all, the answer built in memory: what gRPC alone costs here.
 // Every reply is checked (OK, the customer asked for); any failure fails the run.
 //
 // Usage: classification_gettier_bench [calls per variant] [redis-benchmark requests per variant]
+#include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <sys/resource.h>
 
@@ -44,7 +38,7 @@
 #include "common/kafka/kafka.h"
 #include "common/redis/redis.h"
 #include "prometheus/registry.h"
-#include "redis_mux.h"
+#include "common/redis/mux.h"
 #include "service/service.h"
 #include "spdlog/spdlog.h"
 #include "synthetic.h"
@@ -62,128 +56,6 @@ namespace {
 
 constexpr size_t kCustomers = 100000;
 constexpr int kConcurrency = 32;
-
-// --- the service's handler with a connection pool instead of thread_local clients ----------
-// Otherwise the service's GetTier (HGET, parse, the same statuses). The smallest change: gRPC's sync server creates and
-// ends threads as load moves (it keeps at most 2 idle pollers), so a thread_local connection dies with its thread and
-// the next thread connects again. A pool outlives the threads.
-class ClientPool {
- public:
-  explicit ClientPool(config::RedisConfig cfg) : cfg_(std::move(cfg)) {}
-  // A connection for the duration of one call; returned to the pool by the deleter.
-  auto acquire() {
-    std::unique_ptr<redis::Client> c;
-    {
-      std::lock_guard lock(mu_);
-      if (!free_.empty()) {
-        c = std::move(free_.back());
-        free_.pop_back();
-      }
-    }
-    if (!c) c = std::make_unique<redis::Client>(cfg_);
-    auto release = [this](redis::Client* p) {
-      std::lock_guard lock(mu_);
-      free_.emplace_back(p);
-    };
-    return std::unique_ptr<redis::Client, decltype(release)>(c.release(), release);
-  }
-
- private:
-  config::RedisConfig cfg_;
-  std::mutex mu_;
-  std::vector<std::unique_ptr<redis::Client>> free_;
-};
-
-class PooledGetTier final : public v1::TierService::Service {
- public:
-  explicit PooledGetTier(config::RedisConfig cfg) : pool_(std::move(cfg)) {}
-  grpc::Status GetTier(grpc::ServerContext*, const v1::GetTierRequest* req, v1::TierAssignment* out) override {
-    const std::string& id = req->customer_id();
-    if (id.empty()) return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "customer_id is required");
-    try {
-      auto client = pool_.acquire();
-      auto reply = client->command({"HGET", redis_key(id), "proto"});
-      if (reply.is_nil()) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no tier for customer " + id);
-      if (!out->ParseFromArray(reply.str().data(), static_cast<int>(reply.str().size())))
-        return grpc::Status(grpc::StatusCode::DATA_LOSS, "unreadable tier for customer " + id);
-      return grpc::Status::OK;
-    } catch (const redis::RedisError& e) {
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, e.what());
-    }
-  }
-
- private:
-  ClientPool pool_;
-};
-
-// --- callback handler over RedisMux ---------------------------------------------------------
-class MuxGetTier final : public v1::TierService::WithCallbackMethod_GetTier<v1::TierService::Service> {
- public:
-  explicit MuxGetTier(bench::RedisMux& mux) : mux_(mux) {}
-  grpc::ServerUnaryReactor* GetTier(grpc::CallbackServerContext* ctx, const v1::GetTierRequest* req,
-                                    v1::TierAssignment* out) override {
-    auto* reactor = ctx->DefaultReactor();
-    const std::string& id = req->customer_id();
-    if (id.empty()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "customer_id is required"));
-      return reactor;
-    }
-    mux_.hget(redis_key(id), "proto", [reactor, out, id](bench::RedisMux::Outcome o, std::string_view v) {
-      switch (o) {
-        case bench::RedisMux::Outcome::nil:
-          return reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no tier for customer " + id));
-        case bench::RedisMux::Outcome::error:
-          return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(v)));
-        case bench::RedisMux::Outcome::value:
-          if (!out->ParseFromArray(v.data(), static_cast<int>(v.size())))
-            return reactor->Finish(grpc::Status(grpc::StatusCode::DATA_LOSS, "unreadable tier for customer " + id));
-          return reactor->Finish(grpc::Status::OK);
-      }
-    });
-    return reactor;
-  }
-
- private:
-  bench::RedisMux& mux_;
-};
-
-// --- the same, answering with the stored bytes -----------------------------------------------
-class MuxRawGetTier final : public v1::TierService::WithRawCallbackMethod_GetTier<v1::TierService::Service> {
- public:
-  explicit MuxRawGetTier(bench::RedisMux& mux) : mux_(mux) {}
-  grpc::ServerUnaryReactor* GetTier(grpc::CallbackServerContext* ctx, const grpc::ByteBuffer* request,
-                                    grpc::ByteBuffer* response) override {
-    auto* reactor = ctx->DefaultReactor();
-    v1::GetTierRequest req;
-    grpc::ByteBuffer copy(*request);  // shares the slices
-    if (!grpc::SerializationTraits<v1::GetTierRequest>::Deserialize(&copy, &req).ok()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "unreadable request"));
-      return reactor;
-    }
-    std::string id = req.customer_id();
-    if (id.empty()) {
-      reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "customer_id is required"));
-      return reactor;
-    }
-    mux_.hget(redis_key(id), "proto", [reactor, response, id](bench::RedisMux::Outcome o, std::string_view v) {
-      switch (o) {
-        case bench::RedisMux::Outcome::nil:
-          return reactor->Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no tier for customer " + id));
-        case bench::RedisMux::Outcome::error:
-          return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(v)));
-        case bench::RedisMux::Outcome::value: {
-          grpc::Slice slice(v.data(), v.size());
-          *response = grpc::ByteBuffer(&slice, 1);
-          return reactor->Finish(grpc::Status::OK);
-        }
-      }
-    });
-    return reactor;
-  }
-
- private:
-  bench::RedisMux& mux_;
-};
 
 // --- the gRPC floor: the same call answered from memory, no Redis ----------------------------
 // Not a candidate (DESIGN.md: lookups read Redis so any replica answers); it measures what
@@ -444,7 +316,7 @@ int main(int argc, char** argv) {
     // ratio reported is the median of the rounds'. `make` builds the service (and whatever
     // it owns) inside the measured window, so connections it opens count.
     constexpr int kRounds = 3;
-    auto run = [&](const char* name, auto make, int max_pollers = 0) {
+    auto run = [&](const char* name, auto make) {
       int64_t connections = 0;  // opened while GetTier ran (redis-benchmark's excluded)
       int64_t conns_mark = connections_received(writer);
       double cpu_s = 0, redis_s = 0;
@@ -455,23 +327,8 @@ int main(int argc, char** argv) {
       std::string n;
       {
         auto holder = make();
-        std::unique_ptr<grpcx::Server> plumbing;
-        std::unique_ptr<grpc::Server> tuned;
-        int port = 0;
-        if (max_pollers == 0) {
-          plumbing = std::make_unique<grpcx::Server>("127.0.0.1:0", std::vector<grpc::Service*>{holder->service()});
-          port = plumbing->port();
-        } else {
-          // What grpcx::Server would do with the sync server's poller limit raised: threads
-          // that finish a call stay for the next one instead of exiting.
-          grpc::ServerBuilder builder;
-          builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
-          builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MIN_POLLERS, 2);
-          builder.SetSyncServerOption(grpc::ServerBuilder::SyncServerOption::MAX_POLLERS, max_pollers);
-          builder.RegisterService(holder->service());
-          tuned = builder.BuildAndStart();
-          n = "MAX_POLLERS " + std::to_string(max_pollers);
-        }
+        grpcx::Server plumbing("127.0.0.1:0", std::vector<grpc::Service*>{holder->service()});
+        const int port = plumbing.port();
         for (int round = 0; round < kRounds; ++round) {
           connections += connections_received(writer) - conns_mark;
           const RedisBench base = baseline("HGET tf:tier:c-1 proto", bench_requests / kRounds, false);
@@ -489,11 +346,7 @@ int main(int argc, char** argv) {
           row.failures += r.failures;
           if (row.first_failure.empty()) row.first_failure = r.first_failure;
         }
-        if (plumbing) plumbing->shutdown(std::chrono::seconds(2));
-        if (tuned) {
-          tuned->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
-          tuned->Wait();
-        }
+        plumbing.shutdown(std::chrono::seconds(2));
         if (n.empty()) n = holder->note();
       }
       row.ratio = median3(ratios);
@@ -514,11 +367,6 @@ int main(int argc, char** argv) {
       }
       rows.push_back(std::move(row));
     };
-    struct SyncHolder {
-      std::unique_ptr<grpc::Service> s;
-      grpc::Service* service() { return s.get(); }
-      std::string note() { return ""; }
-    };
     // The real service: its Engine (standard, SQLite store in the temp dir) with a producer
     // that is never used (GetTier does not publish) and Redis pointing at our server.
     classification::Config service_cfg;
@@ -528,28 +376,17 @@ int main(int argc, char** argv) {
     kafka::Producer producer("127.0.0.1:9", "gettier-bench");
     prometheus::Registry registry;
     classification::Engine engine(service_cfg, producer, registry);
-    auto real_service = [&] {
-      return std::make_unique<SyncHolder>(
-          SyncHolder{std::make_unique<classification::TierService>(service_cfg, engine)});
-    };
-    run("service", real_service);
-    run("pool", [&] { return std::make_unique<SyncHolder>(SyncHolder{std::make_unique<PooledGetTier>(cfg)}); });
-    run("service/p", real_service, 2 * kConcurrency);
-    struct MuxHolder {
-      MuxHolder(const config::RedisConfig& c, bool raw) : mux(c) {
-        if (raw)
-          s = std::make_unique<MuxRawGetTier>(mux);
-        else
-          s = std::make_unique<MuxGetTier>(mux);
-      }
-      bench::RedisMux mux;
-      std::unique_ptr<grpc::Service> s;
-      grpc::Service* service() { return s.get(); }
+    struct ServiceHolder {
+      ServiceHolder(const classification::Config& c, classification::Engine& e) : s(c, e) {}
+      classification::TierService s;
+      grpc::Service* service() { return &s; }
       std::string note() {
-        return std::to_string(double(mux.commands()) / std::max<uint64_t>(mux.batches(), 1)).substr(0, 4) +
-               " commands per pipeline";
+        const auto st = s.mux().stats();
+        return fmt::format("{:.1f} commands per pipeline, {} connects", double(st.commands) / std::max<uint64_t>(st.batches, 1),
+                           st.connects);
       }
     };
+    run("service", [&] { return std::make_unique<ServiceHolder>(service_cfg, engine); });
     struct FloorHolder {
       explicit FloorHolder(std::string stored) : s(std::move(stored)) {}
       FloorGetTier s;
@@ -558,8 +395,6 @@ int main(int argc, char** argv) {
     };
     const std::string stored(writer.command({"HGET", "tf:tier:c-1", "proto"}).str());
     run("floor", [&] { return std::make_unique<FloorHolder>(stored); });
-    run("mux", [&] { return std::make_unique<MuxHolder>(cfg, false); });
-    run("mux+raw", [&] { return std::make_unique<MuxHolder>(cfg, true); });
 
     std::printf("\n");
     for (const auto& row : rows) {

@@ -3,9 +3,10 @@
 // evaluate + decide for the customers whose classification changed.
 //
 // Two representations side by side, in the same run:
-//  - proto:   what the service holds today (v1::AccountSnapshot + v1::CustomerProfile);
+//  - proto:   what the service held before (v1::AccountSnapshot + v1::CustomerProfile);
 //             the baseline;
-//  - compact: CompactAccount + CompactProfile (tierflow/classification/compact.h).
+//  - compact: CompactAccount + CompactProfile (tierflow/classification/compact.h), what the
+//             service holds now; engine_bench.cpp times the service's Engine itself.
 // Also a machine yardstick measured in the same run (sorting N int64), since the machine
 // is shared. The compact path's classes must equal the proto path's for every customer:
 // a mismatch fails the run (exit 1). Figures are printed, never asserted.

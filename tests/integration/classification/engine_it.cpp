@@ -365,5 +365,72 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
   EXPECT_EQ(audit[1].reason_code, "REVIEWED");
 }
 
+// GetTier and BatchGetTiers are callback handlers over one shared Redis connection: they
+// answer from the service's Redis hashes, NOT_FOUND names the customer, and many calls
+// open no connection of their own.
+TEST_F(ClassificationIT, GetTierAndBatchGetTiersReadRedisThroughOneConnection) {
+  Instance svc(cfg_);
+  redis::Client writer(redis_->config());
+  for (const std::string id : {"r1", "r2"}) {
+    v1::TierAssignment a;
+    a.set_customer_id(id);
+    a.set_tier("gold");
+    a.set_version(3);
+    writer.command({"HSET", redis_key(id), "tier", "gold", "proto", a.SerializeAsString()});
+  }
+  grpc::Status status;
+  auto r1 = get(svc, "r1", &status);
+  ASSERT_TRUE(r1) << status.error_message();
+  EXPECT_EQ(r1->tier(), "gold");
+  EXPECT_EQ(r1->version(), 3);
+  EXPECT_FALSE(get(svc, "nobody-here", &status));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_NE(status.error_message().find("nobody-here"), std::string::npos) << status.error_message();
+  EXPECT_FALSE(get(svc, "", &status));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+
+  auto connections = [&] {
+    auto info = writer.command({"INFO", "stats"});
+    const std::string text(info.str());
+    const auto at = text.find("total_connections_received:");
+    return std::stoll(text.substr(at + std::string("total_connections_received:").size()));
+  };
+  const auto before = connections();
+  for (int i = 0; i < 200; ++i) ASSERT_TRUE(get(svc, i % 2 ? "r1" : "r2")) << i;
+  EXPECT_LE(connections() - before, 1);  // the engine's own writer may connect meanwhile; GetTier does not
+
+  v1::BatchGetTiersRequest req;
+  for (const char* id : {"r2", "missing", "r1"}) req.add_customer_ids(id);
+  v1::BatchGetTiersResponse resp;
+  auto ctx = call_ctx();
+  ASSERT_TRUE(svc.stub().BatchGetTiers(ctx.get(), req, &resp).ok());
+  ASSERT_EQ(resp.assignments_size(), 2);
+  EXPECT_EQ(resp.assignments(0).customer_id(), "r2");
+  EXPECT_EQ(resp.assignments(1).customer_id(), "r1");
+  ASSERT_EQ(resp.not_found_size(), 1);
+  EXPECT_EQ(resp.not_found(0), "missing");
+
+  v1::BatchGetTiersRequest big;
+  for (int i = 0; i < 1001; ++i) big.add_customer_ids("c" + std::to_string(i));
+  auto ctx2 = call_ctx();
+  EXPECT_EQ(svc.stub().BatchGetTiers(ctx2.get(), big, &resp).error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// Redis down: the Redis-backed calls answer UNAVAILABLE (the service still starts).
+TEST_F(ClassificationIT, GetTierIsUnavailableWhileRedisIsDown) {
+  cfg_.redis.unix_socket.clear();
+  cfg_.redis.port = test_support::pick_free_port();  // nothing listens there
+  cfg_.redis.timeout = std::chrono::milliseconds(500);
+  Instance svc(cfg_);
+  grpc::Status status;
+  EXPECT_FALSE(get(svc, "r1", &status));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+  v1::BatchGetTiersRequest req;
+  req.add_customer_ids("r1");
+  v1::BatchGetTiersResponse resp;
+  auto ctx = call_ctx();
+  EXPECT_EQ(svc.stub().BatchGetTiers(ctx.get(), req, &resp).error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
 }  // namespace
 }  // namespace tierflow::classification::it

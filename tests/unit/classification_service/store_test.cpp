@@ -228,5 +228,34 @@ TEST_F(StoreTest, ReaderSeesCommittedStateBesideTheWriter) {
   EXPECT_THROW(Store(dir_ + "/missing.db", Store::Mode::reader), sql::Error);
 }
 
+// The engine holds no assignments in memory: it reads the current one per customer, or
+// all of them in id order (paged by `after`, stoppable), from the store.
+TEST_F(StoreTest, CurrentAssignmentsArePointReadAndScannedInIdOrder) {
+  Store s(path_);
+  EXPECT_FALSE(s.current("c1"));
+  change(s, assignment("c2", 1, "gold", day(2024, 1, 1)));
+  change(s, assignment("c1", 1, "bronze", day(2024, 1, 1)));
+  change(s, assignment("c1", 2, "silver", day(2024, 2, 1), "bronze"));
+  change(s, assignment("c3", 1, "prospect", day(2024, 1, 1)));
+  auto c1 = s.current("c1");
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->version(), 2);
+  EXPECT_EQ(c1->tier(), "silver");
+  EXPECT_FALSE(s.current("c9"));
+
+  std::vector<std::string> seen;
+  s.currents("", [&](v1::TierAssignment&& a) {
+    seen.push_back(a.customer_id() + "/" + a.tier());
+    return true;
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"c1/silver", "c2/gold", "c3/prospect"}));
+  seen.clear();
+  s.currents("c1", [&](v1::TierAssignment&& a) {
+    seen.push_back(a.customer_id());
+    return false;  // stops after the first
+  });
+  EXPECT_EQ(seen, (std::vector<std::string>{"c2"}));
+}
+
 }  // namespace
 }  // namespace tierflow::classification

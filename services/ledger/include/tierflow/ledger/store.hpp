@@ -126,6 +126,9 @@ struct Changes {
   std::vector<EventRow> events;               // inserted or replaced
   std::vector<std::string> deleted_events;    // none of them in `events`
   std::vector<const CustomerState*> customers;  // state row upserted + its dirty invoices
+  // Empty, or encode_state(*customers[i]) for each i, computed once by the caller (a store
+  // encodes the state itself when this is empty).
+  std::vector<std::string> customer_states;
   std::vector<JournalRow> journal;            // inserted (customer_id, seq new)
   std::vector<DeferredRow> deferred;          // inserted
   std::vector<std::string> deleted_deferred;  // event ids

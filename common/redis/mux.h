@@ -1,0 +1,70 @@
+// redis::Mux: many concurrent callers share ONE Redis connection. Callers submit commands
+// from any thread with a completion callback; one I/O thread writes everything queued so
+// far as one pipeline, reads the replies in order and runs the callbacks. Under load the
+// pipelines grow by themselves (whatever arrived while the previous one was in flight), so
+// Redis and the kernel see a few large reads and writes instead of a round trip per call.
+//
+// Lifecycle: the constructor starts the I/O thread and does not connect; the first batch
+// connects (so a service starts while Redis is down and answers UNAVAILABLE meanwhile).
+// The destructor fails whatever is still queued ("redis mux stopped"), then joins the I/O
+// thread and closes the connection.
+//
+// Failures: a transport failure or timeout (RedisConfig::timeout) fails every group in the
+// batch in flight that has not been answered, closes the connection, and the next batch
+// connects again; a failed connect fails that batch. Errors reach each caller's callback,
+// never an exception. Error replies (e.g. WRONGTYPE) are delivered per command as replies.
+//
+// Threading: submit() is thread-safe and never blocks on I/O. Callbacks run on the I/O
+// thread, exactly once per submit, in submission order; they must not block (completing a
+// gRPC reactor is fine) and must not call into this Mux's destructor.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/config/sections.h"
+
+namespace tierflow::redis {
+
+class Mux {
+ public:
+  // One reply, borrowed: valid only during the callback.
+  struct Reply {
+    enum class Kind : uint8_t { string, nil, integer, error, other };
+    Kind kind = Kind::other;
+    std::string_view str;  // string (bulk or status) and error text
+    int64_t integer = 0;
+  };
+  // `error` empty: one reply per command of the group, in order. `error` set: the group
+  // was not (completely) answered, `replies` is empty; the text says why.
+  using Callback = std::function<void(std::span<const Reply> replies, std::string_view error)>;
+  using Command = std::vector<std::string>;
+
+  explicit Mux(const config::RedisConfig& cfg);
+  ~Mux();
+  Mux(const Mux&) = delete;
+  Mux& operator=(const Mux&) = delete;
+
+  // Queues `commands` (sent back to back in one pipeline, never split across batches);
+  // `done` runs once on the I/O thread. An empty group is answered at once, on the caller.
+  void submit(std::vector<Command> commands, Callback done);
+
+  struct Stats {
+    uint64_t batches = 0;      // pipelines written
+    uint64_t commands = 0;     // commands sent
+    uint64_t connects = 0;     // connections opened
+    uint64_t failures = 0;     // batches failed by the transport (or a failed connect)
+  };
+  Stats stats() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tierflow::redis
