@@ -18,11 +18,19 @@ bool is_known_currency(std::string_view code) { return code.size() == 3 && sorte
 
 int minor_digits(std::string_view code) {
   if (code == "JPY" || code == "KRW" || code == "CLP" || code == "ISK" || code == "VND" || code == "XAF" ||
-      code == "XOF" || code == "UYU" || code == "LAK") {
+      code == "XOF") {
     return 0;
   }
-  if (code == "BHD" || code == "JOD" || code == "KWD" || code == "OMR" || code == "TND") return 3;
+  if (code == "BHD" || code == "IQD" || code == "JOD" || code == "KWD" || code == "LYD" || code == "OMR" ||
+      code == "TND") {
+    return 3;
+  }
   return 2;
+}
+
+std::optional<int> currency_exponent(std::string_view code) {
+  if (!is_known_currency(code)) return std::nullopt;
+  return minor_digits(code);
 }
 
 std::string format(int64_t minor_units, std::string_view currency) {

@@ -1,4 +1,7 @@
 // Money: int64 minor units plus an ISO 4217 currency. Never floating point.
+// The one list of accepted currencies: ingest validates against it, the ledger posts
+// against it, classification formats with it. A target of its own (tierflow::money),
+// free of other dependencies, so the pure domain libraries can link it.
 #pragma once
 
 #include <cstdint>
@@ -11,7 +14,10 @@ namespace tierflow::money {
 // True for the ISO 4217 codes the suite accepts (the active ones in everyday use).
 bool is_known_currency(std::string_view code);
 // Digits after the decimal point: 2 for CNY and USD, 0 for JPY and KRW, 3 for KWD...
+// (2 for a code the suite does not know).
 int minor_digits(std::string_view code);
+// minor_digits for a known code; nullopt for one the suite does not accept.
+std::optional<int> currency_exponent(std::string_view code);
 // "1,234,567.89 CNY" from 123456789 and "CNY".
 std::string format(int64_t minor_units, std::string_view currency);
 // a + b, or nullopt on int64 overflow.

@@ -2,15 +2,11 @@
 
 #include <limits>
 
+#include "common/money/money.h"
+
 namespace tierflow::classification {
 
-int currency_exponent(std::string_view c) {
-  if (c == "JPY" || c == "KRW" || c == "VND" || c == "CLP" || c == "ISK") return 0;
-  if (c == "BHD" || c == "KWD" || c == "JOD" || c == "OMR" || c == "TND" || c == "IQD" ||
-      c == "LYD")
-    return 3;
-  return 2;
-}
+int currency_exponent(std::string_view c) { return money::minor_digits(c); }
 
 namespace {
 // Digits of |v| with separators; works for INT64_MIN by using unsigned arithmetic.
@@ -36,26 +32,7 @@ std::string format_grouped(int64_t value) {
   return value < 0 ? "-" + s : s;
 }
 
-std::string format_money(int64_t minor, std::string_view currency) {
-  const int exp = currency_exponent(currency);
-  uint64_t div = 1;
-  for (int i = 0; i < exp; ++i) div *= 10;
-  const uint64_t mag = magnitude(minor);
-  std::string out;
-  if (minor < 0) out += '-';
-  out += group_unsigned(mag / div);
-  if (exp > 0) {
-    std::string frac = std::to_string(mag % div);
-    out += '.';
-    out.append(static_cast<size_t>(exp) - frac.size(), '0');
-    out += frac;
-  }
-  if (!currency.empty()) {
-    out += ' ';
-    out += currency;
-  }
-  return out;
-}
+std::string format_money(int64_t minor, std::string_view currency) { return money::format(minor, currency); }
 
 std::optional<int64_t> parse_scaled_decimal(std::string_view t, int scale) {
   if (t.empty()) return std::nullopt;

@@ -317,7 +317,7 @@ TEST_P(LedgerTest, RefundAboveRemainingRejectedRestOfBatchApplied) {
   EXPECT_EQ(r.rejected[0].customer_id, "c-1");
   EXPECT_EQ(r.rejected[0].offset, 2);
   EXPECT_EQ(r.rejected[0].reason,
-            "refund 1200.00 CNY above the 800.00 CNY that remains refundable on sale s-17");
+            "refund 1,200.00 CNY above the 800.00 CNY that remains refundable on sale s-17");
   EXPECT_EQ(r.rejected[0].value, last_batch_values_[0]);
   auto a = account("c-1");
   EXPECT_EQ(a.lifetime_refunds_minor(), 30000);
