@@ -12,36 +12,13 @@
 #                  credit C, lifecycle at-risk                        -> bronze, credit hold
 #   c-e2e-prospect profile only                                       -> prospect
 set -euo pipefail
-here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-BUILD=${BUILD:-$root/build}
-export BUILD
-RUN_DIR=$(mktemp -d /tmp/tierflow-e2e.XXXXXX)
-export RUN_DIR PORTS=ephemeral
+source "$(dirname "$0")/lib.sh"
 # History is the point of this test: message it, and send every change (no cap).
 export TIERFLOW_TIER_CHANGE_MAX_AGE_S=100000000000 TIERFLOW_TIER_CHANGE_CAP_PERIOD_S=0
-cd "$root"
-
-failures=0
-pass() { echo "ok   - $*"; }
-fail() { echo "FAIL - $*"; failures=$((failures + 1)); }
-check_eq() {  # check_eq <what> <expected> <actual>
-  if [ "$2" = "$3" ]; then pass "$1: $3"; else fail "$1: expected '$2', got '$3'"; fi
-}
-cleanup() {
-  deploy/local/stack.sh down >/dev/null 2>&1 || true
-  if [ $failures -gt 0 ] || [ -n "${KEEP:-}" ]; then
-    for f in "$RUN_DIR"/logs/*.log; do echo "--- $f (last 20 lines)"; tail -n 20 "$f"; done
-  fi
-  rm -rf "$RUN_DIR"
-}
-trap cleanup EXIT
 
 deploy/local/stack.sh up
-port() { grep -o "\"$2\": [0-9]*" "$RUN_DIR/$1.ready" | grep -o '[0-9]*$'; }
 redis_port=$(cat "$RUN_DIR/redis.port")
 tier_addr="127.0.0.1:$(port classification grpc)"
-tierctl="$BUILD/tools/tierctl/tierctl"
 
 "$BUILD/tools/pos-sim/pos-sim" --ingest "127.0.0.1:$(port ingest grpc)" --replay-jsonl "$here/workload.jsonl" \
   --summary-json "$RUN_DIR/pos-sim.json"
@@ -110,5 +87,4 @@ else
   pass "no customer names in the logs"
 fi
 
-echo
-if [ $failures -eq 0 ]; then echo "e2e: all checks passed"; else echo "e2e: $failures checks failed"; exit 1; fi
+e2e_finish e2e
