@@ -172,7 +172,11 @@ PostgresServer::PostgresServer(Options options) {
     while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
     }
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      throw std::runtime_error("postgres_server: initdb failed:\n" + tail_of(log));
+      // 125: chdir, 126: setuid/setgid, 127: exec failed in the child (before initdb ran).
+      const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                                : "signal " + std::to_string(WTERMSIG(status));
+      throw std::runtime_error("postgres_server: initdb failed (" + how + ", as uid " +
+                               std::to_string(account ? account->uid : geteuid()) + "):\n" + tail_of(log));
     }
 
     // The port may be taken between free_port() and the server's bind: try a few.
