@@ -1,5 +1,6 @@
 #include "tests/support/postgres_server.h"
 
+#include <cstdio>
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -145,6 +146,25 @@ std::string PostgresServer::find_binaries(const std::string& bin_dir) {
     return dir;
   }
   return {};
+}
+
+std::optional<std::string> PostgresServer::unavailable() {
+  if (find_binaries().empty()) {
+    return "PostgreSQL 15 binaries not found (install Debian's postgresql, or set TIERFLOW_PG_BIN)";
+  }
+  if (geteuid() != 0) return std::nullopt;
+  namespace fs = std::filesystem;
+  for (fs::path p = fs::temp_directory_path(); ; p = p.parent_path()) {
+    struct stat st {};
+    if (stat(p.c_str(), &st) == 0 && (st.st_mode & S_IXOTH) == 0) {
+      char mode[8];
+      std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+      return "running as root, PostgreSQL must run as an unprivileged user, but " + p.string() + " is mode " +
+             mode + ": other users cannot reach " + fs::temp_directory_path().string();
+    }
+    if (p == p.parent_path()) break;
+  }
+  return std::nullopt;
 }
 
 PostgresServer::PostgresServer(Options options) {

@@ -13,6 +13,7 @@
 #include <sys/types.h>
 
 #include <filesystem>
+#include <optional>
 #include <string>
 
 namespace tierflow::test {
@@ -28,6 +29,11 @@ class PostgresServer {
 
   // The directory holding initdb and postgres, or "" when they are not installed.
   static std::string find_binaries(const std::string& bin_dir = {});
+  // Why a server cannot be started here, or nullopt when it can: the binaries are
+  // missing, or we are root (PostgreSQL refuses to run as root, so the server runs as an
+  // unprivileged user) and a directory above the temporary directory is closed to other
+  // users (a chroot whose "/" is mode 0700, say), so that user could not reach its data.
+  static std::optional<std::string> unavailable();
 
   PostgresServer() : PostgresServer(Options{}) {}
   explicit PostgresServer(Options options);
@@ -53,11 +59,8 @@ class PostgresServer {
 
 }  // namespace tierflow::test
 
-// In a gtest test or SetUp(): skips the test when the PostgreSQL binaries are absent.
+// In a gtest test or SetUp(): skips the test when no server can be started here.
 #define TIERFLOW_SKIP_WITHOUT_POSTGRES()                                                     \
   do {                                                                                      \
-    if (::tierflow::test::PostgresServer::find_binaries().empty()) {                        \
-      GTEST_SKIP() << "PostgreSQL 15 binaries not found (install Debian's postgresql, or " \
-                      "set TIERFLOW_PG_BIN)";                                               \
-    }                                                                                       \
+    if (auto why = ::tierflow::test::PostgresServer::unavailable()) GTEST_SKIP() << *why;  \
   } while (0)

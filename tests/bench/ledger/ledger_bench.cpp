@@ -248,6 +248,10 @@ int main(int argc, char** argv) {
   struct Cleanup {
     fs::path d;
     ~Cleanup() {
+      if (std::getenv("LEDGER_BENCH_KEEP") != nullptr) {
+        std::printf("kept %s (LEDGER_BENCH_KEEP)\n", d.c_str());
+        return;
+      }
       std::error_code ec;
       fs::remove_all(d, ec);
     }
@@ -279,6 +283,10 @@ int main(int argc, char** argv) {
   ok = ok && lite.rejected == 0 && lite.balanced;
 
   // --- PostgreSQL ---------------------------------------------------------------------
+  if (std::getenv("LEDGER_BENCH_SQLITE_ONLY") != nullptr) {
+    std::printf("PostgreSQL: skipped (LEDGER_BENCH_SQLITE_ONLY)\n");
+    return ok ? 0 : 1;
+  }
   if (tierflow::test::PostgresServer::find_binaries().empty()) {
     std::printf("PostgreSQL: skipped (binaries not found)\n");
     return ok ? 0 : 1;

@@ -53,10 +53,7 @@ void set_deadline(grpc::ClientContext& ctx) { ctx.set_deadline(std::chrono::syst
 std::optional<std::string> backend_unavailable(const std::string& name) {
   if (name == "sqlite") return std::nullopt;
   if (name == "postgres") {
-    if (test::PostgresServer::find_binaries().empty()) {
-      return "PostgreSQL 15 binaries not found (install Debian's postgresql, or set TIERFLOW_PG_BIN)";
-    }
-    return std::nullopt;
+    return test::PostgresServer::unavailable();
   }
   return "unknown store backend '" + name + "'";
 }

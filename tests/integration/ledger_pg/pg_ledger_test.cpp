@@ -31,13 +31,7 @@ class PgDatabase final : public TestDatabase {
 
 BackendParam postgres_backend() {
   return {"Postgres",
-          []() -> std::optional<std::string> {
-            if (test::PostgresServer::find_binaries().empty()) {
-              return "PostgreSQL 15 binaries not found (install Debian's postgresql, or set "
-                     "TIERFLOW_PG_BIN)";
-            }
-            return std::nullopt;
-          },
+          []() -> std::optional<std::string> { return test::PostgresServer::unavailable(); },
           [](const std::string& name) -> std::unique_ptr<TestDatabase> {
             return std::make_unique<PgDatabase>(name);
           }};

@@ -36,5 +36,60 @@ BackendParam sqlite_backend() {
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerTest, ::testing::Values(sqlite_backend()), backend_name);
 
+// The SQLite store serves pending_outbox() from memory for the rows it wrote: the answers
+// must equal what the table holds (read through another connection), across rollbacks,
+// acks, and commits by another connection.
+std::vector<std::pair<int64_t, std::string>> outbox_of(Store& s) {
+  std::vector<std::pair<int64_t, std::string>> out;
+  for (auto& m : s.pending_outbox(1000)) out.emplace_back(m.id, m.customer_id + "/" + m.payload + "/" + m.topic + "/" + m.error);
+  return out;
+}
+
+void write_outbox(Store& s, int first, int n, bool commit = true) {
+  Changes c;
+  for (int i = first; i < first + n; ++i) {
+    c.outbox.push_back({i % 2 ? "ledger.accounts.v1" : "dlq", "c" + std::to_string(i), "p" + std::to_string(i), i % 2 ? "" : "why"});
+  }
+  s.begin();
+  s.write(c);
+  if (commit) {
+    s.commit();
+  } else {
+    s.rollback();
+  }
+}
+
+TEST(SqliteStoreOutbox, MemoryServedRowsEqualTheTable) {
+  SqliteDatabase db("SqliteStoreOutbox");
+  auto a = db.open();
+  auto b = db.open();
+  EXPECT_TRUE(outbox_of(*a).empty());  // reads the (empty) table: from now on from memory
+  write_outbox(*a, 0, 3);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  EXPECT_EQ(outbox_of(*a).size(), 3u);
+  write_outbox(*a, 3, 70);  // one multi-row statement and single rows
+  write_outbox(*a, 100, 2, /*commit=*/false);
+  EXPECT_EQ(outbox_of(*a).size(), 73u);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  EXPECT_EQ(a->pending_outbox(5).size(), 5u);
+  a->ack_outbox(outbox_of(*a)[9].second.empty() ? 0 : outbox_of(*a)[9].first);
+  EXPECT_EQ(outbox_of(*a).size(), 63u);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  write_outbox(*b, 200, 4);  // another connection: a must see it
+  EXPECT_EQ(outbox_of(*a).size(), 67u);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  a->ack_outbox(a->pending_outbox(2).back().id);  // moved out, then acknowledged
+  EXPECT_EQ(outbox_of(*a).size(), 65u);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  a->pending_outbox(3);
+  a->ack_outbox(a->pending_outbox(1).back().id);  // only part of what was moved out
+  EXPECT_EQ(outbox_of(*a).size(), 64u);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  write_outbox(*a, 300, 1);
+  b->ack_outbox(outbox_of(*b)[60].first);
+  EXPECT_EQ(outbox_of(*a), outbox_of(*b));
+  EXPECT_EQ(outbox_of(*a).size(), 4u);
+}
+
 }  // namespace
 }  // namespace tierflow::ledger
