@@ -49,7 +49,7 @@ until [ "$(metric ledger tierflow_ledger_events_total)" -ge "$accepted" ]; do
   printf '\r  ledger: %s of %s events' "$(metric ledger tierflow_ledger_events_total)" "$accepted"
   sleep 1
 done
-echo "  ledger: all $accepted accepted events posted"
+printf "\r  ledger: all %s accepted events posted\n" "$accepted"
 # Classification and notification have caught up when their counters stop moving.
 last="" stable=0
 while [ $stable -lt 3 ]; do
