@@ -6,11 +6,16 @@
 // Every statement is prepared once at open and reused; large row sets go in multi-row
 // INSERTs.
 #include <algorithm>
+#include <deque>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <stdexcept>
+#include <string>
 #include <vector>
+
+#include <sqlite3.h>
 
 #include "state.hpp"
 #include "tierflow/ledger/ledger.hpp"
@@ -88,10 +93,71 @@ std::string values_sql(std::string_view head, int cols, size_t rows) {
   return sql;
 }
 
+// A prepared INSERT whose text and blob parameters are bound with SQLITE_STATIC: the bytes
+// are not copied, so they must stay alive until run() (write() binds the strings of the
+// Changes it was given, which outlive the call). run() clears the bindings again.
+class StaticInsert {
+ public:
+  StaticInsert() = default;
+  StaticInsert(sqlite3* db, const std::string& sql) : db_(db) {
+    sqlite3_stmt* raw = nullptr;
+    int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size() + 1),
+                                SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
+    stmt_.reset(raw);
+    if (rc != SQLITE_OK) fail(rc, "prepare");
+  }
+  StaticInsert& bind_int64(int index, int64_t value) {
+    check_bind(sqlite3_bind_int64(stmt_.get(), index, value));
+    return *this;
+  }
+  StaticInsert& bind_text(int index, std::string_view value) {
+    check_bind(sqlite3_bind_text64(stmt_.get(), index, value.data() != nullptr ? value.data() : "",
+                                   value.size(), SQLITE_STATIC, SQLITE_UTF8));
+    return *this;
+  }
+  StaticInsert& bind_blob(int index, std::string_view bytes) {
+    // A zero-length blob must still be a blob, not NULL: SQLite needs a non-null pointer.
+    check_bind(sqlite3_bind_blob64(stmt_.get(), index, bytes.data() != nullptr ? bytes.data() : "",
+                                   bytes.size(), SQLITE_STATIC));
+    return *this;
+  }
+  void run() {
+    const int rc = sqlite3_step(stmt_.get());
+    if (rc != SQLITE_DONE) {
+      const int code = sqlite3_extended_errcode(db_);
+      std::string msg = sqlite3_errmsg(db_);
+      sqlite3_reset(stmt_.get());
+      sqlite3_clear_bindings(stmt_.get());
+      throw_error(msg, code);
+    }
+    sqlite3_reset(stmt_.get());
+    sqlite3_clear_bindings(stmt_.get());
+  }
+
+ private:
+  struct Finalize {
+    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+  };
+  void check_bind(int rc) {
+    if (rc != SQLITE_OK) fail(rc, "bind");
+  }
+  [[noreturn]] void fail(int rc, const char* what) {
+    throw_error(std::string(what) + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)), rc);
+  }
+  [[noreturn]] void throw_error(const std::string& msg, int code) {
+    const char* sql = stmt_ ? sqlite3_sql(stmt_.get()) : nullptr;
+    throw sql::Error("sqlite: " + msg + " (code " + std::to_string(code) + ") in: " +
+                         std::string(sql != nullptr ? sql : "").substr(0, 200),
+                     code);
+  }
+  sqlite3* db_ = nullptr;
+  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
+};
+
 // Inserts `n` rows: full chunks of kRowsPerInsert through `many`, the rest through `one`.
 // bind(statement, first parameter index, row) binds one row's `cols` parameters.
-template <typename Bind>
-void insert_rows(Statement& many, Statement& one, int cols, size_t n, Bind&& bind) {
+template <typename Stmt, typename Bind>
+void insert_rows(Stmt& many, Stmt& one, int cols, size_t n, Bind&& bind) {
   size_t i = 0;
   for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
     for (size_t r = 0; r < kRowsPerInsert; ++r) bind(many, static_cast<int>(r) * cols + 1, i + r);
@@ -158,8 +224,8 @@ class SqliteStore final : public Store {
     constexpr std::string_view kInsertEvent =
         "INSERT OR REPLACE INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
         "cost, currency)";
-    insert_event_ = db_.prepare(values_sql(kInsertEvent, 8, 1));
-    insert_events_ = db_.prepare(values_sql(kInsertEvent, 8, kRowsPerInsert));
+    insert_event_ = StaticInsert(db_.handle(), values_sql(kInsertEvent, 8, 1));
+    insert_events_ = StaticInsert(db_.handle(), values_sql(kInsertEvent, 8, kRowsPerInsert));
     delete_event_ = db_.prepare("DELETE FROM events WHERE event_id = ?1");
     load_customer_ = db_.prepare(
         "SELECT version, journal_seq, feedback_sum, state FROM customers WHERE customer_id = ?1");
@@ -168,15 +234,15 @@ class SqliteStore final : public Store {
         "FROM invoices WHERE customer_id = ?1 AND (closed IS NULL OR closed >= ?2)");
     constexpr std::string_view kSaveCustomer =
         "INSERT OR REPLACE INTO customers(customer_id, version, journal_seq, feedback_sum, state)";
-    save_customer_ = db_.prepare(values_sql(kSaveCustomer, 5, 1));
-    save_customers_ = db_.prepare(values_sql(kSaveCustomer, 5, kRowsPerInsert));
+    save_customer_ = StaticInsert(db_.handle(), values_sql(kSaveCustomer, 5, 1));
+    save_customers_ = StaticInsert(db_.handle(), values_sql(kSaveCustomer, 5, kRowsPerInsert));
     save_invoice_ = db_.prepare(
         "INSERT OR REPLACE INTO invoices(customer_id, sale_event_id, issued, due, amount, "
         "open_amount, closed, closed_by_payment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     constexpr std::string_view kInsertJournal =
         "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry)";
-    insert_journal_ = db_.prepare(values_sql(kInsertJournal, 5, 1));
-    insert_journals_ = db_.prepare(values_sql(kInsertJournal, 5, kRowsPerInsert));
+    insert_journal_ = StaticInsert(db_.handle(), values_sql(kInsertJournal, 5, 1));
+    insert_journals_ = StaticInsert(db_.handle(), values_sql(kInsertJournal, 5, kRowsPerInsert));
     read_journal_ = db_.prepare(
         "SELECT seq, event_time, receivable_delta, entry FROM journal WHERE customer_id = ?1 "
         "AND seq > ?4 AND event_time >= ?2 AND event_time < ?3 ORDER BY seq LIMIT ?5");
@@ -194,8 +260,8 @@ class SqliteStore final : public Store {
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
     // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
     constexpr std::string_view kInsertOutbox = "INSERT INTO outbox(topic, customer_id, payload, error)";
-    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 4, 1));
-    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 4, kRowsPerInsert));
+    insert_outbox_ = StaticInsert(db_.handle(), values_sql(kInsertOutbox, 4, 1));
+    insert_outboxes_ = StaticInsert(db_.handle(), values_sql(kInsertOutbox, 4, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
         "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT ?1");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
@@ -206,9 +272,26 @@ class SqliteStore final : public Store {
         "credit = credit + excluded.credit");
   }
 
-  void begin() override { db_.exec("BEGIN IMMEDIATE"); }
-  void commit() override { db_.exec("COMMIT"); }
+  void begin() override {
+    staged_outbox_.clear();
+    db_.exec("BEGIN IMMEDIATE");
+  }
+  void commit() override {
+    try {
+      db_.exec("COMMIT");
+    } catch (...) {
+      staged_outbox_.clear();
+      outbox_known_ = false;
+      throw;
+    }
+    if (outbox_known_) {
+      for (auto& m : staged_outbox_) outbox_cache_.push_back(std::move(m));
+      if (outbox_cache_.size() > kMaxCachedOutbox) drop_outbox_cache();
+    }
+    staged_outbox_.clear();
+  }
   void rollback() noexcept override {
+    staged_outbox_.clear();
     try {
       if (db_.in_transaction()) db_.exec("ROLLBACK");
     } catch (const sql::Error&) {
@@ -315,6 +398,18 @@ class SqliteStore final : public Store {
   }
 
   std::vector<OutboxMessage> pending_outbox(size_t limit) override {
+    if (outbox_cache_valid() && handed_out_ == 0) {
+      // The rows are moved out, not copied: until ack_outbox() removes them their cache
+      // entries hold only ids, and a repeated read (no ack between) goes to the table.
+      const size_t n = std::min(limit, outbox_cache_.size());
+      std::vector<OutboxMessage> out(std::make_move_iterator(outbox_cache_.begin()),
+                                     std::make_move_iterator(outbox_cache_.begin() + static_cast<std::ptrdiff_t>(n)));
+      for (size_t i = 0; i < n; ++i) outbox_cache_[i].id = out[i].id;
+      handed_out_ = n;
+      return out;
+    }
+    if (handed_out_ > 0) drop_outbox_cache();
+    const int64_t version = data_version();
     pending_outbox_.bind_int64(1, static_cast<int64_t>(limit));
     std::vector<OutboxMessage> out;
     while (pending_outbox_.step()) {
@@ -327,12 +422,28 @@ class SqliteStore final : public Store {
       out.push_back(std::move(m));
     }
     pending_outbox_.reset();
+    if (out.size() < limit && !db_.in_transaction()) {
+      // The whole table, as of `version`: serve the next calls from memory.
+      outbox_cache_.assign(out.begin(), out.end());
+      outbox_known_ = true;
+      outbox_version_ = version;
+    }
     return out;
   }
 
   void ack_outbox(int64_t up_to_id) override {
+    const bool valid = outbox_cache_valid();
     ack_outbox_.bind_int64(1, up_to_id);
     ack_outbox_.run();
+    if (!valid) {
+      drop_outbox_cache();
+      return;
+    }
+    while (!outbox_cache_.empty() && outbox_cache_.front().id <= up_to_id) {
+      outbox_cache_.pop_front();
+      if (handed_out_ > 0) --handed_out_;
+    }
+    if (handed_out_ > 0) drop_outbox_cache();  // some moved-out rows stay unacknowledged
   }
 
   std::vector<BalanceRow> load_balances() override {
@@ -355,7 +466,7 @@ class SqliteStore final : public Store {
       delete_event_.bind_text(1, id);
       delete_event_.run();
     }
-    insert_rows(insert_events_, insert_event_, 8, c.events.size(), [&](Statement& s, int p, size_t i) {
+    insert_rows(insert_events_, insert_event_, 8, c.events.size(), [&](StaticInsert& s, int p, size_t i) {
       const EventRow& r = c.events[i];
       if (filter_) filter_->add(r.event_id);  // before the commit: a rollback leaves only a false positive
       s.bind_text(p, r.event_id)
@@ -368,7 +479,7 @@ class SqliteStore final : public Store {
           .bind_text(p + 7, r.currency);
     });
     save_customers(c);
-    insert_rows(insert_journals_, insert_journal_, 5, c.journal.size(), [&](Statement& s, int p, size_t i) {
+    insert_rows(insert_journals_, insert_journal_, 5, c.journal.size(), [&](StaticInsert& s, int p, size_t i) {
       const JournalRow& r = c.journal[i];
       s.bind_text(p, r.customer_id)
           .bind_int64(p + 1, r.seq)
@@ -391,10 +502,24 @@ class SqliteStore final : public Store {
           .bind_blob(8, r.value);
       insert_deferred_.run();
     }
-    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](Statement& s, int p, size_t i) {
+    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](StaticInsert& s, int p, size_t i) {
       const OutboxRow& r = c.outbox[i];
       s.bind_text(p, r.topic).bind_text(p + 1, r.customer_id).bind_blob(p + 2, r.payload).bind_text(p + 3, r.error);
     });
+    if (outbox_known_ && !c.outbox.empty()) {
+      // AUTOINCREMENT ids of one statement's rows are consecutive, and every statement
+      // above ran in order: the last row's id is last_insert_rowid(), the others precede it.
+      int64_t id = db_.last_insert_rowid() - static_cast<int64_t>(c.outbox.size());
+      for (const OutboxRow& r : c.outbox) {
+        OutboxMessage m;
+        m.id = ++id;
+        m.customer_id = r.customer_id;
+        m.payload = r.payload;
+        m.topic = r.topic;
+        m.error = r.error;
+        staged_outbox_.push_back(std::move(m));
+      }
+    }
     for (const auto& r : c.balances) {
       add_balance_.bind_text(1, r.account)
           .bind_text(2, r.currency)
@@ -405,6 +530,28 @@ class SqliteStore final : public Store {
   }
 
  private:
+  // The outbox rows this process wrote are served from memory by pending_outbox() (still
+  // stored, in the same transaction, for crash recovery and for other instances). The
+  // cache holds the whole table once a pending_outbox() read it to its end; it is dropped
+  // when another connection committed since (PRAGMA data_version), or when it grows large.
+  static constexpr size_t kMaxCachedOutbox = 200'000;
+
+  int64_t data_version() {
+    int64_t version = data_version_.step() ? data_version_.column_int64(0) : -1;
+    data_version_.reset();
+    return version;
+  }
+  bool outbox_cache_valid() {
+    if (!outbox_known_) return false;
+    if (data_version() != outbox_version_) drop_outbox_cache();
+    return outbox_known_;
+  }
+  void drop_outbox_cache() {
+    outbox_known_ = false;
+    handed_out_ = 0;
+    outbox_cache_.clear();
+  }
+
   std::optional<CustomerState> load_customer(std::string_view customer_id,
                                              Micros closed_window) {
     load_customer_.bind_text(1, customer_id);
@@ -458,15 +605,18 @@ class SqliteStore final : public Store {
   // The state rows, then the dirty invoices of every customer.
   void save_customers(const Changes& c) {
     const bool encoded = c.customer_states.size() == c.customers.size();
-    std::string scratch;
-    insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](Statement& st, int p, size_t i) {
+    std::vector<std::string> states;  // bound without copies: alive until the rows are inserted
+    if (!encoded) {
+      states.reserve(c.customers.size());
+      for (const CustomerState* s : c.customers) states.push_back(encode_state(*s));
+    }
+    insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](StaticInsert& st, int p, size_t i) {
       const CustomerState& s = *c.customers[i];
-      if (!encoded) scratch = encode_state(s);
       st.bind_text(p, s.customer_id)
           .bind_int64(p + 1, s.version)
           .bind_int64(p + 2, s.journal_seq)
           .bind_int64(p + 3, s.feedback_score_sum)
-          .bind_blob(p + 4, encoded ? c.customer_states[i] : scratch);
+          .bind_blob(p + 4, encoded ? c.customer_states[i] : states[i]);
     });
     for (const CustomerState* s : c.customers) save_invoices(*s);
   }
@@ -491,14 +641,20 @@ class SqliteStore final : public Store {
   }
 
   Db db_;  // declared first: destroyed after every statement below
-  Statement insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
+  StaticInsert insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
+  StaticInsert insert_event_, save_customer_, insert_journal_, insert_outbox_;
   Statement all_event_ids_, data_version_;
   std::optional<IdFilter> filter_;  // see stored_ids()
   int64_t filter_version_ = -1;
-  Statement load_offsets_, save_offset_, find_event_, insert_event_, delete_event_,
-      load_customer_, load_invoices_, save_customer_, save_invoice_, insert_journal_,
+  std::deque<OutboxMessage> outbox_cache_;  // see outbox_cache_valid()
+  std::vector<OutboxMessage> staged_outbox_;  // written in the open transaction
+  bool outbox_known_ = false;
+  size_t handed_out_ = 0;  // leading cache entries whose rows pending_outbox() moved out
+  int64_t outbox_version_ = -1;
+  Statement load_offsets_, save_offset_, find_event_, delete_event_,
+      load_customer_, load_invoices_, save_invoice_,
       read_journal_, receivable_before_, insert_deferred_, select_deferred_, delete_deferred_,
-      select_deferred_before_, deferred_keys_, insert_outbox_, pending_outbox_, ack_outbox_,
+      select_deferred_before_, deferred_keys_, pending_outbox_, ack_outbox_,
       load_balances_, add_balance_;
 };
 

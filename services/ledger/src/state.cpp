@@ -75,15 +75,121 @@ void fill_totals(const CustomerState& s, v1::AccountSnapshot& out) {
 
 }  // namespace
 
-std::string encode_state(const CustomerState& state) {
-  v1::AccountSnapshot snap;
-  fill_totals(state, snap);
-  // as_of carries the newest event time of this customer in the stored form.
-  set_timestamp(state.last_event_time, snap.mutable_as_of());
-  return snap.SerializeAsString();
+namespace {
+
+// The compact stored form: kCompactMarker, then varints (signed values zigzag-encoded).
+// A protobuf message never starts with a 0 byte (field number 0 is invalid), so files
+// written before it (an AccountSnapshot per row) still decode.
+constexpr char kCompactMarker = 0;
+enum : unsigned { kHasFirst = 1, kHasLast = 2, kHasFeedbackLast = 4 };
+
+void put(std::string& out, int64_t v) {
+  wire::varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
+}
+
+struct Reader {
+  std::string_view in;
+  bool ok = true;
+  uint64_t raw() {
+    uint64_t v = 0;
+    for (int shift = 0; shift < 64; shift += 7) {
+      if (in.empty()) break;
+      const auto b = static_cast<uint8_t>(in.front());
+      in.remove_prefix(1);
+      v |= static_cast<uint64_t>(b & 0x7f) << shift;
+      if ((b & 0x80) == 0) return v;
+    }
+    ok = false;
+    return 0;
+  }
+  int64_t get() {
+    const uint64_t v = raw();
+    return static_cast<int64_t>(v >> 1) ^ -static_cast<int64_t>(v & 1);
+  }
+};
+
+bool decode_compact(std::string_view bytes, CustomerState& s) {
+  Reader r{bytes.substr(1)};
+  const uint64_t currency_size = r.raw();
+  if (!r.ok || currency_size > r.in.size()) return false;
+  s.currency = r.in.substr(0, currency_size);
+  r.in.remove_prefix(currency_size);
+  s.last_event_time = r.get();
+  s.receivable = r.get();
+  s.credit = r.get();
+  s.lifetime_sales = r.get();
+  s.lifetime_refunds = r.get();
+  s.lifetime_gross_profit = r.get();
+  s.lifetime_orders = r.get();
+  s.lifetime_payments = r.get();
+  const uint64_t flags = r.raw();
+  if (flags & kHasFirst) s.first_purchase = s.last_event_time - r.get();
+  if (flags & kHasLast) s.last_purchase = s.last_event_time - r.get();
+  s.feedback_count = static_cast<int32_t>(r.get());
+  s.promoters = static_cast<int32_t>(r.get());
+  s.passives = static_cast<int32_t>(r.get());
+  s.detractors = static_cast<int32_t>(r.get());
+  if (flags & kHasFeedbackLast) s.feedback_last = s.last_event_time - r.get();
+  s.months.clear();
+  const uint64_t months = r.raw();
+  if (!r.ok || months > r.in.size()) return false;
+  int64_t key = 0;
+  for (uint64_t i = 0; i < months; ++i) {
+    key += r.get();
+    MonthTotals& m = s.months[static_cast<int32_t>(key)];
+    m.sales = r.get();
+    m.refunds = r.get();
+    m.gross_profit = r.get();
+    m.orders = r.get();
+    m.refund_count = r.get();
+  }
+  return r.ok && r.in.empty();
+}
+
+}  // namespace
+
+std::string encode_state(const CustomerState& s) {
+  // customer_id, version and the feedback score sum are columns of their own.
+  std::string out;
+  out.reserve(64 + s.currency.size() + s.months.size() * 16);
+  out.push_back(kCompactMarker);
+  wire::varint(out, s.currency.size());
+  out.append(s.currency);
+  put(out, s.last_event_time);
+  put(out, s.receivable);
+  put(out, s.credit);
+  put(out, s.lifetime_sales);
+  put(out, s.lifetime_refunds);
+  put(out, s.lifetime_gross_profit);
+  put(out, s.lifetime_orders);
+  put(out, s.lifetime_payments);
+  wire::varint(out, (s.first_purchase ? kHasFirst : 0u) | (s.last_purchase ? kHasLast : 0u) |
+                        (s.feedback_last ? kHasFeedbackLast : 0u));
+  // Times as distances back from the newest event time: short varints.
+  if (s.first_purchase) put(out, s.last_event_time - *s.first_purchase);
+  if (s.last_purchase) put(out, s.last_event_time - *s.last_purchase);
+  put(out, s.feedback_count);
+  put(out, s.promoters);
+  put(out, s.passives);
+  put(out, s.detractors);
+  if (s.feedback_last) put(out, s.last_event_time - *s.feedback_last);
+  wire::varint(out, s.months.size());
+  int64_t key = 0;
+  for (const auto& [k, m] : s.months) {
+    put(out, k - key);
+    key = k;
+    put(out, m.sales);
+    put(out, m.refunds);
+    put(out, m.gross_profit);
+    put(out, m.orders);
+    put(out, m.refund_count);
+  }
+  return out;
 }
 
 bool decode_state(std::string_view bytes, CustomerState& s) {
+  if (!bytes.empty() && bytes.front() == kCompactMarker) return decode_compact(bytes, s);
+  // The older form: an AccountSnapshot of the totals, as_of = the newest event time.
   v1::AccountSnapshot snap;
   if (!snap.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) return false;
   s.currency = snap.currency();
@@ -207,11 +313,9 @@ void encode_state_and_snapshot(const CustomerState& state, const std::vector<Inv
                                Micros as_of, std::string& stored, std::string& snapshot) {
   v1::AccountSnapshot totals;
   fill_totals(state, totals);
-  stored.clear();
-  totals.AppendToString(&stored);
-  snapshot = stored;
-  // Stored form: as_of carries the customer's newest event time (see encode_state).
-  wire::timestamp_field(stored, 4, state.last_event_time);
+  snapshot.clear();
+  totals.AppendToString(&snapshot);
+  stored = encode_state(state);
   v1::AccountSnapshot derived;
   set_timestamp(as_of, derived.mutable_as_of());
   if (&invoices == &state.invoices) {

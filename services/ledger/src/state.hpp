@@ -26,9 +26,12 @@ std::string format_time(Micros t);
 int64_t days_past(Micros t, Micros due);
 int32_t month_key(Micros t);  // year * 12 + (month - 1), UTC
 
-// The persisted form: an AccountSnapshot holding the stored totals (no ageing/payment).
+// The persisted form of the totals (no ageing/payment, no customer_id/version/score sum,
+// which are columns): a compact varint record. Rows written in the older form (an
+// AccountSnapshot of the totals with as_of = the newest event time) still decode.
 std::string encode_state(const CustomerState& state);
-// Fills the totals of `state` from encode_state()'s bytes; false when they do not parse.
+// Fills the totals of `state` from encode_state()'s bytes (either form); false when they
+// do not parse.
 bool decode_state(std::string_view bytes, CustomerState& state);
 
 v1::Ageing compute_ageing(const CustomerState& state, Micros as_of);
@@ -36,11 +39,11 @@ v1::PaymentBehaviour compute_behaviour(const CustomerState& state, Micros as_of)
 // The full snapshot with as_of, ageing and payment behaviour as of `as_of`.
 v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of);
 
-// Both forms of a changed customer from one serialization of its totals (protobuf parses
-// concatenated messages as one merged message): `stored` parses as encode_state(state)
-// does, `snapshot` as build_snapshot(view, as_of) does, where `view` is `state` with the
-// invoices of `invoices` (the ones a snapshot shows). Byte order may differ from
-// SerializeAsString(); the parsed messages are equal.
+// Both forms of a changed customer: `stored` is encode_state(state), `snapshot` parses as
+// build_snapshot(view, as_of) does, where `view` is `state` with the invoices of
+// `invoices` (the ones a snapshot shows; protobuf parses the concatenated totals and
+// derived parts as one merged message). Byte order may differ from SerializeAsString();
+// the parsed messages are equal.
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
                                Micros as_of, std::string& stored, std::string& snapshot);
 
