@@ -136,25 +136,18 @@ tierflow::v1::CustomerProfile cdnow_profile(const std::string& customer_id) {
 }
 
 absl::StatusOr<CdnowReader> CdnowReader::open(const std::string& path) {
-  CdnowReader r;
-  r.in_.open(path, std::ios::binary);
-  if (!r.in_) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::error_code ec;
-  r.size_ = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-  if (ec) r.size_ = 0;
-  return r;
+  auto file = LineFile::open(path);
+  if (!file.ok()) return file.status();
+  return CdnowReader(std::move(*file));
 }
 
 bool CdnowReader::next(CdnowRow* row, std::string* error) {
   error->clear();
-  std::string line;
-  while (std::getline(in_, line)) {
-    ++line_number_;
-    consumed_ += static_cast<std::int64_t>(line.size()) + 1;
-    const std::string_view trimmed = trim(line);
+  std::string_view trimmed;
+  while (file_.next(&trimmed)) {
     if (trimmed.empty()) continue;
-    if (line_number_ == 1 && std::isalpha(static_cast<unsigned char>(trimmed[0]))) continue;
-    auto parsed = parse_cdnow_line(trimmed, line_number_);
+    if (file_.line_number() == 1 && std::isalpha(static_cast<unsigned char>(trimmed[0]))) continue;
+    auto parsed = parse_cdnow_line(trimmed, file_.line_number());
     if (!parsed.ok()) {
       *error = std::string(parsed.status().message());
       return true;
@@ -165,9 +158,6 @@ bool CdnowReader::next(CdnowRow* row, std::string* error) {
   return false;
 }
 
-double CdnowReader::progress() const {
-  if (size_ <= 0) return 0.0;
-  return std::min(1.0, static_cast<double>(consumed_) / static_cast<double>(size_));
-}
+double CdnowReader::progress() const { return file_.progress(); }
 
 }  // namespace tierflow::pos_sim

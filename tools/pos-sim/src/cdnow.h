@@ -3,7 +3,6 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <string>
 #include <string_view>
 
@@ -11,6 +10,8 @@
 #include "absl/time/civil_time.h"
 #include "tierflow/v1/customer.pb.h"
 #include "tierflow/v1/events.pb.h"
+
+#include "line_file.h"
 
 namespace tierflow::pos_sim {
 
@@ -55,11 +56,8 @@ class CdnowReader {
   CdnowReader& operator=(CdnowReader&&) = default;
 
  private:
-  CdnowReader() = default;
-  std::ifstream in_;
-  std::int64_t line_number_ = 0;
-  std::int64_t size_ = 0;
-  std::int64_t consumed_ = 0;
+  explicit CdnowReader(LineFile file) : file_(std::move(file)) {}
+  LineFile file_;
 };
 
 }  // namespace tierflow::pos_sim

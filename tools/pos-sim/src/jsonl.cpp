@@ -69,24 +69,17 @@ std::string profile_to_jsonl(const tierflow::v1::CustomerProfile& profile) {
 }
 
 absl::StatusOr<JsonlReader> JsonlReader::open(const std::string& path) {
-  JsonlReader r;
-  r.in_.open(path, std::ios::binary);
-  if (!r.in_) return absl::NotFoundError(fmt::format("cannot open {}", path));
-  std::error_code ec;
-  r.size_ = static_cast<std::int64_t>(std::filesystem::file_size(path, ec));
-  if (ec) r.size_ = 0;
-  return r;
+  auto file = LineFile::open(path);
+  if (!file.ok()) return file.status();
+  return JsonlReader(std::move(*file));
 }
 
 bool JsonlReader::next(JsonlItem* item, std::string* error) {
   error->clear();
-  std::string line;
-  while (std::getline(in_, line)) {
-    ++line_number_;
-    consumed_ += static_cast<std::int64_t>(line.size()) + 1;
-    const std::string_view trimmed = trim(line);
+  std::string_view trimmed;
+  while (file_.next(&trimmed)) {
     if (trimmed.empty() || trimmed.front() == '#') continue;
-    auto parsed = parse_jsonl_line(trimmed, line_number_);
+    auto parsed = parse_jsonl_line(trimmed, file_.line_number());
     if (!parsed.ok()) {
       *error = std::string(parsed.status().message());
       return true;
@@ -97,9 +90,6 @@ bool JsonlReader::next(JsonlItem* item, std::string* error) {
   return false;
 }
 
-double JsonlReader::progress() const {
-  if (size_ <= 0) return 0.0;
-  return std::min(1.0, static_cast<double>(consumed_) / static_cast<double>(size_));
-}
+double JsonlReader::progress() const { return file_.progress(); }
 
 }  // namespace tierflow::pos_sim

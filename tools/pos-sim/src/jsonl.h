@@ -4,7 +4,6 @@
 #pragma once
 
 #include <cstdint>
-#include <fstream>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -12,6 +11,8 @@
 #include "absl/status/statusor.h"
 #include "tierflow/v1/customer.pb.h"
 #include "tierflow/v1/events.pb.h"
+
+#include "line_file.h"
 
 namespace tierflow::pos_sim {
 
@@ -44,11 +45,8 @@ class JsonlReader {
   JsonlReader& operator=(JsonlReader&&) = default;
 
  private:
-  JsonlReader() = default;
-  std::ifstream in_;
-  std::int64_t line_number_ = 0;
-  std::int64_t size_ = 0;
-  std::int64_t consumed_ = 0;
+  explicit JsonlReader(LineFile file) : file_(std::move(file)) {}
+  LineFile file_;
 };
 
 }  // namespace tierflow::pos_sim
