@@ -98,10 +98,26 @@ Statement& Statement::bind_int64(int index, int64_t value) {
   return *this;
 }
 
+namespace {
+// An empty view may carry a null pointer, which SQLite would bind as NULL, not as ''.
+const char* non_null(std::string_view v) { return v.data() != nullptr ? v.data() : ""; }
+}  // namespace
+
 Statement& Statement::bind_text(int index, std::string_view value) {
-  check_bind(sqlite3_bind_text64(stmt_, index, value.data(), value.size(), SQLITE_TRANSIENT,
+  check_bind(sqlite3_bind_text64(stmt_, index, non_null(value), value.size(), SQLITE_TRANSIENT,
                                  SQLITE_UTF8),
              index);
+  return *this;
+}
+
+Statement& Statement::bind_text_view(int index, std::string_view value) {
+  check_bind(sqlite3_bind_text64(stmt_, index, non_null(value), value.size(), SQLITE_STATIC, SQLITE_UTF8),
+             index);
+  return *this;
+}
+
+Statement& Statement::bind_blob_view(int index, std::string_view bytes) {
+  check_bind(sqlite3_bind_blob64(stmt_, index, non_null(bytes), bytes.size(), SQLITE_STATIC), index);
   return *this;
 }
 

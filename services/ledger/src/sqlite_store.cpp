@@ -93,67 +93,6 @@ std::string values_sql(std::string_view head, int cols, size_t rows) {
   return sql;
 }
 
-// A prepared INSERT whose text and blob parameters are bound with SQLITE_STATIC: the bytes
-// are not copied, so they must stay alive until run() (write() binds the strings of the
-// Changes it was given, which outlive the call). run() clears the bindings again.
-class StaticInsert {
- public:
-  StaticInsert() = default;
-  StaticInsert(sqlite3* db, const std::string& sql) : db_(db) {
-    sqlite3_stmt* raw = nullptr;
-    int rc = sqlite3_prepare_v3(db, sql.c_str(), static_cast<int>(sql.size() + 1),
-                                SQLITE_PREPARE_PERSISTENT, &raw, nullptr);
-    stmt_.reset(raw);
-    if (rc != SQLITE_OK) fail(rc, "prepare");
-  }
-  StaticInsert& bind_int64(int index, int64_t value) {
-    check_bind(sqlite3_bind_int64(stmt_.get(), index, value));
-    return *this;
-  }
-  StaticInsert& bind_text(int index, std::string_view value) {
-    check_bind(sqlite3_bind_text64(stmt_.get(), index, value.data() != nullptr ? value.data() : "",
-                                   value.size(), SQLITE_STATIC, SQLITE_UTF8));
-    return *this;
-  }
-  StaticInsert& bind_blob(int index, std::string_view bytes) {
-    // A zero-length blob must still be a blob, not NULL: SQLite needs a non-null pointer.
-    check_bind(sqlite3_bind_blob64(stmt_.get(), index, bytes.data() != nullptr ? bytes.data() : "",
-                                   bytes.size(), SQLITE_STATIC));
-    return *this;
-  }
-  void run() {
-    const int rc = sqlite3_step(stmt_.get());
-    if (rc != SQLITE_DONE) {
-      const int code = sqlite3_extended_errcode(db_);
-      std::string msg = sqlite3_errmsg(db_);
-      sqlite3_reset(stmt_.get());
-      sqlite3_clear_bindings(stmt_.get());
-      throw_error(msg, code);
-    }
-    sqlite3_reset(stmt_.get());
-    sqlite3_clear_bindings(stmt_.get());
-  }
-
- private:
-  struct Finalize {
-    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
-  };
-  void check_bind(int rc) {
-    if (rc != SQLITE_OK) fail(rc, "bind");
-  }
-  [[noreturn]] void fail(int rc, const char* what) {
-    throw_error(std::string(what) + ": " + (db_ != nullptr ? sqlite3_errmsg(db_) : sqlite3_errstr(rc)), rc);
-  }
-  [[noreturn]] void throw_error(const std::string& msg, int code) {
-    const char* sql = stmt_ ? sqlite3_sql(stmt_.get()) : nullptr;
-    throw sql::Error("sqlite: " + msg + " (code " + std::to_string(code) + ") in: " +
-                         std::string(sql != nullptr ? sql : "").substr(0, 200),
-                     code);
-  }
-  sqlite3* db_ = nullptr;
-  std::unique_ptr<sqlite3_stmt, Finalize> stmt_;
-};
-
 // Inserts `n` rows: full chunks of kRowsPerInsert through `many`, the rest through `one`.
 // bind(statement, first parameter index, row) binds one row's `cols` parameters.
 template <typename Stmt, typename Bind>
@@ -224,8 +163,8 @@ class SqliteStore final : public Store {
     constexpr std::string_view kInsertEvent =
         "INSERT OR REPLACE INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
         "cost, currency)";
-    insert_event_ = StaticInsert(db_.handle(), values_sql(kInsertEvent, 8, 1));
-    insert_events_ = StaticInsert(db_.handle(), values_sql(kInsertEvent, 8, kRowsPerInsert));
+    insert_event_ = db_.prepare(values_sql(kInsertEvent, 8, 1));
+    insert_events_ = db_.prepare(values_sql(kInsertEvent, 8, kRowsPerInsert));
     delete_event_ = db_.prepare("DELETE FROM events WHERE event_id = ?1");
     load_customer_ = db_.prepare(
         "SELECT version, journal_seq, feedback_sum, state FROM customers WHERE customer_id = ?1");
@@ -234,15 +173,15 @@ class SqliteStore final : public Store {
         "FROM invoices WHERE customer_id = ?1 AND (closed IS NULL OR closed >= ?2)");
     constexpr std::string_view kSaveCustomer =
         "INSERT OR REPLACE INTO customers(customer_id, version, journal_seq, feedback_sum, state)";
-    save_customer_ = StaticInsert(db_.handle(), values_sql(kSaveCustomer, 5, 1));
-    save_customers_ = StaticInsert(db_.handle(), values_sql(kSaveCustomer, 5, kRowsPerInsert));
+    save_customer_ = db_.prepare(values_sql(kSaveCustomer, 5, 1));
+    save_customers_ = db_.prepare(values_sql(kSaveCustomer, 5, kRowsPerInsert));
     save_invoice_ = db_.prepare(
         "INSERT OR REPLACE INTO invoices(customer_id, sale_event_id, issued, due, amount, "
         "open_amount, closed, closed_by_payment) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)");
     constexpr std::string_view kInsertJournal =
         "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry)";
-    insert_journal_ = StaticInsert(db_.handle(), values_sql(kInsertJournal, 5, 1));
-    insert_journals_ = StaticInsert(db_.handle(), values_sql(kInsertJournal, 5, kRowsPerInsert));
+    insert_journal_ = db_.prepare(values_sql(kInsertJournal, 5, 1));
+    insert_journals_ = db_.prepare(values_sql(kInsertJournal, 5, kRowsPerInsert));
     read_journal_ = db_.prepare(
         "SELECT seq, event_time, receivable_delta, entry FROM journal WHERE customer_id = ?1 "
         "AND seq > ?4 AND event_time >= ?2 AND event_time < ?3 ORDER BY seq LIMIT ?5");
@@ -260,8 +199,8 @@ class SqliteStore final : public Store {
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
     // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
     constexpr std::string_view kInsertOutbox = "INSERT INTO outbox(topic, customer_id, payload, error)";
-    insert_outbox_ = StaticInsert(db_.handle(), values_sql(kInsertOutbox, 4, 1));
-    insert_outboxes_ = StaticInsert(db_.handle(), values_sql(kInsertOutbox, 4, kRowsPerInsert));
+    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 4, 1));
+    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 4, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
         "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT ?1");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
@@ -466,26 +405,26 @@ class SqliteStore final : public Store {
       delete_event_.bind_text(1, id);
       delete_event_.run();
     }
-    insert_rows(insert_events_, insert_event_, 8, c.events.size(), [&](StaticInsert& s, int p, size_t i) {
+    insert_rows(insert_events_, insert_event_, 8, c.events.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const EventRow& r = c.events[i];
       if (filter_) filter_->add(r.event_id);  // before the commit: a rollback leaves only a false positive
-      s.bind_text(p, r.event_id)
-          .bind_text(p + 1, r.customer_id)
+      s.bind_text_view(p, r.event_id)
+          .bind_text_view(p + 1, r.customer_id)
           .bind_int64(p + 2, static_cast<int64_t>(r.kind))
           .bind_int64(p + 3, r.event_time)
           .bind_int64(p + 4, r.amount)
           .bind_int64(p + 5, r.refunded)
           .bind_int64(p + 6, r.cost)
-          .bind_text(p + 7, r.currency);
+          .bind_text_view(p + 7, r.currency);
     });
     save_customers(c);
-    insert_rows(insert_journals_, insert_journal_, 5, c.journal.size(), [&](StaticInsert& s, int p, size_t i) {
+    insert_rows(insert_journals_, insert_journal_, 5, c.journal.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const JournalRow& r = c.journal[i];
-      s.bind_text(p, r.customer_id)
+      s.bind_text_view(p, r.customer_id)
           .bind_int64(p + 1, r.seq)
           .bind_int64(p + 2, r.event_time)
           .bind_int64(p + 3, r.receivable_delta)
-          .bind_blob(p + 4, r.entry);
+          .bind_blob_view(p + 4, r.entry);
     });
     for (const auto& id : c.deleted_deferred) {
       delete_deferred_.bind_text(1, id);
@@ -502,9 +441,9 @@ class SqliteStore final : public Store {
           .bind_blob(8, r.value);
       insert_deferred_.run();
     }
-    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](StaticInsert& s, int p, size_t i) {
+    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const OutboxRow& r = c.outbox[i];
-      s.bind_text(p, r.topic).bind_text(p + 1, r.customer_id).bind_blob(p + 2, r.payload).bind_text(p + 3, r.error);
+      s.bind_text_view(p, r.topic).bind_text_view(p + 1, r.customer_id).bind_blob_view(p + 2, r.payload).bind_text_view(p + 3, r.error);
     });
     if (outbox_known_ && !c.outbox.empty()) {
       // AUTOINCREMENT ids of one statement's rows are consecutive, and every statement
@@ -610,13 +549,13 @@ class SqliteStore final : public Store {
       states.reserve(c.customers.size());
       for (const CustomerState* s : c.customers) states.push_back(encode_state(*s));
     }
-    insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](StaticInsert& st, int p, size_t i) {
+    insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](sql::sqlite::Statement& st, int p, size_t i) {
       const CustomerState& s = *c.customers[i];
-      st.bind_text(p, s.customer_id)
+      st.bind_text_view(p, s.customer_id)
           .bind_int64(p + 1, s.version)
           .bind_int64(p + 2, s.journal_seq)
           .bind_int64(p + 3, s.feedback_score_sum)
-          .bind_blob(p + 4, encoded ? c.customer_states[i] : states[i]);
+          .bind_blob_view(p + 4, encoded ? c.customer_states[i] : states[i]);
     });
     for (const CustomerState* s : c.customers) save_invoices(*s);
   }
@@ -641,8 +580,8 @@ class SqliteStore final : public Store {
   }
 
   Db db_;  // declared first: destroyed after every statement below
-  StaticInsert insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
-  StaticInsert insert_event_, save_customer_, insert_journal_, insert_outbox_;
+  sql::sqlite::Statement insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
+  sql::sqlite::Statement insert_event_, save_customer_, insert_journal_, insert_outbox_;
   Statement all_event_ids_, data_version_;
   std::optional<IdFilter> filter_;  // see stored_ids()
   int64_t filter_version_ = -1;

@@ -65,6 +65,28 @@ TEST_F(SqliteTest, BindsStepsAndResets) {
   EXPECT_EQ(sel.column_blob(1).size(), 0u);
 }
 
+TEST_F(SqliteTest, ViewBindsStoreTheBytesAndEmptyTextIsNotNull) {
+  auto ins = db_->prepare("INSERT INTO t(k, n, b) VALUES(?1, ?2, ?3)");
+  std::string key = "view";
+  std::string blob("p\0q", 3);
+  ins.bind_text_view(1, key).bind_int64(2, 7).bind_blob_view(3, blob);
+  ins.run();
+  key = "changed after run";  // the row kept its own copy
+  ins.bind_text_view(1, std::string_view()).bind_int64(2, 8).bind_blob_view(3, std::string_view());
+  ins.run();
+
+  auto sel = db_->prepare("SELECT n, b FROM t WHERE k = ?1");
+  sel.bind_text(1, "view");
+  ASSERT_TRUE(sel.step());
+  EXPECT_EQ(sel.column_int64(0), 7);
+  EXPECT_EQ(sel.column_blob(1), blob);
+  sel.reset();
+  sel.bind_text(1, "");  // the empty key is '', not NULL
+  ASSERT_TRUE(sel.step());
+  EXPECT_EQ(sel.column_int64(0), 8);
+  EXPECT_FALSE(sel.column_is_null(1));
+}
+
 TEST_F(SqliteTest, TransactionRollsBackUnlessCommitted) {
   {
     Transaction tx(*db_);

@@ -85,6 +85,10 @@ class Statement {
   Statement& bind_text(int index, std::string_view value);
   Statement& bind_blob(int index, std::string_view bytes);
   Statement& bind_blob(int index, std::span<const std::byte> bytes);
+  // Like bind_text/bind_blob without the copy (SQLITE_STATIC), for hot multi-row inserts:
+  // the bytes must stay alive and unchanged until the statement has run (run()/reset()).
+  Statement& bind_text_view(int index, std::string_view value);
+  Statement& bind_blob_view(int index, std::string_view bytes);
   Statement& bind_null(int index);
 
   // Advances: true when a row is available, false when done. Throws on error.
