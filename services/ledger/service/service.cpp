@@ -41,6 +41,8 @@ Config load_config(const std::string& path) {
 std::unique_ptr<Ledger> open_ledger(const Config& cfg) {
   Options options;
   options.dlq_in_outbox = true;
+  // Commit batch N on a writer thread while batch N+1 is processed: the second core.
+  options.pipeline = true;
   return cfg.store_backend == "postgres" ? Ledger::open_postgres(cfg.store_postgres_url, options)
                                          : Ledger::open_sqlite(cfg.store_path, options);
 }
@@ -129,7 +131,17 @@ void Runner::run(std::stop_token stop) {
           return l.next_offset(topic, partition);
         });
       },
-      {}, [&refresh](const std::vector<kafka::TopicPartition>&) { refresh = true; }, cfg_.kafka.properties);
+      {},
+      [this, &refresh](const std::vector<kafka::TopicPartition>&) {
+        refresh = true;
+        // The batch still being written belongs to partitions that may now move to another
+        // instance: it must be committed before that one reads their offsets.
+        ledger_.with([](Ledger& l) {
+          l.sync();
+          return 0;
+        });
+      },
+      cfg_.kafka.properties);
   auto last_expiry = absl::Now();
   while (!stop.stop_requested()) {
     auto records = consumer.poll(static_cast<size_t>(cfg_.max_batch), std::chrono::milliseconds(100));
@@ -155,6 +167,13 @@ void Runner::run(std::stop_token stop) {
       count_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(absl::Now(), cfg_.deferred_max_wait); }));
     }
   }
+  // The last batch may still be being written: commit it and publish its snapshots now
+  // rather than at the next start.
+  ledger_.with([](Ledger& l) {
+    l.sync();
+    return 0;
+  });
+  relay_outbox();
   consumer.close();
 }
 

@@ -14,6 +14,7 @@
 #include <google/protobuf/arena.h>
 
 #include "money.hpp"
+#include "pipeline.hpp"
 #include "state.hpp"
 #include "wire.hpp"
 #include "tierflow/ledger/store.hpp"
@@ -27,6 +28,8 @@ constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kMaxPageSize = 1000;
 // Beyond this many cached customers the cache is dropped after a commit and refills lazily.
 constexpr size_t kCustomerCacheCapacity = 500'000;
+// Rows per Store::write() call of a pipelined ledger: a read waits for at most one part.
+constexpr size_t kRowsPerWrite = 2048;
 constexpr Micros kMinMicros = std::numeric_limits<Micros>::min();
 constexpr Micros kMaxMicros = std::numeric_limits<Micros>::max();
 
@@ -180,11 +183,14 @@ std::pair<int64_t, int64_t>& balance_slot(BalanceMap& m, std::string_view accoun
 class Ledger::Impl {
  public:
   Impl(std::unique_ptr<Store> store, const Options& options)
-      : store_(std::move(store)), options_(options) {
+      : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)),
+        options_(options) {
     load_caches();
+    if (options_.pipeline) writer_ = std::make_unique<BatchWriter>(*store_, kRowsPerWrite);
   }
 
   ApplyResult apply(std::span<const ConsumedRecord> batch) {
+    if (writer_) return apply_pipelined(batch);
     ApplyResult result;
     Batch b{result};
     // The batch's parsed events live on one arena, freed at once when apply() returns.
@@ -211,7 +217,56 @@ class Ledger::Impl {
     return result;
   }
 
+  // Processes the batch while the writer still writes the previous one, then waits for
+  // that commit and hands this batch over. Reads during processing see the previous
+  // batch's changes through the cache (its customers) and inflight_events_.
+  ApplyResult apply_pipelined(std::span<const ConsumedRecord> batch) {
+    ApplyResult result;
+    Batch b{result};
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 256 * 1024;
+    arena_options.max_block_size = 4 * 1024 * 1024;
+    google::protobuf::Arena arena(arena_options);
+    try {
+      auto parsed = prefetch(batch, arena);
+      for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
+      flush(b);
+      writer_->wait();  // the previous batch is committed, or its failure is thrown here
+    } catch (...) {
+      discard_uncommitted();
+      throw;
+    }
+    inflight_events_.clear();
+    for (auto& [id, slot] : events_) {
+      if (slot.dirty) inflight_events_.emplace(id, std::move(slot.row));
+    }
+    inflight_customers_ = std::move(b.changed);
+    for (const auto& id : b.result.changed_customers) prune(customers_.at(id));
+    end_batch();
+    if (customers_.size() > kCustomerCacheCapacity) {
+      // Customers of the batch being written stay: the store does not have them yet.
+      std::erase_if(customers_, [&](const auto& kv) { return !inflight_customers_.contains(kv.first); });
+    }
+    writer_->hand_off(std::move(b.changes));
+    return result;
+  }
+
+  // Waits until every batch handed over is committed. On a failed commit: forgets all that
+  // was not stored (reloads from the store) and rethrows.
+  void sync() {
+    if (!writer_) return;
+    try {
+      writer_->wait();
+    } catch (...) {
+      discard_uncommitted();
+      throw;
+    }
+    inflight_events_.clear();
+    inflight_customers_.clear();
+  }
+
   void refresh() {
+    sync();
     end_batch();
     load_caches();
   }
@@ -222,20 +277,28 @@ class Ledger::Impl {
     return it->second;
   }
 
-  std::vector<OutboxMessage> pending_outbox(size_t limit) const {
+  // Pipelined: what is committed so far, from the store's memory when it can tell without
+  // waiting for the batch being written.
+  std::vector<OutboxMessage> pending_outbox(size_t limit) {
+    if (writer_) {
+      if (auto rows = store_->committed_outbox(limit)) return std::move(*rows);
+      sync();
+    }
     return store_->pending_outbox(limit);
   }
 
   void ack_outbox(int64_t up_to_id) { store_->ack_outbox(up_to_id); }
 
-  std::optional<v1::AccountSnapshot> account(std::string_view customer_id, absl::Time now) const {
+  std::optional<v1::AccountSnapshot> account(std::string_view customer_id, absl::Time now) {
+    sync();
     std::optional<CustomerState> holder;
     const CustomerState* st = lookup(customer_id, holder);
     if (st == nullptr) return std::nullopt;
     return build_snapshot(*st, absl::ToUnixMicros(now));
   }
 
-  v1::GetStatementResponse statement(const v1::GetStatementRequest& req) const {
+  v1::GetStatementResponse statement(const v1::GetStatementRequest& req) {
+    sync();
     std::optional<CustomerState> holder;
     const CustomerState* st = lookup(req.customer_id(), holder);
     if (st == nullptr) throw NotFound("unknown customer " + req.customer_id());
@@ -268,7 +331,8 @@ class Ledger::Impl {
     return resp;
   }
 
-  v1::Ageing ageing(std::string_view customer_id, absl::Time as_of) const {
+  v1::Ageing ageing(std::string_view customer_id, absl::Time as_of) {
+    sync();
     std::optional<CustomerState> holder;
     const CustomerState* st = lookup(customer_id, holder);
     if (st == nullptr) throw NotFound(cat("unknown customer ", customer_id));
@@ -276,7 +340,8 @@ class Ledger::Impl {
   }
 
   // Read from the store: with several instances on one database it covers all of them.
-  v1::TrialBalance trial_balance() const {
+  v1::TrialBalance trial_balance() {
+    sync();
     auto rows = store_->load_balances();
     std::sort(rows.begin(), rows.end(), [](const BalanceRow& a, const BalanceRow& b) {
       return std::tie(a.account, a.currency) < std::tie(b.account, b.currency);
@@ -298,6 +363,7 @@ class Ledger::Impl {
   int64_t deferred_count() const { return deferred_total_; }
 
   std::vector<Rejection> expire_deferred(absl::Time older_than, const std::string& window_text) {
+    sync();  // the writer is idle until the next apply(): this transaction is the only one
     std::vector<Rejection> out;
     std::vector<DeferredRow> rows;
     store_->begin();
@@ -392,6 +458,21 @@ class Ledger::Impl {
     absent_customers_.clear();
   }
 
+  // After a failure: waits for the writer (dropping its error: the caller rethrows one),
+  // then forgets every change not stored and reloads what the store holds.
+  void discard_uncommitted() {
+    if (writer_) {
+      try {
+        writer_->wait();
+      } catch (...) {
+      }
+    }
+    inflight_events_.clear();
+    inflight_customers_.clear();
+    end_batch();
+    load_caches();
+  }
+
   // Parses the batch and reads, in two store calls, the event rows and customers it names,
   // so processing rarely goes back to the store. Records below their partition's resume
   // point are not parsed (process_record skips them). The events are allocated on `arena`;
@@ -421,6 +502,13 @@ class Ledger::Impl {
         customers.push_back(c);
       }
     }
+    // Rows the batch being written changed are known here; the store may not have them.
+    std::erase_if(ids, [&](std::string_view id) {
+      auto it = inflight_events_.find(id);
+      if (it == inflight_events_.end()) return false;
+      events_.try_emplace(std::string(id), EventSlot{it->second, it->second.has_value(), false});
+      return true;
+    });
     if (!ids.empty()) {
       for (auto& row : store_->find_events(ids)) {
         std::string id = row.event_id;
@@ -444,6 +532,12 @@ class Ledger::Impl {
     auto it = events_.find(id);
     if (it == events_.end()) {
       EventSlot slot;
+      if (auto in = inflight_events_.find(id); in != inflight_events_.end()) {
+        slot.row = in->second;
+        slot.in_store = in->second.has_value();
+        auto& placed = events_.emplace(std::string(id), std::move(slot)).first->second;
+        return placed.row ? &*placed.row : nullptr;
+      }
       auto rows = store_->find_events({id});
       if (!rows.empty()) {
         slot.row = std::move(rows.front());
@@ -487,7 +581,7 @@ class Ledger::Impl {
     return &customers_.insert_or_assign(std::string(id), std::move(loaded.front())).first->second;
   }
 
-  const CustomerState* lookup(std::string_view id, std::optional<CustomerState>& holder) const {
+  const CustomerState* lookup(std::string_view id, std::optional<CustomerState>& holder) {
     auto it = customers_.find(id);
     if (it != customers_.end()) return &it->second;
     auto loaded = store_->load_customers({id}, kClosedInvoiceWindow);
@@ -1017,6 +1111,7 @@ class Ledger::Impl {
     auto it = deferred_index_.find(sale_id);
     if (it == deferred_index_.end()) return;
     deferred_index_.erase(it);
+    sync();  // the deferred rows of a batch still being written must be in the store
     // Rows stored by earlier transactions, and rows deferred earlier in this batch.
     auto rows = store_->load_deferred(sale_id);
     for (const auto& row : rows) b.changes.deleted_deferred.push_back(row.event_id);
@@ -1069,20 +1164,27 @@ class Ledger::Impl {
     for (const auto& id : b.result.changed_customers) {
       CustomerState& st = customers_.at(id);
       ++st.version;
-      ch.customers.push_back(&st);
+      CustomerRow& row = ch.customers.emplace_back();
+      row.customer_id = st.customer_id;
+      row.version = st.version;
+      row.journal_seq = st.journal_seq;
+      row.feedback_score_sum = st.feedback_score_sum;
+      row.last_event_time = st.last_event_time;
+      for (const auto& inv : st.invoices) {
+        if (inv.dirty) row.invoices.push_back(inv);
+      }
       const Micros keep_since = st.last_event_time - kClosedInvoiceWindow;
-      std::string stored, payload;
+      std::string payload;
       if (std::any_of(st.invoices.begin(), st.invoices.end(),
                       [&](const Invoice& i) { return prunable(i, keep_since); })) {
         std::vector<Invoice> kept;
         for (const auto& i : st.invoices) {
           if (!prunable(i, keep_since)) kept.push_back(i);
         }
-        encode_state_and_snapshot(st, kept, b.max_event_time, stored, payload);
+        encode_state_and_snapshot(st, kept, b.max_event_time, row.state, payload);
       } else {
-        encode_state_and_snapshot(st, st.invoices, b.max_event_time, stored, payload);
+        encode_state_and_snapshot(st, st.invoices, b.max_event_time, row.state, payload);
       }
-      ch.customer_states.push_back(std::move(stored));
       ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}});
     }
     for (const auto& key : b.dirty_offsets) {
@@ -1102,8 +1204,13 @@ class Ledger::Impl {
     if (!is_balanced()) throw std::logic_error("ledger: trial balance not zero; batch not stored");
   }
 
-  std::unique_ptr<Store> store_;
+  std::unique_ptr<Store> store_;  // a LockedStore when pipelined
   Options options_;
+  // Pipelined only: writes and commits the previous batch (declared after store_, so it
+  // stops first), and what that batch changed, until its commit is seen.
+  std::unique_ptr<BatchWriter> writer_;
+  StringMap<std::optional<EventRow>> inflight_events_;  // nullopt: deleted
+  StringSet inflight_customers_;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
   // overflow checks and the per-batch balance check use them.
@@ -1135,6 +1242,8 @@ std::unique_ptr<Ledger> Ledger::open_postgres(const std::string& url, const Opti
 }
 
 void Ledger::refresh() { impl_->refresh(); }
+
+void Ledger::sync() { impl_->sync(); }
 
 ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch) { return impl_->apply(batch); }
 

@@ -392,19 +392,16 @@ class PostgresStore final : public Store {
       ArrayLiteral id, version, seq, fsum, last, state;
       ArrayLiteral icust, isale, issued, due, iamount, open, closed, by_payment;
       size_t invoices = 0;
-      const bool encoded = c.customer_states.size() == c.customers.size();
-      for (size_t i = 0; i < c.customers.size(); ++i) {
-        const CustomerState* s = c.customers[i];
-        id.text(s->customer_id);
-        version.integer(s->version);
-        seq.integer(s->journal_seq);
-        fsum.integer(s->feedback_score_sum);
-        last.integer(s->last_event_time);
-        state.bytea(encoded ? c.customer_states[i] : encode_state(*s));
-        for (const auto& inv : s->invoices) {
-          if (!inv.dirty) continue;
+      for (const CustomerRow& s : c.customers) {
+        id.text(s.customer_id);
+        version.integer(s.version);
+        seq.integer(s.journal_seq);
+        fsum.integer(s.feedback_score_sum);
+        last.integer(s.last_event_time);
+        state.bytea(s.state);
+        for (const auto& inv : s.invoices) {
           ++invoices;
-          icust.text(s->customer_id);
+          icust.text(s.customer_id);
           isale.text(inv.sale_event_id);
           issued.integer(inv.issued);
           due.integer(inv.due);

@@ -231,6 +231,7 @@ class SqliteStore final : public Store {
   }
   void rollback() noexcept override {
     staged_outbox_.clear();
+    drop_outbox_cache();  // an ack_outbox() inside the transaction may have popped rows
     try {
       if (db_.in_transaction()) db_.exec("ROLLBACK");
     } catch (const sql::Error&) {
@@ -368,6 +369,12 @@ class SqliteStore final : public Store {
       outbox_version_ = version;
     }
     return out;
+  }
+
+  // Served from the cache only: it holds committed rows (commit() adds the staged ones).
+  std::optional<std::vector<OutboxMessage>> committed_outbox(size_t limit) override {
+    if (!outbox_cache_valid() || handed_out_ > 0) return std::nullopt;
+    return pending_outbox(limit);
   }
 
   void ack_outbox(int64_t up_to_id) override {
@@ -541,28 +548,21 @@ class SqliteStore final : public Store {
     return *filter_;
   }
 
-  // The state rows, then the dirty invoices of every customer.
+  // The state rows, then the changed invoices of every customer.
   void save_customers(const Changes& c) {
-    const bool encoded = c.customer_states.size() == c.customers.size();
-    std::vector<std::string> states;  // bound without copies: alive until the rows are inserted
-    if (!encoded) {
-      states.reserve(c.customers.size());
-      for (const CustomerState* s : c.customers) states.push_back(encode_state(*s));
-    }
     insert_rows(save_customers_, save_customer_, 5, c.customers.size(), [&](sql::sqlite::Statement& st, int p, size_t i) {
-      const CustomerState& s = *c.customers[i];
-      st.bind_text_view(p, s.customer_id)
-          .bind_int64(p + 1, s.version)
-          .bind_int64(p + 2, s.journal_seq)
-          .bind_int64(p + 3, s.feedback_score_sum)
-          .bind_blob_view(p + 4, encoded ? c.customer_states[i] : states[i]);
+      const CustomerRow& r = c.customers[i];
+      st.bind_text_view(p, r.customer_id)
+          .bind_int64(p + 1, r.version)
+          .bind_int64(p + 2, r.journal_seq)
+          .bind_int64(p + 3, r.feedback_score_sum)
+          .bind_blob_view(p + 4, r.state);
     });
-    for (const CustomerState* s : c.customers) save_invoices(*s);
+    for (const CustomerRow& r : c.customers) save_invoices(r);
   }
 
-  void save_invoices(const CustomerState& s) {
+  void save_invoices(const CustomerRow& s) {
     for (const auto& inv : s.invoices) {
-      if (!inv.dirty) continue;
       save_invoice_.bind_text(1, s.customer_id)
           .bind_text(2, inv.sale_event_id)
           .bind_int64(3, inv.issued)

@@ -150,6 +150,15 @@ struct RunResult {
   bool balanced = false;
 };
 
+// Reads and acknowledges what the outbox holds, as the service's relay does.
+void relay(Ledger& ledger) {
+  for (;;) {
+    auto out = ledger.pending_outbox(50000);
+    if (out.empty()) break;
+    ledger.ack_outbox(out.back().id);
+  }
+}
+
 // Applies the workload in batches (records in arrival order) and relays the outbox like
 // the service does (read + ack after each batch), all inside the timed section.
 RunResult run(Ledger& ledger, const Workload& w, size_t batch_size) {
@@ -168,12 +177,10 @@ RunResult run(Ledger& ledger, const Workload& w, size_t batch_size) {
     for (const auto& rej : res.rejected) {
       if (r.rejected <= 3) std::cerr << "rejected " << rej.event_id << ": " << rej.reason << "\n";
     }
-    for (;;) {
-      auto out = ledger.pending_outbox(50000);
-      if (out.empty()) break;
-      ledger.ack_outbox(out.back().id);
-    }
+    relay(ledger);
   }
+  ledger.sync();  // the last batch is committed
+  relay(ledger);
   r.seconds = seconds_since(t0);
   r.cpu = cpu_seconds() - cpu0;
   r.balanced = ledger.trial_balance().balanced();
@@ -231,11 +238,15 @@ int main(int argc, char** argv) {
   const int customers = argc > 2 ? std::atoi(argv[2]) : 20000;
   const size_t batch = argc > 3 ? static_cast<size_t>(std::atoll(argv[3])) : 20000;
   bool ok = true;
+  // As the service runs it: batches written by a second thread while the next is processed.
+  tierflow::ledger::Options options;
+  options.pipeline = std::getenv("LEDGER_BENCH_SERIAL") == nullptr;
 
   auto t0 = Clock::now();
   Workload w = generate(n, customers);
-  std::printf("ledger bench: %lld events, %d customers, batches of %zu (generated in %.2f s)\n",
-              static_cast<long long>(n), customers, batch, seconds_since(t0));
+  std::printf("ledger bench: %lld events, %d customers, batches of %zu, %s (generated in %.2f s)\n",
+              static_cast<long long>(n), customers, batch,
+              options.pipeline ? "pipelined (writer thread)" : "serial (LEDGER_BENCH_SERIAL)", seconds_since(t0));
   double load[1] = {0};
   if (getloadavg(load, 1) == 1) {
     std::printf("load average at start: %.1f on %ld cores (a busy machine slows wall times)\n",
@@ -261,7 +272,7 @@ int main(int argc, char** argv) {
   const fs::path db = dir / "ledger.db";
   RunResult lite;
   {
-    auto ledger = Ledger::open_sqlite(db.string());
+    auto ledger = Ledger::open_sqlite(db.string(), options);
     lite = run(*ledger, w, batch);
   }
   const fs::path csv = dir / "postings.csv";
@@ -295,7 +306,7 @@ int main(int argc, char** argv) {
   const std::string url = server.create_database("ledger_bench");
   RunResult pg;
   {
-    auto ledger = Ledger::open_postgres(url);
+    auto ledger = Ledger::open_postgres(url, options);
     pg = run(*ledger, w, batch);
   }
   const std::string base_url = server.create_database("baseline");

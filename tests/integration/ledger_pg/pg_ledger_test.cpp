@@ -37,7 +37,8 @@ BackendParam postgres_backend() {
           }};
 }
 
-INSTANTIATE_TEST_SUITE_P(Postgres, LedgerTest, ::testing::Values(postgres_backend()), backend_name);
+INSTANTIATE_TEST_SUITE_P(Postgres, LedgerTest, ::testing::Values(postgres_backend(), pipelined(postgres_backend())),
+                         backend_name);
 
 }  // namespace
 }  // namespace tierflow::ledger

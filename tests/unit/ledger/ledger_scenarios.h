@@ -39,6 +39,8 @@ struct BackendParam {
   std::function<std::optional<std::string>()> unavailable;
   // A fresh, empty database for the test `test_name`.
   std::function<std::unique_ptr<TestDatabase>(const std::string& test_name)> create;
+  // Every Ledger the scenarios open runs with Options::pipeline = pipeline.
+  bool pipeline = false;
 };
 
 inline std::string backend_name(const ::testing::TestParamInfo<BackendParam>& info) {
@@ -46,6 +48,14 @@ inline std::string backend_name(const ::testing::TestParamInfo<BackendParam>& in
 }
 
 inline void PrintTo(const BackendParam& p, std::ostream* os) { *os << p.name; }
+
+// The same backend with every ledger pipelined (a writer thread commits each batch while
+// the next is processed); reads wait for the commit, so every scenario holds unchanged.
+inline BackendParam pipelined(BackendParam p) {
+  p.name += "Pipelined";
+  p.pipeline = true;
+  return p;
+}
 
 namespace {
 
@@ -141,9 +151,14 @@ class LedgerTest : public ::testing::TestWithParam<BackendParam> {
     db_.reset();
   }
 
-  void reopen(const Options& options = {}) {
+  void reopen(Options options = {}) {
     ledger_.reset();
-    ledger_ = Ledger::open(db_->open(), options);
+    ledger_ = open_ledger(db_->open(), options);
+  }
+
+  std::unique_ptr<Ledger> open_ledger(std::unique_ptr<Store> store, Options options = {}) {
+    options.pipeline = GetParam().pipeline;
+    return Ledger::open(std::move(store), options);
   }
 
   // Applies events as the next records of `partition`; checks the trial balance after.
@@ -836,7 +851,7 @@ TEST_P(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
   ledger_.reset();
   auto store = std::make_unique<FailOnceStore>(db_->open());
   FailOnceStore* fail = store.get();
-  ledger_ = Ledger::open(std::move(store));
+  ledger_ = open_ledger(std::move(store));
 
   std::vector<std::string> values{payment("p-1", "c-1", day(1), 4000).SerializeAsString(),
                                   refund("r-1", "c-1", day(1), 100, "s-404").SerializeAsString(),
@@ -846,7 +861,13 @@ TEST_P(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
     batch.push_back({"pos.events.v1", 0, static_cast<int64_t>(1 + i), {}, values[i]});
   }
   fail->armed = true;
-  EXPECT_THROW(ledger_->apply(batch), std::runtime_error);
+  // Pipelined, the commit fails on the writer thread and sync() throws it.
+  EXPECT_THROW(
+      {
+        ledger_->apply(batch);
+        ledger_->sync();
+      },
+      std::runtime_error);
   EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 1);
   EXPECT_EQ(account("c-1").receivable_minor(), 10000);
   EXPECT_EQ(account("c-1").version(), 1);
@@ -866,6 +887,46 @@ TEST_P(LedgerTest, FailedBatchLeavesNoTraceAndRetryAppliesOnce) {
   EXPECT_EQ(ledger_->deferred_count(), 1);
   EXPECT_EQ(balance("cash"), 700);
   EXPECT_EQ(balance("bank"), 4000);
+  expect_balanced();
+}
+
+// Pipelined, batch B's commit fails on the writer thread while batch C is processed on
+// top of B: apply(C) throws B's failure, and neither B nor C leaves anything, in the store
+// or in memory. Replaying both from the stored offset applies each event once.
+TEST_P(LedgerTest, PipelinedCommitFailureDropsEverythingAfterTheLastCommit) {
+  if (!GetParam().pipeline) GTEST_SKIP() << "pipelined ledgers only";
+  feed({on_account("s-1", "c-1", day(0), 10000, 30)});
+  ledger_.reset();
+  auto store = std::make_unique<FailOnceStore>(db_->open());
+  FailOnceStore* fail = store.get();
+  ledger_ = open_ledger(std::move(store));
+
+  std::vector<std::string> b_values{payment("p-1", "c-1", day(1), 4000).SerializeAsString(),
+                                    sale("s-2", "c-2", day(1), 700).SerializeAsString()};
+  std::vector<std::string> c_values{refund("r-1", "c-2", day(2), 200, "s-2").SerializeAsString(),
+                                    payment("p-2", "c-1", day(2), 1000).SerializeAsString()};
+  std::vector<ConsumedRecord> b, c;
+  for (size_t i = 0; i < b_values.size(); ++i) b.push_back({"pos.events.v1", 0, static_cast<int64_t>(1 + i), {}, b_values[i]});
+  for (size_t i = 0; i < c_values.size(); ++i) c.push_back({"pos.events.v1", 0, static_cast<int64_t>(3 + i), {}, c_values[i]});
+
+  fail->armed = true;
+  EXPECT_EQ(ledger_->apply(b).applied, 2);  // handed to the writer, whose commit fails
+  EXPECT_THROW(ledger_->apply(c), std::runtime_error);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 1);
+  EXPECT_EQ(account("c-1").receivable_minor(), 10000);
+  EXPECT_EQ(account("c-1").version(), 1);
+  EXPECT_FALSE(ledger_->account("c-2", day(2)).has_value());
+  expect_balanced();
+
+  EXPECT_EQ(ledger_->apply(b).applied, 2);
+  EXPECT_EQ(ledger_->apply(c).applied, 2);
+  ledger_->sync();
+  EXPECT_EQ(account("c-1").receivable_minor(), 5000);
+  EXPECT_EQ(account("c-1").version(), 3);
+  EXPECT_EQ(account("c-2").lifetime_refunds_minor(), 200);
+  EXPECT_EQ(ledger_->next_offset("pos.events.v1", 0), 5);
+  EXPECT_EQ(balance("bank"), 5000);
+  EXPECT_EQ(balance("cash"), 500);
   expect_balanced();
 }
 
@@ -906,10 +967,11 @@ TEST_P(LedgerTest, RejectionsGoToTheOutboxInTheSameTransaction) {
 // owns a partition) is picked up by refresh().
 TEST_P(LedgerTest, RefreshRereadsOffsetsFromTheStore) {
   feed({sale("s-1", "c-1", day(0), 500)}, 2);
-  auto other = Ledger::open(db_->open());
+  auto other = open_ledger(db_->open());
   std::string v = sale("s-2", "c-1", day(1), 700).SerializeAsString();
   std::vector<ConsumedRecord> batch{{"pos.events.v1", 2, 1, "c-1", v}};
   EXPECT_EQ(other->apply(batch).applied, 1);
+  other->sync();
   EXPECT_EQ(ledger_->next_offset("pos.events.v1", 2), 1);  // stale cache
   ledger_->refresh();
   EXPECT_EQ(ledger_->next_offset("pos.events.v1", 2), 2);

@@ -34,7 +34,8 @@ BackendParam sqlite_backend() {
           }};
 }
 
-INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerTest, ::testing::Values(sqlite_backend()), backend_name);
+INSTANTIATE_TEST_SUITE_P(Sqlite, LedgerTest, ::testing::Values(sqlite_backend(), pipelined(sqlite_backend())),
+                         backend_name);
 
 // The SQLite store serves pending_outbox() from memory for the rows it wrote: the answers
 // must equal what the table holds (read through another connection), across rollbacks,

@@ -75,6 +75,15 @@ struct Options {
   // metrics); the caller then must NOT publish them itself. Default false: the caller
   // publishes ApplyResult::rejected after the commit (a crash in between loses them).
   bool dlq_in_outbox = false;
+  // When true, apply() returns once the batch is processed and handed to a writer thread,
+  // which writes and commits it while the caller goes on to the next batch (on the second
+  // core). The next apply() processes its batch, then waits for that commit before handing
+  // its own over: at most one batch is uncommitted, and a failed commit is thrown by the
+  // next call (apply(), sync() or a read), with everything after the last commit dropped
+  // from memory. Reads other than next_offset() and deferred_count() wait for the commit
+  // first; pending_outbox() returns what is committed, from memory when the store can.
+  // Default false: apply() returns after its commit.
+  bool pipeline = false;
 };
 
 // An unknown customer asked for (maps to grpc NOT_FOUND).
@@ -112,6 +121,10 @@ class Ledger {
   // offset too (the caller must publish ApplyResult::rejected to the DLQ after the commit).
   // Postcondition: the trial balance is zero (otherwise std::logic_error and nothing stored).
   ApplyResult apply(std::span<const ConsumedRecord> batch);
+
+  // Pipelined (Options::pipeline): waits until every batch apply() handed over is
+  // committed, and rethrows a failed commit. Otherwise returns at once.
+  void sync();
 
   // Where to resume a partition: last applied offset + 1; nullopt when never seen.
   std::optional<int64_t> next_offset(std::string_view topic, int32_t partition) const;

@@ -5,7 +5,9 @@
 // a handful of round trips per batch, not several per event.
 //
 // Contract for every backend:
-// - Threading: used by one thread at a time (the Ledger's).
+// - Threading: used by one thread at a time. A pipelined Ledger calls it from two threads
+//   (the writer's and the caller's), never at once: it holds a mutex around every call.
+//   Reads may then come between the write() calls of an open transaction.
 // - Writes happen only between begin() and commit()/rollback(); reads may happen inside a
 //   transaction (they see its own writes) or outside (they see committed data).
 // - Every method may throw on a storage failure (sql::Error for SQLite, pqxx exceptions,
@@ -119,16 +121,27 @@ struct OutboxRow {
   std::string error;        // DLQ rows: the reason; empty for snapshots
 };
 
-// Everything one transaction changes, handed to the store in one call so a backend can
-// write it with a few batched statements. Every list holds each key at most once.
+// A changed customer as stored: the state row and the invoices the transaction changed.
+// Values, not references to the live state: a batch may still be written while the next
+// one is processed (Options::pipeline).
+struct CustomerRow {
+  std::string customer_id;
+  int64_t version = 0;
+  int64_t journal_seq = 0;
+  int64_t feedback_score_sum = 0;
+  Micros last_event_time = 0;
+  std::string state;              // encode_state() of the customer
+  std::vector<Invoice> invoices;  // only the ones changed in this transaction
+};
+
+// Everything one transaction changes, handed to the store in one or more write() calls so
+// a backend can write it with a few batched statements. Every list holds each key at most
+// once (over all the calls of one transaction).
 struct Changes {
   std::vector<OffsetRow> offsets;             // upserted
   std::vector<EventRow> events;               // inserted or replaced
   std::vector<std::string> deleted_events;    // none of them in `events`
-  std::vector<const CustomerState*> customers;  // state row upserted + its dirty invoices
-  // Empty, or encode_state(*customers[i]) for each i, computed once by the caller (a store
-  // encodes the state itself when this is empty).
-  std::vector<std::string> customer_states;
+  std::vector<CustomerRow> customers;         // state row upserted + its invoices
   std::vector<JournalRow> journal;            // inserted (customer_id, seq new)
   std::vector<DeferredRow> deferred;          // inserted
   std::vector<std::string> deleted_deferred;  // event ids
@@ -141,6 +154,11 @@ struct Changes {
     return offsets.empty() && events.empty() && deleted_events.empty() && customers.empty() &&
            journal.empty() && deferred.empty() && deleted_deferred.empty() && outbox.empty() &&
            balances.empty();
+  }
+  size_t rows() const {
+    return offsets.size() + events.size() + deleted_events.size() + customers.size() +
+           journal.size() + deferred.size() + deleted_deferred.size() + outbox.size() +
+           balances.size();
   }
 };
 
@@ -177,11 +195,19 @@ class Store {
 
   // Oldest first, at most `limit`.
   virtual std::vector<OutboxMessage> pending_outbox(size_t limit) = 0;
+  // What pending_outbox() would return, when the store knows it from memory: only rows
+  // committed, oldest first, at most `limit`, without reading the database. std::nullopt
+  // when it does not know (then the caller waits for the open transaction to end and
+  // calls pending_outbox()). May be called while a transaction is open.
+  virtual std::optional<std::vector<OutboxMessage>> committed_outbox(size_t limit);  // nullopt
 
   // --- writes ---
-  // Only between begin() and commit(). Applies every change of the transaction.
+  // Only between begin() and commit(). Applies the changes; a transaction may call it
+  // several times with parts of its changes (the union holds each key at most once).
   virtual void write(const Changes& changes) = 0;
-  // Deletes outbox rows with id <= up_to_id; its own transaction (call outside begin()).
+  // Deletes outbox rows with id <= up_to_id that pending_outbox() or committed_outbox()
+  // returned: its own transaction, or the open one when called between begin() and
+  // commit() (a rollback then leaves the rows to be relayed again).
   virtual void ack_outbox(int64_t up_to_id) = 0;
 };
 
