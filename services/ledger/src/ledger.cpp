@@ -1185,7 +1185,8 @@ class Ledger::Impl {
       } else {
         encode_state_and_snapshot(st, st.invoices, b.max_event_time, row.state, payload);
       }
-      ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}});
+      ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}, st.version,
+                           b.max_event_time});
     }
     for (const auto& key : b.dirty_offsets) {
       ch.offsets.push_back({key.first, key.second, offsets_.at(key)});

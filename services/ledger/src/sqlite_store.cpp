@@ -6,6 +6,9 @@
 // Every statement is prepared once at open and reused; large row sets go in multi-row
 // INSERTs.
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
 #include <deque>
 #include <cstdint>
 #include <functional>
@@ -15,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #include "state.hpp"
@@ -56,7 +60,8 @@ CREATE INDEX IF NOT EXISTS deferred_by_waiting ON deferred(waiting_for);
 CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
 CREATE TABLE IF NOT EXISTS outbox(
   id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
-  payload BLOB NOT NULL, error TEXT NOT NULL);
+  payload BLOB NOT NULL, error TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,
+  as_of INTEGER NOT NULL DEFAULT 0);
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit INTEGER NOT NULL,
   credit INTEGER NOT NULL, PRIMARY KEY(account, currency)) WITHOUT ROWID;
@@ -144,6 +149,67 @@ class IdFilter {
   std::vector<uint64_t> bits_;
 };
 
+// Copies the write-ahead log back into the database file on its own thread and connection,
+// so a COMMIT does not pay for it (SQLite's automatic checkpoint runs inside the COMMIT that
+// crosses the threshold). Started by the writing connection's WAL hook; when the log still
+// grows past kWalLimitPages (the copy cannot keep up), the committing thread checkpoints
+// itself, as SQLite would.
+class Checkpointer {
+ public:
+  static constexpr int kStartPages = 1000;    // SQLite's default auto-checkpoint threshold
+  static constexpr int kWalLimitPages = 32000;
+
+  Checkpointer(const std::string& path, sqlite3* writer)
+      : db_(Db::open(path)), thread_([this] { run(); }) {
+    sqlite3_wal_hook(writer, &Checkpointer::on_commit, this);
+  }
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    thread_.join();
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+
+ private:
+  static int on_commit(void* self, sqlite3* writer, const char* schema, int wal_pages) {
+    if (wal_pages >= kWalLimitPages) {
+      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (wal_pages >= kStartPages) {
+      auto* c = static_cast<Checkpointer*>(self);
+      {
+        std::lock_guard lock(c->mu_);
+        c->wanted_ = true;
+      }
+      c->cv_.notify_one();
+    }
+    return SQLITE_OK;
+  }
+
+  void run() {
+    pthread_setname_np(pthread_self(), "sqlite-ckpt");
+    for (;;) {
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return wanted_ || stop_; });
+        if (stop_) return;
+        wanted_ = false;
+      }
+      // Busy or locked: the next commit asks again.
+      sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    }
+  }
+
+  Db db_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wanted_ = false, stop_ = false;
+  std::thread thread_;  // last: starts once the members above exist
+};
+
 constexpr std::string_view kDeferredColumns =
     "event_id, waiting_for, customer_id, topic, part, off, since, value";
 
@@ -151,6 +217,8 @@ class SqliteStore final : public Store {
  public:
   explicit SqliteStore(const std::string& path) : db_(Db::open(path)) {
     db_.exec(kSchema);
+    migrate();
+    if (path != ":memory:" && !path.empty()) checkpointer_.emplace(path, db_.handle());
     load_offsets_ = db_.prepare("SELECT topic, part, next_offset FROM offsets");
     save_offset_ = db_.prepare(
         "INSERT INTO offsets(topic, part, next_offset) VALUES(?1, ?2, ?3) "
@@ -198,11 +266,12 @@ class SqliteStore final : public Store {
                                           " FROM deferred WHERE since < ?1 ORDER BY since");
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
     // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
-    constexpr std::string_view kInsertOutbox = "INSERT INTO outbox(topic, customer_id, payload, error)";
-    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 4, 1));
-    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 4, kRowsPerInsert));
+    constexpr std::string_view kInsertOutbox =
+        "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of)";
+    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 6, 1));
+    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 6, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
-        "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT ?1");
+        "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox ORDER BY id");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
     load_balances_ = db_.prepare("SELECT account, currency, debit, credit FROM balances");
     add_balance_ = db_.prepare(
@@ -350,19 +419,29 @@ class SqliteStore final : public Store {
     }
     if (handed_out_ > 0) drop_outbox_cache();
     const int64_t version = data_version();
-    pending_outbox_.bind_int64(1, static_cast<int64_t>(limit));
     std::vector<OutboxMessage> out;
+    bool to_the_end = true;
     while (pending_outbox_.step()) {
+      if (out.size() == limit) {
+        to_the_end = false;
+        break;
+      }
       OutboxMessage m;
       m.id = pending_outbox_.column_int64(0);
       m.customer_id = pending_outbox_.column_text(1);
-      m.payload = pending_outbox_.column_blob(2);
       m.topic = pending_outbox_.column_text(3);
       m.error = pending_outbox_.column_text(4);
+      if (const int64_t snapshot_version = pending_outbox_.column_int64(5); snapshot_version > 0) {
+        auto payload = rebuild_snapshot(m.customer_id, snapshot_version, pending_outbox_.column_int64(6));
+        if (!payload) continue;  // superseded: a later row carries the customer's newer version
+        m.payload = std::move(*payload);
+      } else {
+        m.payload = pending_outbox_.column_blob(2);
+      }
       out.push_back(std::move(m));
     }
     pending_outbox_.reset();
-    if (out.size() < limit && !db_.in_transaction()) {
+    if (to_the_end && !db_.in_transaction()) {
       // The whole table, as of `version`: serve the next calls from memory.
       outbox_cache_.assign(out.begin(), out.end());
       outbox_known_ = true;
@@ -448,9 +527,17 @@ class SqliteStore final : public Store {
           .bind_blob(8, r.value);
       insert_deferred_.run();
     }
-    insert_rows(insert_outboxes_, insert_outbox_, 4, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
+    // A snapshot row keeps (version, as_of), not the payload: the customer's state row,
+    // written in the same transaction, rebuilds it (rebuild_snapshot) when the relay reads
+    // the table; the memory cache serves the payload itself.
+    insert_rows(insert_outboxes_, insert_outbox_, 6, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const OutboxRow& r = c.outbox[i];
-      s.bind_text_view(p, r.topic).bind_text_view(p + 1, r.customer_id).bind_blob_view(p + 2, r.payload).bind_text_view(p + 3, r.error);
+      s.bind_text_view(p, r.topic)
+          .bind_text_view(p + 1, r.customer_id)
+          .bind_blob_view(p + 2, r.version > 0 ? std::string_view("", 0) : std::string_view(r.payload))
+          .bind_text_view(p + 3, r.error)
+          .bind_int64(p + 4, r.version)
+          .bind_int64(p + 5, r.as_of);
     });
     if (outbox_known_ && !c.outbox.empty()) {
       // AUTOINCREMENT ids of one statement's rows are consecutive, and every statement
@@ -496,6 +583,28 @@ class SqliteStore final : public Store {
     outbox_known_ = false;
     handed_out_ = 0;
     outbox_cache_.clear();
+  }
+
+  // The snapshot of `customer_id` at `version` as of `as_of`, rebuilt from the stored state
+  // (it holds the invoices the snapshot showed: see Ledger's flush); nullopt when the
+  // stored state has moved past that version.
+  std::optional<std::string> rebuild_snapshot(const std::string& customer_id, int64_t version,
+                                              Micros as_of) {
+    auto state = load_customer(customer_id, kClosedInvoiceWindow);
+    if (!state || state->version != version) return std::nullopt;
+    return build_snapshot(*state, as_of).SerializeAsString();
+  }
+
+  // Files made before the outbox kept (version, as_of) get the columns; their rows keep
+  // payloads (version 0).
+  void migrate() {
+    auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'version'");
+    const bool has_version = columns.step() && columns.column_int64(0) > 0;
+    columns.reset();
+    if (!has_version) {
+      db_.exec("ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
+               "ALTER TABLE outbox ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;");
+    }
   }
 
   std::optional<CustomerState> load_customer(std::string_view customer_id,
@@ -580,6 +689,7 @@ class SqliteStore final : public Store {
   }
 
   Db db_;  // declared first: destroyed after every statement below
+  std::optional<Checkpointer> checkpointer_;  // before the statements: stops before db_ closes
   sql::sqlite::Statement insert_events_, save_customers_, insert_journals_, insert_outboxes_;  // multi-row
   sql::sqlite::Statement insert_event_, save_customer_, insert_journal_, insert_outbox_;
   Statement all_event_ids_, data_version_;

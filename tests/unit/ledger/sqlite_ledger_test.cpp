@@ -92,5 +92,51 @@ TEST(SqliteStoreOutbox, MemoryServedRowsEqualTheTable) {
   EXPECT_EQ(outbox_of(*a).size(), 4u);
 }
 
+// Snapshot rows keep (version, as_of) in the table, not the payload; reading the table (a
+// restart, or another connection) rebuilds each snapshot from the customer's stored state.
+// The rebuilt snapshots equal the ones served from memory, and a version that a later
+// commit superseded is skipped (readers keep only the newest version anyway).
+TEST(SqliteStoreOutbox, SnapshotsRebuiltFromTheTableEqualTheOnesServedFromMemory) {
+  SqliteDatabase db("SqliteStoreSnapshots");
+  auto ledger = Ledger::open(db.open());
+  EXPECT_TRUE(ledger->pending_outbox(100).empty());  // read the table: from now on memory
+  int64_t offset = 0;
+  auto feed = [&](const std::vector<v1::PosEvent>& events) {
+    std::vector<std::string> values;
+    for (const auto& e : events) values.push_back(e.SerializeAsString());
+    std::vector<ConsumedRecord> batch;
+    for (size_t i = 0; i < values.size(); ++i) {
+      batch.push_back({"pos.events.v1", 0, offset++, events[i].customer_id(), values[i]});
+    }
+    EXPECT_EQ(ledger->apply(batch).applied, static_cast<int64_t>(events.size()));
+  };
+  feed({on_account("s-1", "c-1", day(0), 10000, 30), sale("s-2", "c-2", day(1), 500)});
+  feed({payment("p-1", "c-1", day(40), 4000)});
+
+  auto memory = ledger->pending_outbox(100);  // c-1 v1, c-2 v1, c-1 v2
+  ASSERT_EQ(memory.size(), 3u);
+  auto table = db.open()->pending_outbox(100);  // c-1 v1 superseded by v2
+  ASSERT_EQ(table.size(), 2u);
+  auto canonical = [](const OutboxMessage& m) {
+    v1::AccountSnapshot s;
+    EXPECT_TRUE(s.ParseFromString(m.payload)) << m.id;
+    return s.SerializeAsString();
+  };
+  for (size_t i = 0; i < 2; ++i) {
+    const OutboxMessage& want = memory[i + 1];
+    EXPECT_EQ(table[i].id, want.id);
+    EXPECT_EQ(table[i].customer_id, want.customer_id);
+    EXPECT_EQ(table[i].topic, "ledger.accounts.v1");
+    EXPECT_EQ(canonical(table[i]), canonical(want));
+  }
+  v1::AccountSnapshot c1;
+  ASSERT_TRUE(c1.ParseFromString(table[1].payload));
+  EXPECT_EQ(c1.version(), 2);
+  EXPECT_EQ(c1.receivable_minor(), 6000);
+  EXPECT_EQ(c1.open_invoices_size(), 1);
+  EXPECT_EQ(absl::FromUnixSeconds(c1.as_of().seconds()), day(40));
+  EXPECT_EQ(c1.ageing().days_1_30_minor(), 6000);  // due day 30, 10 days late on day 40
+}
+
 }  // namespace
 }  // namespace tierflow::ledger

@@ -119,6 +119,11 @@ struct OutboxRow {
   std::string customer_id;  // record key
   std::string payload;      // serialized v1::AccountSnapshot, or the rejected record's bytes
   std::string error;        // DLQ rows: the reason; empty for snapshots
+  // Snapshots: the customer's version and the snapshot's as_of; 0 for DLQ rows. A store
+  // may keep these instead of the payload and rebuild it from the customer's stored state
+  // (a snapshot whose version is no longer the customer's is then superseded and skipped).
+  int64_t version = 0;
+  Micros as_of = 0;
 };
 
 // A changed customer as stored: the state row and the invoices the transaction changed.
