@@ -1,6 +1,8 @@
 #include "tierflow/ledger/ledger.hpp"
 
 #include <algorithm>
+#include <array>
+#include <cassert>
 #include <charconv>
 #include <limits>
 #include <map>
@@ -11,6 +13,7 @@
 #include <unordered_set>
 #include <utility>
 
+#include <absl/container/inlined_vector.h>
 #include <google/protobuf/arena.h>
 
 #include "money.hpp"
@@ -70,29 +73,36 @@ struct Line {
 // event that would overflow is rejected without touching the state.
 class Adds {
  public:
-  void add(int64_t& target, int64_t delta) { items_.emplace_back(&target, delta); }
+  void add(int64_t& target, int64_t delta) {
+    assert(n_ < kMax);
+    items_[n_++] = {&target, delta};
+  }
 
   bool feasible() const {
-    std::vector<std::pair<int64_t*, int64_t>> values;
-    for (const auto& [ptr, delta] : items_) {
-      auto it = std::find_if(values.begin(), values.end(),
-                             [p = ptr](const auto& v) { return v.first == p; });
-      if (it == values.end()) {
-        values.emplace_back(ptr, *ptr);
-        it = values.end() - 1;
-      }
-      if (!checked_add(it->second, delta, it->second)) return false;
+    std::array<std::pair<int64_t*, int64_t>, kMax> values;  // target, value after the adds
+    size_t nv = 0;
+    for (size_t i = 0; i < n_; ++i) {
+      const auto [ptr, delta] = items_[i];
+      size_t j = 0;
+      while (j < nv && values[j].first != ptr) ++j;
+      if (j == nv) values[nv++] = {ptr, *ptr};
+      if (!checked_add(values[j].second, delta, values[j].second)) return false;
     }
     return true;
   }
 
   void commit() {
-    for (const auto& [ptr, delta] : items_) *ptr += delta;
+    for (size_t i = 0; i < n_; ++i) *items_[i].first += items_[i].second;
   }
 
  private:
-  std::vector<std::pair<int64_t*, int64_t>> items_;
+  static constexpr size_t kMax = 8;  // an event moves at most 7 totals
+  std::array<std::pair<int64_t*, int64_t>, kMax> items_;
+  size_t n_ = 0;
 };
+
+// An event's journal lines (at most five).
+using Lines = absl::InlinedVector<Line, 5>;
 
 std::string_view tender_account(v1::TenderMethod m) {
   switch (m) {
@@ -192,7 +202,7 @@ class Ledger::Impl {
   ApplyResult apply(std::span<const ConsumedRecord> batch) {
     if (writer_) return apply_pipelined(batch);
     ApplyResult result;
-    Batch b{result};
+    Batch b{result, ++batches_};
     // The batch's parsed events live on one arena, freed at once when apply() returns.
     google::protobuf::ArenaOptions arena_options;
     arena_options.start_block_size = 256 * 1024;
@@ -211,7 +221,7 @@ class Ledger::Impl {
       load_caches();  // the in-memory state may hold changes that were not stored
       throw;
     }
-    for (const auto& id : b.result.changed_customers) prune(customers_.at(id));
+    for (CustomerState* st : b.changed) prune(*st);
     end_batch();
     if (customers_.size() > kCustomerCacheCapacity) customers_.clear();
     return result;
@@ -222,7 +232,7 @@ class Ledger::Impl {
   // batch's changes through the cache (its customers) and inflight_events_.
   ApplyResult apply_pipelined(std::span<const ConsumedRecord> batch) {
     ApplyResult result;
-    Batch b{result};
+    Batch b{result, ++batches_};
     google::protobuf::ArenaOptions arena_options;
     arena_options.start_block_size = 256 * 1024;
     arena_options.max_block_size = 4 * 1024 * 1024;
@@ -236,12 +246,10 @@ class Ledger::Impl {
       discard_uncommitted();
       throw;
     }
-    inflight_events_.clear();
-    for (auto& [id, slot] : events_) {
-      if (slot.dirty) inflight_events_.emplace(id, std::move(slot.row));
-    }
-    inflight_customers_ = std::move(b.changed);
-    for (const auto& id : b.result.changed_customers) prune(customers_.at(id));
+    inflight_events_.swap(events_);  // the rows it changed are those marked dirty
+    inflight_customers_.clear();
+    inflight_customers_.insert(b.result.changed_customers.begin(), b.result.changed_customers.end());
+    for (CustomerState* st : b.changed) prune(*st);
     end_batch();
     if (customers_.size() > kCustomerCacheCapacity) {
       // Customers of the batch being written stay: the store does not have them yet.
@@ -404,7 +412,8 @@ class Ledger::Impl {
  private:
   struct Batch {
     ApplyResult& result;
-    StringSet changed;
+    uint64_t number;  // touch() stamps the customers it changes with it
+    std::vector<CustomerState*> changed;  // in the order of result.changed_customers
     std::set<std::pair<std::string, int32_t>> dirty_offsets;
     // What this batch adds to each (account, currency): debit, credit.
     BalanceMap balance_deltas;
@@ -505,8 +514,9 @@ class Ledger::Impl {
     // Rows the batch being written changed are known here; the store may not have them.
     std::erase_if(ids, [&](std::string_view id) {
       auto it = inflight_events_.find(id);
-      if (it == inflight_events_.end()) return false;
-      events_.try_emplace(std::string(id), EventSlot{it->second, it->second.has_value(), false});
+      if (it == inflight_events_.end() || !it->second.dirty) return false;
+      const auto& row = it->second.row;
+      events_.try_emplace(std::string(id), EventSlot{row, row.has_value(), false});
       return true;
     });
     if (!ids.empty()) {
@@ -532,9 +542,9 @@ class Ledger::Impl {
     auto it = events_.find(id);
     if (it == events_.end()) {
       EventSlot slot;
-      if (auto in = inflight_events_.find(id); in != inflight_events_.end()) {
-        slot.row = in->second;
-        slot.in_store = in->second.has_value();
+      if (auto in = inflight_events_.find(id); in != inflight_events_.end() && in->second.dirty) {
+        slot.row = in->second.row;
+        slot.in_store = slot.row.has_value();
         auto& placed = events_.emplace(std::string(id), std::move(slot)).first->second;
         return placed.row ? &*placed.row : nullptr;
       }
@@ -795,7 +805,7 @@ class Ledger::Impl {
     adds.add(month.sales, total);
     adds.add(month.gross_profit, profit);
     adds.add(month.orders, 1);
-    const std::vector<Line> lines{{kCash, cash, 0}, {kCard, card, 0}, {kBank, bank, 0},
+    const Lines lines{{kCash, cash, 0}, {kCard, card, 0}, {kBank, bank, 0},
                                   {kReceivable, on_account, 0}, {kRevenue, 0, total}};
     if (!adds.feasible() || !postable(lines, cur)) {
       return Outcome::reject("sale of " + format_money(total, cur) +
@@ -870,7 +880,7 @@ class Ledger::Impl {
                             r.method() == v1::TENDER_METHOD_UNSPECIFIED;
     std::vector<std::pair<size_t, int64_t>> alloc;
     int64_t allocated = 0, to_credit = 0;
-    std::vector<Line> lines{{kRefunds, amount, 0}};
+    Lines lines{{kRefunds, amount, 0}};
     if (to_account) {
       alloc = allocate(st, amount, orig, /*only_named=*/false);
       for (const auto& a : alloc) allocated += a.second;
@@ -946,7 +956,7 @@ class Ledger::Impl {
     int64_t allocated = 0;
     for (const auto& a : alloc) allocated += a.second;
     const int64_t to_credit = amount - allocated;
-    const std::vector<Line> lines{{tender_account(p.method()), amount, 0},
+    const Lines lines{{tender_account(p.method()), amount, 0},
                                   {kReceivable, 0, allocated},
                                   {kCustomerCredit, 0, to_credit}};
     Adds adds;
@@ -1039,7 +1049,7 @@ class Ledger::Impl {
     }
   }
 
-  bool postable(const std::vector<Line>& lines, const std::string& currency) const {
+  bool postable(const Lines& lines, const std::string& currency) const {
     for (const auto& l : lines) {
       auto it = balances_.find(std::pair{l.account, std::string_view(currency)});
       int64_t d = it == balances_.end() ? 0 : it->second.first;
@@ -1051,7 +1061,7 @@ class Ledger::Impl {
 
   // Writes the journal entry (balanced by construction) and moves the ledger balances.
   void post(CustomerState& st, const v1::PosEvent& ev, std::string_view kind, Micros t,
-            const std::string& currency, const std::vector<Line>& lines, int64_t receivable_delta,
+            const std::string& currency, const Lines& lines, int64_t receivable_delta,
             Batch& b) {
     // A v1::JournalEntry encoded by hand: the bytes SerializeAsString() would produce.
     std::string entry;
@@ -1085,7 +1095,11 @@ class Ledger::Impl {
 
   void touch(CustomerState& st, Micros t, Batch& b) {
     st.last_event_time = std::max(st.last_event_time, t);
-    if (b.changed.insert(st.customer_id).second) b.result.changed_customers.push_back(st.customer_id);
+    if (st.batch != b.number) {
+      st.batch = b.number;
+      b.changed.push_back(&st);
+      b.result.changed_customers.push_back(st.customer_id);
+    }
     b.max_event_time = std::max(b.max_event_time, t);
   }
 
@@ -1161,8 +1175,15 @@ class Ledger::Impl {
   // prune() drops after the commit, so a snapshot equals what a reload would produce.
   void flush(Batch& b) {
     Changes& ch = b.changes;
-    for (const auto& id : b.result.changed_customers) {
-      CustomerState& st = customers_.at(id);
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 64 * 1024;
+    arena_options.max_block_size = 1024 * 1024;
+    google::protobuf::Arena arena(arena_options);  // the snapshots' messages while encoding
+    ch.customers.reserve(b.changed.size());
+    ch.outbox.reserve(ch.outbox.size() + b.changed.size());
+    for (CustomerState* changed : b.changed) {
+      CustomerState& st = *changed;
+      const std::string& id = st.customer_id;
       ++st.version;
       CustomerRow& row = ch.customers.emplace_back();
       row.customer_id = st.customer_id;
@@ -1181,9 +1202,9 @@ class Ledger::Impl {
         for (const auto& i : st.invoices) {
           if (!prunable(i, keep_since)) kept.push_back(i);
         }
-        encode_state_and_snapshot(st, kept, b.max_event_time, row.state, payload);
+        encode_state_and_snapshot(st, kept, b.max_event_time, arena, row.state, payload);
       } else {
-        encode_state_and_snapshot(st, st.invoices, b.max_event_time, row.state, payload);
+        encode_state_and_snapshot(st, st.invoices, b.max_event_time, arena, row.state, payload);
       }
       ch.outbox.push_back({std::string(kAccountsTopic), id, std::move(payload), {}, st.version,
                            b.max_event_time});
@@ -1210,7 +1231,8 @@ class Ledger::Impl {
   // Pipelined only: writes and commits the previous batch (declared after store_, so it
   // stops first), and what that batch changed, until its commit is seen.
   std::unique_ptr<BatchWriter> writer_;
-  StringMap<std::optional<EventRow>> inflight_events_;  // nullopt: deleted
+  uint64_t batches_ = 0;  // apply() calls so far: Batch::number
+  StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
   StringSet inflight_customers_;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the

@@ -310,22 +310,23 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
 }
 
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
-                               Micros as_of, std::string& stored, std::string& snapshot) {
-  v1::AccountSnapshot totals;
-  fill_totals(state, totals);
+                               Micros as_of, google::protobuf::Arena& arena, std::string& stored,
+                               std::string& snapshot) {
+  auto* totals = google::protobuf::Arena::CreateMessage<v1::AccountSnapshot>(&arena);
+  fill_totals(state, *totals);
   snapshot.clear();
-  totals.AppendToString(&snapshot);
+  totals->AppendToString(&snapshot);
   stored = encode_state(state);
-  v1::AccountSnapshot derived;
-  set_timestamp(as_of, derived.mutable_as_of());
+  auto* derived = google::protobuf::Arena::CreateMessage<v1::AccountSnapshot>(&arena);
+  set_timestamp(as_of, derived->mutable_as_of());
   if (&invoices == &state.invoices) {
-    fill_derived(state, as_of, derived);
+    fill_derived(state, as_of, *derived);
   } else {
     CustomerState view;
     view.invoices = invoices;
-    fill_derived(view, as_of, derived);
+    fill_derived(view, as_of, *derived);
   }
-  derived.AppendToString(&snapshot);
+  derived->AppendToString(&snapshot);
 }
 
 }  // namespace tierflow::ledger

@@ -1,6 +1,7 @@
 // Customer state <-> protobuf, and the derived parts of a snapshot. Internal; pure functions.
 #pragma once
 
+#include <google/protobuf/arena.h>
 #include <google/protobuf/timestamp.pb.h>
 
 #include <string>
@@ -44,7 +45,9 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of);
 // `invoices` (the ones a snapshot shows; protobuf parses the concatenated totals and
 // derived parts as one merged message). Byte order may differ from SerializeAsString();
 // the parsed messages are equal.
+// The messages are built on `arena` (the caller frees it when it likes).
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
-                               Micros as_of, std::string& stored, std::string& snapshot);
+                               Micros as_of, google::protobuf::Arena& arena, std::string& stored,
+                               std::string& snapshot);
 
 }  // namespace tierflow::ledger

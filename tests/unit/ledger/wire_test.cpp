@@ -105,7 +105,8 @@ TEST(LedgerState, CompactFormRoundTripsAndOldRowsStillDecode) {
     // encode_state_and_snapshot: the stored half is encode_state(), the snapshot parses
     // as build_snapshot() does.
     std::string stored, snapshot;
-    encode_state_and_snapshot(s, s.invoices, s.last_event_time + 5, stored, snapshot);
+    google::protobuf::Arena arena;
+    encode_state_and_snapshot(s, s.invoices, s.last_event_time + 5, arena, stored, snapshot);
     EXPECT_EQ(stored, encode_state(s));
     v1::AccountSnapshot parsed;
     ASSERT_TRUE(parsed.ParseFromString(snapshot));

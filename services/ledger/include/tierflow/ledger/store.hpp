@@ -80,6 +80,7 @@ struct CustomerState {
   // Open invoices and those closed within the payment-behaviour window (about 13 months
   // before last_event_time); older closed ones stay in the store only.
   std::vector<Invoice> invoices;
+  uint64_t batch = 0;  // in memory only: the Ledger's number of the last batch that changed it
 };
 
 struct JournalRow {
