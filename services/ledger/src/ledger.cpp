@@ -196,7 +196,11 @@ class Ledger::Impl {
       : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)),
         options_(options) {
     load_caches();
-    if (options_.pipeline) writer_ = std::make_unique<BatchWriter>(*store_, kRowsPerWrite);
+    if (options_.pipeline) {
+      // Parts only matter when reads wait for the writer's calls; otherwise one call.
+      writer_ = std::make_unique<BatchWriter>(
+          *store_, store_->reads_beside_writes() ? std::numeric_limits<size_t>::max() : kRowsPerWrite);
+    }
   }
 
   ApplyResult apply(std::span<const ConsumedRecord> batch) {

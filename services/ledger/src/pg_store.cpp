@@ -150,15 +150,19 @@ constexpr const char* kDeferredColumns =
 
 class PostgresStore final : public Store {
  public:
-  explicit PostgresStore(const std::string& url) : conn_(url) {
+  explicit PostgresStore(const std::string& url) : conn_(url), side_(url) {
     {
       pqxx::work w(conn_);
       w.exec_params("SELECT pg_advisory_xact_lock($1)", kSchemaLockKey);
       w.exec(std::string(kSchema));
       w.commit();
     }
-    prepare();
+    prepare(conn_);
+    prepare(side_);
   }
+
+  // Reads and the outbox go through their own connection (side_), writes through conn_.
+  bool reads_beside_writes() const override { return true; }
 
   void begin() override {
     if (txn_) throw std::logic_error("ledger pg store: begin() inside a transaction");
@@ -331,6 +335,11 @@ class PostgresStore final : public Store {
     return out;
   }
 
+  // The side connection sees only committed rows: the table read is always the answer.
+  std::optional<std::vector<OutboxMessage>> committed_outbox(size_t limit) override {
+    return pending_outbox(limit);
+  }
+
   // Deletes only rows the last pending_outbox() returned: with several writers, a row with a
   // smaller id may commit after that read, and it must stay until it is relayed.
   void ack_outbox(int64_t up_to_id) override {
@@ -344,13 +353,8 @@ class PostgresStore final : public Store {
     }
     if (n == 0) return;
     const std::string arr = a.done();
-    if (txn_) {
-      txn_->exec_prepared("ack_outbox", arr);
-    } else {
-      pqxx::work w(conn_);
-      w.exec_prepared("ack_outbox", arr);
-      w.commit();
-    }
+    pqxx::nontransaction del(side_);  // committed rows only: no other transaction touches them
+    del.exec_prepared("ack_outbox", arr);
     std::erase_if(handed_out_, [&](int64_t id) { return id <= up_to_id; });
   }
 
@@ -484,64 +488,63 @@ class PostgresStore final : public Store {
   }
 
  private:
-  // Runs a read in the open transaction (it sees the transaction's writes), else in a
-  // statement-level one.
+  // Runs a read on the side connection: it sees committed data, never the open
+  // transaction's writes (the Ledger reads what a transaction needs before writing it).
   template <typename Fn>
   auto read(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
-    if (txn_) return fn(*txn_);
-    pqxx::nontransaction n(conn_);
+    pqxx::nontransaction n(side_);
     return fn(n);
   }
 
-  void prepare() {
-    conn_.prepare("load_offsets", "SELECT topic, part, next_offset FROM offsets");
-    conn_.prepare("load_balances", "SELECT account, currency, debit, credit FROM balances");
-    conn_.prepare("deferred_keys", "SELECT waiting_for FROM deferred");
-    conn_.prepare("find_events",
+  static void prepare(pqxx::connection& conn) {
+    conn.prepare("load_offsets", "SELECT topic, part, next_offset FROM offsets");
+    conn.prepare("load_balances", "SELECT account, currency, debit, credit FROM balances");
+    conn.prepare("deferred_keys", "SELECT waiting_for FROM deferred");
+    conn.prepare("find_events",
                   "SELECT event_id, customer_id, kind, event_time, amount, refunded, cost, currency "
                   "FROM events WHERE event_id = ANY($1::text[])");
-    conn_.prepare("load_customers",
+    conn.prepare("load_customers",
                   "SELECT customer_id, version, journal_seq, feedback_sum, state FROM customers "
                   "WHERE customer_id = ANY($1::text[])");
-    conn_.prepare("load_invoices",
+    conn.prepare("load_invoices",
                   "SELECT i.customer_id, i.sale_event_id, i.issued, i.due, i.amount, i.open_amount, "
                   "i.closed, i.closed_by_payment FROM invoices i JOIN customers c "
                   "ON c.customer_id = i.customer_id WHERE i.customer_id = ANY($1::text[]) "
                   "AND (i.closed IS NULL OR i.closed >= c.last_event_time - $2::bigint)");
-    conn_.prepare("load_deferred", std::string("SELECT ") + kDeferredColumns +
+    conn.prepare("load_deferred", std::string("SELECT ") + kDeferredColumns +
                                        " FROM deferred WHERE waiting_for = $1 ORDER BY part, off");
-    conn_.prepare("load_deferred_before", std::string("SELECT ") + kDeferredColumns +
+    conn.prepare("load_deferred_before", std::string("SELECT ") + kDeferredColumns +
                                               " FROM deferred WHERE since < $1 ORDER BY since");
-    conn_.prepare("read_journal",
+    conn.prepare("read_journal",
                   "SELECT seq, event_time, receivable_delta, entry FROM journal "
                   "WHERE customer_id = $1 AND seq > $4 AND event_time >= $2 AND event_time < $3 "
                   "ORDER BY seq LIMIT $5");
-    conn_.prepare("receivable_before",
+    conn.prepare("receivable_before",
                   "SELECT COALESCE(SUM(receivable_delta), 0)::bigint FROM journal "
                   "WHERE customer_id = $1 AND event_time < $2");
-    conn_.prepare("pending_outbox",
+    conn.prepare("pending_outbox",
                   "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT $1");
-    conn_.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
-    conn_.prepare("save_offsets",
+    conn.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
+    conn.prepare("save_offsets",
                   "INSERT INTO offsets(topic, part, next_offset) "
                   "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
                   "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
-    conn_.prepare("delete_events", "DELETE FROM events WHERE event_id = ANY($1::text[])");
-    conn_.prepare("upsert_events",
+    conn.prepare("delete_events", "DELETE FROM events WHERE event_id = ANY($1::text[])");
+    conn.prepare("upsert_events",
                   "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
                   "cost, currency) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], "
                   "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) "
                   "ON CONFLICT(event_id) DO UPDATE SET customer_id = excluded.customer_id, "
                   "kind = excluded.kind, event_time = excluded.event_time, amount = excluded.amount, "
                   "refunded = excluded.refunded, cost = excluded.cost, currency = excluded.currency");
-    conn_.prepare("upsert_customers",
+    conn.prepare("upsert_customers",
                   "INSERT INTO customers(customer_id, version, journal_seq, feedback_sum, "
                   "last_event_time, state) SELECT * FROM unnest($1::text[], $2::bigint[], "
                   "$3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) "
                   "ON CONFLICT(customer_id) DO UPDATE SET version = excluded.version, "
                   "journal_seq = excluded.journal_seq, feedback_sum = excluded.feedback_sum, "
                   "last_event_time = excluded.last_event_time, state = excluded.state");
-    conn_.prepare("upsert_invoices",
+    conn.prepare("upsert_invoices",
                   "INSERT INTO invoices(customer_id, sale_event_id, issued, due, amount, "
                   "open_amount, closed, closed_by_payment) SELECT * FROM unnest($1::text[], "
                   "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
@@ -549,27 +552,28 @@ class PostgresStore final : public Store {
                   "ON CONFLICT(customer_id, sale_event_id) DO UPDATE SET issued = excluded.issued, "
                   "due = excluded.due, amount = excluded.amount, open_amount = excluded.open_amount, "
                   "closed = excluded.closed, closed_by_payment = excluded.closed_by_payment");
-    conn_.prepare("insert_journal",
+    conn.prepare("insert_journal",
                   "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry) "
                   "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
                   "$5::bytea[])");
-    conn_.prepare("delete_deferred", "DELETE FROM deferred WHERE event_id = ANY($1::text[])");
-    conn_.prepare("insert_deferred",
+    conn.prepare("delete_deferred", "DELETE FROM deferred WHERE event_id = ANY($1::text[])");
+    conn.prepare("insert_deferred",
                   "INSERT INTO deferred(event_id, waiting_for, customer_id, topic, part, off, since, "
                   "value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
                   "$5::int[], $6::bigint[], $7::bigint[], $8::bytea[])");
-    conn_.prepare("insert_outbox",
+    conn.prepare("insert_outbox",
                   "INSERT INTO outbox(topic, customer_id, payload, error) "
                   "SELECT t, c, p, e FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[]) "
                   "WITH ORDINALITY AS u(t, c, p, e, n) ORDER BY n");
-    conn_.prepare("add_balances",
+    conn.prepare("add_balances",
                   "INSERT INTO balances(account, currency, debit, credit) "
                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
                   "ON CONFLICT(account, currency) DO UPDATE SET debit = balances.debit + "
                   "excluded.debit, credit = balances.credit + excluded.credit");
   }
 
-  pqxx::connection conn_;
+  pqxx::connection conn_;  // writes: the open transaction
+  pqxx::connection side_;  // reads and the outbox relay (committed data)
   std::unique_ptr<pqxx::work> txn_;  // the open transaction, between begin() and commit()
   std::vector<int64_t> handed_out_;  // outbox ids returned by the last pending_outbox()
 };

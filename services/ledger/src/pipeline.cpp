@@ -15,69 +15,69 @@ std::optional<std::vector<OutboxMessage>> Store::committed_outbox(size_t /*limit
 // --- LockedStore ------------------------------------------------------------------------
 
 void LockedStore::begin() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   inner_->begin();
 }
 void LockedStore::commit() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   inner_->commit();
 }
 void LockedStore::rollback() noexcept {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   inner_->rollback();
 }
 std::vector<OffsetRow> LockedStore::load_offsets() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->load_offsets();
 }
 std::vector<BalanceRow> LockedStore::load_balances() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->load_balances();
 }
 std::vector<std::string> LockedStore::deferred_keys() {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->deferred_keys();
 }
 std::vector<EventRow> LockedStore::find_events(const std::vector<std::string_view>& ids) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->find_events(ids);
 }
 std::vector<CustomerState> LockedStore::load_customers(const std::vector<std::string_view>& ids,
                                                        Micros closed_window) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->load_customers(ids, closed_window);
 }
 std::vector<DeferredRow> LockedStore::load_deferred(std::string_view waiting_for) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->load_deferred(waiting_for);
 }
 std::vector<DeferredRow> LockedStore::load_deferred_before(Micros before) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->load_deferred_before(before);
 }
 std::vector<JournalRow> LockedStore::read_journal(std::string_view customer_id, Micros from,
                                                   Micros to, int64_t after_seq, size_t limit) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->read_journal(customer_id, from, to, after_seq, limit);
 }
 int64_t LockedStore::receivable_before(std::string_view customer_id, Micros before) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->receivable_before(customer_id, before);
 }
 std::vector<OutboxMessage> LockedStore::pending_outbox(size_t limit) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->pending_outbox(limit);
 }
 std::optional<std::vector<OutboxMessage>> LockedStore::committed_outbox(size_t limit) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   return inner_->committed_outbox(limit);
 }
 void LockedStore::write(const Changes& changes) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(write_mu_);
   inner_->write(changes);
 }
 void LockedStore::ack_outbox(int64_t up_to_id) {
-  std::lock_guard lock(mu_);
+  std::lock_guard lock(side_);
   inner_->ack_outbox(up_to_id);
 }
 

@@ -15,12 +15,15 @@
 
 namespace tierflow::ledger {
 
-// Forwards every call to `inner` under one mutex, so the writer thread's write() calls and
-// the caller's reads never run at once. A transaction's write() calls may be interleaved
-// with reads (see Store's contract).
+// Forwards every call to `inner` under a mutex, so the writer thread's calls and the
+// caller's never use one connection at once. One mutex for everything, or, when the inner
+// store reads beside its writes (its own connection), one for begin/write/commit/rollback
+// and one for the rest. A transaction's write() calls may be interleaved with reads (see
+// Store's contract).
 class LockedStore final : public Store {
  public:
-  explicit LockedStore(std::unique_ptr<Store> inner) : inner_(std::move(inner)) {}
+  explicit LockedStore(std::unique_ptr<Store> inner)
+      : inner_(std::move(inner)), side_(inner_->reads_beside_writes() ? side_mu_ : write_mu_) {}
 
   void begin() override;
   void commit() override;
@@ -40,10 +43,12 @@ class LockedStore final : public Store {
   std::optional<std::vector<OutboxMessage>> committed_outbox(size_t limit) override;
   void write(const Changes& changes) override;
   void ack_outbox(int64_t up_to_id) override;
+  bool reads_beside_writes() const override { return inner_->reads_beside_writes(); }
 
  private:
-  std::mutex mu_;
+  std::mutex write_mu_, side_mu_;
   std::unique_ptr<Store> inner_;
+  std::mutex& side_;  // side_mu_, or write_mu_ when the store has one connection
 };
 
 // One thread that takes a batch's Changes, writes them in parts of about `rows_per_write`

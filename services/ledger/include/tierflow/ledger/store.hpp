@@ -6,8 +6,9 @@
 //
 // Contract for every backend:
 // - Threading: used by one thread at a time. A pipelined Ledger calls it from two threads
-//   (the writer's and the caller's), never at once: it holds a mutex around every call.
-//   Reads may then come between the write() calls of an open transaction.
+//   (the writer's and the caller's) and holds a mutex around every call, or one for the
+//   writes and one for the rest when reads_beside_writes(). Reads may then come between
+//   the write() calls of an open transaction.
 // - Writes happen only between begin() and commit()/rollback(); reads may happen inside a
 //   transaction (they see its own writes) or outside (they see committed data).
 // - Every method may throw on a storage failure (sql::Error for SQLite, pqxx exceptions,
@@ -215,6 +216,12 @@ class Store {
   // returned: its own transaction, or the open one when called between begin() and
   // commit() (a rollback then leaves the rows to be relayed again).
   virtual void ack_outbox(int64_t up_to_id) = 0;
+
+  // True when reads, pending_outbox(), committed_outbox() and ack_outbox() use a connection
+  // of their own (seeing committed data only), so they may run on one thread while
+  // begin()/write()/commit()/rollback() run on another. False: one connection, one call
+  // at a time.
+  virtual bool reads_beside_writes() const { return false; }
 };
 
 // The SQLite backend (WAL, WITHOUT ROWID tables). Creates the schema if missing. Throws
