@@ -54,6 +54,8 @@ CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
 CREATE TABLE IF NOT EXISTS outbox(
   id BIGSERIAL PRIMARY KEY, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
   payload BYTEA NOT NULL, error TEXT NOT NULL);
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS as_of BIGINT NOT NULL DEFAULT 0;
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit BIGINT NOT NULL,
   credit BIGINT NOT NULL, PRIMARY KEY(account, currency));
@@ -316,22 +318,59 @@ class PostgresStore final : public Store {
     });
   }
 
+  // Snapshot rows keep (version, as_of); their payloads are rebuilt from the customers'
+  // stored states, and a row whose version the customer has moved past is skipped (a later
+  // row carries the newer one). Skipped rows count as handed out: an ack past them deletes
+  // them.
   std::vector<OutboxMessage> pending_outbox(size_t limit) override {
-    auto out = read([&](pqxx::transaction_base& t) {
-      std::vector<OutboxMessage> rows;
-      for (const auto& r : t.exec_prepared("pending_outbox", static_cast<int64_t>(limit))) {
-        OutboxMessage m;
-        m.id = r[0].as<int64_t>();
-        m.customer_id = r[1].c_str();
-        m.payload = bytes(r[2]);
-        m.topic = r[3].c_str();
-        m.error = r[4].c_str();
-        rows.push_back(std::move(m));
-      }
-      return rows;
-    });
+    std::vector<OutboxMessage> out;
     handed_out_.clear();
-    for (const auto& m : out) handed_out_.push_back(m.id);
+    int64_t after = 0;
+    while (out.size() < limit) {
+      struct Row {
+        OutboxMessage m;
+        int64_t version = 0;
+        Micros as_of = 0;
+      };
+      std::vector<Row> rows;
+      std::unordered_map<std::string, CustomerState> states;
+      read([&](pqxx::transaction_base& t) {
+        for (const auto& r : t.exec_prepared("pending_outbox", after, static_cast<int64_t>(limit))) {
+          Row row;
+          row.m.id = r[0].as<int64_t>();
+          row.m.customer_id = r[1].c_str();
+          row.m.topic = r[3].c_str();
+          row.m.error = r[4].c_str();
+          row.version = r[5].as<int64_t>();
+          row.as_of = r[6].as<int64_t>();
+          if (row.version == 0) row.m.payload = bytes(r[2]);
+          rows.push_back(std::move(row));
+        }
+        return 0;
+      });
+      std::vector<std::string_view> ids;
+      for (const auto& row : rows) {
+        if (row.version > 0) ids.push_back(row.m.customer_id);
+      }
+      if (!ids.empty()) {
+        for (auto& st : load_customers(ids, kClosedInvoiceWindow)) {
+          std::string id = st.customer_id;
+          states.emplace(std::move(id), std::move(st));
+        }
+      }
+      for (auto& row : rows) {
+        after = row.m.id;
+        handed_out_.push_back(row.m.id);
+        if (row.version > 0) {
+          auto it = states.find(row.m.customer_id);
+          if (it == states.end() || it->second.version != row.version) continue;  // superseded
+          row.m.payload = build_snapshot(it->second, row.as_of).SerializeAsString();
+        }
+        out.push_back(std::move(row.m));
+        if (out.size() == limit) break;
+      }
+      if (rows.size() < limit) break;
+    }
     return out;
   }
 
@@ -460,14 +499,18 @@ class PostgresStore final : public Store {
                       part.done(), off.done(), since.done(), value.done());
     }
     if (!c.outbox.empty()) {
-      ArrayLiteral topic, customer, payload, error;
+      // A snapshot keeps (version, as_of), not its bytes: see pending_outbox().
+      ArrayLiteral topic, customer, payload, error, version, as_of;
       for (const auto& o : c.outbox) {
         topic.text(o.topic);
         customer.text(o.customer_id);
-        payload.bytea(o.payload);
+        payload.bytea(o.version > 0 ? std::string_view() : std::string_view(o.payload));
         error.text(o.error);
+        version.integer(o.version);
+        as_of.integer(o.as_of);
       }
-      t.exec_prepared("insert_outbox", topic.done(), customer.done(), payload.done(), error.done());
+      t.exec_prepared("insert_outbox", topic.done(), customer.done(), payload.done(), error.done(),
+                      version.done(), as_of.done());
     }
     if (!c.balances.empty()) {
       // Last, and in key order: the rows other instances also move stay locked briefly.
@@ -523,7 +566,8 @@ class PostgresStore final : public Store {
                   "SELECT COALESCE(SUM(receivable_delta), 0)::bigint FROM journal "
                   "WHERE customer_id = $1 AND event_time < $2");
     conn.prepare("pending_outbox",
-                  "SELECT id, customer_id, payload, topic, error FROM outbox ORDER BY id LIMIT $1");
+                  "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox "
+                  "WHERE id > $1 ORDER BY id LIMIT $2");
     conn.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
     conn.prepare("save_offsets",
                   "INSERT INTO offsets(topic, part, next_offset) "
@@ -562,9 +606,10 @@ class PostgresStore final : public Store {
                   "value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
                   "$5::int[], $6::bigint[], $7::bigint[], $8::bytea[])");
     conn.prepare("insert_outbox",
-                  "INSERT INTO outbox(topic, customer_id, payload, error) "
-                  "SELECT t, c, p, e FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[]) "
-                  "WITH ORDINALITY AS u(t, c, p, e, n) ORDER BY n");
+                  "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of) "
+                  "SELECT t, c, p, e, v, a FROM unnest($1::text[], $2::text[], $3::bytea[], "
+                  "$4::text[], $5::bigint[], $6::bigint[]) "
+                  "WITH ORDINALITY AS u(t, c, p, e, v, a, n) ORDER BY n");
     conn.prepare("add_balances",
                   "INSERT INTO balances(account, currency, debit, credit) "
                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
