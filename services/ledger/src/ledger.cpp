@@ -215,7 +215,11 @@ class Ledger::Impl {
     store_->begin();
     try {
       auto parsed = prefetch(batch, arena);
-      for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        hint_ = hints_[i];
+        process_record(batch[i], parsed[i], b);
+      }
+      hint_ = nullptr;
       flush(b);
       store_->write(b.changes);
       store_->commit();
@@ -243,7 +247,11 @@ class Ledger::Impl {
     google::protobuf::Arena arena(arena_options);
     try {
       auto parsed = prefetch(batch, arena);
-      for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        hint_ = hints_[i];
+        process_record(batch[i], parsed[i], b);
+      }
+      hint_ = nullptr;
       flush(b);
       writer_->wait();  // the previous batch is committed, or its failure is thrown here
     } catch (...) {
@@ -469,6 +477,7 @@ class Ledger::Impl {
   void end_batch() {
     events_.clear();
     absent_customers_.clear();
+    hint_ = nullptr;
   }
 
   // After a failure: waits for the writer (dropping its error: the caller rethrows one),
@@ -493,6 +502,7 @@ class Ledger::Impl {
   std::vector<const v1::PosEvent*> prefetch(std::span<const ConsumedRecord> batch,
                                             google::protobuf::Arena& arena) {
     std::vector<const v1::PosEvent*> parsed(batch.size(), nullptr);
+    hints_.assign(batch.size(), nullptr);
     std::vector<std::string_view> ids, customers;
     StringSet wanted_customers;
     ids.reserve(batch.size());
@@ -511,7 +521,10 @@ class Ledger::Impl {
         ids.push_back(ev.payment().invoice_event_id());
       }
       const std::string& c = ev.customer_id();
-      if (!c.empty() && !customers_.contains(c) && wanted_customers.insert(c).second) {
+      if (c.empty()) continue;
+      if (auto it = customers_.find(c); it != customers_.end()) {
+        hints_[i] = &it->second;
+      } else if (wanted_customers.insert(c).second) {
         customers.push_back(c);
       }
     }
@@ -584,6 +597,7 @@ class Ledger::Impl {
   }
 
   CustomerState* find_customer(std::string_view id) {
+    if (hint_ != nullptr && hint_->customer_id == id) return hint_;
     auto it = customers_.find(id);
     if (it != customers_.end()) return &it->second;
     if (absent_customers_.contains(id)) return nullptr;
@@ -1236,6 +1250,10 @@ class Ledger::Impl {
   // stops first), and what that batch changed, until its commit is seen.
   std::unique_ptr<BatchWriter> writer_;
   uint64_t batches_ = 0;  // apply() calls so far: Batch::number
+  // Per record of the batch, its customer's cached state as prefetch() found it (nullptr
+  // when not cached then), and the current record's: find_customer() checks it first.
+  std::vector<CustomerState*> hints_;
+  CustomerState* hint_ = nullptr;
   StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
   StringSet inflight_customers_;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;

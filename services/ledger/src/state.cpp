@@ -309,13 +309,60 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of) {
   return snap;
 }
 
+namespace {
+
+// fill_totals() written straight to the wire: the bytes SerializeAsString() gives for the
+// message fill_totals() builds (fields in number order, zeros omitted), with no message
+// in between. `scratch` holds one sub-message at a time.
+void append_totals(const CustomerState& s, std::string& out, std::string& scratch) {
+  auto sub = [&](int field) {
+    wire::tag(out, field, 2);
+    wire::varint(out, scratch.size());
+    out += scratch;
+    scratch.clear();
+  };
+  wire::string_field(out, 1, s.customer_id);
+  wire::int64_field(out, 2, s.version);
+  wire::string_field(out, 3, s.currency);
+  wire::int64_field(out, 5, s.receivable);
+  wire::int64_field(out, 6, s.credit);
+  wire::int64_field(out, 7, s.lifetime_sales);
+  wire::int64_field(out, 8, s.lifetime_refunds);
+  wire::int64_field(out, 9, s.lifetime_gross_profit);
+  wire::int64_field(out, 10, s.lifetime_orders);
+  wire::int64_field(out, 11, s.lifetime_payments);
+  if (s.first_purchase) wire::timestamp_field(out, 12, *s.first_purchase);
+  if (s.last_purchase) wire::timestamp_field(out, 13, *s.last_purchase);
+  scratch.clear();
+  for (const auto& [key, m] : s.months) {
+    wire::int64_field(scratch, 1, key / 12);
+    wire::int64_field(scratch, 2, key % 12 + 1);
+    wire::int64_field(scratch, 3, m.sales);
+    wire::int64_field(scratch, 4, m.refunds);
+    wire::int64_field(scratch, 5, m.gross_profit);
+    wire::int64_field(scratch, 6, m.orders);
+    wire::int64_field(scratch, 7, m.refund_count);
+    sub(16);
+  }
+  wire::int64_field(scratch, 1, s.feedback_count);
+  wire::int64_field(scratch, 2, s.promoters);
+  wire::int64_field(scratch, 3, s.passives);
+  wire::int64_field(scratch, 4, s.detractors);
+  if (s.feedback_count > 0) {
+    wire::double_field(scratch, 5, static_cast<double>(s.feedback_score_sum) / s.feedback_count);
+  }
+  if (s.feedback_last) wire::timestamp_field(scratch, 6, *s.feedback_last);
+  sub(17);  // always present, as after mutable_feedback()
+}
+
+}  // namespace
+
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
                                Micros as_of, google::protobuf::Arena& arena, std::string& stored,
                                std::string& snapshot) {
-  auto* totals = google::protobuf::Arena::CreateMessage<v1::AccountSnapshot>(&arena);
-  fill_totals(state, *totals);
   snapshot.clear();
-  totals->AppendToString(&snapshot);
+  std::string scratch;
+  append_totals(state, snapshot, scratch);
   stored = encode_state(state);
   auto* derived = google::protobuf::Arena::CreateMessage<v1::AccountSnapshot>(&arena);
   set_timestamp(as_of, derived->mutable_as_of());

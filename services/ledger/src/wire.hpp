@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 
@@ -41,6 +42,17 @@ inline void int64_field(std::string& out, int field, int64_t v) {
   if (v == 0) return;
   tag(out, field, 0);
   varint(out, static_cast<uint64_t>(v));
+}
+
+// double field (wire type 1, little-endian IEEE 754); omitted when zero, as proto3 does.
+inline void double_field(std::string& out, int field, double v) {
+  if (v == 0) return;
+  tag(out, field, 1);
+  uint64_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  char buf[8];
+  for (int i = 0; i < 8; ++i) buf[i] = static_cast<char>(bits >> (8 * i));
+  out.append(buf, 8);
 }
 
 // string/bytes field; omitted when empty, as proto3 does.

@@ -54,6 +54,7 @@ CustomerState sample_state(bool full) {
   s.months[2024 * 12 + 0] = {INT64_MAX, INT64_MIN, 0, 0, 0};
   s.months[1969 * 12 + 0] = {1, 1, 1, 1, 1};
   s.feedback_count = 5;
+  s.feedback_score_sum = 37;  // average 7.4: a double on the wire
   s.promoters = 2;
   s.passives = INT32_MAX;
   s.detractors = INT32_MIN;
