@@ -13,7 +13,9 @@
 #include <unordered_set>
 #include <utility>
 
+#include <absl/container/flat_hash_set.h>
 #include <absl/container/inlined_vector.h>
+#include <absl/container/node_hash_map.h>
 #include <google/protobuf/arena.h>
 
 #include "money.hpp"
@@ -148,16 +150,17 @@ std::string days_text(absl::Duration d) {
   return absl::FormatDuration(d);
 }
 
-// Hash and equality that let unordered containers keyed by std::string be searched with a
-// std::string_view without building a string.
+// Abseil's hash containers, searched with a std::string_view without building a string
+// (Debian's Abseil has its own string_view, so the hash and equality are ours). StringMap
+// keeps its values in place (node-based): the ledger holds pointers to them.
 struct StringHash {
   using is_transparent = void;
   size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
 
 template <typename V>
-using StringMap = std::unordered_map<std::string, V, StringHash, std::equal_to<>>;
-using StringSet = std::unordered_set<std::string, StringHash, std::equal_to<>>;
+using StringMap = absl::node_hash_map<std::string, V, StringHash, std::equal_to<>>;
+using StringSet = absl::flat_hash_set<std::string, StringHash, std::equal_to<>>;
 
 constexpr std::string_view kAccountsTopic = "ledger.accounts.v1";
 
@@ -265,7 +268,7 @@ class Ledger::Impl {
     end_batch();
     if (customers_.size() > kCustomerCacheCapacity) {
       // Customers of the batch being written stay: the store does not have them yet.
-      std::erase_if(customers_, [&](const auto& kv) { return !inflight_customers_.contains(kv.first); });
+      absl::erase_if(customers_, [&](const auto& kv) { return !inflight_customers_.contains(kv.first); });
     }
     writer_->hand_off(std::move(b.changes));
     return result;

@@ -17,6 +17,8 @@
 // - Times are UTC unix microseconds; money is int64 minor units.
 #pragma once
 
+#include <absl/container/btree_map.h>
+
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -74,7 +76,7 @@ struct CustomerState {
   int64_t lifetime_sales = 0, lifetime_refunds = 0, lifetime_gross_profit = 0;
   int64_t lifetime_orders = 0, lifetime_payments = 0;
   std::optional<Micros> first_purchase, last_purchase;
-  std::map<int32_t, MonthTotals> months;  // key: year * 12 + (month - 1); last 24 kept
+  absl::btree_map<int32_t, MonthTotals> months;  // key: year * 12 + (month - 1); last 24 kept
   int32_t feedback_count = 0, promoters = 0, passives = 0, detractors = 0;
   int64_t feedback_score_sum = 0;
   std::optional<Micros> feedback_last;
