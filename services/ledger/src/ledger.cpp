@@ -224,6 +224,7 @@ class Ledger::Impl {
       }
       hint_ = nullptr;
       flush(b);
+      sort_by_key(b.changes);
       store_->write(b.changes);
       store_->commit();
     } catch (...) {

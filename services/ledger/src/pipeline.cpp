@@ -158,16 +158,19 @@ size_t take(std::vector<T>& from, size_t& pos, std::vector<T>& to, size_t room) 
 
 }  // namespace
 
-// Writes the lists in the order one write() call would (see the stores), in parts. Rows
-// go in key order: B-tree inserts then walk neighbouring pages instead of the whole index.
-void BatchWriter::write_and_commit(Changes& all) {
-  std::sort(all.events.begin(), all.events.end(),
+void sort_by_key(Changes& changes) {
+  std::sort(changes.events.begin(), changes.events.end(),
             [](const EventRow& a, const EventRow& b) { return a.event_id < b.event_id; });
-  std::sort(all.customers.begin(), all.customers.end(),
+  std::sort(changes.customers.begin(), changes.customers.end(),
             [](const CustomerRow& a, const CustomerRow& b) { return a.customer_id < b.customer_id; });
-  std::sort(all.journal.begin(), all.journal.end(), [](const JournalRow& a, const JournalRow& b) {
+  std::sort(changes.journal.begin(), changes.journal.end(), [](const JournalRow& a, const JournalRow& b) {
     return std::tie(a.customer_id, a.seq) < std::tie(b.customer_id, b.seq);
   });
+}
+
+// Writes the lists in the order one write() call would (see the stores), in parts.
+void BatchWriter::write_and_commit(Changes& all) {
+  sort_by_key(all);
   store_.begin();
   Changes part;
   size_t rows = 0;

@@ -15,6 +15,11 @@
 
 namespace tierflow::ledger {
 
+// Sorts the rows of a transaction by their keys (events by id, customers by id, journal
+// rows by customer and sequence), so B-tree inserts walk neighbouring pages instead of
+// landing at random. Outbox and deferred rows keep their order.
+void sort_by_key(Changes& changes);
+
 // Forwards every call to `inner` under a mutex, so the writer thread's calls and the
 // caller's never use one connection at once. One mutex for everything, or, when the inner
 // store reads beside its writes (its own connection), one for begin/write/commit/rollback

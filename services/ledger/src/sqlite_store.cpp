@@ -4,8 +4,8 @@
 // rewrite most of the table's pages per batch) with a small (customer_id, seq) index.
 // Files created with the older clustered journal keep it; every query works on both.
 // Every statement is prepared once at open and reused; large row sets go in multi-row
-// INSERTs, in key order when they come from a pipelined ledger (its BatchWriter sorts
-// them), so each index is walked once per batch instead of hit at random.
+// INSERTs, in key order (the Ledger sorts a transaction's rows, see sort_by_key), so each
+// index is walked once per batch instead of hit at random.
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
