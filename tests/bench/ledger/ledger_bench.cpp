@@ -1,7 +1,8 @@
 // Ledger throughput benchmark. Generates N POS events (sales cash/card/on account with
 // lines and cost, payments, refunds naming an earlier sale, a little feedback) over C
 // customers, serialized into ConsumedRecords over 12 partitions, and applies them through
-// Ledger::apply in batches into
+// Ledger::apply in batches, pipelined as the service runs it (a writer thread commits each
+// batch while the next is processed; LEDGER_BENCH_SERIAL=1 for one thread), into
 //   1. SQLite (a file under a temporary directory), then
 //   2. PostgreSQL 15 (a server started from Debian's binaries, fsync on),
 // and, as the baseline, bulk-loads the posting rows the ledger produced (one CSV row per
