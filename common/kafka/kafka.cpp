@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <future>
+#include <utility>
 
 namespace tierflow::kafka {
 
@@ -195,17 +196,31 @@ Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, co
 void Consumer::on_rebalance(int err, void* partitions) {
   auto* parts = static_cast<rd_kafka_topic_partition_list_t*>(partitions);
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-    for (int i = 0; i < parts->cnt; ++i) {
-      auto& tp = parts->elems[i];
-      std::optional<int64_t> from;
-      if (start_) from = start_(tp.topic, tp.partition);
-      tp.offset = from ? *from : RD_KAFKA_OFFSET_STORED;
+    try {
+      for (int i = 0; i < parts->cnt; ++i) {
+        auto& tp = parts->elems[i];
+        std::optional<int64_t> from;
+        if (start_) from = start_(tp.topic, tp.partition);
+        tp.offset = from ? *from : RD_KAFKA_OFFSET_STORED;
+      }
+    } catch (...) {
+      callback_error_ = std::current_exception();
+      spdlog::error("kafka: {} partitions not assigned: reading where to start failed", parts->cnt);
+      return;
     }
     rd_kafka_assign(rk_, parts);
     spdlog::info("kafka: assigned {} partitions", parts->cnt);
-    if (on_assigned_) on_assigned_(to_vector(parts));
+    try {
+      if (on_assigned_) on_assigned_(to_vector(parts));
+    } catch (...) {
+      callback_error_ = std::current_exception();
+    }
   } else {
-    if (on_revoked_) on_revoked_(to_vector(parts));
+    try {
+      if (on_revoked_) on_revoked_(to_vector(parts));
+    } catch (...) {
+      callback_error_ = std::current_exception();
+    }
     rd_kafka_assign(rk_, nullptr);
     spdlog::info("kafka: revoked {} partitions", parts->cnt);
   }
@@ -216,6 +231,10 @@ std::vector<Record> Consumer::poll(size_t max, std::chrono::milliseconds timeout
   int wait = static_cast<int>(timeout.count());
   while (out.size() < max) {
     rd_kafka_message_t* msg = rd_kafka_consumer_poll(rk_, wait);
+    if (callback_error_) {
+      if (msg != nullptr) rd_kafka_message_destroy(msg);  // not handed out: read again later
+      std::rethrow_exception(std::exchange(callback_error_, nullptr));
+    }
     if (msg == nullptr) break;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -117,7 +118,11 @@ class Consumer {
   Consumer& operator=(const Consumer&) = delete;
 
   // Up to `max` records, waiting at most `timeout` for the first one. Errors that are
-  // not fatal (partition EOF, transient broker errors) are logged and skipped.
+  // not fatal (partition EOF, transient broker errors) are logged and skipped. Rethrows
+  // what a StartFn or PartitionsFn threw during a rebalance inside this poll (librdkafka
+  // calls them from C; they must not unwind through it): partitions whose start could
+  // not be read are not assigned. After it throws, the position may be past records this
+  // call did not return: do not poll again (services exit and resume from their stores).
   std::vector<Record> poll(size_t max, std::chrono::milliseconds timeout);
   // Commits offsets (next to read) asynchronously; advisory when the service keeps its
   // own offsets in its store.
@@ -133,6 +138,7 @@ class Consumer {
   StartFn start_;
   PartitionsFn on_assigned_;
   PartitionsFn on_revoked_;
+  std::exception_ptr callback_error_;  // thrown by a callback, rethrown by poll()
   bool closed_ = false;
 };
 
