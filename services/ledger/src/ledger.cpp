@@ -210,20 +210,9 @@ class Ledger::Impl {
     if (writer_) return apply_pipelined(batch);
     ApplyResult result;
     Batch b{result, ++batches_};
-    // The batch's parsed events live on one arena, freed at once when apply() returns.
-    google::protobuf::ArenaOptions arena_options;
-    arena_options.start_block_size = 256 * 1024;
-    arena_options.max_block_size = 4 * 1024 * 1024;
-    google::protobuf::Arena arena(arena_options);
     store_->begin();
     try {
-      auto parsed = prefetch(batch, arena);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        hint_ = hints_[i];
-        process_record(batch[i], parsed[i], b);
-      }
-      hint_ = nullptr;
-      flush(b);
+      process_batch(batch, b);
       sort_by_key(b.changes);
       store_->write(b.changes);
       store_->commit();
@@ -245,18 +234,8 @@ class Ledger::Impl {
   ApplyResult apply_pipelined(std::span<const ConsumedRecord> batch) {
     ApplyResult result;
     Batch b{result, ++batches_};
-    google::protobuf::ArenaOptions arena_options;
-    arena_options.start_block_size = 256 * 1024;
-    arena_options.max_block_size = 4 * 1024 * 1024;
-    google::protobuf::Arena arena(arena_options);
     try {
-      auto parsed = prefetch(batch, arena);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        hint_ = hints_[i];
-        process_record(batch[i], parsed[i], b);
-      }
-      hint_ = nullptr;
-      flush(b);
+      process_batch(batch, b);
       writer_->wait();  // the previous batch is committed, or its failure is thrown here
     } catch (...) {
       discard_uncommitted();
@@ -497,6 +476,22 @@ class Ledger::Impl {
     inflight_customers_.clear();
     end_batch();
     load_caches();
+  }
+
+  // Reads what the batch needs, applies its records in order and collects its changes in
+  // b.changes. The parsed events live on one arena, freed at once when this returns.
+  void process_batch(std::span<const ConsumedRecord> batch, Batch& b) {
+    google::protobuf::ArenaOptions arena_options;
+    arena_options.start_block_size = 256 * 1024;
+    arena_options.max_block_size = 4 * 1024 * 1024;
+    google::protobuf::Arena arena(arena_options);
+    auto parsed = prefetch(batch, arena);
+    for (size_t i = 0; i < batch.size(); ++i) {
+      hint_ = hints_[i];
+      process_record(batch[i], parsed[i], b);
+    }
+    hint_ = nullptr;
+    flush(b);
   }
 
   // Parses the batch and reads, in two store calls, the event rows and customers it names,
