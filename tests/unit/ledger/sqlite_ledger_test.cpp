@@ -2,6 +2,7 @@
 // gtest's temporary directory.
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "ledger_scenarios.h"
@@ -11,9 +12,10 @@ namespace {
 
 class SqliteDatabase final : public TestDatabase {
  public:
+  // test_name may hold '/' (a parameterised test's "Scenario/Param"): one directory level.
   explicit SqliteDatabase(const std::string& test_name)
       : dir_(std::filesystem::path(::testing::TempDir()) /
-             ("tierflow-ledger-" + std::to_string(::getpid()) + "-" + test_name)) {
+             ("tierflow-ledger-" + std::to_string(::getpid()) + "-" + flat(test_name))) {
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }
@@ -24,6 +26,10 @@ class SqliteDatabase final : public TestDatabase {
   std::unique_ptr<Store> open() override { return make_sqlite_store((dir_ / "ledger.db").string()); }
 
  private:
+  static std::string flat(std::string name) {
+    std::replace(name.begin(), name.end(), '/', '-');
+    return name;
+  }
   std::filesystem::path dir_;
 };
 
