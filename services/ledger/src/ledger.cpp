@@ -1208,6 +1208,8 @@ class Ledger::Impl {
       row.journal_seq = st.journal_seq;
       row.feedback_score_sum = st.feedback_score_sum;
       row.last_event_time = st.last_event_time;
+      row.stored = st.stored;
+      st.stored = true;  // this batch writes it
       for (const auto& inv : st.invoices) {
         if (inv.dirty) row.invoices.push_back(inv);
       }

@@ -260,6 +260,7 @@ class PostgresStore final : public Store {
       std::unordered_map<std::string, size_t> index;
       for (const auto& r : t.exec_prepared("load_customers", arr)) {
         CustomerState s;
+        s.stored = true;
         s.customer_id = r[0].c_str();
         if (!decode_state(bytes(r[4]), s)) {
           throw std::runtime_error("ledger store: corrupt state of customer " + s.customer_id);
@@ -447,16 +448,21 @@ class PostgresStore final : public Store {
                       amount.done(), refunded.done(), cost.done(), currency.done());
     }
     if (!c.customers.empty()) {
-      ArrayLiteral id, version, seq, fsum, last, state;
+      // Rows the store already holds are UPDATEd (cheaper than an upsert's failed insert);
+      // the others are upserted. Index 0: new, 1: stored.
+      ArrayLiteral id[2], version[2], seq[2], fsum[2], last[2], state[2];
+      size_t rows[2] = {0, 0};
       ArrayLiteral icust, isale, issued, due, iamount, open, closed, by_payment;
       size_t invoices = 0;
       for (const CustomerRow& s : c.customers) {
-        id.text(s.customer_id);
-        version.integer(s.version);
-        seq.integer(s.journal_seq);
-        fsum.integer(s.feedback_score_sum);
-        last.integer(s.last_event_time);
-        state.bytea(s.state);
+        const int k = s.stored ? 1 : 0;
+        ++rows[k];
+        id[k].text(s.customer_id);
+        version[k].integer(s.version);
+        seq[k].integer(s.journal_seq);
+        fsum[k].integer(s.feedback_score_sum);
+        last[k].integer(s.last_event_time);
+        state[k].bytea(s.state);
         for (const auto& inv : s.invoices) {
           ++invoices;
           icust.text(s.customer_id);
@@ -473,8 +479,18 @@ class PostgresStore final : public Store {
           by_payment.boolean(inv.closed_by_payment);
         }
       }
-      t.exec_prepared("upsert_customers", id.done(), version.done(), seq.done(), fsum.done(),
-                      last.done(), state.done());
+      if (rows[0] > 0) {
+        t.exec_prepared("upsert_customers", id[0].done(), version[0].done(), seq[0].done(),
+                        fsum[0].done(), last[0].done(), state[0].done());
+      }
+      if (rows[1] > 0) {
+        auto r = t.exec_prepared("update_customers", id[1].done(), version[1].done(), seq[1].done(),
+                                 fsum[1].done(), last[1].done(), state[1].done());
+        if (static_cast<size_t>(r.affected_rows()) != rows[1]) {
+          throw std::runtime_error("ledger pg store: " + std::to_string(rows[1] - r.affected_rows()) +
+                                   " customer rows expected in the store are missing");
+        }
+      }
       if (invoices > 0) {
         t.exec_prepared("upsert_invoices", icust.done(), isale.done(), issued.done(), due.done(),
                         iamount.done(), open.done(), closed.done(), by_payment.done());
@@ -603,6 +619,11 @@ class PostgresStore final : public Store {
                   "ON CONFLICT(customer_id) DO UPDATE SET version = excluded.version, "
                   "journal_seq = excluded.journal_seq, feedback_sum = excluded.feedback_sum, "
                   "last_event_time = excluded.last_event_time, state = excluded.state");
+    conn.prepare("update_customers",
+                  "UPDATE customers AS c SET version = u.v, journal_seq = u.s, feedback_sum = u.f, "
+                  "last_event_time = u.l, state = u.st FROM unnest($1::text[], $2::bigint[], "
+                  "$3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) AS u(id, v, s, f, l, st) "
+                  "WHERE c.customer_id = u.id");
     conn.prepare("upsert_invoices",
                   "INSERT INTO invoices(customer_id, sale_event_id, issued, due, amount, "
                   "open_amount, closed, closed_by_payment) SELECT * FROM unnest($1::text[], "

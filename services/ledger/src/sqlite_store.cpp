@@ -616,6 +616,7 @@ class SqliteStore final : public Store {
       return std::nullopt;
     }
     CustomerState s;
+    s.stored = true;
     s.customer_id = customer_id;
     bool ok = decode_state(load_customer_.column_blob(3), s);
     s.version = load_customer_.column_int64(0);

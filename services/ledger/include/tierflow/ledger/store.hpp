@@ -84,6 +84,7 @@ struct CustomerState {
   // before last_event_time); older closed ones stay in the store only.
   std::vector<Invoice> invoices;
   uint64_t batch = 0;  // in memory only: the Ledger's number of the last batch that changed it
+  bool stored = false;  // in memory only: the store has its row (load_customers() sets it)
 };
 
 struct JournalRow {
@@ -141,6 +142,9 @@ struct CustomerRow {
   Micros last_event_time = 0;
   std::string state;              // encode_state() of the customer
   std::vector<Invoice> invoices;  // only the ones changed in this transaction
+  // The store held the row before this transaction (a backend may UPDATE it rather than
+  // upsert; it must then fail when the row is missing). False: it may or may not.
+  bool stored = false;
 };
 
 // Everything one transaction changes, handed to the store in one or more write() calls so
