@@ -530,18 +530,17 @@ class PostgresStore final : public Store {
                       part.done(), off.done(), since.done(), value.done());
     }
     if (!c.outbox.empty()) {
-      // A snapshot keeps (version, as_of), not its bytes: see pending_outbox().
-      ArrayLiteral topic, customer, payload, error, version, as_of;
+      // Append-only and in order: COPY (ids follow the stream). A snapshot keeps (version,
+      // as_of), not its bytes: see pending_outbox().
+      pqxx::stream_to copy(t, "outbox",
+                           std::vector<std::string>{"topic", "customer_id", "payload", "error",
+                                                    "version", "as_of"});
+      std::string hex;
       for (const auto& o : c.outbox) {
-        topic.text(o.topic);
-        customer.text(o.customer_id);
-        payload.bytea(o.version > 0 ? std::string_view() : std::string_view(o.payload));
-        error.text(o.error);
-        version.integer(o.version);
-        as_of.integer(o.as_of);
+        hex_bytea(o.version > 0 ? std::string_view() : std::string_view(o.payload), hex);
+        copy << std::make_tuple(o.topic, o.customer_id, hex, o.error, o.version, o.as_of);
       }
-      t.exec_prepared("insert_outbox", topic.done(), customer.done(), payload.done(), error.done(),
-                      version.done(), as_of.done());
+      copy.complete();
     }
     if (!c.balances.empty()) {
       // Last, and in key order: the rows other instances also move stay locked briefly.
@@ -632,20 +631,11 @@ class PostgresStore final : public Store {
                   "ON CONFLICT(customer_id, sale_event_id) DO UPDATE SET issued = excluded.issued, "
                   "due = excluded.due, amount = excluded.amount, open_amount = excluded.open_amount, "
                   "closed = excluded.closed, closed_by_payment = excluded.closed_by_payment");
-    conn.prepare("insert_journal",
-                  "INSERT INTO journal(customer_id, seq, event_time, receivable_delta, entry) "
-                  "SELECT * FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::bigint[], "
-                  "$5::bytea[])");
     conn.prepare("delete_deferred", "DELETE FROM deferred WHERE event_id = ANY($1::text[])");
     conn.prepare("insert_deferred",
                   "INSERT INTO deferred(event_id, waiting_for, customer_id, topic, part, off, since, "
                   "value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
                   "$5::int[], $6::bigint[], $7::bigint[], $8::bytea[])");
-    conn.prepare("insert_outbox",
-                  "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of) "
-                  "SELECT t, c, p, e, v, a FROM unnest($1::text[], $2::text[], $3::bytea[], "
-                  "$4::text[], $5::bigint[], $6::bigint[]) "
-                  "WITH ORDINALITY AS u(t, c, p, e, v, a, n) ORDER BY n");
     conn.prepare("add_balances",
                   "INSERT INTO balances(account, currency, debit, credit) "
                   "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
