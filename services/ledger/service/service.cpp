@@ -56,7 +56,7 @@ struct Runner::Metrics {
         deferred_total(metrics::counter(r, "tierflow_ledger_events_total", "", {{"outcome", "deferred"}})),
         deferred(metrics::gauge(r, "tierflow_ledger_deferred_events", "Events waiting for the sale they name")),
         snapshots(metrics::counter(r, "tierflow_ledger_snapshots_published_total", "Account snapshots relayed")),
-        batch_seconds(metrics::histogram(r, "tierflow_ledger_batch_seconds", "One SQL transaction of a batch",
+        batch_seconds(metrics::histogram(r, "tierflow_ledger_batch_seconds", "apply() of one batch: processing it and waiting for the previous batch's commit",
                                          {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5})) {}
   prometheus::Counter& applied;
   prometheus::Counter& duplicates;
