@@ -63,17 +63,22 @@ CREATE TABLE IF NOT EXISTS balances(
   credit BIGINT NOT NULL, PRIMARY KEY(account, currency));
 )sql";
 
-// `bytes` as PostgreSQL's hex text form of bytea ("\\x0a1b..."), into `out`.
-void hex_bytea(std::string_view bytes, std::string& out) {
+// Appends two lowercase hex digits per byte of `bytes` to `out`.
+void append_hex(std::string_view bytes, std::string& out) {
   static constexpr char kHex[] = "0123456789abcdef";
-  out.resize(2 + 2 * bytes.size());
-  out[0] = '\\';
-  out[1] = 'x';
-  char* p = out.data() + 2;
+  const size_t at = out.size();
+  out.resize(at + 2 * bytes.size());
+  char* p = out.data() + at;
   for (unsigned char c : bytes) {
     *p++ = kHex[c >> 4];
     *p++ = kHex[c & 15];
   }
+}
+
+// `bytes` as PostgreSQL's hex text form of bytea ("\\x0a1b..."), into `out`.
+void hex_bytea(std::string_view bytes, std::string& out) {
+  out.assign("\\x");
+  append_hex(bytes, out);
 }
 
 // Serialises instances creating the schema at the same time (CREATE ... IF NOT EXISTS is
@@ -118,16 +123,9 @@ class ArrayLiteral {
   }
 
   ArrayLiteral& bytea(std::string_view v) {
-    static constexpr char kHex[] = "0123456789abcdef";
     sep();
     s_.append("\"\\\\x");
-    const size_t at = s_.size();
-    s_.resize(at + 2 * v.size());
-    char* out = s_.data() + at;
-    for (unsigned char c : v) {
-      *out++ = kHex[c >> 4];
-      *out++ = kHex[c & 15];
-    }
+    append_hex(v, s_);
     s_.push_back('"');
     return *this;
   }

@@ -113,11 +113,6 @@ void BatchWriter::wait() {
   if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
 }
 
-bool BatchWriter::busy() {
-  std::lock_guard lock(mu_);
-  return busy_;
-}
-
 void BatchWriter::run() {
   pthread_setname_np(pthread_self(), "ledger-writer");  // as top and perf show it
   for (;;) {

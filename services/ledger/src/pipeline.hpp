@@ -70,7 +70,6 @@ class BatchWriter {
   // Waits until the batch handed over is committed or rolled back; rethrows what its
   // write or commit threw (once). Returns at once when nothing was handed over.
   void wait();
-  bool busy();
 
  private:
   void run();
