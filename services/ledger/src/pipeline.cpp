@@ -167,6 +167,11 @@ void sort_by_key(Changes& changes) {
 void BatchWriter::write_and_commit(Changes& all) {
   sort_by_key(all);
   store_.begin();
+  if (all.rows() <= rows_per_write_) {
+    store_.write(all);
+    store_.commit();
+    return;
+  }
   Changes part;
   size_t rows = 0;
   auto flush = [&] {
