@@ -31,8 +31,6 @@ namespace {
 constexpr int32_t kMaxTermsDays = 3650;
 constexpr size_t kDefaultPageSize = 100;
 constexpr size_t kMaxPageSize = 1000;
-// Beyond this many cached customers the cache is dropped after a commit and refills lazily.
-constexpr size_t kCustomerCacheCapacity = 500'000;
 // Rows per Store::write() call of a pipelined ledger: a read waits for at most one part.
 constexpr size_t kRowsPerWrite = 2048;
 constexpr Micros kMinMicros = std::numeric_limits<Micros>::min();
@@ -224,7 +222,7 @@ class Ledger::Impl {
     }
     for (CustomerState* st : b.changed) prune(*st);
     end_batch();
-    if (customers_.size() > kCustomerCacheCapacity) customers_.clear();
+    if (customers_.size() > options_.customer_cache_capacity) customers_.clear();
     return result;
   }
 
@@ -242,13 +240,12 @@ class Ledger::Impl {
       throw;
     }
     inflight_events_.swap(events_);  // the rows it changed are those marked dirty
-    inflight_customers_.clear();
-    inflight_customers_.insert(b.result.changed_customers.begin(), b.result.changed_customers.end());
     for (CustomerState* st : b.changed) prune(*st);
     end_batch();
-    if (customers_.size() > kCustomerCacheCapacity) {
+    if (customers_.size() > options_.customer_cache_capacity) {
       // Customers of the batch being written stay: the store does not have them yet.
-      absl::erase_if(customers_, [&](const auto& kv) { return !inflight_customers_.contains(kv.first); });
+      // They carry its number (touch()).
+      absl::erase_if(customers_, [&](const auto& kv) { return kv.second.batch != b.number; });
     }
     writer_->hand_off(std::move(b.changes));
     return result;
@@ -265,7 +262,6 @@ class Ledger::Impl {
       throw;
     }
     inflight_events_.clear();
-    inflight_customers_.clear();
   }
 
   void refresh() {
@@ -473,7 +469,6 @@ class Ledger::Impl {
       }
     }
     inflight_events_.clear();
-    inflight_customers_.clear();
     end_batch();
     load_caches();
   }
@@ -1256,7 +1251,6 @@ class Ledger::Impl {
   std::vector<CustomerState*> hints_;
   CustomerState* hint_ = nullptr;
   StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
-  StringSet inflight_customers_;
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
   // overflow checks and the per-batch balance check use them.

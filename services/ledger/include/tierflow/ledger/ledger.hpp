@@ -84,6 +84,9 @@ struct Options {
   // first; pending_outbox() returns what is committed, from memory when the store can.
   // Default false: apply() returns after its commit.
   bool pipeline = false;
+  // Customers kept in memory between batches. Beyond it, after a batch, the cache is
+  // dropped (pipelined: all but the batch still being written) and refills from the store.
+  size_t customer_cache_capacity = 500'000;
 };
 
 // An unknown customer asked for (maps to grpc NOT_FOUND).
