@@ -456,7 +456,6 @@ class Ledger::Impl {
   void end_batch() {
     events_.clear();
     absent_customers_.clear();
-    hint_ = nullptr;
   }
 
   // After a failure: waits for the writer (dropping its error: the caller rethrows one),
@@ -481,11 +480,7 @@ class Ledger::Impl {
     arena_options.max_block_size = 4 * 1024 * 1024;
     google::protobuf::Arena arena(arena_options);
     auto parsed = prefetch(batch, arena);
-    for (size_t i = 0; i < batch.size(); ++i) {
-      hint_ = hints_[i];
-      process_record(batch[i], parsed[i], b);
-    }
-    hint_ = nullptr;
+    for (size_t i = 0; i < batch.size(); ++i) process_record(batch[i], parsed[i], b);
     flush(b);
   }
 
@@ -496,7 +491,6 @@ class Ledger::Impl {
   std::vector<const v1::PosEvent*> prefetch(std::span<const ConsumedRecord> batch,
                                             google::protobuf::Arena& arena) {
     std::vector<const v1::PosEvent*> parsed(batch.size(), nullptr);
-    hints_.assign(batch.size(), nullptr);
     std::vector<std::string_view> ids, customers;
     StringSet wanted_customers;
     ids.reserve(batch.size());
@@ -515,10 +509,7 @@ class Ledger::Impl {
         ids.push_back(ev.payment().invoice_event_id());
       }
       const std::string& c = ev.customer_id();
-      if (c.empty()) continue;
-      if (auto it = customers_.find(c); it != customers_.end()) {
-        hints_[i] = &it->second;
-      } else if (wanted_customers.insert(c).second) {
+      if (!c.empty() && !customers_.contains(c) && wanted_customers.insert(c).second) {
         customers.push_back(c);
       }
     }
@@ -591,7 +582,6 @@ class Ledger::Impl {
   }
 
   CustomerState* find_customer(std::string_view id) {
-    if (hint_ != nullptr && hint_->customer_id == id) return hint_;
     auto it = customers_.find(id);
     if (it != customers_.end()) return &it->second;
     if (absent_customers_.contains(id)) return nullptr;
@@ -1246,10 +1236,6 @@ class Ledger::Impl {
   // stops first), and what that batch changed, until its commit is seen.
   std::unique_ptr<BatchWriter> writer_;
   uint64_t batches_ = 0;  // apply() calls so far: Batch::number
-  // Per record of the batch, its customer's cached state as prefetch() found it (nullptr
-  // when not cached then), and the current record's: find_customer() checks it first.
-  std::vector<CustomerState*> hints_;
-  CustomerState* hint_ = nullptr;
   StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
   std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
