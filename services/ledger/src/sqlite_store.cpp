@@ -408,16 +408,7 @@ class SqliteStore final : public Store {
   }
 
   std::vector<OutboxMessage> pending_outbox(size_t limit) override {
-    if (outbox_cache_valid() && handed_out_ == 0) {
-      // The rows are moved out, not copied: until ack_outbox() removes them their cache
-      // entries hold only ids, and a repeated read (no ack between) goes to the table.
-      const size_t n = std::min(limit, outbox_cache_.size());
-      std::vector<OutboxMessage> out(std::make_move_iterator(outbox_cache_.begin()),
-                                     std::make_move_iterator(outbox_cache_.begin() + static_cast<std::ptrdiff_t>(n)));
-      for (size_t i = 0; i < n; ++i) outbox_cache_[i].id = out[i].id;
-      handed_out_ = n;
-      return out;
-    }
+    if (auto cached = committed_outbox(limit)) return std::move(*cached);
     if (handed_out_ > 0) drop_outbox_cache();
     const int64_t version = data_version();
     std::vector<OutboxMessage> out;
@@ -453,8 +444,15 @@ class SqliteStore final : public Store {
 
   // Served from the cache only: it holds committed rows (commit() adds the staged ones).
   std::optional<std::vector<OutboxMessage>> committed_outbox(size_t limit) override {
-    if (!outbox_cache_valid() || handed_out_ > 0) return std::nullopt;
-    return pending_outbox(limit);
+    if (handed_out_ > 0 || !outbox_cache_valid()) return std::nullopt;
+    // The rows are moved out, not copied: until ack_outbox() removes them their cache
+    // entries hold only ids, and a repeated read (no ack between) goes to the table.
+    const size_t n = std::min(limit, outbox_cache_.size());
+    std::vector<OutboxMessage> out(std::make_move_iterator(outbox_cache_.begin()),
+                                   std::make_move_iterator(outbox_cache_.begin() + static_cast<std::ptrdiff_t>(n)));
+    for (size_t i = 0; i < n; ++i) outbox_cache_[i].id = out[i].id;
+    handed_out_ = n;
+    return out;
   }
 
   void ack_outbox(int64_t up_to_id) override {
