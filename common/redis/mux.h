@@ -23,6 +23,7 @@
 #include <functional>
 #include <memory>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,13 @@
 #include "common/config/sections.h"
 
 namespace tierflow::redis {
+
+// A transport failure (cannot connect, connection lost, no reply in time) or, from the
+// blocking calls that say so, an error reply. what() names the server, never arguments.
+class RedisError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
 
 class Mux {
  public:

@@ -1,5 +1,6 @@
 #include "src/service.h"
 
+#include <absl/base/thread_annotations.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
@@ -9,6 +10,7 @@
 #include <unordered_map>
 
 #include "common/config/config.h"
+#include "common/grpc/status.h"
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
@@ -181,6 +183,9 @@ class IngestService::Call {
   using Sink = std::function<void(v1::EventAck)>;
 
   Call(IngestService& svc, Sink sink) : svc_(svc), sink_(std::move(sink)) {}
+  // Outstanding delivery callbacks refer to this Call: wait for them, also when the call
+  // ends by an exception.
+  ~Call() { wait_all(); }
 
   void handle(v1::PosEvent& event) {
     const absl::Time now = absl::Now();
@@ -287,46 +292,61 @@ IngestService::~IngestService() = default;
 
 grpc::Status IngestService::StreamEvents(grpc::ServerContext* ctx,
                                          grpc::ServerReaderWriter<v1::EventAck, v1::PosEvent>* stream) {
-  // Acks are written by this thread's writer loop; producers of acks only queue them.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<v1::EventAck> acks;
-  bool reading_done = false;
-  Call call(*this, [&](v1::EventAck ack) {
-    {
-      std::lock_guard lock(mu);
-      acks.push_back(std::move(ack));
-    }
-    cv.notify_one();
-  });
-  std::thread writer([&] {
-    for (;;) {
-      std::deque<v1::EventAck> out;
+  return grpcx::guarded([&] {
+    // Acks are written by this call's writer thread; producers of acks only queue them.
+    // Destroyed in reverse order, also when something throws: `call` waits for every
+    // outstanding ack, `closer` lets the writer drain and stop, `writer` is joined.
+    struct AckQueue {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::deque<v1::EventAck> acks ABSL_GUARDED_BY(mu);
+      bool reading_done ABSL_GUARDED_BY(mu) = false;
+    } q;
+    std::jthread writer([&] {
+      for (;;) {
+        std::deque<v1::EventAck> out;
+        {
+          std::unique_lock lock(q.mu);
+          q.cv.wait(lock, [&] { return q.reading_done || !q.acks.empty(); });
+          if (q.acks.empty() && q.reading_done) return;
+          out.swap(q.acks);
+        }
+        for (auto& a : out) {
+          if (!stream->Write(a)) return;  // client gone; remaining acks are lost with it
+        }
+      }
+    });
+    struct Closer {
+      AckQueue& q;
+      ~Closer() {
+        {
+          std::lock_guard lock(q.mu);
+          q.reading_done = true;
+        }
+        q.cv.notify_one();
+      }
+    } closer{q};
+    Call call(*this, [&](v1::EventAck ack) {
       {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return reading_done || !acks.empty(); });
-        if (acks.empty() && reading_done) return;
-        out.swap(acks);
+        std::lock_guard lock(q.mu);
+        q.acks.push_back(std::move(ack));
       }
-      for (auto& a : out) {
-        if (!stream->Write(a)) return;  // client gone; remaining acks are lost with it
-      }
-    }
+      q.cv.notify_one();
+    });
+    v1::PosEvent event;
+    while (!ctx->IsCancelled() && stream->Read(&event)) call.handle(event);
+    return grpc::Status::OK;
   });
-  v1::PosEvent event;
-  while (!ctx->IsCancelled() && stream->Read(&event)) call.handle(event);
-  call.wait_all();
-  {
-    std::lock_guard lock(mu);
-    reading_done = true;
-  }
-  cv.notify_one();
-  writer.join();
-  return grpc::Status::OK;
 }
 
 grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitEventsRequest* req,
                                          v1::SubmitEventsResponse* resp) {
+  return grpcx::guarded([&] { return submit_events(*req, *resp); });
+}
+
+grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response) {
+  const auto* req = &request;
+  auto* resp = &response;
   std::mutex mu;
   std::unordered_map<std::string, v1::EventAck> by_id;
   Call call(*this, [&](v1::EventAck ack) {
@@ -353,6 +373,13 @@ grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitE
 
 grpc::Status IngestService::UpsertCustomers(grpc::ServerContext*, const v1::UpsertCustomersRequest* req,
                                             v1::UpsertCustomersResponse* resp) {
+  return grpcx::guarded([&] { return upsert_customers(*req, *resp); });
+}
+
+grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& request,
+                                             v1::UpsertCustomersResponse& response) {
+  const auto* req = &request;
+  auto* resp = &response;
   std::vector<std::future<kafka::DeliveryReport>> pending(req->customers_size());
   for (int i = 0; i < req->customers_size(); ++i) {
     v1::CustomerProfile profile = req->customers(i);

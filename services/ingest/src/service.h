@@ -62,6 +62,9 @@ class IngestService final : public v1::PosIngest::Service {
 
  private:
   class Call;
+  // The RPC bodies; the overrides map what they throw with grpcx::guarded.
+  grpc::Status submit_events(const v1::SubmitEventsRequest& req, v1::SubmitEventsResponse& resp);
+  grpc::Status upsert_customers(const v1::UpsertCustomersRequest& req, v1::UpsertCustomersResponse& resp);
   const Config cfg_;
   kafka::Producer& producer_;
   std::unique_ptr<Metrics> metrics_;
