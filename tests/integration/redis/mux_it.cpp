@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/redis/redis.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -163,9 +162,9 @@ TEST_F(MuxTest, DestructorAnswersEverythingQueued) {
   EXPECT_EQ(answered.load(), kCalls);
   EXPECT_EQ(ok.load() + stopped.load(), kCalls);
   // Redis saw exactly the calls that were answered OK.
-  Client c(server_.config());
-  const auto n = c.command({"GET", "n"});
-  EXPECT_EQ(n.is_nil() ? 0 : std::stoi(std::string(n.str())), ok.load());
+  Mux check(server_.config());
+  const OwnedReply n = check.call({"GET", "n"}, kWait);
+  EXPECT_EQ(n.is_nil() ? 0 : std::stoi(n.str), ok.load());
 }
 
 // --- the blocking calls -----------------------------------------------------------------
