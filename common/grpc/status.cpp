@@ -7,7 +7,7 @@
 #include "common/errors/errors.h"
 #include "common/kafka/kafka.h"  // KafkaError only
 #include "common/redis/mux.h"    // RedisError only
-#include "tierflow/sql/sqlite.hpp"  // sql::Error only
+#include "tierflow/sql/sqlite.h"   // sql::Error only
 
 namespace tierflow::grpcx {
 

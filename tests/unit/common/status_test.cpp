@@ -10,7 +10,7 @@
 #include "common/errors/errors.h"
 #include "common/kafka/kafka.h"
 #include "common/redis/mux.h"
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 
 namespace tierflow::grpcx {
 namespace {
