@@ -49,7 +49,7 @@ struct HttpRequestRecord {
 class HttpServer {
  public:
   struct Options {
-    std::size_t threads = 16;
+    std::size_t threads = 32;
     std::size_t max_records = 1'000'000;
     std::size_t max_body = 1 << 20;
     int default_status = 200;

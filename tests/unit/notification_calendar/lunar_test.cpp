@@ -35,6 +35,28 @@ TEST(Lunar, PublishedFestivalsConvertBothWays) {
   }
 }
 
+TEST(Lunar, SpringFestivalsAndLeapMonths2000To2023) {
+  // Outside the table's years too: 春节 of 2000-2023 and their leap months.
+  using D = absl::CivilDay;
+  const absl::CivilDay chunjie[] = {D(2000, 2, 5),  D(2001, 1, 24), D(2002, 2, 12), D(2003, 2, 1),  D(2004, 1, 22),
+                                    D(2005, 2, 9),  D(2006, 1, 29), D(2007, 2, 18), D(2008, 2, 7),  D(2009, 1, 26),
+                                    D(2010, 2, 14), D(2011, 2, 3),  D(2012, 1, 23), D(2013, 2, 10), D(2014, 1, 31),
+                                    D(2015, 2, 19), D(2016, 2, 8),  D(2017, 1, 28), D(2018, 2, 16), D(2019, 2, 5),
+                                    D(2020, 1, 25), D(2021, 2, 12), D(2022, 2, 1),  D(2023, 1, 22)};
+  for (const auto& d : chunjie) EXPECT_EQ(to_gregorian(static_cast<int>(d.year()), {1, 1}), d) << d;
+  const std::map<int, int> leaps = {{2001, 4}, {2004, 2}, {2006, 7}, {2009, 5}, {2012, 4},
+                                    {2014, 9}, {2017, 6}, {2020, 4}, {2023, 2}};
+  for (int y = 2000; y <= 2023; ++y) {
+    const auto it = leaps.find(y);
+    EXPECT_EQ(leap_month(y), it == leaps.end() ? 0 : it->second) << y;
+  }
+  // Months whose new moon falls minutes from midnight in China: 七夕 2012 (new moon
+  // 2012-08-17 23:54), 端午 2013 (2013-06-08 23:56), 春节 2007 (2007-02-18 00:14).
+  EXPECT_EQ(to_gregorian(2012, {7, 7}), absl::CivilDay(2012, 8, 23));
+  EXPECT_EQ(to_gregorian(2013, {5, 5}), absl::CivilDay(2013, 6, 12));
+  EXPECT_EQ(to_gregorian(2007, {1, 1}), absl::CivilDay(2007, 2, 18));
+}
+
 TEST(Lunar, RoundTripsEveryDay2024To2035) {
   LunarDay previous = to_lunar(absl::CivilDay(2023, 12, 31));
   int days = 0;
