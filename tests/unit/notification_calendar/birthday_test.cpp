@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <map>
+#include <vector>
 
 namespace tierflow::notification::calendar {
 namespace {
@@ -45,6 +47,57 @@ TEST(SolarBirthday, OncePerYearEveryBirthday) {
       for (const auto& [y, n] : per_year) ASSERT_EQ(n, 1) << b << " " << y;
     }
   }
+}
+
+TEST(SolarBirthday, BirthdaysOnADayAgreeWithDue) {
+  for (auto policy : {Feb29Policy::kFeb28, Feb29Policy::kMar1}) {
+    for (absl::CivilDay d(2024, 1, 1); d <= absl::CivilDay(2028, 12, 31); ++d) {
+      const auto on = solar_birthdays_on(d, policy);
+      for (const auto& b : on) ASSERT_TRUE(solar_birthday_due(b, d, policy)) << d;
+      const bool common_year = d.year() % 4 != 0;  // 2024-2028
+      const bool stand_in = common_year && (policy == Feb29Policy::kFeb28 ? d == absl::CivilDay(d.year(), 2, 28)
+                                                                          : d == absl::CivilDay(d.year(), 3, 1));
+      ASSERT_EQ(on.size(), stand_in ? 2u : 1u) << d;
+    }
+  }
+}
+
+TEST(LunarBirthday, BirthdaysOnADayAgreeWithDue) {
+  // Every lunar date there is, against every day of 2024-2035.
+  std::vector<LunarDate> all;
+  for (int m = 1; m <= 12; ++m) {
+    for (int d = 1; d <= 30; ++d) {
+      all.push_back({m, d, false});
+      all.push_back({m, d, true});
+    }
+  }
+  for (absl::CivilDay day(2024, 3, 1); day <= absl::CivilDay(2035, 12, 31); ++day) {
+    const auto on = lunar_birthdays_on(day);
+    const LunarDay today = to_lunar(day);
+    for (const auto& date : all) {
+      if (date.month != today.date.month) continue;  // observed_on needs the same month number
+      const bool listed = std::find(on.begin(), on.end(), date) != on.end();
+      ASSERT_EQ(listed, lunar_birthday_due(date, day).has_value()) << day << " " << to_string(date);
+    }
+  }
+  // 2025-01-28 is 腊月廿九, the last day of a 29-day month: 12-29 and 12-30 (and their leap twins).
+  EXPECT_EQ(lunar_birthdays_on(absl::CivilDay(2025, 1, 28)).size(), 4u);
+  // A Gregorian year holds none, one or two greetings of a 腊月 date, each of its own lunar
+  // year; over 2024-2035, twelve in all.
+  int total = 0;
+  for (int y = 2024; y <= 2035; ++y) {
+    const auto days = observed_in_gregorian_year(y, {12, 5});
+    total += static_cast<int>(days.size());
+    for (const auto& d : days) {
+      EXPECT_EQ(d.year(), y);
+      EXPECT_TRUE(lunar_birthday_due({12, 5}, d).has_value());
+    }
+    if (days.size() == 2) {
+      EXPECT_NE(to_lunar(days[0]).year, to_lunar(days[1]).year);
+    }
+  }
+  EXPECT_EQ(total, 12);
+  EXPECT_EQ(observed_in_gregorian_year(2026, {8, 15}), std::vector<absl::CivilDay>{absl::CivilDay(2026, 9, 25)});
 }
 
 TEST(LunarBirthday, DueOnLocalDate) {

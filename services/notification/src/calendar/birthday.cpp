@@ -37,6 +37,18 @@ bool solar_birthday_due(SolarBirthday birthday, absl::CivilDay local_day, Feb29P
   return solar_birthday_in(static_cast<int>(local_day.year()), birthday, policy) == local_day;
 }
 
+std::vector<SolarBirthday> solar_birthdays_on(absl::CivilDay local_day, Feb29Policy policy) {
+  std::vector<SolarBirthday> out{{local_day.month(), local_day.day()}};
+  if (!is_leap(local_day.year())) {
+    const absl::CivilDay stand_in = policy == Feb29Policy::kFeb28 ? absl::CivilDay(local_day.year(), 2, 28)
+                                                                  : absl::CivilDay(local_day.year(), 3, 1);
+    if (local_day == stand_in) out.push_back({2, 29});
+  }
+  return out;
+}
+
+std::vector<LunarDate> lunar_birthdays_on(absl::CivilDay local_day) { return observed_dates_on(local_day); }
+
 std::optional<int> lunar_birthday_due(LunarDate birthday, absl::CivilDay local_day) {
   return observed_on(birthday, local_day);
 }

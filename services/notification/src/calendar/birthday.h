@@ -20,6 +20,7 @@
 
 #include <optional>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/civil_time.h"
 #include "services/notification/src/calendar/lunar.h"
@@ -34,6 +35,7 @@ std::optional<Feb29Policy> parse_feb29_policy(std::string_view text);
 struct SolarBirthday {
   int month = 1;
   int day = 1;
+  friend bool operator==(const SolarBirthday&, const SolarBirthday&) = default;
 };
 
 // The date the birthday is greeted on in the Gregorian `year`.
@@ -41,6 +43,13 @@ absl::CivilDay solar_birthday_in(int year, SolarBirthday birthday, Feb29Policy p
 
 // True when the birthday is greeted on `local_day`; the occasion year is local_day.year().
 bool solar_birthday_due(SolarBirthday birthday, absl::CivilDay local_day, Feb29Policy policy = Feb29Policy::kFeb28);
+
+// Every solar birthday greeted on `local_day` (for looking customers up by birthday):
+// the day itself, and 02-29 on 28 February (kFeb28) or 1 March (kMar1) of a common year.
+std::vector<SolarBirthday> solar_birthdays_on(absl::CivilDay local_day, Feb29Policy policy = Feb29Policy::kFeb28);
+
+// Every lunar birthday greeted on `local_day` (lunar.h's observed_dates_on).
+std::vector<LunarDate> lunar_birthdays_on(absl::CivilDay local_day);
 
 // The lunar year whose birthday is greeted on `local_day`, or nullopt.
 std::optional<int> lunar_birthday_due(LunarDate birthday, absl::CivilDay local_day);

@@ -197,6 +197,29 @@ std::optional<int> observed_on(LunarDate date, absl::CivilDay day) {
   return today.year;
 }
 
+std::vector<LunarDate> observed_dates_on(absl::CivilDay day) {
+  const LunarDay today = to_lunar(day);
+  const Year& y = year_table(today.year);
+  std::vector<LunarDate> out{today.date};
+  if (!today.date.leap && find_month(y, today.date.month, true) == nullptr) {
+    out.push_back({today.date.month, today.date.day, true});
+  }
+  if (today.date.day == 29 && month_length(today.year, today.date.month, today.date.leap) == 29) {
+    const std::size_t n = out.size();
+    for (std::size_t i = 0; i < n; ++i) out.push_back({out[i].month, 30, out[i].leap});
+  }
+  return out;
+}
+
+std::vector<absl::CivilDay> observed_in_gregorian_year(int year, LunarDate date) {
+  std::vector<absl::CivilDay> out;
+  for (int lunar_year : {year - 1, year}) {
+    const absl::CivilDay d = observed_in(lunar_year, date);
+    if (d.year() == year) out.push_back(d);
+  }
+  return out;
+}
+
 std::string to_string(LunarDate date, bool chinese) {
   if (!chinese) return fmt::format("{}{}-{}", date.leap ? "L" : "", date.month, date.day);
   static constexpr const char* kMonths[] = {"正", "二", "三", "四", "五", "六", "七", "八", "九", "十", "冬", "腊"};

@@ -34,6 +34,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/time/civil_time.h"
 
@@ -74,6 +75,16 @@ absl::CivilDay observed_in(int lunar_year, LunarDate date);
 // If an anniversary recorded as `date` is greeted on `day`, the lunar year it is greeted
 // for (an occasion key: one greeting per lunar year); else nullopt.
 std::optional<int> observed_on(LunarDate date, absl::CivilDay day);
+
+// Every recorded date greeted on `day` (for looking customers up by birthday): the day
+// itself, its leap twin when `day` is in a regular month and the year has no leap month
+// of that number, and day 30 when `day` is the 29th and last day of its month. Each
+// returned date satisfies observed_on(date, day), and no other date does.
+std::vector<LunarDate> observed_dates_on(absl::CivilDay day);
+
+// The days in Gregorian `year` on which a date recorded as `date` is greeted (0, 1 or 2:
+// a 腊月 date can fall in January of one lunar year and December of the next).
+std::vector<absl::CivilDay> observed_in_gregorian_year(int year, LunarDate date);
 
 // "闰六月初一"-like text for logs and previews; "6-1" / "L6-1" with `chinese` false.
 std::string to_string(LunarDate date, bool chinese = false);
