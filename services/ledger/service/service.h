@@ -14,7 +14,7 @@
 #include <string>
 
 #include "common/config/sections.h"
-#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/ledger.h"
 #include "tierflow/v1/ledger.grpc.pb.h"
 
 namespace prometheus {

@@ -1,8 +1,8 @@
-#include "batch_poster.hpp"
+#include "batch_poster.h"
 
 #include <utility>
 
-#include "state.hpp"
+#include "state.h"
 
 namespace tierflow::ledger {
 

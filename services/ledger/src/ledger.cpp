@@ -1,18 +1,18 @@
-// The facade: Ledger's public methods over the unit of work (unit_of_work.hpp), and the
+// The facade: Ledger's public methods over the unit of work (unit_of_work.h), and the
 // reads (account, statement, ageing, trial balance), which wait for the batch being
 // written and then read the cache or the store.
-#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/ledger.h"
 
 #include <algorithm>
 #include <map>
 #include <stdexcept>
 #include <tuple>
 
-#include "paging.hpp"
-#include "state.hpp"
-#include "text.hpp"
-#include "tierflow/ledger/store.hpp"
-#include "unit_of_work.hpp"
+#include "paging.h"
+#include "state.h"
+#include "text.h"
+#include "tierflow/ledger/store.h"
+#include "unit_of_work.h"
 
 namespace tierflow::ledger {
 namespace {

@@ -1,4 +1,4 @@
-#include "money.hpp"
+#include "money.h"
 
 #include "common/money/money.h"
 

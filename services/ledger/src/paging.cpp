@@ -1,9 +1,9 @@
-#include "paging.hpp"
+#include "paging.h"
 
 #include <algorithm>
 #include <charconv>
 
-#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/ledger.h"
 
 namespace tierflow::ledger::paging {
 

@@ -19,9 +19,9 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "state.hpp"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "state.h"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 namespace {

@@ -1,11 +1,11 @@
-#include "posting_rules.hpp"
+#include "posting_rules.h"
 
 #include <algorithm>
 
-#include "money.hpp"
-#include "state.hpp"
-#include "text.hpp"
-#include "wire.hpp"
+#include "money.h"
+#include "state.h"
+#include "text.h"
+#include "wire.h"
 
 namespace tierflow::ledger::rules {
 namespace {

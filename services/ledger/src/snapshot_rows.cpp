@@ -1,9 +1,9 @@
-#include "snapshot_rows.hpp"
+#include "snapshot_rows.h"
 
 #include <algorithm>
 #include <vector>
 
-#include "state.hpp"
+#include "state.h"
 
 namespace tierflow::ledger {
 

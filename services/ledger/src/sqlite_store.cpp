@@ -22,9 +22,9 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-#include "state.hpp"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "state.h"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 #include "tierflow/sql/sqlite.hpp"
 
 namespace tierflow::ledger {

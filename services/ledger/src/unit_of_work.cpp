@@ -1,15 +1,15 @@
-#include "unit_of_work.hpp"
+#include "unit_of_work.h"
 
 #include <algorithm>
 #include <tuple>
 
 #include <google/protobuf/arena.h>
 
-#include "batch_poster.hpp"
-#include "dlq.hpp"
-#include "money.hpp"
-#include "snapshot_rows.hpp"
-#include "state.hpp"
+#include "batch_poster.h"
+#include "dlq.h"
+#include "money.h"
+#include "snapshot_rows.h"
+#include "state.h"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger {

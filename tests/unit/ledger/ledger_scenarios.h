@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger {

@@ -7,8 +7,8 @@
 // - pipelining (Options::pipeline): the writer thread that commits batch N while batch N+1
 //   is processed, and the overlay of what batch N changed (inflight_events_) until its
 //   commit is seen.
-// What each event does is decided by the posting rules (posting_rules.hpp); BatchPoster
-// (batch_poster.hpp) runs them against this view.
+// What each event does is decided by the posting rules (posting_rules.h); BatchPoster
+// (batch_poster.h) runs them against this view.
 //
 // Threading: thread-compatible, one thread (the Ledger's caller). When pipelined, the
 // writer thread uses the store only through LockedStore and the Changes handed to it.
@@ -31,10 +31,10 @@
 #include <utility>
 #include <vector>
 
-#include "pipeline.hpp"
-#include "posting_rules.hpp"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "pipeline.h"
+#include "posting_rules.h"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 

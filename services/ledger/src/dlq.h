@@ -6,8 +6,8 @@
 #include <string_view>
 
 #include "common/kafka/topics.h"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 

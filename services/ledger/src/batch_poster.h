@@ -1,4 +1,4 @@
-// Runs the posting rules (posting_rules.hpp) for the records of one batch against the unit
+// Runs the posting rules (posting_rules.h) for the records of one batch against the unit
 // of work's view: skips replayed records and duplicates, looks up what a rule needs, and
 // applies what it decides (customer state, journal row, event row, balances), defers an
 // event whose sale has not arrived and releases the events waiting for a sale that does.
@@ -8,8 +8,8 @@
 #include <string>
 #include <string_view>
 
-#include "posting_rules.hpp"
-#include "unit_of_work.hpp"
+#include "posting_rules.h"
+#include "unit_of_work.h"
 
 namespace tierflow::ledger {
 

@@ -11,7 +11,7 @@
 #include <optional>
 #include <thread>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 

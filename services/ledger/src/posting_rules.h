@@ -1,7 +1,7 @@
 // The ledger's posting rules: what one POS event does to its customer's account. Pure
 // functions of the event and of the customer's state before it: no store, no cache, no
 // batch. They validate, choose the journal lines and the totals the event moves, and name
-// the reason of a rejection; the unit of work (unit_of_work.hpp) looks up what they need
+// the reason of a rejection; the unit of work (unit_of_work.h) looks up what they need
 // (the customer, the sale an event names) and applies what they decide.
 //
 // A rule that needs a lookup comes in steps, so the caller reads nothing for an event the
@@ -18,7 +18,7 @@
 #include <utility>
 #include <vector>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger::rules {

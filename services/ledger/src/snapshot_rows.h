@@ -6,7 +6,7 @@
 
 #include <string>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 
