@@ -2,7 +2,8 @@
 
 #include <algorithm>
 
-#include "money.h"
+#include "common/money/money.h"
+
 #include "state.h"
 #include "text.h"
 #include "wire.h"
@@ -25,7 +26,7 @@ std::string_view tender_account(v1::TenderMethod m) {
 
 std::optional<std::string> check_currency(std::string_view code) {
   if (code.empty()) return "missing currency";
-  if (!currency_exponent(code)) {
+  if (!money::is_known_currency(code)) {
     return cat("unknown currency '", code, "' (not an accepted ISO 4217 code)");
   }
   return std::nullopt;
@@ -41,7 +42,11 @@ std::string other_currency(std::string_view cur, const CustomerState& st) {
 }
 
 // `v += delta` unless it overflows; false then (and `v` unchanged).
-bool add(int64_t& v, int64_t delta) { return checked_add(v, delta, v); }
+bool add(int64_t& v, int64_t delta) {
+  const auto sum = money::checked_add(v, delta);
+  if (sum) v = *sum;
+  return sum.has_value();
+}
 
 Totals totals_of(const CustomerState& st) {
   return {st.receivable, st.credit,          st.lifetime_sales,   st.lifetime_refunds,
@@ -114,7 +119,7 @@ Outcome check_sale(const v1::Sale& s, SaleAmounts& out) {
   const std::string& cur = s.total().currency();
   if (auto bad = check_currency(cur)) return Outcome::reject(*bad);
   const int64_t total = s.total().minor_units();
-  if (total < 0) return Outcome::reject("negative amount: sale total " + format_money(total, cur));
+  if (total < 0) return Outcome::reject("negative amount: sale total " + money::format(total, cur));
 
   int64_t line_sum = 0, line_cost = 0;
   bool any_line_cost = false;
@@ -138,7 +143,7 @@ Outcome check_sale(const v1::Sale& s, SaleAmounts& out) {
   }
   if (s.lines_size() > 0 && line_sum != total) {
     return Outcome::reject(
-        cat("lines sum to ", format_money(line_sum, cur), " but the total is ", format_money(total, cur)));
+        cat("lines sum to ", money::format(line_sum, cur), " but the total is ", money::format(total, cur)));
   }
 
   int64_t cash = 0, card = 0, bank = 0, on_account = 0, tender_sum = 0;
@@ -148,7 +153,7 @@ Outcome check_sale(const v1::Sale& s, SaleAmounts& out) {
       return Outcome::reject("tender is not in the sale's currency " + cur);
     }
     const int64_t a = tender.amount().minor_units();
-    if (a < 0) return Outcome::reject("negative amount: tender " + format_money(a, cur));
+    if (a < 0) return Outcome::reject("negative amount: tender " + money::format(a, cur));
     int64_t* bucket = &cash;
     switch (tender.method()) {
       case v1::TENDER_METHOD_CARD:
@@ -169,7 +174,7 @@ Outcome check_sale(const v1::Sale& s, SaleAmounts& out) {
   }
   if (s.tenders_size() > 0 && tender_sum != total) {
     return Outcome::reject(
-        cat("tenders sum to ", format_money(tender_sum, cur), " but the total is ", format_money(total, cur)));
+        cat("tenders sum to ", money::format(tender_sum, cur), " but the total is ", money::format(total, cur)));
   }
   if (s.payment_terms_days() < 0 || s.payment_terms_days() > kMaxTermsDays) {
     return Outcome::reject(cat("payment_terms_days ", s.payment_terms_days(), " outside 0-", kMaxTermsDays));
@@ -226,7 +231,7 @@ Outcome check_refund(const v1::Refund& r) {
   const std::string& cur = r.amount().currency();
   if (auto bad = check_currency(cur)) return Outcome::reject(*bad);
   const int64_t amount = r.amount().minor_units();
-  if (amount < 0) return Outcome::reject("negative amount: refund " + format_money(amount, cur));
+  if (amount < 0) return Outcome::reject("negative amount: refund " + money::format(amount, cur));
   return Outcome::ok();
 }
 
@@ -244,7 +249,7 @@ Outcome check_refunded_sale(const v1::PosEvent& ev, const EventRow* sale, int64_
   if (sale->currency != cur) return Outcome::reject(cat("refund in ", cur, " of sale ", orig, " in ", sale->currency));
   const int64_t remaining = sale->amount - sale->refunded;
   if (amount > remaining) {
-    return Outcome::reject(cat("refund ", format_money(amount, cur), " above the ", format_money(remaining, cur),
+    return Outcome::reject(cat("refund ", money::format(amount, cur), " above the ", money::format(remaining, cur),
                                " that remains refundable on sale ", orig));
   }
   if (sale->cost >= 0 && sale->amount > 0) {
@@ -296,7 +301,7 @@ Outcome check_payment(const v1::Payment& p) {
   const std::string& cur = p.amount().currency();
   if (auto bad = check_currency(cur)) return Outcome::reject(*bad);
   const int64_t amount = p.amount().minor_units();
-  if (amount <= 0) return Outcome::reject("payment amount must be positive, got " + format_money(amount, cur));
+  if (amount <= 0) return Outcome::reject("payment amount must be positive, got " + money::format(amount, cur));
   if (p.method() == v1::TENDER_METHOD_ON_ACCOUNT) {
     return Outcome::reject("payment method ON_ACCOUNT cannot settle an account");
   }
@@ -369,7 +374,7 @@ void apply_feedback(const v1::Feedback& f, Micros t, CustomerState& c) {
 // --- applying ----------------------------------------------------------------------------
 
 std::string overflow_reason(const Posting& p) {
-  return cat(p.kind, " of ", format_money(p.amount, p.currency), " overflows the account's 64-bit totals");
+  return cat(p.kind, " of ", money::format(p.amount, p.currency), " overflows the account's 64-bit totals");
 }
 
 void apply_posting(const Posting& p, const v1::PosEvent& ev, Micros t, CustomerState& c) {

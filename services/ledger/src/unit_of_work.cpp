@@ -6,8 +6,8 @@
 #include <google/protobuf/arena.h>
 
 #include "batch_poster.h"
+#include "common/money/money.h"
 #include "dlq.h"
-#include "money.h"
 #include "snapshot_rows.h"
 #include "state.h"
 #include "tierflow/v1/events.pb.h"
@@ -390,9 +390,9 @@ CustomerState& UnitOfWork::add_customer(const std::string& id) {
 bool UnitOfWork::postable(const rules::Lines& lines, std::string_view currency) const {
   for (const auto& l : lines) {
     auto it = balances_.find(std::pair{l.account, currency});
-    int64_t d = it == balances_.end() ? 0 : it->second.first;
-    int64_t c = it == balances_.end() ? 0 : it->second.second;
-    if (!checked_add(d, l.debit, d) || !checked_add(c, l.credit, c)) return false;
+    const int64_t d = it == balances_.end() ? 0 : it->second.first;
+    const int64_t c = it == balances_.end() ? 0 : it->second.second;
+    if (!money::checked_add(d, l.debit) || !money::checked_add(c, l.credit)) return false;
   }
   return true;
 }

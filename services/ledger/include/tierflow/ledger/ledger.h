@@ -41,7 +41,7 @@ struct Rejection {
   std::string event_id, customer_id;  // empty when the bytes could not be parsed
   int32_t partition = 0;
   int64_t offset = 0;
-  // Readable: "refund 1200.00 CNY above the 800.00 CNY that remains refundable on sale s-17".
+  // Readable: "refund 1,200.00 CNY above the 800.00 CNY that remains refundable on sale s-17".
   std::string reason;
   std::string value;  // the original bytes
 };
