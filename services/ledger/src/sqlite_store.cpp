@@ -7,21 +7,15 @@
 // INSERTs, in key order (the Ledger sorts a transaction's rows, see sort_by_key), so each
 // index is walked once per batch instead of hit at random.
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <deque>
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <pthread.h>
-#include <sqlite3.h>
-
+#include "sqlite_support.h"
 #include "state.h"
 #include "tierflow/ledger/ledger.h"
 #include "tierflow/ledger/store.h"
@@ -32,6 +26,11 @@ namespace {
 
 using sql::sqlite::Db;
 using sql::sqlite::Statement;
+using sqlite_support::Checkpointer;
+using sqlite_support::IdFilter;
+using sqlite_support::insert_rows;
+using sqlite_support::kRowsPerInsert;
+using sqlite_support::values_sql;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS offsets(
@@ -80,136 +79,6 @@ DeferredRow read_deferred(const Statement& s) {
   r.value = s.column_blob(7);
   return r;
 }
-
-// Rows per multi-row INSERT: one statement step per chunk instead of per row (SQLite's
-// per-statement overhead is about as large as a row's B-tree insert).
-constexpr size_t kRowsPerInsert = 64;
-
-// "<head> VALUES(?,?,..),(?,?,..).." with `rows` groups of `cols` parameters.
-std::string values_sql(std::string_view head, int cols, size_t rows) {
-  std::string group = "(";
-  for (int c = 0; c < cols; ++c) group += c == 0 ? "?" : ",?";
-  group += ")";
-  std::string sql(head);
-  sql += " VALUES";
-  for (size_t r = 0; r < rows; ++r) {
-    if (r > 0) sql += ',';
-    sql += group;
-  }
-  return sql;
-}
-
-// Inserts `n` rows: full chunks of kRowsPerInsert through `many`, the rest through `one`.
-// bind(statement, first parameter index, row) binds one row's `cols` parameters.
-template <typename Stmt, typename Bind>
-void insert_rows(Stmt& many, Stmt& one, int cols, size_t n, Bind&& bind) {
-  size_t i = 0;
-  for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
-    for (size_t r = 0; r < kRowsPerInsert; ++r) bind(many, static_cast<int>(r) * cols + 1, i + r);
-    many.run();
-  }
-  for (; i < n; ++i) {
-    bind(one, 1, i);
-    one.run();
-  }
-}
-
-// A Bloom filter over event ids: may_contain() is false only for an id never add()ed.
-// Sized for `capacity` ids at ~1% false positives; full() once more were added.
-class IdFilter {
- public:
-  explicit IdFilter(size_t capacity)
-      : capacity_(capacity), bits_(std::max<size_t>(capacity * 10 / 64 + 1, 1024), 0) {}
-
-  void add(std::string_view id) {
-    probe(id, [&](uint64_t& word, uint64_t bit) { word |= bit; return true; });
-    ++count_;
-  }
-  bool may_contain(std::string_view id) const {
-    return const_cast<IdFilter*>(this)->probe(
-        id, [](uint64_t& word, uint64_t bit) { return (word & bit) != 0; });
-  }
-  bool full() const { return count_ > capacity_; }
-  size_t count() const { return count_; }
-
- private:
-  static constexpr int kProbes = 7;
-  template <typename Fn>
-  bool probe(std::string_view id, Fn&& fn) {
-    const uint64_t h = std::hash<std::string_view>{}(id);
-    const uint64_t h2 = (h >> 29) * 0x9E3779B97F4A7C15ULL | 1;
-    const uint64_t m = bits_.size() * 64;
-    bool all = true;
-    for (int i = 0; i < kProbes; ++i) {
-      const uint64_t pos = (h + static_cast<uint64_t>(i) * h2) % m;
-      all = fn(bits_[pos / 64], uint64_t{1} << (pos % 64)) && all;
-    }
-    return all;
-  }
-  size_t capacity_, count_ = 0;
-  std::vector<uint64_t> bits_;
-};
-
-// Copies the write-ahead log back into the database file on its own thread and connection,
-// so a COMMIT does not pay for it (SQLite's automatic checkpoint runs inside the COMMIT that
-// crosses the threshold). Started by the writing connection's WAL hook; when the log still
-// grows past kWalLimitPages (the copy cannot keep up), the committing thread checkpoints
-// itself, as SQLite would.
-class Checkpointer {
- public:
-  static constexpr int kStartPages = 1000;    // SQLite's default auto-checkpoint threshold
-  static constexpr int kWalLimitPages = 32000;
-
-  Checkpointer(const std::string& path, sqlite3* writer)
-      : db_(Db::open(path)), thread_([this] { run(); }) {
-    sqlite3_wal_hook(writer, &Checkpointer::on_commit, this);
-  }
-  ~Checkpointer() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-
- private:
-  static int on_commit(void* self, sqlite3* writer, const char* schema, int wal_pages) {
-    if (wal_pages >= kWalLimitPages) {
-      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (wal_pages >= kStartPages) {
-      auto* c = static_cast<Checkpointer*>(self);
-      {
-        std::lock_guard lock(c->mu_);
-        c->wanted_ = true;
-      }
-      c->cv_.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  void run() {
-    pthread_setname_np(pthread_self(), "sqlite-ckpt");
-    for (;;) {
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return wanted_ || stop_; });
-        if (stop_) return;
-        wanted_ = false;
-      }
-      // Busy or locked: the next commit asks again.
-      sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    }
-  }
-
-  Db db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wanted_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
 
 constexpr std::string_view kDeferredColumns =
     "event_id, waiting_for, customer_id, topic, part, off, since, value";
