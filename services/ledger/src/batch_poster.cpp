@@ -169,7 +169,7 @@ void BatchPoster::reject(const Source& src, std::string event_id, std::string cu
   r.offset = src.offset;
   r.reason = std::move(reason);
   r.value = std::string(src.value);
-  uow_.reject(src.topic, std::move(r), b_);
+  uow_.reject(src.topic, src.key, std::move(r), b_);
 }
 
 }  // namespace tierflow::ledger

@@ -29,7 +29,7 @@ void prepare_statements(pqxx::connection& conn) {
                 "SELECT COALESCE(SUM(receivable_delta), 0)::bigint FROM journal "
                 "WHERE customer_id = $1 AND event_time < $2");
   conn.prepare("pending_outbox",
-                "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox "
+                "SELECT id, customer_id, payload, topic, error, version, as_of, origin FROM outbox "
                 "WHERE id > $1 ORDER BY id LIMIT $2");
   conn.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
   conn.prepare("save_offsets",

@@ -62,6 +62,7 @@ CREATE TABLE IF NOT EXISTS outbox(
   payload BYTEA NOT NULL, error TEXT NOT NULL);
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS as_of BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS origin TEXT NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit BIGINT NOT NULL,
   credit BIGINT NOT NULL, PRIMARY KEY(account, currency));
@@ -280,6 +281,7 @@ class PostgresStore final : public Store {
           row.m.customer_id = r[1].c_str();
           row.m.topic = r[3].c_str();
           row.m.error = r[4].c_str();
+          row.m.origin = r[7].c_str();
           row.version = r[5].as<int64_t>();
           row.as_of = r[6].as<int64_t>();
           if (row.version == 0) row.m.payload = bytes(r[2]);
@@ -457,11 +459,11 @@ class PostgresStore final : public Store {
       // as_of), not its bytes: see pending_outbox().
       pqxx::stream_to copy(t, "outbox",
                            std::vector<std::string>{"topic", "customer_id", "payload", "error",
-                                                    "version", "as_of"});
+                                                    "version", "as_of", "origin"});
       std::string hex;
       for (const auto& o : c.outbox) {
         hex_bytea(o.version > 0 ? std::string_view() : std::string_view(o.payload), hex);
-        copy << std::make_tuple(o.topic, o.customer_id, hex, o.error, o.version, o.as_of);
+        copy << std::make_tuple(o.topic, o.customer_id, hex, o.error, o.version, o.as_of, o.origin);
       }
       copy.complete();
     }

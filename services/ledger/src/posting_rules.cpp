@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "common/money/money.h"
+#include "common/time/time.h"
 
 #include "state.h"
 #include "text.h"
@@ -100,10 +101,7 @@ std::optional<std::string> check_header(const v1::PosEvent& ev, std::string_view
   if (ev.event_id().empty()) return "missing event_id";
   if (ev.customer_id().empty()) return "missing customer_id";
   if (!ev.has_event_time()) return "missing event_time";
-  const auto& ts = ev.event_time();
-  if (ts.seconds() < -62135596800 || ts.seconds() > 253402300799 || ts.nanos() < 0 || ts.nanos() > 999999999) {
-    return "event_time out of range";
-  }
+  if (!timeutil::valid(ev.event_time())) return "event_time out of range";
   if (ev.body_case() == v1::PosEvent::BODY_NOT_SET) {
     return "event has no body (sale, refund, payment or feedback)";
   }

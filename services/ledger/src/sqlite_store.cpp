@@ -19,7 +19,7 @@
 #include "state.h"
 #include "tierflow/ledger/ledger.h"
 #include "tierflow/ledger/store.h"
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
 namespace {
@@ -61,7 +61,7 @@ CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
 CREATE TABLE IF NOT EXISTS outbox(
   id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
   payload BLOB NOT NULL, error TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,
-  as_of INTEGER NOT NULL DEFAULT 0);
+  as_of INTEGER NOT NULL DEFAULT 0, origin TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit INTEGER NOT NULL,
   credit INTEGER NOT NULL, PRIMARY KEY(account, currency)) WITHOUT ROWID;
@@ -137,11 +137,11 @@ class SqliteStore final : public Store {
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
     // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
     constexpr std::string_view kInsertOutbox =
-        "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of)";
-    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 6, 1));
-    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 6, kRowsPerInsert));
+        "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of, origin)";
+    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 7, 1));
+    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 7, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
-        "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox ORDER BY id");
+        "SELECT id, customer_id, payload, topic, error, version, as_of, origin FROM outbox ORDER BY id");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
     load_balances_ = db_.prepare("SELECT account, currency, debit, credit FROM balances");
     add_balance_ = db_.prepare(
@@ -292,6 +292,7 @@ class SqliteStore final : public Store {
       m.customer_id = pending_outbox_.column_text(1);
       m.topic = pending_outbox_.column_text(3);
       m.error = pending_outbox_.column_text(4);
+      m.origin = pending_outbox_.column_text(7);
       if (const int64_t snapshot_version = pending_outbox_.column_int64(5); snapshot_version > 0) {
         auto payload = rebuild_snapshot(m.customer_id, snapshot_version, pending_outbox_.column_int64(6));
         if (!payload) continue;  // superseded: a later row carries the customer's newer version
@@ -398,14 +399,15 @@ class SqliteStore final : public Store {
     // A snapshot row keeps (version, as_of), not the payload: the customer's state row,
     // written in the same transaction, rebuilds it (rebuild_snapshot) when the relay reads
     // the table; the memory cache serves the payload itself.
-    insert_rows(insert_outboxes_, insert_outbox_, 6, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
+    insert_rows(insert_outboxes_, insert_outbox_, 7, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const OutboxRow& r = c.outbox[i];
       s.bind_text_view(p, r.topic)
           .bind_text_view(p + 1, r.customer_id)
           .bind_blob_view(p + 2, r.version > 0 ? std::string_view("", 0) : std::string_view(r.payload))
           .bind_text_view(p + 3, r.error)
           .bind_int64(p + 4, r.version)
-          .bind_int64(p + 5, r.as_of);
+          .bind_int64(p + 5, r.as_of)
+          .bind_text_view(p + 6, r.origin);
     });
     if (outbox_known_ && !c.outbox.empty()) {
       // AUTOINCREMENT ids of one statement's rows are consecutive, and every statement
@@ -418,6 +420,7 @@ class SqliteStore final : public Store {
         m.payload = r.payload;
         m.topic = r.topic;
         m.error = r.error;
+        m.origin = r.origin;
         staged_outbox_.push_back(std::move(m));
       }
     }
@@ -464,15 +467,19 @@ class SqliteStore final : public Store {
   }
 
   // Files made before the outbox kept (version, as_of) get the columns; their rows keep
-  // payloads (version 0).
+  // payloads (version 0). Files made before it kept origins get the column; their DLQ rows
+  // have none (published without the origin header).
   void migrate() {
-    auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'version'");
-    const bool has_version = columns.step() && columns.column_int64(0) > 0;
-    columns.reset();
-    if (!has_version) {
+    auto has_column = [&](std::string_view name) {
+      auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = ?1");
+      columns.bind_text(1, name);
+      return columns.step() && columns.column_int64(0) > 0;
+    };
+    if (!has_column("version")) {
       db_.exec("ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
                "ALTER TABLE outbox ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;");
     }
+    if (!has_column("origin")) db_.exec("ALTER TABLE outbox ADD COLUMN origin TEXT NOT NULL DEFAULT '';");
   }
 
   std::optional<CustomerState> load_customer(std::string_view customer_id,

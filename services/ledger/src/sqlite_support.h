@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger::sqlite_support {
 

@@ -296,7 +296,7 @@ std::vector<Rejection> UnitOfWork::expire_deferred(Micros before, std::string_vi
       r.offset = row.offset;
       r.reason = rules::never_arrived(row.waiting_for, before, window_text);
       r.value = row.value;
-      if (options_.dlq_in_outbox) changes.outbox.push_back(dlq_row(row.topic, r));
+      if (options_.dlq_in_outbox) changes.outbox.push_back(dlq_row(row.topic, {}, r));
       out.push_back(std::move(r));
     }
     if (!changes.empty()) store_->write(changes);
@@ -450,8 +450,8 @@ std::vector<DeferredRow> UnitOfWork::take_waiting(const std::string& sale_id, Ba
   return rows;
 }
 
-void UnitOfWork::reject(std::string_view topic, Rejection r, Batch& b) {
-  if (options_.dlq_in_outbox) b.changes.outbox.push_back(dlq_row(topic, r));
+void UnitOfWork::reject(std::string_view topic, std::string_view key, Rejection r, Batch& b) {
+  if (options_.dlq_in_outbox) b.changes.outbox.push_back(dlq_row(topic, key, r));
   b.result.rejected.push_back(std::move(r));
 }
 

@@ -128,8 +128,9 @@ class UnitOfWork {
   // Takes every event waiting for `sale_id` (stored, or deferred earlier in this batch),
   // by (partition, offset); empty at once when none is known to wait.
   std::vector<DeferredRow> take_waiting(const std::string& sale_id, Batch& b);
-  // Records the rejection in the result and, with Options::dlq_in_outbox, as a DLQ row.
-  void reject(std::string_view topic, Rejection r, Batch& b);
+  // Records the rejection in the result and, with Options::dlq_in_outbox, as a DLQ row
+  // (`key`: the rejected record's).
+  void reject(std::string_view topic, std::string_view key, Rejection r, Batch& b);
 
  private:
   // An event row as the current batch sees it: read before or during the batch (present

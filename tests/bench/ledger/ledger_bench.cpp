@@ -28,7 +28,7 @@
 #include "tests/support/postgres_server.h"
 #include "tierflow/ledger/ledger.h"
 #include "tierflow/ledger/store.h"
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/events.pb.h"
 #include "tierflow/v1/ledger.pb.h"
 
