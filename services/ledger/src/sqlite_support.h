@@ -2,6 +2,7 @@
 // Bloom filter over stored event ids, and the background WAL checkpointer. Internal.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
 #include <sqlite3.h>
 
 #include <algorithm>
@@ -98,7 +99,8 @@ class Checkpointer {
   sql::sqlite::Db db_;
   std::mutex mu_;
   std::condition_variable cv_;
-  bool wanted_ = false, stop_ = false;
+  bool wanted_ ABSL_GUARDED_BY(mu_) = false;
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;  // last: starts once the members above exist
 };
 
