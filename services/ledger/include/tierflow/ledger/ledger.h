@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "common/errors/errors.h"
+#include "common/kafka/topics.h"
 #include "tierflow/v1/ledger.pb.h"
 
 namespace tierflow::ledger {
@@ -63,7 +64,7 @@ struct OutboxMessage {
   std::string customer_id;  // the record key
   std::string payload;      // serialized v1::AccountSnapshot (topic ledger.accounts.v1), or
                             // the rejected record's original bytes (a DLQ topic)
-  std::string topic = "ledger.accounts.v1";
+  std::string topic = std::string(topics::kAccounts);
   std::string error;  // DLQ rows: the rejection reason (for the error header); else empty
   // DLQ rows: "topic/partition@offset" of the rejected record (the origin header); empty
   // for snapshots and for rows stored before origins were kept.
