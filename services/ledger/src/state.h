@@ -7,7 +7,7 @@
 #include <string>
 #include <string_view>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 #include "tierflow/v1/ledger.pb.h"
 
 namespace tierflow::ledger {

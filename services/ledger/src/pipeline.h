@@ -3,6 +3,8 @@
 // caller processes the next. Internal to the ledger.
 #pragma once
 
+#include <absl/base/thread_annotations.h>
+
 #include <condition_variable>
 #include <cstddef>
 #include <exception>
@@ -11,7 +13,7 @@
 #include <optional>
 #include <thread>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 
@@ -79,10 +81,10 @@ class BatchWriter {
   const size_t rows_per_write_;
   std::mutex mu_;
   std::condition_variable cv_;
-  std::optional<Changes> next_;
-  bool busy_ = false;  // a batch was handed over and is not yet committed or rolled back
-  bool stopping_ = false;
-  std::exception_ptr error_;
+  std::optional<Changes> next_ ABSL_GUARDED_BY(mu_);
+  bool busy_ ABSL_GUARDED_BY(mu_) = false;  // a batch was handed over and is not yet committed or rolled back
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  std::exception_ptr error_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;  // last: starts once the members above exist
 };
 

@@ -129,6 +129,9 @@ struct OutboxRow {
   // (a snapshot whose version is no longer the customer's is then superseded and skipped).
   int64_t version = 0;
   Micros as_of = 0;
+  // DLQ rows: where the rejected record was, "topic/partition@offset" (the
+  // kafka::kOriginHeader of its DLQ record); empty for snapshots.
+  std::string origin{};
 };
 
 // A changed customer as stored: the state row and the invoices the transaction changed.

@@ -21,6 +21,8 @@
 #include <string_view>
 #include <vector>
 
+#include "common/errors/errors.h"
+#include "common/kafka/topics.h"
 #include "tierflow/v1/ledger.pb.h"
 
 namespace tierflow::ledger {
@@ -41,7 +43,7 @@ struct Rejection {
   std::string event_id, customer_id;  // empty when the bytes could not be parsed
   int32_t partition = 0;
   int64_t offset = 0;
-  // Readable: "refund 1200.00 CNY above the 800.00 CNY that remains refundable on sale s-17".
+  // Readable: "refund 1,200.00 CNY above the 800.00 CNY that remains refundable on sale s-17".
   std::string reason;
   std::string value;  // the original bytes
 };
@@ -62,15 +64,19 @@ struct OutboxMessage {
   std::string customer_id;  // the record key
   std::string payload;      // serialized v1::AccountSnapshot (topic ledger.accounts.v1), or
                             // the rejected record's original bytes (a DLQ topic)
-  std::string topic = "ledger.accounts.v1";
+  std::string topic = std::string(topics::kAccounts);
   std::string error;  // DLQ rows: the rejection reason (for the error header); else empty
+  // DLQ rows: "topic/partition@offset" of the rejected record (the origin header); empty
+  // for snapshots and for rows stored before origins were kept.
+  std::string origin;
 };
 
 // Choices fixed when a Ledger is opened.
 struct Options {
   // When true, every rejection (from apply() and expire_deferred()) is also written to the
   // outbox, in the same transaction, as a row with topic "<record topic>.dlq", the original
-  // bytes and the reason, so a crash between the commit and the DLQ write loses nothing:
+  // key and bytes, the reason and the record's origin (the shape of kafka::DeadLetters'
+  // records), so a crash between the commit and the DLQ write loses nothing:
   // the relay publishes it like a snapshot. The Rejections are still returned (for logs and
   // metrics); the caller then must NOT publish them itself. Default false: the caller
   // publishes ApplyResult::rejected after the commit (a crash in between loses them).
@@ -89,17 +95,10 @@ struct Options {
   size_t customer_cache_capacity = 500'000;
 };
 
-// An unknown customer asked for (maps to grpc NOT_FOUND).
-class NotFound : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
+// An unknown customer asked for (grpcx::to_status maps it to NOT_FOUND).
+using NotFound = errors::NotFound;
 // A malformed request, e.g. a page token this ledger did not issue (INVALID_ARGUMENT).
-class InvalidArgument : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
+using InvalidArgument = errors::InvalidArgument;
 
 class Ledger {
  public:

@@ -9,7 +9,7 @@
 #include <string>
 #include <string_view>
 
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger::wire {
 
