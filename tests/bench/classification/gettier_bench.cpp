@@ -39,7 +39,8 @@
 #include "common/redis/redis.h"
 #include "prometheus/registry.h"
 #include "common/redis/mux.h"
-#include "service/service.h"
+#include "service/tier_keeper.h"
+#include "service/tier_service.h"
 #include "spdlog/spdlog.h"
 #include "synthetic.h"
 #include "tests/support/process.h"
@@ -367,7 +368,7 @@ int main(int argc, char** argv) {
       }
       rows.push_back(std::move(row));
     };
-    // The real service: its Engine (standard, SQLite store in the temp dir) with a producer
+    // The real service: its TierKeeper (standard, SQLite store in the temp dir) with a producer
     // that is never used (GetTier does not publish) and Redis pointing at our server.
     classification::Config service_cfg;
     service_cfg.redis = cfg;
@@ -375,9 +376,9 @@ int main(int argc, char** argv) {
     service_cfg.store_path = dir.file("classification.db");
     kafka::Producer producer("127.0.0.1:9", "gettier-bench");
     prometheus::Registry registry;
-    classification::Engine engine(service_cfg, producer, registry);
+    classification::TierKeeper engine(service_cfg, producer, registry);
     struct ServiceHolder {
-      ServiceHolder(const classification::Config& c, classification::Engine& e) : s(c, e) {}
+      ServiceHolder(const classification::Config& c, classification::TierKeeper& e) : s(c, e) {}
       classification::TierService s;
       grpc::Service* service() { return &s; }
       std::string note() {

@@ -1,0 +1,427 @@
+#include "service/tier_keeper.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/config/config.h"
+#include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
+#include "common/time/time.h"
+
+namespace tierflow::classification {
+
+TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+    : cfg_(cfg), producer_(producer), probe_(registry),
+      standard_(Standard::load_file(cfg.standard_path)), store_(std::make_unique<Store>(cfg.store_path)),
+      publisher_(cfg, producer, *store_, probe_) {
+  spdlog::info("standard {} loaded from {}", standard_->version(), cfg.standard_path);
+  size_t assigned = 0, overrides = 0;
+  store_->load([&](Store::CustomerRow&& row) {
+    Customer& c = customers_[row.customer_id];
+    if (row.account) {
+      c.account = compact(*row.account);
+      c.account_version = row.account->version();
+    }
+    if (row.profile) c.profile = compact(*row.profile, vocabulary_);
+    if (row.current) note_current(c, *row.current);
+    if (row.override) c.override = std::make_unique<v1::TierOverride>(std::move(*row.override));
+    assigned += c.has_current ? 1 : 0;
+    overrides += c.override ? 1 : 0;
+  });
+  applied_offsets_ = store_->offsets();
+  if (auto w = store_->watermark()) watermark_ = stored_watermark_ = *w;
+  // The population as of the restored clock, so explain, distribution and overrides answer
+  // before the first evaluation (which decides everyone: no customer has `last` yet).
+  const absl::Time t = clock_locked();
+  std::vector<Features> all;
+  all.reserve(customers_.size());
+  for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  population_ = Population::compute(*standard_, all);
+  probe_.customers.Set(static_cast<double>(customers_.size()));
+  spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
+               customers_.size(), assigned, overrides, applied_offsets_.size(),
+               watermark_ == absl::InfinitePast() ? std::string() : ", watermark " + timeutil::format(watermark_));
+}
+
+TierKeeper::~TierKeeper() = default;
+
+void TierKeeper::note_current(Customer& c, const v1::TierAssignment& a) {
+  c.has_current = true;
+  c.pending_downgrade = a.has_pending_downgrade();
+}
+
+Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const {
+  // evaluate() reads the features and, of the inputs, only the profile's industry and region.
+  v1::CustomerProfile profile;
+  if (c.profile) profile = expand_for_evaluation(*c.profile, vocabulary_);
+  const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
+  return full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+}
+
+size_t TierKeeper::customers() const {
+  std::shared_lock lock(mu_);
+  return customers_.size();
+}
+
+double TierKeeper::bytes_per_customer() const {
+  std::shared_lock lock(mu_);
+  if (customers_.empty()) return 0;
+  // libstdc++ unordered_map: a node is {next pointer, value, cached hash}; one bucket
+  // pointer per bucket.
+  size_t bytes = customers_.bucket_count() * sizeof(void*);
+  for (const auto& [id, c] : customers_) {
+    bytes += sizeof(void*) + sizeof(std::pair<const std::string, Customer>) + sizeof(size_t);
+    if (id.capacity() > 15) bytes += id.capacity() + 1;
+    if (c.account && c.account->wide) bytes += sizeof(CompactAccount::Wide);
+    if (c.account && c.account->open_invoices) {
+      bytes += sizeof(std::vector<CompactAccount::OpenInvoice>) + 16 +
+               c.account->open_invoices->capacity() * sizeof(CompactAccount::OpenInvoice);
+    }
+    if (c.override) bytes += c.override->SpaceUsedLong();
+  }
+  return static_cast<double>(bytes) / static_cast<double>(customers_.size());
+}
+
+absl::Time TierKeeper::clock_locked() const {
+  if (cfg_.clock == "watermark" && watermark_ != absl::InfinitePast()) return watermark_;
+  return absl::Now();
+}
+
+absl::Time TierKeeper::now() const {
+  std::shared_lock lock(mu_);
+  return clock_locked();
+}
+
+std::vector<std::string> TierKeeper::tier_names() const {
+  std::shared_lock lock(mu_);
+  return standard_->tier_names();
+}
+
+void TierKeeper::apply_record(const kafka::Record& r) {
+  probe_.records.Increment();
+  const Store::TopicPartition tp{std::string(r.topic()), r.partition()};
+  applied_offsets_[tp] = r.offset() + 1;
+  pending_offsets_.insert(tp);
+  auto dead_letter = [&](const char* why) {
+    probe_.poison.Increment();
+    spdlog::warn("{}[{}]@{}: {}; sent to {}", r.topic(), r.partition(), r.offset(), why, topics::dlq(r.topic()));
+    try {
+      std::vector<kafka::Header> headers = {{std::string(kafka::kErrorHeader), why}};
+      if (auto type = r.header(kafka::kTypeHeader)) headers.push_back({std::string(kafka::kTypeHeader), std::string(*type)});
+      producer_.produce(topics::dlq(r.topic()), r.key(), r.value(), headers, [](const kafka::DeliveryReport& d) {
+        if (!d.ok) spdlog::error("dead letter not stored: {}", d.error);
+      });
+    } catch (const kafka::KafkaError& e) {
+      spdlog::error("dead letter not queued: {}", e.what());
+    }
+  };
+  if (r.topic() == topics::kAccounts) {
+    v1::AccountSnapshot s;
+    if (!s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || s.customer_id().empty()) {
+      dead_letter("not a tierflow.v1.AccountSnapshot with a customer_id");
+      return;
+    }
+    Customer& c = customers_[s.customer_id()];
+    if (c.account && c.account_version >= s.version()) {
+      probe_.stale.Increment();
+      return;
+    }
+    if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
+    c.account = compact(s);
+    c.account_version = s.version();
+    pending_accounts_.insert_or_assign(s.customer_id(), std::move(s));
+  } else if (r.topic() == topics::kCustomers) {
+    v1::CustomerProfile p;
+    if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || p.customer_id().empty()) {
+      dead_letter("not a tierflow.v1.CustomerProfile with a customer_id");
+      return;
+    }
+    customers_[p.customer_id()].profile = compact(p, vocabulary_);
+    pending_profiles_.insert_or_assign(p.customer_id(), std::move(p));
+  }
+}
+
+void TierKeeper::fill_pending(Store::Batch& batch) {
+  for (const auto& [id, a] : pending_accounts_) batch.accounts.push_back(&a);
+  for (const auto& [id, p] : pending_profiles_) batch.profiles.push_back(&p);
+  for (const auto& tp : pending_offsets_) batch.offsets[tp] = applied_offsets_.at(tp);
+  if (watermark_ > stored_watermark_) batch.watermark = watermark_;
+  publisher_.take_confirmed(batch.published);
+}
+
+void TierKeeper::clear_pending() {
+  pending_accounts_.clear();
+  pending_profiles_.clear();
+  pending_offsets_.clear();
+  stored_watermark_ = std::max(stored_watermark_, watermark_);
+}
+
+size_t TierKeeper::reevaluate() {
+  std::unique_lock lock(mu_);
+  return evaluate_all();
+}
+
+size_t TierKeeper::evaluate_all() {
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Time t = clock_locked();
+  // Pass 1: features (held for this evaluation only) and the population.
+  std::vector<std::pair<const std::string*, Customer*>> order;
+  std::vector<Features> all;
+  order.reserve(customers_.size());
+  all.reserve(customers_.size());
+  for (auto& [id, c] : customers_) {
+    order.emplace_back(&id, &c);
+    all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  }
+  population_ = Population::compute(*standard_, all);
+  if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
+    mappings_ = MappingTable(*standard_, vocabulary_);
+    mappings_standard_ = standard_.get();
+  }
+
+  // Pass 2: classify everyone; only customers whose classification moved, or whose
+  // assignment depends on time (pending downgrade, override), go through decide().
+  std::vector<size_t> need;
+  for (size_t i = 0; i < order.size(); ++i) {
+    Customer& c = *order[i].second;
+    const Classification cls = classify(*standard_, population_, all[i], c.profile ? &*c.profile : nullptr, mappings_);
+    if (!c.last_valid || cls != c.last || c.pending_downgrade || c.override) need.push_back(i);
+    c.last = cls;
+    c.last_valid = true;
+  }
+
+  std::vector<std::pair<Customer*, v1::TierAssignment>> next;
+  std::vector<Customer*> expired;
+  Store::Batch batch;
+  auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
+    const std::string& id = *order[i].first;
+    Customer& c = *order[i].second;
+    const v1::TierOverride* ovr = nullptr;
+    if (c.override) {
+      if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {
+        batch.overrides.push_back({id, Store::OverrideAction::expire, *c.override, "system", "expired", absl::Now()});
+        expired.push_back(&c);
+      } else {
+        ovr = c.override.get();
+      }
+    }
+    bool changed = false;
+    v1::TierAssignment a = decide(*standard_, evaluate_customer(id, c, all[i], false), current, ovr, t, &changed);
+    if (changed) next.emplace_back(&c, std::move(a));
+  };
+  // The current assignments come from the store: point reads for a few customers, one
+  // ordered scan merged with the (sorted) customers for many.
+  std::sort(need.begin(), need.end(), [&](size_t a, size_t b) { return *order[a].first < *order[b].first; });
+  if (need.size() * 16 < order.size()) {
+    for (size_t i : need) {
+      auto current = order[i].second->has_current ? store_->current(*order[i].first) : std::nullopt;
+      decide_one(i, current ? &*current : nullptr);
+    }
+  } else {
+    size_t k = 0;
+    auto decide_until = [&](const std::string* bound) {
+      for (; k < need.size() && (bound == nullptr || *order[need[k]].first < *bound); ++k) decide_one(need[k], nullptr);
+    };
+    store_->currents("", [&](v1::TierAssignment&& current) {
+      decide_until(&current.customer_id());
+      if (k < need.size() && *order[need[k]].first == current.customer_id()) decide_one(need[k++], &current);
+      return k < need.size();
+    });
+    decide_until(nullptr);
+  }
+  all = {};
+
+  batch.changes.reserve(next.size());
+  for (const auto& [c, a] : next) batch.changes.push_back(&a);
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (...) {
+    // Memory already holds the inputs the store lacks: stop, restart from the store.
+    store_failure_ = std::current_exception();
+    store_failed_ = true;
+    throw;
+  }
+  clear_pending();
+  for (Customer* c : expired) c->override.reset();
+  if (!expired.empty()) spdlog::info("{} overrides expired", expired.size());
+  probe_.overrides.Increment(static_cast<double>(expired.size()));
+  std::vector<const v1::TierAssignment*> changed;
+  changed.reserve(next.size());
+  for (auto& [c, a] : next) {
+    note_current(*c, a);
+    changed.push_back(&a);
+  }
+  publisher_.publish(changed);
+  probe_.customers.Set(static_cast<double>(customers_.size()));
+  probe_.evaluation_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return changed.size();
+}
+
+void TierKeeper::run(std::stop_token stop) {
+  // Each assigned partition resumes at the offset applied to memory (which the store has
+  // or the next commit will have); from the beginning when this instance never read it.
+  kafka::Consumer consumer(
+      config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
+      {std::string(topics::kCustomers), std::string(topics::kAccounts)},
+      [this](std::string_view topic, int32_t partition) -> std::optional<int64_t> {
+        std::shared_lock lock(mu_);
+        auto it = applied_offsets_.find({std::string(topic), partition});
+        if (it == applied_offsets_.end()) return -2;  // RD_KAFKA_OFFSET_BEGINNING
+        return it->second;
+      },
+      {}, {}, cfg_.kafka.properties);
+  using Clock = std::chrono::steady_clock;
+  // Evaluate soon after start: inputs stored by a commit without evaluation (an override
+  // call, a shutdown) are then classified even when no new input arrives.
+  bool dirty = true;
+  auto first_pending = Clock::now();
+  auto last_eval = Clock::now();
+  while (!stop.stop_requested()) {
+    if (store_failed_) {
+      std::unique_lock lock(mu_);
+      std::rethrow_exception(store_failure_);
+    }
+    auto records = consumer.poll(5000, std::chrono::milliseconds(100));
+    if (!records.empty()) {
+      std::unique_lock lock(mu_);
+      for (const auto& r : records) apply_record(r);
+      if (!dirty) first_pending = Clock::now();
+      dirty = true;
+    }
+    const auto now = Clock::now();
+    const bool input_due = dirty && (records.empty() || now - first_pending >= cfg_.evaluate_delay);
+    const bool schedule_due = now - last_eval >= cfg_.reevaluate_interval;
+    if (!input_due && !schedule_due && !publisher_.attention_due(now)) continue;
+    std::unique_lock lock(mu_);
+    publisher_.maintain(now);
+    if (input_due || schedule_due) {
+      evaluate_all();
+      dirty = false;
+      last_eval = Clock::now();
+    }
+  }
+  // Shutdown: evaluate what was consumed, wait for the broker's confirmations (bounded),
+  // and commit them with everything still pending, so a restart republishes nothing.
+  {
+    std::unique_lock lock(mu_);
+    if (dirty && !store_failed_) evaluate_all();
+  }
+  consumer.close();
+  if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
+  std::unique_lock lock(mu_);
+  if (store_failure_) std::rethrow_exception(store_failure_);
+  Store::Batch batch;
+  fill_pending(batch);
+  store_->apply(batch);
+  clear_pending();
+}
+
+v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
+  using Code = RequestError::Code;
+  const std::string& id = requested.customer_id();
+  if (id.empty()) throw RequestError(Code::invalid_argument, "override.customer_id is required");
+  if (requested.kind() != v1::OVERRIDE_KIND_PIN && requested.kind() != v1::OVERRIDE_KIND_FLOOR) {
+    throw RequestError(Code::invalid_argument, "override.kind must be OVERRIDE_KIND_PIN or OVERRIDE_KIND_FLOOR");
+  }
+  if (requested.tier().empty()) throw RequestError(Code::invalid_argument, "override.tier is required");
+  if (requested.actor().empty()) throw RequestError(Code::invalid_argument, "override.actor is required");
+  if (requested.reason_code().empty()) throw RequestError(Code::invalid_argument, "override.reason_code is required");
+  if (requested.actor().size() > 200) throw RequestError(Code::invalid_argument, "override.actor is longer than 200");
+  if (requested.reason_code().size() > 200) {
+    throw RequestError(Code::invalid_argument, "override.reason_code is longer than 200");
+  }
+  if (requested.has_expire_time() &&
+      (requested.expire_time().nanos() < 0 || requested.expire_time().nanos() > 999999999 ||
+       requested.expire_time().seconds() < -62135596800 || requested.expire_time().seconds() > 253402300799)) {
+    throw RequestError(Code::invalid_argument, "override.expire_time is not a valid timestamp");
+  }
+
+  std::unique_lock lock(mu_);
+  if (standard_->tier_index(requested.tier()) < 0) {
+    std::string known;
+    for (const auto& t : standard_->tier_names()) known += (known.empty() ? "" : ", ") + t;
+    throw RequestError(Code::invalid_argument, fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
+                                                           standard_->version(), requested.tier(), known));
+  }
+  auto it = customers_.find(id);
+  if (it == customers_.end()) throw RequestError(Code::not_found, "no customer " + id);
+  const absl::Time t = clock_locked();
+  if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
+    throw RequestError(Code::invalid_argument,
+                       "override.expire_time " + timeutil::format(timeutil::from_proto(requested.expire_time())) +
+                           " is not after the service's clock " + timeutil::format(t));
+  }
+  v1::TierOverride o = requested;
+  timeutil::to_proto(absl::Now(), o.mutable_set_time());
+
+  Customer& c = it->second;
+  const auto current = c.has_current ? store_->current(id) : std::nullopt;
+  bool changed = false;
+  v1::TierAssignment next =
+      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
+             current ? &*current : nullptr, &o, t, &changed);
+
+  Store::Batch batch;
+  batch.overrides.push_back({id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()});
+  if (changed) batch.changes.push_back(&next);
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (const sql::Error& e) {
+    throw RequestError(Code::unavailable, std::string("override not stored: ") + e.what());
+  }
+  clear_pending();
+  c.override = std::make_unique<v1::TierOverride>(std::move(o));
+  c.last_valid = false;  // decided with the override: the next evaluation decides again
+  probe_.overrides.Increment();
+  spdlog::info("override {} {} set for customer {}", v1::OverrideKind_Name(c.override->kind()), c.override->tier(), id);
+  if (changed) {
+    note_current(c, next);
+    publisher_.publish({&next});
+  }
+  return *c.override;
+}
+
+bool TierKeeper::clear_override(const std::string& id, const std::string& actor, const std::string& reason_code) {
+  using Code = RequestError::Code;
+  if (id.empty()) throw RequestError(Code::invalid_argument, "customer_id is required");
+  if (actor.empty()) throw RequestError(Code::invalid_argument, "actor is required (overrides are audited)");
+  if (actor.size() > 200) throw RequestError(Code::invalid_argument, "actor is longer than 200");
+  if (reason_code.size() > 200) throw RequestError(Code::invalid_argument, "reason_code is longer than 200");
+  std::unique_lock lock(mu_);
+  auto it = customers_.find(id);
+  if (it == customers_.end()) throw RequestError(Code::not_found, "no customer " + id);
+  Customer& c = it->second;
+  if (!c.override) return false;
+  const absl::Time t = clock_locked();
+  const auto current = c.has_current ? store_->current(id) : std::nullopt;
+  bool changed = false;
+  v1::TierAssignment next =
+      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
+             current ? &*current : nullptr, nullptr, t, &changed);
+  Store::Batch batch;
+  batch.overrides.push_back({id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()});
+  if (changed) batch.changes.push_back(&next);
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (const sql::Error& e) {
+    throw RequestError(Code::unavailable, std::string("override not cleared: ") + e.what());
+  }
+  clear_pending();
+  c.override.reset();
+  c.last_valid = false;
+  probe_.overrides.Increment();
+  spdlog::info("override of customer {} cleared", id);
+  if (changed) {
+    note_current(c, next);
+    publisher_.publish({&next});
+  }
+  return true;
+}
+
+}  // namespace tierflow::classification
