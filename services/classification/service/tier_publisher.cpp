@@ -3,56 +3,97 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <span>
+#include <stdexcept>
 
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
-#include "common/redis/redis.h"
+#include "common/redis/mux.h"
 #include "service/probe.h"
 #include "service/store.h"
 
 namespace tierflow::classification {
 
-// Writes assignments to Redis; remembers nothing it cannot rebuild. Used under the
-// keeper's unique lock only (one hiredis connection).
+namespace {
+
+// Redis did not take a write (unreachable, timed out, or an error reply).
+class RedisWriteError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Sends `commands` as one pipelined group and waits for the answers. Returns the integer
+// replies (0 for others). Throws RedisWriteError when the group was not answered or a
+// reply is an error. The mux bounds the wait (its connect and I/O timeouts); the wait
+// below is a backstop only.
+std::vector<int64_t> call(redis::Mux& mux, std::vector<redis::Mux::Command> commands,
+                          std::chrono::milliseconds timeout) {
+  struct Result {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;
+    std::string error;
+    std::vector<int64_t> integers;
+  };
+  auto result = std::make_shared<Result>();  // the callback may outlive a timed-out wait
+  mux.submit(std::move(commands), [result](std::span<const redis::Mux::Reply> replies, std::string_view error) {
+    std::lock_guard lock(result->mu);
+    result->error = error;
+    for (const auto& r : replies) {
+      if (r.kind == redis::Mux::Reply::Kind::error && result->error.empty()) {
+        result->error = "redis refused a write: " + std::string(r.str);
+      }
+      result->integers.push_back(r.kind == redis::Mux::Reply::Kind::integer ? r.integer : 0);
+    }
+    result->done = true;
+    result->cv.notify_all();
+  });
+  std::unique_lock lock(result->mu);
+  if (!result->cv.wait_for(lock, timeout, [&] { return result->done; })) {
+    throw RedisWriteError("redis did not answer within " + std::to_string(timeout.count()) + " ms");
+  }
+  if (!result->error.empty()) throw RedisWriteError(result->error);
+  return std::move(result->integers);
+}
+
+}  // namespace
+
+// Writes assignments to Redis through a pipelined connection of its own (redis::Mux: the
+// keeper's refills of millions never queue in front of GetTier's reads) and waits for the
+// answers, so a publish returns when Redis holds the new tiers (an override is read back
+// at once). Remembers nothing it cannot rebuild. Used under the keeper's unique lock only.
 class RedisWriter {
  public:
-  explicit RedisWriter(const config::RedisConfig& cfg) : cfg_(cfg) {}
+  explicit RedisWriter(const config::RedisConfig& cfg)
+      : mux_(cfg), timeout_(4 * cfg.timeout + std::chrono::seconds(5)) {}
 
-  // Throws RedisError when Redis cannot be reached.
+  // Throws RedisWriteError when Redis cannot be reached or refuses a write.
   void write(const std::vector<const v1::TierAssignment*>& assignments) {
     constexpr size_t kChunk = 1000;  // bounded pipelines, so a refill of millions stays small in memory
     for (size_t from = 0; from < assignments.size(); from += kChunk) {
       const size_t to = std::min(assignments.size(), from + kChunk);
-      std::vector<std::vector<std::string>> owned;
-      owned.reserve(to - from);
+      std::vector<redis::Mux::Command> cmds;
+      cmds.reserve(to - from);
       for (size_t i = from; i < to; ++i) {
         const auto* a = assignments[i];
-        owned.push_back({"HSET", redis_key(a->customer_id()), "tier", a->tier(), "previous_tier", a->previous_tier(),
-                         "reason", a->reasons_size() > 0 ? a->reasons(0) : "", "version", std::to_string(a->version()),
-                         "standard", a->standard_version(), "credit_hold", a->credit_hold() ? "1" : "0", "proto",
-                         a->SerializeAsString()});
+        cmds.push_back({"HSET", redis_key(a->customer_id()), "tier", a->tier(), "previous_tier", a->previous_tier(),
+                        "reason", a->reasons_size() > 0 ? a->reasons(0) : "", "version", std::to_string(a->version()),
+                        "standard", a->standard_version(), "credit_hold", a->credit_hold() ? "1" : "0", "proto",
+                        a->SerializeAsString()});
       }
-      std::vector<std::vector<std::string_view>> cmds;
-      cmds.reserve(owned.size());
-      for (const auto& c : owned) cmds.emplace_back(c.begin(), c.end());
-      for (const auto& reply : client().pipeline(cmds)) {
-        if (reply.is_error()) throw redis::RedisError("HSET of an assignment failed: " + std::string(reply.str()));
-      }
+      call(mux_, std::move(cmds), timeout_);
     }
   }
 
   // Redis lost its data (restart without persistence) when our marker key is gone.
-  bool lost() { return client().command({"EXISTS", kMarker}).integer() == 0; }
-  void mark() { client().command({"SET", kMarker, "1"}); }
+  bool lost() { return call(mux_, {{"EXISTS", std::string(kMarker)}}, timeout_).at(0) == 0; }
+  void mark() { call(mux_, {{"SET", std::string(kMarker), "1"}}, timeout_); }
 
  private:
   static constexpr std::string_view kMarker = "tf:tiers:loaded";
-  redis::Client& client() {
-    if (!client_) client_ = std::make_unique<redis::Client>(cfg_);
-    return *client_;
-  }
-  config::RedisConfig cfg_;
-  std::unique_ptr<redis::Client> client_;
+  redis::Mux mux_;
+  const std::chrono::milliseconds timeout_;
 };
 
 TierPublisher::TierPublisher(const Config& cfg, kafka::Producer& producer, Store& store, Probe& probe)
@@ -89,7 +130,7 @@ void TierPublisher::publish(const std::vector<const v1::TierAssignment*>& change
   if (!redis_stale_) {
     try {
       redis_->write(changed);
-    } catch (const redis::RedisError& e) {
+    } catch (const RedisWriteError& e) {
       spdlog::error("assignments not written to redis, will refill: {}", e.what());
       redis_stale_ = true;
     }
@@ -129,7 +170,7 @@ void TierPublisher::maintain(std::chrono::steady_clock::time_point now) {
   if (now >= redis_retry_at_.load()) {
     try {
       refill_redis_if_lost();
-    } catch (const redis::RedisError& e) {
+    } catch (const RedisWriteError& e) {
       spdlog::error("redis unavailable (tiers are still evaluated and published to Kafka): {}", e.what());
       redis_stale_ = true;
       redis_retry_at_ = now + std::chrono::seconds(1);
