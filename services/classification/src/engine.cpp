@@ -6,7 +6,7 @@
 #include "fmt/format.h"
 #include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
-#include "tierflow/classification/money.h"
+#include "common/money/money.h"
 
 namespace tierflow::classification {
 
@@ -258,7 +258,7 @@ std::string gap_text(const Standard& s, const Gap& g) {
   if (!g.increase) return fmt::format("{} {} lower", label, fmt_feature(s, g.feature, g.missing));
   if (unit == Unit::months || unit == Unit::days) {
     const char* what = unit == Unit::months ? "month" : "day";
-    return fmt::format("{} more {}{} of {}", format_grouped(g.missing), what, g.missing == 1 ? "" : "s", label);
+    return fmt::format("{} more {}{} of {}", money::format_grouped(g.missing), what, g.missing == 1 ? "" : "s", label);
   }
   return fmt::format("{} more {}", fmt_feature(s, g.feature, g.missing), label);
 }
@@ -400,7 +400,7 @@ std::string dimension_detail(const Standard& s, const Population& pop, size_t d,
         const int64_t thr = band_threshold(dim, pop, d, cls);
         if (thr != kMax)
           out +=
-              fmt::format("; top {}% from {}", format_money(dim.top_bp[cls], ""), fmt_feature(s, dim.features[0], thr));
+              fmt::format("; top {}% from {}", money::format(dim.top_bp[cls], ""), fmt_feature(s, dim.features[0], thr));
       }
       return out;
     }

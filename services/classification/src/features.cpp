@@ -6,7 +6,7 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "tierflow/classification/compact.h"
-#include "tierflow/classification/money.h"
+#include "common/money/money.h"
 #include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
@@ -318,14 +318,14 @@ Features compute_features(const Standard& standard, const CompactInputs& in, abs
 std::string format_feature(Feature f, int64_t v, std::string_view currency) {
   switch (feature_info(f).unit) {
     case Unit::money:
-      return format_money(v, currency);
+      return money::format(v, currency);
     case Unit::count:
     case Unit::score:
-      return format_grouped(v);
+      return money::format_grouped(v);
     case Unit::days:
-      return fmt::format("{} day{}", format_grouped(v), v == 1 ? "" : "s");
+      return fmt::format("{} day{}", money::format_grouped(v), v == 1 ? "" : "s");
     case Unit::months:
-      return fmt::format("{} month{}", format_grouped(v), v == 1 ? "" : "s");
+      return fmt::format("{} month{}", money::format_grouped(v), v == 1 ? "" : "s");
     case Unit::ratio: {
       // ppm -> percent with one decimal
       const int64_t tenths = (v + (v >= 0 ? 500 : -500)) / 1000;

@@ -7,7 +7,7 @@
 
 #include "absl/strings/ascii.h"
 #include "fmt/format.h"
-#include "tierflow/classification/money.h"
+#include "common/money/money.h"
 #include "yaml-cpp/yaml.h"
 
 namespace tierflow::classification {
@@ -129,7 +129,7 @@ class StandardLoader {
   }
   int64_t get_scaled(const YAML::Node& n, const std::string& field, int scale) {
     if (n.IsScalar()) {
-      if (auto v = parse_scaled_decimal(n.Scalar(), scale)) return *v;
+      if (auto v = money::parse_scaled_decimal(n.Scalar(), scale)) return *v;
     }
     fail(n, field,
          scale == 0 ? "wrong type: expected an integer"
@@ -139,7 +139,7 @@ class StandardLoader {
 
   int scale_of(Feature f) const {
     switch (feature_info(f).unit) {
-      case Unit::money: return currency_exponent(s_->currency_);
+      case Unit::money: return money::minor_digits(s_->currency_);
       case Unit::ratio: return 6;
       case Unit::decimal: return 3;
       default: return 0;
