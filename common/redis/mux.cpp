@@ -4,7 +4,11 @@
 #include <pthread.h>
 #include <sys/time.h>
 
+#include <absl/base/thread_annotations.h>
+
 #include <csignal>
+#include <cstdio>
+#include <cstdlib>
 
 #include <condition_variable>
 #include <mutex>
@@ -22,11 +26,20 @@ using Context = std::unique_ptr<redisContext, ContextDeleter>;
 struct ReplyDeleter {
   void operator()(redisReply* r) const { freeReplyObject(r); }
 };
-using OwnedReply = std::unique_ptr<redisReply, ReplyDeleter>;
+using HiredisReply = std::unique_ptr<redisReply, ReplyDeleter>;
 
 struct TransportError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+timeval to_timeval(std::chrono::milliseconds d) {
+  const auto ms = d.count();
+  return {static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+}
+
+std::string address_of(const config::RedisConfig& cfg) {
+  return cfg.unix_socket.empty() ? cfg.host + ":" + std::to_string(cfg.port) : cfg.unix_socket;
+}
 
 Mux::Reply view(const redisReply* r) {
   Mux::Reply out;
@@ -47,12 +60,33 @@ Mux::Reply view(const redisReply* r) {
       out.kind = Mux::Reply::Kind::error;
       out.str = std::string_view(r->str, r->len);
       break;
+    case REDIS_REPLY_ARRAY:
+      out.kind = Mux::Reply::Kind::array;
+      out.array = r;
+      break;
     default:
       out.kind = Mux::Reply::Kind::other;
   }
   return out;
 }
 }  // namespace
+
+size_t Mux::Reply::elements() const { return array != nullptr ? array->elements : 0; }
+
+Mux::Reply Mux::Reply::element(size_t i) const {
+  if (i >= elements()) throw std::out_of_range("redis reply: element " + std::to_string(i) + " of " + std::to_string(elements()));
+  return view(array->element[i]);
+}
+
+OwnedReply OwnedReply::copy_of(const Mux::Reply& r) {
+  OwnedReply out;
+  out.kind = r.kind;
+  out.str = std::string(r.str);
+  out.integer = r.integer;
+  out.elements.reserve(r.elements());
+  for (size_t i = 0; i < r.elements(); ++i) out.elements.push_back(copy_of(r.element(i)));
+  return out;
+}
 
 struct Mux::Impl {
   struct Group {
@@ -62,15 +96,21 @@ struct Mux::Impl {
 
   explicit Impl(const config::RedisConfig& c) : cfg(c) {}
 
+  // "redis unavailable (<where>): <why>", the prefix grpcx::to_status and tests look for.
+  std::string unavailable(std::string_view why) const {
+    return "redis unavailable (" + address_of(cfg) + "): " + std::string(why);
+  }
+
   // I/O thread only.
   void connect() {
-    const auto ms = cfg.timeout.count();
-    timeval tv{static_cast<time_t>(ms / 1000), static_cast<suseconds_t>((ms % 1000) * 1000)};
+    const timeval tv = to_timeval(cfg.timeout);
     Context fresh(cfg.unix_socket.empty() ? redisConnectWithTimeout(cfg.host.c_str(), cfg.port, tv)
                                           : redisConnectUnixWithTimeout(cfg.unix_socket.c_str(), tv));
-    if (!fresh) throw TransportError("redis: cannot allocate a connection");
-    if (fresh->err != 0) throw TransportError("redis unavailable: cannot connect: " + std::string(fresh->errstr));
-    if (redisSetTimeout(fresh.get(), tv) != REDIS_OK) throw TransportError("redis: cannot set the timeout");
+    if (!fresh) throw TransportError(unavailable("cannot allocate a connection"));
+    if (fresh->err != 0) throw TransportError(unavailable("cannot connect: " + std::string(fresh->errstr)));
+    if (redisSetTimeout(fresh.get(), tv) != REDIS_OK) {
+      throw TransportError(unavailable("cannot set the socket timeout: " + std::string(fresh->errstr)));
+    }
     ctx = std::move(fresh);
     std::lock_guard lock(mu);
     ++stats.connects;
@@ -79,11 +119,13 @@ struct Mux::Impl {
   void run() {
     // hiredis writes with write(2): a peer that went away would raise SIGPIPE. Blocked on
     // this thread (synchronous signals go to the thread that caused them), it becomes an
-    // EPIPE error and a reconnect, whatever the process's disposition.
+    // EPIPE error and a reconnect, whatever the process's disposition. These calls fail
+    // only on an invalid signal number or mask, which would be a bug here.
     sigset_t pipe;
-    sigemptyset(&pipe);
-    sigaddset(&pipe, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe, nullptr);
+    if (sigemptyset(&pipe) != 0 || sigaddset(&pipe, SIGPIPE) != 0 || pthread_sigmask(SIG_BLOCK, &pipe, nullptr) != 0) {
+      std::fprintf(stderr, "redis mux: cannot block SIGPIPE on the I/O thread\n");
+      std::abort();
+    }
     std::vector<Group> batch;
     while (true) {
       {
@@ -102,7 +144,7 @@ struct Mux::Impl {
   // Sends every group of `batch` as one pipeline and answers each. I/O thread only.
   void exchange(std::vector<Group>& batch) {
     size_t answered = 0;
-    std::vector<OwnedReply> owned;
+    std::vector<HiredisReply> owned;
     std::vector<Reply> views;
     try {
       if (!ctx) connect();
@@ -117,7 +159,7 @@ struct Mux::Impl {
             lens.push_back(a.size());
           }
           if (redisAppendCommandArgv(ctx.get(), static_cast<int>(argv.size()), argv.data(), lens.data()) != REDIS_OK) {
-            throw TransportError("redis unavailable: " + std::string(ctx->errstr));
+            throw TransportError(unavailable(ctx->errstr));
           }
         }
       }
@@ -128,7 +170,7 @@ struct Mux::Impl {
         for (size_t i = 0; i < g.commands.size(); ++i) {
           void* raw = nullptr;
           if (redisGetReply(ctx.get(), &raw) != REDIS_OK || raw == nullptr) {
-            throw TransportError("redis unavailable: " + std::string(ctx->errstr));
+            throw TransportError(unavailable(ctx->err != 0 ? ctx->errstr : "no reply"));
           }
           owned.emplace_back(static_cast<redisReply*>(raw));
           views.push_back(view(owned.back().get()));
@@ -150,10 +192,10 @@ struct Mux::Impl {
   Context ctx;  // I/O thread only
   mutable std::mutex mu;
   std::condition_variable cv;
-  std::vector<Group> queue;
-  bool stop = false;
-  Stats stats;
-  std::thread io;
+  std::vector<Group> queue ABSL_GUARDED_BY(mu);
+  bool stop ABSL_GUARDED_BY(mu) = false;
+  Stats stats ABSL_GUARDED_BY(mu);
+  std::thread io;  // its id tells call_all() it runs on the I/O thread
 };
 
 Mux::Mux(const config::RedisConfig& cfg) : impl_(std::make_unique<Impl>(cfg)) {
@@ -181,6 +223,49 @@ void Mux::submit(std::vector<Command> commands, Callback done) {
   }
   impl_->cv.notify_one();
 }
+
+std::vector<OwnedReply> Mux::call_all(std::vector<Command> commands, std::chrono::milliseconds timeout) {
+  if (std::this_thread::get_id() == impl_->io.get_id()) {
+    throw std::logic_error("redis mux: a blocking call from a callback would wait for itself");
+  }
+  // Shared with the callback, which may run after a timeout made this call give up.
+  struct Outcome {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done ABSL_GUARDED_BY(mu) = false;
+    std::string error ABSL_GUARDED_BY(mu);
+    std::vector<OwnedReply> replies ABSL_GUARDED_BY(mu);
+  };
+  auto outcome = std::make_shared<Outcome>();
+  submit(std::move(commands), [outcome](std::span<const Reply> replies, std::string_view error) {
+    std::vector<OwnedReply> owned;
+    owned.reserve(replies.size());
+    for (const auto& r : replies) owned.push_back(OwnedReply::copy_of(r));
+    {
+      std::lock_guard lock(outcome->mu);
+      outcome->done = true;
+      outcome->error = std::string(error);
+      outcome->replies = std::move(owned);
+    }
+    outcome->cv.notify_one();
+  });
+  std::unique_lock lock(outcome->mu);
+  if (!outcome->cv.wait_for(lock, timeout, [&] { return outcome->done; })) {
+    throw RedisError(impl_->unavailable("no reply within " + std::to_string(timeout.count()) + " ms"));
+  }
+  if (!outcome->error.empty()) throw RedisError(outcome->error);
+  return std::move(outcome->replies);
+}
+
+OwnedReply Mux::call(Command command, std::chrono::milliseconds timeout) {
+  const std::string name = command.empty() ? std::string() : command.front();
+  auto replies = call_all({std::move(command)}, timeout);
+  if (replies.size() != 1) throw RedisError("redis " + describe() + ": " + name + ": no reply");
+  if (replies.front().is_error()) throw RedisError("redis " + describe() + ": " + name + ": " + replies.front().str);
+  return std::move(replies.front());
+}
+
+std::string Mux::describe() const { return address_of(impl_->cfg); }
 
 Mux::Stats Mux::stats() const {
   std::lock_guard lock(impl_->mu);

@@ -11,16 +11,12 @@
 #include <vector>
 
 #include "common/config/sections.h"
+#include "common/redis/mux.h"  // RedisError
 
 struct redisContext;
 struct redisReply;
 
 namespace tierflow::redis {
-
-class RedisError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
 
 // A reply, owned. Strings and integers are what this suite uses.
 class Reply {

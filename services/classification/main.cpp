@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
     const classification::Config cfg = classification::load_config(config_file);
     log::init("classification", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     classification::TierKeeper keeper(cfg, producer, metrics.registry());
     classification::TierService service(cfg, keeper);
     grpcx::Server server(cfg.grpc.listen, {&service});

@@ -1,5 +1,5 @@
-// ingest: the POS gateway. Parses config, wires the producer, the gRPC service and
-// /metrics, and runs until SIGTERM. The logic lives in src/.
+// ingest: the POS gateway. Parses config, wires the producer, the Redis mux, the gRPC
+// service and /metrics, and runs until SIGTERM. The logic lives in src/.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -9,6 +9,7 @@
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
+#include "common/redis/mux.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
 #include "src/service.h"
@@ -24,8 +25,9 @@ int main(int argc, char** argv) {
     const ingest::Config cfg = ingest::load_config(config_file);
     log::init("ingest", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
-    ingest::IngestService service(cfg, producer, metrics.registry());
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    redis::Mux redis(cfg.redis);  // the process's one Redis connection; connects on first use
+    ingest::IngestService service(cfg, producer, redis, metrics.registry());
     grpcx::Server server(cfg.grpc.listen, {&service});
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file, {});
     return 0;

@@ -10,7 +10,7 @@
 #include <stdexcept>
 #include <thread>
 
-#include "common/redis/redis.h"
+#include "common/redis/mux.h"
 
 namespace tierflow::test_support {
 namespace {
@@ -83,8 +83,8 @@ void RedisServer::start() {
     }
     if (std::filesystem::exists(socket_)) {
       try {
-        redis::Client client(config());
-        if (client.command({"PING"}).str() == "PONG") return;
+        redis::Mux mux(config());
+        if (mux.call({"PING"}, std::chrono::seconds(2)).str == "PONG") return;
       } catch (const std::exception&) {
         // not accepting yet
       }

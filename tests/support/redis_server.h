@@ -25,7 +25,7 @@ class RedisServer {
   RedisServer(const RedisServer&) = delete;
   RedisServer& operator=(const RedisServer&) = delete;
 
-  // For services and clients: the Unix socket (wins over host/port in redis::Client).
+  // For services and clients: the Unix socket (wins over host/port in redis::Mux).
   config::RedisConfig config() const;
   int port() const { return port_; }
   const std::string& socket_path() const { return socket_; }

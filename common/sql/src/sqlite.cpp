@@ -1,4 +1,4 @@
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 
 #include <sqlite3.h>
 

@@ -1,18 +1,23 @@
 #include "src/service.h"
 
+#include <absl/base/thread_annotations.h>
 #include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
-#include <atomic>
-#include <future>
+#include <condition_variable>
+#include <deque>
 #include <functional>
+#include <future>
+#include <mutex>
+#include <span>
+#include <thread>
 #include <unordered_map>
 
 #include "common/config/config.h"
+#include "common/grpc/status.h"
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
-#include "common/redis/redis.h"
 #include "common/time/time.h"
 #include "src/validate.h"
 
@@ -28,8 +33,9 @@ Config load_config(const std::string& path) {
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
   c.log = config::read_log(root.section("log"));
   auto dedupe = root.section("dedupe");
-  c.dedupe_enabled = dedupe.get_bool("enabled", true);
-  c.dedupe_window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
+  c.dedupe.enabled = dedupe.get_bool("enabled", true);
+  c.dedupe.window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
+  c.dedupe.check_timeout = std::chrono::milliseconds(dedupe.get_int("check_timeout_ms", 100, 1, 10000));
   c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
@@ -44,6 +50,9 @@ struct IngestService::Metrics {
         customers(metrics::counter(r, "tierflow_ingest_customers_total", "Customer profiles written to Kafka")),
         dedupe_errors(metrics::counter(r, "tierflow_ingest_dedupe_errors_total",
                                        "Redis failures in the duplicate check (the ledger still dedupes)")),
+        dedupe_degraded(metrics::counter(r, "tierflow_ingest_dedupe_degraded_total",
+                                         "Events checked for duplicates in this process only, Redis being slow or "
+                                         "down (the ledger still dedupes)")),
         store_latency(metrics::histogram(r, "tierflow_ingest_store_seconds", "From receipt to Kafka's confirmation",
                                          {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0})) {}
   prometheus::Counter& accepted;
@@ -52,126 +61,8 @@ struct IngestService::Metrics {
   prometheus::Counter& retry;
   prometheus::Counter& customers;
   prometheus::Counter& dedupe_errors;
+  prometheus::Counter& dedupe_degraded;
   prometheus::Histogram& store_latency;
-};
-
-// The duplicate window: event ids in flight in this process (being written to Kafka),
-// and in Redis the ids Kafka confirmed. A copy that arrives while the first is in flight
-// waits for the first's outcome (DUPLICATE when it was stored, RETRY when it was not),
-// so a resend is never acked before anything is stored. Confirmed ids are written to
-// Redis by one marker thread in pipelined batches and leave the in-flight map only once
-// Redis has them. Redis being down degrades to the in-flight check alone: the ledger is
-// the final judge of duplicates.
-class Deduper {
- public:
-  enum class Seen { kNew, kStored, kWaiting };
-  using Waiter = std::function<void(bool stored)>;
-
-  Deduper(const Config& cfg, prometheus::Counter& errors)
-      : cfg_(cfg), errors_(errors), marker_([this] { run(); }) {}
-
-  ~Deduper() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    marker_.join();
-  }
-
-  static std::string key(std::string_view event_id) { return "tf:seen:" + std::string(event_id); }
-
-  // kNew: the caller owns the id until it calls finish(). kWaiting: `waiter` will be
-  // called (on the thread that calls finish) with the first copy's outcome.
-  Seen begin(std::unique_ptr<redis::Client>& client, const std::string& event_id, Waiter waiter) {
-    if (!cfg_.dedupe_enabled) return Seen::kNew;
-    {
-      std::lock_guard lock(mu_);
-      auto [it, fresh] = in_flight_.try_emplace(event_id);
-      if (!fresh) {
-        if (it->second.stored) return Seen::kStored;
-        it->second.waiters.push_back(std::move(waiter));
-        return Seen::kWaiting;
-      }
-    }
-    try {
-      if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
-      if (client->command({"EXISTS", key(event_id)}).integer() > 0) {
-        finish(event_id, true);
-        return Seen::kStored;
-      }
-    } catch (const redis::RedisError& e) {
-      errors_.Increment();
-      client.reset();
-      spdlog::warn("duplicate check in redis skipped for event {}: {}", event_id, e.what());
-    }
-    return Seen::kNew;
-  }
-
-  // Kafka answered for the first copy. A stored id stays known until Redis has it.
-  void finish(const std::string& event_id, bool stored) {
-    if (!cfg_.dedupe_enabled) return;
-    std::vector<Waiter> waiters;
-    {
-      std::lock_guard lock(mu_);
-      auto it = in_flight_.find(event_id);
-      if (it == in_flight_.end()) return;
-      waiters.swap(it->second.waiters);
-      if (stored) {
-        it->second.stored = true;
-        pending_.push_back(event_id);
-      } else {
-        in_flight_.erase(it);
-      }
-    }
-    if (stored) cv_.notify_one();
-    for (auto& w : waiters) w(stored);
-  }
-
- private:
-  struct InFlight {
-    bool stored = false;
-    std::vector<Waiter> waiters;
-  };
-
-  void run() {
-    std::unique_ptr<redis::Client> client;
-    const std::string ttl = std::to_string(absl::ToInt64Seconds(cfg_.dedupe_window));
-    for (;;) {
-      std::deque<std::string> batch;
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
-        if (pending_.empty() && stopping_) return;
-        batch.swap(pending_);
-      }
-      std::vector<std::string> keys;
-      keys.reserve(batch.size());
-      for (const auto& id : batch) keys.push_back(key(id));
-      std::vector<std::vector<std::string_view>> cmds;
-      cmds.reserve(batch.size());
-      for (const auto& k : keys) cmds.push_back({"SET", k, "1", "EX", ttl});
-      try {
-        if (!client) client = std::make_unique<redis::Client>(cfg_.redis);
-        client->pipeline(cmds);
-      } catch (const redis::RedisError& e) {
-        errors_.Increment();
-        client.reset();
-        spdlog::warn("could not mark {} events as seen: {}", batch.size(), e.what());
-      }
-      std::lock_guard lock(mu_);
-      for (const auto& id : batch) in_flight_.erase(id);
-    }
-  }
-
-  const Config& cfg_;
-  prometheus::Counter& errors_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::unordered_map<std::string, InFlight> in_flight_;
-  std::deque<std::string> pending_;
-  bool stopping_ = false;
-  std::thread marker_;
 };
 
 // One call's worth of outstanding acks: delivery callbacks complete them, the call's
@@ -181,48 +72,95 @@ class IngestService::Call {
   using Sink = std::function<void(v1::EventAck)>;
 
   Call(IngestService& svc, Sink sink) : svc_(svc), sink_(std::move(sink)) {}
+  // Outstanding delivery callbacks refer to this Call: wait for them, also when the call
+  // ends by an exception.
+  ~Call() { wait_all(); }
 
-  void handle(v1::PosEvent& event) {
+  // Validates, de-duplicates (one Redis round trip for all of `events`) and produces
+  // each event; every event is answered through the sink, now or later.
+  void handle(std::span<v1::PosEvent> events) {
     const absl::Time now = absl::Now();
-    v1::EventAck ack;
-    ack.set_event_id(event.event_id());
-    if (auto reason = validate_event(event, now)) {
-      svc_.metrics_->rejected.Increment();
-      ack.set_status(v1::ACK_STATUS_REJECTED);
-      ack.set_reason(*reason);
-      spdlog::debug("rejected event {}: {}", event.event_id(), *reason);
-      sink_(std::move(ack));
-      return;
+    std::vector<v1::PosEvent*> valid;
+    valid.reserve(events.size());
+    for (auto& event : events) {
+      if (auto reason = validate_event(event, now)) {
+        svc_.metrics_->rejected.Increment();
+        v1::EventAck ack;
+        ack.set_event_id(event.event_id());
+        ack.set_status(v1::ACK_STATUS_REJECTED);
+        ack.set_reason(*reason);
+        spdlog::debug("rejected event {}: {}", event.event_id(), *reason);
+        sink_(std::move(ack));
+        continue;
+      }
+      valid.push_back(&event);
     }
+    if (valid.empty()) return;
     {
       std::lock_guard lock(mu_);
-      ++outstanding_;  // for a waiting duplicate, or for the produce below
+      outstanding_ += static_cast<int64_t>(valid.size());  // each is answered once, below or by a callback
     }
-    auto on_first = [this, id = event.event_id()](bool stored) {
-      v1::EventAck a;
-      a.set_event_id(id);
-      if (stored) {
-        svc_.metrics_->duplicate.Increment();
-        a.set_status(v1::ACK_STATUS_DUPLICATE);
-        a.set_reason("event already stored");
-      } else {
-        svc_.metrics_->retry.Increment();
-        a.set_status(v1::ACK_STATUS_RETRY);
-        a.set_reason("an earlier copy of this event could not be stored; send it again");
+    std::vector<std::string> ids;
+    std::vector<Deduper::Waiter> on_first;
+    ids.reserve(valid.size());
+    on_first.reserve(valid.size());
+    for (const v1::PosEvent* e : valid) {
+      ids.push_back(e->event_id());
+      on_first.emplace_back([this, id = e->event_id()](bool stored) { answer_copy(id, stored); });
+    }
+    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);
+    size_t i = 0;
+    try {
+      for (; i < valid.size(); ++i) {
+        switch (seen[i]) {
+          case Deduper::Seen::kStored:
+            answer_copy(ids[i], true);
+            break;
+          case Deduper::Seen::kWaiting:
+            break;  // answer_copy runs when the first copy's outcome is known
+          case Deduper::Seen::kNew:
+            produce(*valid[i], now);
+            break;
+        }
       }
-      sink_(std::move(a));
-      finish_one();
-    };
-    switch (svc_.deduper_->begin(redis_, event.event_id(), on_first)) {
-      case Deduper::Seen::kStored:
-        on_first(true);
-        return;
-      case Deduper::Seen::kWaiting:
-        return;  // on_first runs when the first copy's outcome is known
-      case Deduper::Seen::kNew:
-        break;
+    } catch (...) {
+      // produce() threw something other than KafkaError (a bug, out of memory): the events
+      // not produced are answered by nobody, so release them before the call fails.
+      for (; i < valid.size(); ++i) {
+        if (seen[i] != Deduper::Seen::kNew) continue;
+        svc_.deduper_->finish(ids[i], false);
+        finish_one();
+      }
+      throw;
     }
-    timeutil::to_proto(now, event.mutable_received_time());
+  }
+
+  void wait_all() {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [this] { return outstanding_ == 0; });
+  }
+
+ private:
+  // A later copy of an event: the first copy's outcome decides its ack.
+  void answer_copy(const std::string& id, bool stored) {
+    v1::EventAck a;
+    a.set_event_id(id);
+    if (stored) {
+      svc_.metrics_->duplicate.Increment();
+      a.set_status(v1::ACK_STATUS_DUPLICATE);
+      a.set_reason("event already stored");
+    } else {
+      svc_.metrics_->retry.Increment();
+      a.set_status(v1::ACK_STATUS_RETRY);
+      a.set_reason("an earlier copy of this event could not be stored; send it again");
+    }
+    sink_(std::move(a));
+    finish_one();
+  }
+
+  // Writes a new event to Kafka; its delivery report answers it (ACCEPTED only then).
+  void produce(v1::PosEvent& event, absl::Time received) {
+    timeutil::to_proto(received, event.mutable_received_time());
     const std::string value = event.SerializeAsString();
     const auto started = std::chrono::steady_clock::now();
     auto done = [this, id = event.event_id(), started](const kafka::DeliveryReport& r) {
@@ -255,17 +193,12 @@ class IngestService::Call {
       a.set_event_id(event.event_id());
       a.set_status(v1::ACK_STATUS_RETRY);
       a.set_reason(std::string("not stored: ") + e.what());
+      spdlog::warn("event {} not stored: {}", event.event_id(), e.what());
       sink_(std::move(a));
       finish_one();
     }
   }
 
-  void wait_all() {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [this] { return outstanding_ == 0; });
-  }
-
- private:
   void finish_one() {
     std::lock_guard lock(mu_);
     if (--outstanding_ == 0) cv_.notify_all();
@@ -273,70 +206,84 @@ class IngestService::Call {
 
   IngestService& svc_;
   Sink sink_;
-  std::unique_ptr<redis::Client> redis_;
   std::mutex mu_;
   std::condition_variable cv_;
-  int64_t outstanding_ = 0;
+  int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
-IngestService::IngestService(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+IngestService::IngestService(const Config& cfg, kafka::Producer& producer, redis::Mux& mux,
+                             prometheus::Registry& registry)
     : cfg_(cfg), producer_(producer), metrics_(std::make_unique<Metrics>(registry)),
-      deduper_(std::make_unique<Deduper>(cfg_, metrics_->dedupe_errors)) {}
+      deduper_(std::make_unique<Deduper>(cfg_.dedupe, mux, Deduper::Counters{metrics_->dedupe_errors,
+                                                                              metrics_->dedupe_degraded})) {}
 
 IngestService::~IngestService() = default;
 
 grpc::Status IngestService::StreamEvents(grpc::ServerContext* ctx,
                                          grpc::ServerReaderWriter<v1::EventAck, v1::PosEvent>* stream) {
-  // Acks are written by this thread's writer loop; producers of acks only queue them.
-  std::mutex mu;
-  std::condition_variable cv;
-  std::deque<v1::EventAck> acks;
-  bool reading_done = false;
-  Call call(*this, [&](v1::EventAck ack) {
-    {
-      std::lock_guard lock(mu);
-      acks.push_back(std::move(ack));
-    }
-    cv.notify_one();
-  });
-  std::thread writer([&] {
-    for (;;) {
-      std::deque<v1::EventAck> out;
+  return grpcx::guarded([&] {
+    // Acks are written by this call's writer thread; producers of acks only queue them.
+    // Destroyed in reverse order, also when something throws: `call` waits for every
+    // outstanding ack, `closer` lets the writer drain and stop, `writer` is joined.
+    struct AckQueue {
+      std::mutex mu;
+      std::condition_variable cv;
+      std::deque<v1::EventAck> acks ABSL_GUARDED_BY(mu);
+      bool reading_done ABSL_GUARDED_BY(mu) = false;
+    } q;
+    std::jthread writer([&] {
+      for (;;) {
+        std::deque<v1::EventAck> out;
+        {
+          std::unique_lock lock(q.mu);
+          q.cv.wait(lock, [&] { return q.reading_done || !q.acks.empty(); });
+          if (q.acks.empty() && q.reading_done) return;
+          out.swap(q.acks);
+        }
+        for (auto& a : out) {
+          if (!stream->Write(a)) return;  // client gone; remaining acks are lost with it
+        }
+      }
+    });
+    struct Closer {
+      AckQueue& q;
+      ~Closer() {
+        {
+          std::lock_guard lock(q.mu);
+          q.reading_done = true;
+        }
+        q.cv.notify_one();
+      }
+    } closer{q};
+    Call call(*this, [&](v1::EventAck ack) {
       {
-        std::unique_lock lock(mu);
-        cv.wait(lock, [&] { return reading_done || !acks.empty(); });
-        if (acks.empty() && reading_done) return;
-        out.swap(acks);
+        std::lock_guard lock(q.mu);
+        q.acks.push_back(std::move(ack));
       }
-      for (auto& a : out) {
-        if (!stream->Write(a)) return;  // client gone; remaining acks are lost with it
-      }
-    }
+      q.cv.notify_one();
+    });
+    v1::PosEvent event;
+    while (!ctx->IsCancelled() && stream->Read(&event)) call.handle({&event, 1});
+    return grpc::Status::OK;
   });
-  v1::PosEvent event;
-  while (!ctx->IsCancelled() && stream->Read(&event)) call.handle(event);
-  call.wait_all();
-  {
-    std::lock_guard lock(mu);
-    reading_done = true;
-  }
-  cv.notify_one();
-  writer.join();
-  return grpc::Status::OK;
 }
 
 grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitEventsRequest* req,
                                          v1::SubmitEventsResponse* resp) {
+  return grpcx::guarded([&] { return submit_events(*req, *resp); });
+}
+
+grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response) {
+  const auto* req = &request;
+  auto* resp = &response;
   std::mutex mu;
   std::unordered_map<std::string, v1::EventAck> by_id;
   Call call(*this, [&](v1::EventAck ack) {
     std::lock_guard lock(mu);
     by_id.insert_or_assign(ack.event_id(), std::move(ack));
   });
-  for (const auto& e : req->events()) {
-    v1::PosEvent copy = e;
-    call.handle(copy);
-  }
+  std::vector<v1::PosEvent> events(req->events().begin(), req->events().end());
+  call.handle(events);
   call.wait_all();
   for (const auto& e : req->events()) {
     auto it = by_id.find(e.event_id());
@@ -353,6 +300,13 @@ grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitE
 
 grpc::Status IngestService::UpsertCustomers(grpc::ServerContext*, const v1::UpsertCustomersRequest* req,
                                             v1::UpsertCustomersResponse* resp) {
+  return grpcx::guarded([&] { return upsert_customers(*req, *resp); });
+}
+
+grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& request,
+                                             v1::UpsertCustomersResponse& response) {
+  const auto* req = &request;
+  auto* resp = &response;
   std::vector<std::future<kafka::DeliveryReport>> pending(req->customers_size());
   for (int i = 0; i < req->customers_size(); ++i) {
     v1::CustomerProfile profile = req->customers(i);

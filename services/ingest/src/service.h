@@ -1,22 +1,21 @@
 // The PosIngest gRPC service: validates, de-duplicates and writes events to Kafka, and
-// acks each one. ACCEPTED is sent only after the broker confirmed the write.
+// acks each one. ACCEPTED is sent only after the broker confirmed the write; a copy
+// arriving while the first copy is in flight gets the first's outcome (DUPLICATE when it
+// was stored, RETRY when not). See deduper.h for the duplicate window.
 //
-// Threading: gRPC calls run on gRPC's threads, each with its own Redis connection for
-// the duplicate check; delivery reports arrive on the producer's thread and are handed
-// back to the call that waits for them. The Redis "seen" marks are written by one
-// marker thread after Kafka confirmed, so a failed write never hides a retry.
+// Threading: gRPC calls run on gRPC's threads and block while their events' duplicate
+// check (one Redis round trip per call or stream message, bounded) and delivery reports
+// are outstanding; delivery reports arrive on the producer's thread and are handed back
+// to the call that waits for them. Every call shares the process's one redis::Mux.
+// Errors: what an RPC throws is mapped once by grpcx::to_status (never UNKNOWN).
+// Lifecycle: the producer and the mux must outlive the service.
 #pragma once
 
-#include <absl/time/time.h>
-
-#include <condition_variable>
-#include <deque>
 #include <memory>
-#include <mutex>
 #include <string>
-#include <thread>
 
 #include "common/config/sections.h"
+#include "src/deduper.h"
 #include "tierflow/v1/ingest.grpc.pb.h"
 
 namespace prometheus {
@@ -28,6 +27,9 @@ class Histogram;
 namespace tierflow::kafka {
 class Producer;
 }
+namespace tierflow::redis {
+class Mux;
+}
 
 namespace tierflow::ingest {
 
@@ -37,18 +39,16 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
-  absl::Duration dedupe_window = absl::Hours(24 * 7);
-  bool dedupe_enabled = true;
+  Deduper::Options dedupe;  // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
   std::string ready_file;
 };
 
 Config load_config(const std::string& path);
 
-class Deduper;
-
 class IngestService final : public v1::PosIngest::Service {
  public:
-  IngestService(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
+  // `mux` is the process's one Redis connection (the duplicate window).
+  IngestService(const Config& cfg, kafka::Producer& producer, redis::Mux& mux, prometheus::Registry& registry);
   ~IngestService() override;
 
   grpc::Status StreamEvents(grpc::ServerContext* ctx,
@@ -59,9 +59,13 @@ class IngestService final : public v1::PosIngest::Service {
                                v1::UpsertCustomersResponse* resp) override;
 
   struct Metrics;
+  const Deduper& deduper() const { return *deduper_; }  // for tests
 
  private:
   class Call;
+  // The RPC bodies; the overrides map what they throw with grpcx::guarded.
+  grpc::Status submit_events(const v1::SubmitEventsRequest& req, v1::SubmitEventsResponse& resp);
+  grpc::Status upsert_customers(const v1::UpsertCustomersRequest& req, v1::UpsertCustomersResponse& resp);
   const Config cfg_;
   kafka::Producer& producer_;
   std::unique_ptr<Metrics> metrics_;

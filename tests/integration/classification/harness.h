@@ -68,7 +68,7 @@ class Instance {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  kafka::Producer producer_;
+  kafka::RdkafkaProducer producer_;
   TierKeeper keeper_;
   TierService service_;
   grpcx::Server server_;

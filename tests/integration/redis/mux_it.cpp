@@ -13,7 +13,6 @@
 #include <thread>
 #include <vector>
 
-#include "common/redis/redis.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -163,9 +162,109 @@ TEST_F(MuxTest, DestructorAnswersEverythingQueued) {
   EXPECT_EQ(answered.load(), kCalls);
   EXPECT_EQ(ok.load() + stopped.load(), kCalls);
   // Redis saw exactly the calls that were answered OK.
-  Client c(server_.config());
-  const auto n = c.command({"GET", "n"});
-  EXPECT_EQ(n.is_nil() ? 0 : std::stoi(std::string(n.str())), ok.load());
+  Mux check(server_.config());
+  const OwnedReply n = check.call({"GET", "n"}, kWait);
+  EXPECT_EQ(n.is_nil() ? 0 : std::stoi(n.str), ok.load());
+}
+
+// --- the blocking calls -----------------------------------------------------------------
+
+constexpr auto kTimeout = std::chrono::milliseconds(2000);
+
+TEST_F(MuxTest, CallReturnsOwnedRepliesOfEveryKind) {
+  Mux mux(server_.config());
+  EXPECT_EQ(mux.call({"SET", "s", "v"}, kTimeout).str, "OK");
+  const OwnedReply got = mux.call({"GET", "s"}, kTimeout);
+  EXPECT_TRUE(got.is_string());
+  EXPECT_EQ(got.str, "v");
+  EXPECT_TRUE(mux.call({"GET", "missing"}, kTimeout).is_nil());
+  const OwnedReply n = mux.call({"INCRBY", "n", "41"}, kTimeout);
+  EXPECT_EQ(n.kind, Kind::integer);
+  EXPECT_EQ(n.integer, 41);
+  mux.call({"RPUSH", "list", "a", "b"}, kTimeout);
+  const OwnedReply list = mux.call({"LRANGE", "list", "0", "-1"}, kTimeout);
+  ASSERT_EQ(list.kind, Kind::array);
+  ASSERT_EQ(list.elements.size(), 2u);
+  EXPECT_EQ(list.elements[0].str, "a");
+  EXPECT_EQ(list.elements[1].str, "b");
+  const OwnedReply mixed = mux.call({"MGET", "s", "missing"}, kTimeout);
+  ASSERT_EQ(mixed.elements.size(), 2u);
+  EXPECT_EQ(mixed.elements[0].str, "v");
+  EXPECT_TRUE(mixed.elements[1].is_nil());
+}
+
+TEST_F(MuxTest, CallThrowsAnErrorReplyNamingTheCommand) {
+  Mux mux(server_.config());
+  mux.call({"SET", "s", "1"}, kTimeout);
+  try {
+    mux.call({"HGET", "s", "f"}, kTimeout);
+    FAIL() << "an error reply must throw";
+  } catch (const RedisError& e) {
+    EXPECT_NE(std::string(e.what()).find("HGET: WRONGTYPE"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(MuxTest, CallAllKeepsOrderAndReturnsErrorRepliesPerCommand) {
+  Mux mux(server_.config());
+  auto r = mux.call_all({{"SET", "s", "1"}, {"HGET", "s", "f"}, {"INCR", "n"}, {"GET", "s"}}, kTimeout);
+  ASSERT_EQ(r.size(), 4u);
+  EXPECT_EQ(r[0].str, "OK");
+  EXPECT_TRUE(r[1].is_error());
+  EXPECT_NE(r[1].str.find("WRONGTYPE"), std::string::npos);
+  EXPECT_EQ(r[2].integer, 1);
+  EXPECT_EQ(r[3].str, "1");
+  EXPECT_TRUE(mux.call_all({}, kTimeout).empty());
+}
+
+TEST(MuxDown, BlockingCallsThrowRedisErrorWhenUnreachable) {
+  config::RedisConfig cfg;
+  cfg.port = test_support::pick_free_port();  // nothing listens there
+  cfg.timeout = std::chrono::milliseconds(500);
+  Mux mux(cfg);
+  try {
+    mux.call({"PING"}, kTimeout);
+    FAIL() << "an unreachable redis must throw";
+  } catch (const RedisError& e) {
+    EXPECT_NE(std::string(e.what()).find("redis unavailable (127.0.0.1:" + std::to_string(cfg.port) + ")"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_THROW(mux.call_all({{"PING"}, {"PING"}}, kTimeout), RedisError);
+}
+
+TEST_F(MuxTest, BlockingCallGivesUpAfterItsTimeout) {
+  Mux mux(server_.config());
+  mux.call({"SET", "s", "1"}, kTimeout);
+  // A BLPOP on an empty list holds the mux's one connection for 300 ms; a call queued
+  // behind it with a 50 ms timeout gives up, and the mux answers the late reply to no one.
+  std::promise<std::string> slept;
+  mux.submit({{"BLPOP", "empty", "0.3"}}, [&](std::span<const Mux::Reply> r, std::string_view error) {
+    slept.set_value(!error.empty() ? std::string(error) : r.size() == 1 && r[0].kind == Kind::nil ? "nil" : "?");
+  });
+  const auto started = std::chrono::steady_clock::now();
+  try {
+    mux.call({"GET", "s"}, std::chrono::milliseconds(50));
+    FAIL() << "the call must time out";
+  } catch (const RedisError& e) {
+    EXPECT_NE(std::string(e.what()).find("no reply within 50 ms"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(290));
+  EXPECT_EQ(slept.get_future().get(), "nil");
+  EXPECT_EQ(mux.call({"GET", "s"}, kTimeout).str, "1");  // the connection is still usable
+}
+
+TEST_F(MuxTest, BlockingCallFromACallbackIsRefused) {
+  Mux mux(server_.config());
+  std::promise<bool> refused;
+  mux.submit({{"PING"}}, [&](std::span<const Mux::Reply>, std::string_view) {
+    try {
+      mux.call({"PING"}, kTimeout);
+      refused.set_value(false);
+    } catch (const std::logic_error&) {
+      refused.set_value(true);
+    }
+  });
+  EXPECT_TRUE(refused.get_future().get());
 }
 
 }  // namespace

@@ -1,4 +1,4 @@
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 
 #include <gtest/gtest.h>
 
