@@ -3,61 +3,14 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <condition_variable>
-#include <span>
-#include <stdexcept>
 
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/redis/mux.h"
 #include "service/probe.h"
 #include "service/store.h"
 
 namespace tierflow::classification {
-
-namespace {
-
-// Redis did not take a write (unreachable, timed out, or an error reply).
-class RedisWriteError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Sends `commands` as one pipelined group and waits for the answers. Returns the integer
-// replies (0 for others). Throws RedisWriteError when the group was not answered or a
-// reply is an error. The mux bounds the wait (its connect and I/O timeouts); the wait
-// below is a backstop only.
-std::vector<int64_t> call(redis::Mux& mux, std::vector<redis::Mux::Command> commands,
-                          std::chrono::milliseconds timeout) {
-  struct Result {
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;
-    std::string error;
-    std::vector<int64_t> integers;
-  };
-  auto result = std::make_shared<Result>();  // the callback may outlive a timed-out wait
-  mux.submit(std::move(commands), [result](std::span<const redis::Mux::Reply> replies, std::string_view error) {
-    std::lock_guard lock(result->mu);
-    result->error = error;
-    for (const auto& r : replies) {
-      if (r.kind == redis::Mux::Reply::Kind::error && result->error.empty()) {
-        result->error = "redis refused a write: " + std::string(r.str);
-      }
-      result->integers.push_back(r.kind == redis::Mux::Reply::Kind::integer ? r.integer : 0);
-    }
-    result->done = true;
-    result->cv.notify_all();
-  });
-  std::unique_lock lock(result->mu);
-  if (!result->cv.wait_for(lock, timeout, [&] { return result->done; })) {
-    throw RedisWriteError("redis did not answer within " + std::to_string(timeout.count()) + " ms");
-  }
-  if (!result->error.empty()) throw RedisWriteError(result->error);
-  return std::move(result->integers);
-}
-
-}  // namespace
 
 // Writes assignments to Redis through a pipelined connection of its own (redis::Mux: the
 // keeper's refills of millions never queue in front of GetTier's reads) and waits for the
@@ -66,9 +19,9 @@ std::vector<int64_t> call(redis::Mux& mux, std::vector<redis::Mux::Command> comm
 class RedisWriter {
  public:
   explicit RedisWriter(const config::RedisConfig& cfg)
-      : mux_(cfg), timeout_(4 * cfg.timeout + std::chrono::seconds(5)) {}
+      : mux_(cfg), timeout_(2 * cfg.timeout) {}  // a connect and a round trip
 
-  // Throws RedisWriteError when Redis cannot be reached or refuses a write.
+  // Throws RedisError when Redis cannot be reached or refuses a write.
   void write(const std::vector<const v1::TierAssignment*>& assignments) {
     constexpr size_t kChunk = 1000;  // bounded pipelines, so a refill of millions stays small in memory
     for (size_t from = 0; from < assignments.size(); from += kChunk) {
@@ -82,13 +35,15 @@ class RedisWriter {
                         "standard", a->standard_version(), "credit_hold", a->credit_hold() ? "1" : "0", "proto",
                         a->SerializeAsString()});
       }
-      call(mux_, std::move(cmds), timeout_);
+      for (const auto& reply : mux_.call_all(std::move(cmds), timeout_)) {
+        if (reply.is_error()) throw redis::RedisError("HSET of an assignment failed: " + reply.str);
+      }
     }
   }
 
   // Redis lost its data (restart without persistence) when our marker key is gone.
-  bool lost() { return call(mux_, {{"EXISTS", std::string(kMarker)}}, timeout_).at(0) == 0; }
-  void mark() { call(mux_, {{"SET", std::string(kMarker), "1"}}, timeout_); }
+  bool lost() { return mux_.call({"EXISTS", std::string(kMarker)}, timeout_).integer == 0; }
+  void mark() { mux_.call({"SET", std::string(kMarker), "1"}, timeout_); }
 
  private:
   static constexpr std::string_view kMarker = "tf:tiers:loaded";
@@ -130,7 +85,7 @@ void TierPublisher::publish(const std::vector<const v1::TierAssignment*>& change
   if (!redis_stale_) {
     try {
       redis_->write(changed);
-    } catch (const RedisWriteError& e) {
+    } catch (const redis::RedisError& e) {
       spdlog::error("assignments not written to redis, will refill: {}", e.what());
       redis_stale_ = true;
     }
@@ -170,7 +125,7 @@ void TierPublisher::maintain(std::chrono::steady_clock::time_point now) {
   if (now >= redis_retry_at_.load()) {
     try {
       refill_redis_if_lost();
-    } catch (const RedisWriteError& e) {
+    } catch (const redis::RedisError& e) {
       spdlog::error("redis unavailable (tiers are still evaluated and published to Kafka): {}", e.what());
       redis_stale_ = true;
       redis_retry_at_ = now + std::chrono::seconds(1);
