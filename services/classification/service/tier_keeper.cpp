@@ -7,9 +7,11 @@
 #include <chrono>
 
 #include "common/config/config.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/consumer_loop.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
+#include "service/tier_consumer.h"
 
 namespace tierflow::classification {
 
@@ -100,30 +102,55 @@ std::vector<std::string> TierKeeper::tier_names() const {
   return standard_->tier_names();
 }
 
-void TierKeeper::apply_record(const kafka::Record& r) {
-  probe_.records.Increment();
-  const Store::TopicPartition tp{std::string(r.topic()), r.partition()};
-  applied_offsets_[tp] = r.offset() + 1;
-  pending_offsets_.insert(tp);
-  auto dead_letter = [&](const char* why) {
-    probe_.poison.Increment();
-    spdlog::warn("{}[{}]@{}: {}; sent to {}", r.topic(), r.partition(), r.offset(), why, topics::dlq(r.topic()));
-    try {
-      std::vector<kafka::Header> headers = {{std::string(kafka::kErrorHeader), why}};
-      if (auto type = r.header(kafka::kTypeHeader)) headers.push_back({std::string(kafka::kTypeHeader), std::string(*type)});
-      producer_.produce(topics::dlq(r.topic()), r.key(), r.value(), headers, [](const kafka::DeliveryReport& d) {
-        if (!d.ok) spdlog::error("dead letter not stored: {}", d.error);
-      });
-    } catch (const kafka::KafkaError& e) {
-      spdlog::error("dead letter not queued: {}", e.what());
+std::optional<int64_t> TierKeeper::applied_offset(std::string_view topic, int32_t partition) const {
+  std::shared_lock lock(mu_);
+  auto it = applied_offsets_.find({std::string(topic), partition});
+  if (it == applied_offsets_.end()) return std::nullopt;
+  return it->second;
+}
+
+void TierKeeper::apply(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) {
+  // Parsed outside the lock (gRPC readers keep going); poison is confirmed by the broker
+  // before any of the batch reaches memory, so no commit can store an offset past it first.
+  std::vector<Input> inputs;
+  inputs.reserve(batch.size());
+  size_t poison = 0;
+  for (const auto& r : batch) {
+    probe_.records.Increment();
+    Input in{Store::TopicPartition{std::string(r.topic()), r.partition()}, r.offset(), {}, {}};
+    const char* why = nullptr;
+    if (r.topic() == topics::kAccounts) {
+      v1::AccountSnapshot s;
+      if (s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !s.customer_id().empty()) {
+        in.account = std::move(s);
+      } else {
+        why = "not a tierflow.v1.AccountSnapshot with a customer_id";
+      }
+    } else if (r.topic() == topics::kCustomers) {
+      v1::CustomerProfile p;
+      if (p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !p.customer_id().empty()) {
+        in.profile = std::move(p);
+      } else {
+        why = "not a tierflow.v1.CustomerProfile with a customer_id";
+      }
     }
-  };
-  if (r.topic() == topics::kAccounts) {
-    v1::AccountSnapshot s;
-    if (!s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || s.customer_id().empty()) {
-      dead_letter("not a tierflow.v1.AccountSnapshot with a customer_id");
-      return;
+    if (why != nullptr) {
+      probe_.poison.Increment();
+      dead_letters.add(r, why);
+      ++poison;
     }
+    inputs.push_back(std::move(in));
+  }
+  if (poison > 0) dead_letters.confirm();  // throws when the broker will not take them: nothing applied
+  std::unique_lock lock(mu_);
+  for (auto& in : inputs) apply_input(in);
+}
+
+void TierKeeper::apply_input(Input& in) {
+  applied_offsets_[in.tp] = in.offset + 1;
+  pending_offsets_.insert(in.tp);
+  if (in.account) {
+    v1::AccountSnapshot& s = *in.account;
     Customer& c = customers_[s.customer_id()];
     if (c.account && c.account_version >= s.version()) {
       probe_.stale.Increment();
@@ -132,16 +159,46 @@ void TierKeeper::apply_record(const kafka::Record& r) {
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
     c.account = compact(s);
     c.account_version = s.version();
-    pending_accounts_.insert_or_assign(s.customer_id(), std::move(s));
-  } else if (r.topic() == topics::kCustomers) {
-    v1::CustomerProfile p;
-    if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || p.customer_id().empty()) {
-      dead_letter("not a tierflow.v1.CustomerProfile with a customer_id");
-      return;
-    }
+    std::string id = s.customer_id();
+    pending_accounts_.insert_or_assign(std::move(id), std::move(s));
+  } else if (in.profile) {
+    v1::CustomerProfile& p = *in.profile;
     customers_[p.customer_id()].profile = compact(p, vocabulary_);
-    pending_profiles_.insert_or_assign(p.customer_id(), std::move(p));
+    std::string id = p.customer_id();
+    pending_profiles_.insert_or_assign(std::move(id), std::move(p));
   }
+}
+
+void TierKeeper::check_store() const {
+  if (!store_failed_) return;
+  std::shared_lock lock(mu_);
+  std::rethrow_exception(store_failure_);
+}
+
+bool TierKeeper::publisher_attention_due(std::chrono::steady_clock::time_point now) const {
+  return publisher_.attention_due(now);
+}
+
+void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate) {
+  std::unique_lock lock(mu_);
+  publisher_.maintain(now);
+  if (evaluate) evaluate_all();
+}
+
+void TierKeeper::drain(bool dirty) {
+  // Evaluate what was consumed, wait for the broker's confirmations (bounded), and commit
+  // them with everything still pending, so a restart republishes nothing.
+  {
+    std::unique_lock lock(mu_);
+    if (dirty && !store_failed_) evaluate_all();
+  }
+  if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
+  std::unique_lock lock(mu_);
+  if (store_failure_) std::rethrow_exception(store_failure_);
+  Store::Batch batch;
+  fill_pending(batch);
+  store_->apply(batch);
+  clear_pending();
 }
 
 void TierKeeper::fill_pending(Store::Batch& batch) {
@@ -262,62 +319,9 @@ size_t TierKeeper::evaluate_all() {
 }
 
 void TierKeeper::run(std::stop_token stop) {
-  // Each assigned partition resumes at the offset applied to memory (which the store has
-  // or the next commit will have); from the beginning when this instance never read it.
-  kafka::Consumer consumer(
-      config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
-      {std::string(topics::kCustomers), std::string(topics::kAccounts)},
-      [this](std::string_view topic, int32_t partition) -> std::optional<int64_t> {
-        std::shared_lock lock(mu_);
-        auto it = applied_offsets_.find({std::string(topic), partition});
-        if (it == applied_offsets_.end()) return -2;  // RD_KAFKA_OFFSET_BEGINNING
-        return it->second;
-      },
-      {}, {}, cfg_.kafka.properties);
-  using Clock = std::chrono::steady_clock;
-  // Evaluate soon after start: inputs stored by a commit without evaluation (an override
-  // call, a shutdown) are then classified even when no new input arrives.
-  bool dirty = true;
-  auto first_pending = Clock::now();
-  auto last_eval = Clock::now();
-  while (!stop.stop_requested()) {
-    if (store_failed_) {
-      std::unique_lock lock(mu_);
-      std::rethrow_exception(store_failure_);
-    }
-    auto records = consumer.poll(5000, std::chrono::milliseconds(100));
-    if (!records.empty()) {
-      std::unique_lock lock(mu_);
-      for (const auto& r : records) apply_record(r);
-      if (!dirty) first_pending = Clock::now();
-      dirty = true;
-    }
-    const auto now = Clock::now();
-    const bool input_due = dirty && (records.empty() || now - first_pending >= cfg_.evaluate_delay);
-    const bool schedule_due = now - last_eval >= cfg_.reevaluate_interval;
-    if (!input_due && !schedule_due && !publisher_.attention_due(now)) continue;
-    std::unique_lock lock(mu_);
-    publisher_.maintain(now);
-    if (input_due || schedule_due) {
-      evaluate_all();
-      dirty = false;
-      last_eval = Clock::now();
-    }
-  }
-  // Shutdown: evaluate what was consumed, wait for the broker's confirmations (bounded),
-  // and commit them with everything still pending, so a restart republishes nothing.
-  {
-    std::unique_lock lock(mu_);
-    if (dirty && !store_failed_) evaluate_all();
-  }
-  consumer.close();
-  if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
-  std::unique_lock lock(mu_);
-  if (store_failure_) std::rethrow_exception(store_failure_);
-  Store::Batch batch;
-  fill_pending(batch);
-  store_->apply(batch);
-  clear_pending();
+  TierConsumer handler(*this, cfg_);
+  kafka::ConsumerLoop loop(TierConsumer::options(cfg_), handler, producer_);
+  loop.run(stop);
 }
 
 v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {

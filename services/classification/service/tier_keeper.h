@@ -11,7 +11,7 @@
 //
 // Lifecycle: built before the gRPC service and the consumer thread, destroyed after both
 // (main.cpp, tests/integration/classification/harness.h). run() is called once.
-// Threading: run() consumes and evaluates on one thread. Everything that writes the store
+// Threading: run() consumes and evaluates on one thread (the consumer side below). Everything that writes the store
 // or Redis (evaluation, reload, overrides) holds the keeper's unique lock. gRPC calls read
 // the store through a read connection of their own (history, as-of), or the keeper's state
 // under its shared lock (Explain, List, Distribution, WhatIf).
@@ -21,6 +21,7 @@
 #include <absl/time/time.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <exception>
 #include <map>
@@ -28,9 +29,11 @@
 #include <optional>
 #include <set>
 #include <shared_mutex>
+#include <span>
 #include <stdexcept>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -48,6 +51,7 @@ namespace prometheus {
 class Registry;
 }
 namespace tierflow::kafka {
+class DeadLetters;
 class Producer;
 class Record;
 }  // namespace tierflow::kafka
@@ -74,9 +78,26 @@ class TierKeeper {
   TierKeeper(const TierKeeper&) = delete;
   TierKeeper& operator=(const TierKeeper&) = delete;
 
-  // Consumes and evaluates until stop; then flushes the producer (bounded) and records
-  // what was confirmed. Throws when Kafka setup or the store fails.
+  // Consumes and evaluates until stop (kafka::ConsumerLoop with a TierConsumer); then
+  // drains: evaluates what was consumed, flushes the producer (bounded) and records what
+  // was confirmed. Throws when Kafka setup, a dead letter or the store fails.
   void run(std::stop_token stop);
+
+  // --- The consumer side (service/tier_consumer.h), on the consumer loop's thread ---
+  // The next offset applied to memory for topic/partition; nullopt when none is.
+  std::optional<int64_t> applied_offset(std::string_view topic, int32_t partition) const;
+  // Applies a consumed batch to memory; the next evaluation commits it with its offsets.
+  // Poison records go to `dead_letters` and are confirmed before anything of the batch is
+  // applied (throws KafkaError, applying nothing, when the broker does not take them).
+  void apply(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters);
+  // Rethrows the failure of an evaluation's commit: memory is ahead of the store, the
+  // consumer must stop (the restart resumes from the store).
+  void check_store() const;
+  bool publisher_attention_due(std::chrono::steady_clock::time_point now) const;
+  // Under the unique lock: the publisher's retries, then an evaluation when `evaluate`.
+  void maintain(std::chrono::steady_clock::time_point now, bool evaluate);
+  // Shutdown: evaluates when `dirty`, waits for the broker (bounded), commits the rest.
+  void drain(bool dirty);
 
   // Re-evaluates everyone now, as the schedule in run() does (any thread; takes the unique
   // lock). Returns how many assignments changed. Throws what the store's commit throws
@@ -146,8 +167,15 @@ class TierKeeper {
   static void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
-  // Applies one consumed record to memory and marks it pending. Caller holds the unique lock.
-  void apply_record(const kafka::Record& r);
+  // One consumed record, parsed (account or profile; neither for poison or another topic).
+  struct Input {
+    Store::TopicPartition tp;
+    int64_t offset = 0;
+    std::optional<v1::AccountSnapshot> account;
+    std::optional<v1::CustomerProfile> profile;
+  };
+  // Applies one input to memory and marks it pending. Caller holds the unique lock.
+  void apply_input(Input& in);
   // Recomputes features and the population, classifies everyone on compact inputs, and
   // runs evaluate_assignment() + decide() only for customers whose classification changed
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch
