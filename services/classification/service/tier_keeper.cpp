@@ -338,9 +338,7 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   if (requested.reason_code().size() > 200) {
     throw RequestError(Code::invalid_argument, "override.reason_code is longer than 200");
   }
-  if (requested.has_expire_time() &&
-      (requested.expire_time().nanos() < 0 || requested.expire_time().nanos() > 999999999 ||
-       requested.expire_time().seconds() < -62135596800 || requested.expire_time().seconds() > 253402300799)) {
+  if (requested.has_expire_time() && !timeutil::valid(requested.expire_time())) {
     throw RequestError(Code::invalid_argument, "override.expire_time is not a valid timestamp");
   }
 

@@ -30,11 +30,6 @@ grpc::Status to_status(const RequestError& e) {
   return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
 }
 
-// A Timestamp that absl and RFC 3339 can represent (years 1..9999).
-bool valid_timestamp(const google::protobuf::Timestamp& ts) {
-  return ts.nanos() >= 0 && ts.nanos() <= 999999999 && ts.seconds() >= -62135596800 && ts.seconds() <= 253402300799;
-}
-
 constexpr int kMaxBatch = 1000;
 constexpr int kDefaultHistoryPage = 50;
 constexpr int kMaxHistoryPage = 1000;
@@ -61,7 +56,7 @@ grpc::ServerUnaryReactor* TierService::GetTier(grpc::CallbackServerContext* ctx,
   if (req->has_as_of()) {
     // The tier in force at as_of: the newest stored version evaluated at or before it
     // (evaluated_time is on the service's clock: wall, or the event-time watermark).
-    if (!valid_timestamp(req->as_of())) {
+    if (!timeutil::valid(req->as_of())) {
       reactor->Finish(invalid("as_of is not a valid timestamp (years 1-9999)"));
       return reactor;
     }

@@ -7,6 +7,7 @@
 #include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
 #include "common/money/money.h"
+#include "common/time/time.h"
 
 namespace tierflow::classification {
 
@@ -586,16 +587,6 @@ Evaluation evaluate_assignment(const Standard& s, const Population& pop, const F
 }
 
 namespace {
-absl::Time to_time(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
-void set_time(google::protobuf::Timestamp* ts, absl::Time t) {
-  const int64_t ns = absl::ToUnixNanos(t);
-  int64_t sec = ns / 1000000000, rem = ns % 1000000000;
-  if (rem < 0) rem += 1000000000, --sec;
-  ts->set_seconds(sec);
-  ts->set_nanos(static_cast<int32_t>(rem));
-}
 bool same_pending(const v1::TierAssignment& a, const v1::TierAssignment& b) {
   if (a.has_pending_downgrade() != b.has_pending_downgrade()) return false;
   if (!a.has_pending_downgrade()) return true;
@@ -641,14 +632,14 @@ v1::TierAssignment decide_into(v1::TierAssignment out, const Standard& s, const 
       const int target = ct.downgrade == DowngradePolicy::drop_one ? cur_t + 1 : fresh_t;
       const bool had = current->has_pending_downgrade();
       const absl::Time eff =
-          had ? to_time(current->pending_downgrade().effective_time()) : now + absl::Hours(24 * ct.grace_days);
+          had ? timeutil::from_proto(current->pending_downgrade().effective_time()) : now + absl::Hours(24 * ct.grace_days);
       if (eff <= now) {
         held = target;
       } else {
         held = cur_t;
         auto* p = out.mutable_pending_downgrade();
         p->set_to_tier(s.tiers()[target].name);
-        set_time(p->mutable_effective_time(), eff);
+        timeutil::to_proto(eff, p->mutable_effective_time());
         p->set_reason(fmt::format(
             "the standard says {}; {} is kept for a grace period of {} days, then {}", s.tiers()[fresh_t].name, ct.name,
             ct.grace_days, ct.downgrade == DowngradePolicy::drop_one ? "drops one tier" : "takes the evaluated tier"));
@@ -659,7 +650,7 @@ v1::TierAssignment decide_into(v1::TierAssignment out, const Standard& s, const 
   }
 
   if (ovr != nullptr && ovr->kind() != v1::OVERRIDE_KIND_UNSPECIFIED &&
-      (!ovr->has_expire_time() || to_time(ovr->expire_time()) > now)) {
+      (!ovr->has_expire_time() || timeutil::from_proto(ovr->expire_time()) > now)) {
     const int ot = s.tier_index(ovr->tier());
     if (ot >= 0) {
       if (ovr->kind() == v1::OVERRIDE_KIND_PIN) {
@@ -695,17 +686,17 @@ v1::TierAssignment decide_into(v1::TierAssignment out, const Standard& s, const 
   out.clear_to_next();
   if (held > 0 && held - 1 < fresh_t) *out.mutable_to_next() = fresh.distance_to_tier[held - 1];
 
-  set_time(out.mutable_evaluated_time(), now);
+  timeutil::to_proto(now, out.mutable_evaluated_time());
   if (current == nullptr) {
     out.clear_previous_tier();
-    set_time(out.mutable_assigned_time(), now);
+    timeutil::to_proto(now, out.mutable_assigned_time());
     out.set_version(1);
     if (changed) *changed = true;
     return out;
   }
   if (current->tier() != out.tier()) {
     out.set_previous_tier(current->tier());
-    set_time(out.mutable_assigned_time(), now);
+    timeutil::to_proto(now, out.mutable_assigned_time());
   } else {
     out.set_previous_tier(current->previous_tier());
     *out.mutable_assigned_time() = current->assigned_time();

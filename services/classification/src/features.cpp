@@ -7,6 +7,7 @@
 #include "fmt/format.h"
 #include "tierflow/classification/compact.h"
 #include "common/money/money.h"
+#include "common/time/time.h"
 #include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
@@ -43,9 +44,6 @@ constexpr std::array<FeatureInfo, kFeatureCount> kFeatures{{
     {"annual_revenue", "annual revenue", Unit::money},
 }};
 
-absl::Time to_time(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 bool is_set(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
 // Whole months from `from` to `to` (both UTC civil days); a month counts once its day of
@@ -110,11 +108,11 @@ struct ProtoAccount {
   }
   std::optional<absl::Time> last_purchase() const {
     if (!is_set(a.last_purchase())) return std::nullopt;
-    return to_time(a.last_purchase());
+    return timeutil::from_proto(a.last_purchase());
   }
   std::optional<absl::CivilDay> first_purchase() const {
     if (!is_set(a.first_purchase())) return std::nullopt;
-    return absl::ToCivilDay(to_time(a.first_purchase()), absl::UTCTimeZone());
+    return absl::ToCivilDay(timeutil::from_proto(a.first_purchase()), absl::UTCTimeZone());
   }
   int32_t invoices_paid() const { return a.payment().invoices_paid(); }
   int32_t invoices_open() const { return a.payment().invoices_open(); }
