@@ -7,6 +7,7 @@
 #include <chrono>
 
 #include "common/config/config.h"
+#include "common/errors/errors.h"
 #include "common/kafka/consumer_loop.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
@@ -325,35 +326,34 @@ void TierKeeper::run(std::stop_token stop) {
 }
 
 v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
-  using Code = RequestError::Code;
   const std::string& id = requested.customer_id();
-  if (id.empty()) throw RequestError(Code::invalid_argument, "override.customer_id is required");
+  if (id.empty()) throw errors::InvalidArgument("override.customer_id is required");
   if (requested.kind() != v1::OVERRIDE_KIND_PIN && requested.kind() != v1::OVERRIDE_KIND_FLOOR) {
-    throw RequestError(Code::invalid_argument, "override.kind must be OVERRIDE_KIND_PIN or OVERRIDE_KIND_FLOOR");
+    throw errors::InvalidArgument("override.kind must be OVERRIDE_KIND_PIN or OVERRIDE_KIND_FLOOR");
   }
-  if (requested.tier().empty()) throw RequestError(Code::invalid_argument, "override.tier is required");
-  if (requested.actor().empty()) throw RequestError(Code::invalid_argument, "override.actor is required");
-  if (requested.reason_code().empty()) throw RequestError(Code::invalid_argument, "override.reason_code is required");
-  if (requested.actor().size() > 200) throw RequestError(Code::invalid_argument, "override.actor is longer than 200");
+  if (requested.tier().empty()) throw errors::InvalidArgument("override.tier is required");
+  if (requested.actor().empty()) throw errors::InvalidArgument("override.actor is required");
+  if (requested.reason_code().empty()) throw errors::InvalidArgument("override.reason_code is required");
+  if (requested.actor().size() > 200) throw errors::InvalidArgument("override.actor is longer than 200");
   if (requested.reason_code().size() > 200) {
-    throw RequestError(Code::invalid_argument, "override.reason_code is longer than 200");
+    throw errors::InvalidArgument("override.reason_code is longer than 200");
   }
   if (requested.has_expire_time() && !timeutil::valid(requested.expire_time())) {
-    throw RequestError(Code::invalid_argument, "override.expire_time is not a valid timestamp");
+    throw errors::InvalidArgument("override.expire_time is not a valid timestamp");
   }
 
   std::unique_lock lock(mu_);
   if (standard_->tier_index(requested.tier()) < 0) {
     std::string known;
     for (const auto& t : standard_->tier_names()) known += (known.empty() ? "" : ", ") + t;
-    throw RequestError(Code::invalid_argument, fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
+    throw errors::InvalidArgument(fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
                                                            standard_->version(), requested.tier(), known));
   }
   auto it = customers_.find(id);
-  if (it == customers_.end()) throw RequestError(Code::not_found, "no customer " + id);
+  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   const absl::Time t = clock_locked();
   if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
-    throw RequestError(Code::invalid_argument,
+    throw errors::InvalidArgument(
                        "override.expire_time " + timeutil::format(timeutil::from_proto(requested.expire_time())) +
                            " is not after the service's clock " + timeutil::format(t));
   }
@@ -374,7 +374,7 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   try {
     store_->apply(batch);
   } catch (const sql::Error& e) {
-    throw RequestError(Code::unavailable, std::string("override not stored: ") + e.what());
+    throw errors::Unavailable(std::string("override not stored: ") + e.what());
   }
   clear_pending();
   c.override = std::make_unique<v1::TierOverride>(std::move(o));
@@ -389,14 +389,13 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
 }
 
 bool TierKeeper::clear_override(const std::string& id, const std::string& actor, const std::string& reason_code) {
-  using Code = RequestError::Code;
-  if (id.empty()) throw RequestError(Code::invalid_argument, "customer_id is required");
-  if (actor.empty()) throw RequestError(Code::invalid_argument, "actor is required (overrides are audited)");
-  if (actor.size() > 200) throw RequestError(Code::invalid_argument, "actor is longer than 200");
-  if (reason_code.size() > 200) throw RequestError(Code::invalid_argument, "reason_code is longer than 200");
+  if (id.empty()) throw errors::InvalidArgument("customer_id is required");
+  if (actor.empty()) throw errors::InvalidArgument("actor is required (overrides are audited)");
+  if (actor.size() > 200) throw errors::InvalidArgument("actor is longer than 200");
+  if (reason_code.size() > 200) throw errors::InvalidArgument("reason_code is longer than 200");
   std::unique_lock lock(mu_);
   auto it = customers_.find(id);
-  if (it == customers_.end()) throw RequestError(Code::not_found, "no customer " + id);
+  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   Customer& c = it->second;
   if (!c.override) return false;
   const absl::Time t = clock_locked();
@@ -412,7 +411,7 @@ bool TierKeeper::clear_override(const std::string& id, const std::string& actor,
   try {
     store_->apply(batch);
   } catch (const sql::Error& e) {
-    throw RequestError(Code::unavailable, std::string("override not cleared: ") + e.what());
+    throw errors::Unavailable(std::string("override not cleared: ") + e.what());
   }
   clear_pending();
   c.override.reset();

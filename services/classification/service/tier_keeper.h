@@ -30,7 +30,6 @@
 #include <set>
 #include <shared_mutex>
 #include <span>
-#include <stdexcept>
 #include <stop_token>
 #include <string>
 #include <string_view>
@@ -57,17 +56,6 @@ class Record;
 }  // namespace tierflow::kafka
 
 namespace tierflow::classification {
-
-// A request the keeper refuses; TierService maps `code` to the gRPC status.
-class RequestError : public std::runtime_error {
- public:
-  enum class Code { invalid_argument, not_found, failed_precondition, unavailable };
-  RequestError(Code code, const std::string& message) : std::runtime_error(message), code_(code) {}
-  Code code() const { return code_; }
-
- private:
-  Code code_;
-};
 
 class TierKeeper {
  public:
@@ -114,8 +102,8 @@ class TierKeeper {
   // Loads the standard file again; a bad file throws StandardError and changes nothing.
   v1::ReloadStandardResponse reload();
 
-  // Overrides: validated (RequestError invalid_argument naming the field, not_found for
-  // an unknown customer), stored with an audit row, and applied at once: the customer is
+  // Overrides: validated (errors::InvalidArgument naming the field, errors::NotFound for
+  // an unknown customer; errors::Unavailable when the store fails), stored with an audit row, and applied at once: the customer is
   // re-evaluated and a changed assignment published before the call returns.
   v1::TierOverride set_override(const v1::TierOverride& requested);
   // False when the customer had no override.

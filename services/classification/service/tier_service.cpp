@@ -6,29 +6,15 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/grpc/status.h"
 #include "common/redis/mux.h"
 #include "common/time/time.h"
 
 namespace tierflow::classification {
 
 namespace {
-grpc::Status unavailable(const std::exception& e) { return grpc::Status(grpc::StatusCode::UNAVAILABLE, e.what()); }
 grpc::Status invalid(const std::string& m) { return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, m); }
 grpc::Status not_found(const std::string& m) { return grpc::Status(grpc::StatusCode::NOT_FOUND, m); }
-
-grpc::Status to_status(const RequestError& e) {
-  switch (e.code()) {
-    case RequestError::Code::invalid_argument:
-      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
-    case RequestError::Code::not_found:
-      return grpc::Status(grpc::StatusCode::NOT_FOUND, e.what());
-    case RequestError::Code::failed_precondition:
-      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, e.what());
-    case RequestError::Code::unavailable:
-      return grpc::Status(grpc::StatusCode::UNAVAILABLE, e.what());
-  }
-  return grpc::Status(grpc::StatusCode::INTERNAL, e.what());
-}
 
 constexpr int kMaxBatch = 1000;
 constexpr int kDefaultHistoryPage = 50;
@@ -70,8 +56,8 @@ grpc::ServerUnaryReactor* TierService::GetTier(grpc::CallbackServerContext* ctx,
         if (!a) return reactor->Finish(not_found("customer " + id + " had no tier on " + timeutil::format(t)));
         bool own = false;
         reactor->Finish(grpc::SerializationTraits<v1::TierAssignment>::Serialize(*a, response, &own));
-      } catch (const sql::Error& e) {
-        reactor->Finish(unavailable(e));
+      } catch (...) {
+        reactor->Finish(grpcx::to_status(std::current_exception()));
       }
     });
     return reactor;
@@ -144,40 +130,43 @@ grpc::Status TierService::GetTierHistory(grpc::ServerContext*, const v1::GetTier
       return invalid("page.page_token '" + token + "' is not a token from a previous page");
     }
   }
-  if (!keeper_.known(id)) return not_found("no customer " + id);
-  try {
+  return grpcx::guarded([&] {
+    if (!keeper_.known(id)) return not_found("no customer " + id);
     bool more = false;
     for (auto& a : keeper_.history(id, before, limit, &more)) *out->add_changes() = std::move(a);
     if (more && out->changes_size() > 0) {
       out->set_next_page_token(std::to_string(out->changes(out->changes_size() - 1).version()));
     }
     return grpc::Status::OK;
-  } catch (const sql::Error& e) {
-    return unavailable(e);
-  }
+  });
 }
 
 grpc::Status TierService::ExplainTier(grpc::ServerContext*, const v1::ExplainTierRequest* req, v1::Explanation* out) {
   if (req->customer_id().empty()) return invalid("customer_id is required");
-  v1::TierAssignment current;
-  auto eval = keeper_.explain(req->customer_id(), &current);
-  if (!eval) return not_found("no customer " + req->customer_id());
-  *out->mutable_assignment() = current.customer_id().empty() ? eval->assignment : current;
-  for (auto& f : eval->features) *out->add_features() = f;
-  for (auto& line : eval->explanation) out->add_lines(line);
-  return grpc::Status::OK;
+  return grpcx::guarded([&] {
+    v1::TierAssignment current;
+    auto eval = keeper_.explain(req->customer_id(), &current);
+    if (!eval) return not_found("no customer " + req->customer_id());
+    *out->mutable_assignment() = current.customer_id().empty() ? eval->assignment : current;
+    for (auto& f : eval->features) *out->add_features() = f;
+    for (auto& line : eval->explanation) out->add_lines(line);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status TierService::ListCustomers(grpc::ServerContext*, const v1::ListCustomersRequest* req,
                                         v1::ListCustomersResponse* out) {
   if (req->page().page_size() < 0) return invalid("page.page_size must not be negative");
   const int limit = req->page().page_size() > 0 ? std::min(req->page().page_size(), 1000) : 100;
-  std::string next;
-  for (auto& a : keeper_.list(req->tier(), req->dimension(), req->class_name(), req->page().page_token(), limit, &next)) {
-    *out->add_assignments() = std::move(a);
-  }
-  out->set_next_page_token(next);
-  return grpc::Status::OK;
+  return grpcx::guarded([&] {
+    std::string next;
+    for (auto& a :
+         keeper_.list(req->tier(), req->dimension(), req->class_name(), req->page().page_token(), limit, &next)) {
+      *out->add_assignments() = std::move(a);
+    }
+    out->set_next_page_token(next);
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status TierService::WatchTierChanges(grpc::ServerContext* ctx, const v1::WatchTierChangesRequest* req,
@@ -224,50 +213,50 @@ grpc::Status TierService::WatchTierChanges(grpc::ServerContext* ctx, const v1::W
 
 grpc::Status TierService::SetOverride(grpc::ServerContext*, const v1::SetOverrideRequest* req, v1::TierOverride* out) {
   if (!req->has_override()) return invalid("override is required");
-  try {
+  return grpcx::guarded([&] {
     *out = keeper_.set_override(req->override());
     return grpc::Status::OK;
-  } catch (const RequestError& e) {
-    return to_status(e);
-  }
+  });
 }
 
 grpc::Status TierService::ClearOverride(grpc::ServerContext*, const v1::ClearOverrideRequest* req,
                                         v1::ClearOverrideResponse* out) {
-  try {
+  return grpcx::guarded([&] {
     out->set_cleared(keeper_.clear_override(req->customer_id(), req->actor(), req->reason_code()));
     return grpc::Status::OK;
-  } catch (const RequestError& e) {
-    return to_status(e);
-  }
+  });
 }
 
 grpc::Status TierService::GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*, v1::Distribution* out) {
-  *out = keeper_.distribution();
-  return grpc::Status::OK;
+  return grpcx::guarded([&] {
+    *out = keeper_.distribution();
+    return grpc::Status::OK;
+  });
 }
 
 grpc::Status TierService::ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*,
                                          v1::ReloadStandardResponse* out) {
-  try {
-    *out = keeper_.reload();
-    return grpc::Status::OK;
-  } catch (const StandardError& e) {
-    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string("standard not reloaded: ") + e.what());
-  } catch (const sql::Error& e) {
-    return grpc::Status(grpc::StatusCode::INTERNAL, std::string("re-evaluation not stored: ") + e.what());
-  }
+  return grpcx::guarded([&] {
+    try {
+      *out = keeper_.reload();
+      return grpc::Status::OK;
+    } catch (const StandardError& e) {
+      return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, std::string("standard not reloaded: ") + e.what());
+    }
+  });
 }
 
 grpc::Status TierService::WhatIf(grpc::ServerContext*, const v1::WhatIfRequest* req, v1::WhatIfResponse* out) {
   if (req->standard_yaml().empty()) return invalid("standard_yaml is required");
-  try {
-    auto candidate = Standard::parse(req->standard_yaml(), "candidate standard");
-    *out = keeper_.what_if(*candidate);
-    return grpc::Status::OK;
-  } catch (const StandardError& e) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
-  }
+  return grpcx::guarded([&] {
+    try {
+      auto candidate = Standard::parse(req->standard_yaml(), "candidate standard");
+      *out = keeper_.what_if(*candidate);
+      return grpc::Status::OK;
+    } catch (const StandardError& e) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, e.what());
+    }
+  });
 }
 
 }  // namespace tierflow::classification

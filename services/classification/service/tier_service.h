@@ -1,6 +1,7 @@
 // TierService over gRPC: the tier lookups (Redis) and the keeper's reports, overrides and
-// watches. Errors map once here to grpc::Status (RequestError by its code, storage
-// failures to UNAVAILABLE), with a message that names the field or the customer.
+// watches. Errors map to grpc::Status through grpcx::guarded / to_status
+// (common/grpc/status.h): the keeper's errors::* by kind, storage and Redis failures to
+// UNAVAILABLE, never UNKNOWN; messages name the field or the customer.
 #pragma once
 
 #include <memory>
