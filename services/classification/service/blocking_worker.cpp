@@ -2,18 +2,19 @@
 
 namespace tierflow::classification {
 
-BlockingWorker::BlockingWorker() : thread_([this] {
-  std::unique_lock lock(mu_);
-  while (true) {
-    cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
-    if (jobs_.empty()) return;  // stop_ and nothing left
-    auto job = std::move(jobs_.front());
-    jobs_.pop_front();
-    lock.unlock();
-    job();
-    lock.lock();
-  }
-}) {}
+BlockingWorker::BlockingWorker()
+    : thread_([this] {
+        std::unique_lock lock(mu_);
+        while (true) {
+          cv_.wait(lock, [&] { return stop_ || !jobs_.empty(); });
+          if (jobs_.empty()) return;  // stop_ and nothing left
+          auto job = std::move(jobs_.front());
+          jobs_.pop_front();
+          lock.unlock();
+          job();
+          lock.lock();
+        }
+      }) {}
 
 BlockingWorker::~BlockingWorker() {
   {

@@ -23,8 +23,8 @@ Config load_config(const std::string& path) {
   c.clock = root.get_enum("clock", c.clock, {"wall", "watermark"});
   c.reevaluate_interval = std::chrono::milliseconds(
       root.get_int("reevaluate_interval_ms", c.reevaluate_interval.count(), 10, int64_t{7} * 24 * 3600 * 1000));
-  c.evaluate_delay = std::chrono::milliseconds(
-      root.get_int("evaluate_delay_ms", c.evaluate_delay.count(), 1, int64_t{3600} * 1000));
+  c.evaluate_delay =
+      std::chrono::milliseconds(root.get_int("evaluate_delay_ms", c.evaluate_delay.count(), 1, int64_t{3600} * 1000));
   c.watch_queue_size = static_cast<int>(root.get_int("watch_queue_size", c.watch_queue_size, 1, 1000000));
   c.group_id = root.get_string("group_id", c.group_id);
   c.ready_file = root.get_string("ready_file", "");

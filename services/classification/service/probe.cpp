@@ -13,8 +13,8 @@ Probe::Probe(prometheus::Registry& r)
       changes(metrics::counter(r, "tierflow_classification_assignment_changes_total", "Assignments published")),
       republished(metrics::counter(r, "tierflow_classification_republished_total",
                                    "Assignments published again because the broker had not confirmed them")),
-      overrides(metrics::counter(r, "tierflow_classification_override_changes_total",
-                                 "Overrides set, cleared or expired")),
+      overrides(
+          metrics::counter(r, "tierflow_classification_override_changes_total", "Overrides set, cleared or expired")),
       watchers_dropped(metrics::counter(r, "tierflow_classification_watchers_dropped_total",
                                         "WatchTierChanges callers dropped for falling behind")),
       customers(metrics::gauge(r, "tierflow_classification_customers", "Customers held by this instance")),

@@ -17,8 +17,11 @@
 namespace tierflow::classification {
 
 TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
-    : cfg_(cfg), producer_(producer), probe_(registry),
-      standard_(Standard::load_file(cfg.standard_path)), store_(std::make_unique<Store>(cfg.store_path)),
+    : cfg_(cfg),
+      producer_(producer),
+      probe_(registry),
+      standard_(Standard::load_file(cfg.standard_path)),
+      store_(std::make_unique<Store>(cfg.store_path)),
       publisher_(cfg, producer, *store_, probe_) {
   spdlog::info("standard {} loaded from {}", standard_->version(), cfg.standard_path);
   size_t assigned = 0, overrides = 0;
@@ -347,15 +350,15 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
     std::string known;
     for (const auto& t : standard_->tier_names()) known += (known.empty() ? "" : ", ") + t;
     throw errors::InvalidArgument(fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
-                                                           standard_->version(), requested.tier(), known));
+                                              standard_->version(), requested.tier(), known));
   }
   auto it = customers_.find(id);
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   const absl::Time t = clock_locked();
   if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
-    throw errors::InvalidArgument(
-                       "override.expire_time " + timeutil::format(timeutil::from_proto(requested.expire_time())) +
-                           " is not after the service's clock " + timeutil::format(t));
+    throw errors::InvalidArgument("override.expire_time " +
+                                  timeutil::format(timeutil::from_proto(requested.expire_time())) +
+                                  " is not after the service's clock " + timeutil::format(t));
   }
   v1::TierOverride o = requested;
   timeutil::to_proto(absl::Now(), o.mutable_set_time());

@@ -103,8 +103,9 @@ class TierKeeper {
   v1::ReloadStandardResponse reload();
 
   // Overrides: validated (errors::InvalidArgument naming the field, errors::NotFound for
-  // an unknown customer; errors::Unavailable when the store fails), stored with an audit row, and applied at once: the customer is
-  // re-evaluated and a changed assignment published before the call returns.
+  // an unknown customer), stored with an audit row (errors::Unavailable when the store
+  // fails), and applied at once: the customer is re-evaluated and a changed assignment
+  // published before the call returns.
   v1::TierOverride set_override(const v1::TierOverride& requested);
   // False when the customer had no override.
   bool clear_override(const std::string& customer_id, const std::string& actor, const std::string& reason_code);

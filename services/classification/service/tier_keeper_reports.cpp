@@ -15,7 +15,7 @@ bool TierKeeper::known(const std::string& customer_id) const {
 }
 
 std::vector<v1::TierAssignment> TierKeeper::history(const std::string& customer_id, int64_t before_version, int limit,
-                                                bool* more) const {
+                                                    bool* more) const {
   Store reader(cfg_.store_path, Store::Mode::reader);
   return reader.history(customer_id, before_version, limit, more);
 }
@@ -57,8 +57,8 @@ v1::Distribution TierKeeper::distribution() const {
 }
 
 std::vector<v1::TierAssignment> TierKeeper::list(const std::string& tier, const std::string& dimension,
-                                             const std::string& class_name, const std::string& after, int limit,
-                                             std::string* next) const {
+                                                 const std::string& class_name, const std::string& after, int limit,
+                                                 std::string* next) const {
   std::shared_lock lock(mu_);
   std::vector<v1::TierAssignment> out;
   Store reader(cfg_.store_path, Store::Mode::reader);

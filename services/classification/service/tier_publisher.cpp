@@ -52,8 +52,12 @@ class RedisWriter {
 };
 
 TierPublisher::TierPublisher(const Config& cfg, kafka::Producer& producer, Store& store, Probe& probe)
-    : cfg_(cfg), producer_(producer), store_(store), probe_(probe),
-      redis_(std::make_unique<RedisWriter>(cfg.redis)), deliveries_(std::make_shared<Deliveries>()) {}
+    : cfg_(cfg),
+      producer_(producer),
+      store_(store),
+      probe_(probe),
+      redis_(std::make_unique<RedisWriter>(cfg.redis)),
+      deliveries_(std::make_shared<Deliveries>()) {}
 
 TierPublisher::~TierPublisher() { close_watchers(); }
 

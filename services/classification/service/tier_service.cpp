@@ -70,7 +70,8 @@ grpc::ServerUnaryReactor* TierService::GetTier(grpc::CallbackServerContext* ctx,
                    return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(error)));
                  }
                  const auto& r = replies[0];
-                 if (r.kind == Kind::nil) return reactor->Finish(not_found("no tier for customer " + req->customer_id()));
+                 if (r.kind == Kind::nil)
+                   return reactor->Finish(not_found("no tier for customer " + req->customer_id()));
                  if (r.kind != Kind::string) {
                    return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                                                        "redis answered HGET with an error: " + std::string(r.str)));
@@ -99,20 +100,21 @@ grpc::ServerUnaryReactor* TierService::BatchGetTiers(grpc::CallbackServerContext
   cmds.reserve(req->customer_ids_size());
   for (const auto& id : req->customer_ids()) cmds.push_back({"HGET", redis_key(id), "proto"});
   // `req` and `out` live until Finish.
-  mux_->submit(std::move(cmds), [reactor, req, out](std::span<const redis::Mux::Reply> replies,
-                                                    std::string_view error) {
-    using Kind = redis::Mux::Reply::Kind;
-    if (!error.empty()) return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(error)));
-    for (int i = 0; i < req->customer_ids_size(); ++i) {
-      const auto& r = replies[i];
-      if (r.kind == Kind::string) {
-        if (out->add_assignments()->ParseFromArray(r.str.data(), static_cast<int>(r.str.size()))) continue;
-        out->mutable_assignments()->RemoveLast();
-      }
-      out->add_not_found(req->customer_ids(i));
-    }
-    reactor->Finish(grpc::Status::OK);
-  });
+  mux_->submit(std::move(cmds),
+               [reactor, req, out](std::span<const redis::Mux::Reply> replies, std::string_view error) {
+                 using Kind = redis::Mux::Reply::Kind;
+                 if (!error.empty())
+                   return reactor->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, std::string(error)));
+                 for (int i = 0; i < req->customer_ids_size(); ++i) {
+                   const auto& r = replies[i];
+                   if (r.kind == Kind::string) {
+                     if (out->add_assignments()->ParseFromArray(r.str.data(), static_cast<int>(r.str.size()))) continue;
+                     out->mutable_assignments()->RemoveLast();
+                   }
+                   out->add_not_found(req->customer_ids(i));
+                 }
+                 reactor->Finish(grpc::Status::OK);
+               });
   return reactor;
 }
 
@@ -227,7 +229,8 @@ grpc::Status TierService::ClearOverride(grpc::ServerContext*, const v1::ClearOve
   });
 }
 
-grpc::Status TierService::GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*, v1::Distribution* out) {
+grpc::Status TierService::GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*,
+                                          v1::Distribution* out) {
   return grpcx::guarded([&] {
     *out = keeper_.distribution();
     return grpc::Status::OK;

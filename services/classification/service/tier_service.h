@@ -45,15 +45,18 @@ class TierService final : public TierServiceBase {
   grpc::Status GetTierHistory(grpc::ServerContext*, const v1::GetTierHistoryRequest*,
                               v1::GetTierHistoryResponse*) override;
   grpc::Status ExplainTier(grpc::ServerContext*, const v1::ExplainTierRequest*, v1::Explanation*) override;
-  grpc::Status ListCustomers(grpc::ServerContext*, const v1::ListCustomersRequest*, v1::ListCustomersResponse*) override;
+  grpc::Status ListCustomers(grpc::ServerContext*, const v1::ListCustomersRequest*,
+                             v1::ListCustomersResponse*) override;
   // Streams every published change (filtered by tiers) until the client cancels, the
   // server shuts down (UNAVAILABLE) or the caller falls behind (RESOURCE_EXHAUSTED).
   grpc::Status WatchTierChanges(grpc::ServerContext*, const v1::WatchTierChangesRequest*,
                                 grpc::ServerWriter<v1::TierAssignment>*) override;
   grpc::Status SetOverride(grpc::ServerContext*, const v1::SetOverrideRequest*, v1::TierOverride*) override;
-  grpc::Status ClearOverride(grpc::ServerContext*, const v1::ClearOverrideRequest*, v1::ClearOverrideResponse*) override;
+  grpc::Status ClearOverride(grpc::ServerContext*, const v1::ClearOverrideRequest*,
+                             v1::ClearOverrideResponse*) override;
   grpc::Status GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*, v1::Distribution*) override;
-  grpc::Status ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*, v1::ReloadStandardResponse*) override;
+  grpc::Status ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*,
+                              v1::ReloadStandardResponse*) override;
   grpc::Status WhatIf(grpc::ServerContext*, const v1::WhatIfRequest*, v1::WhatIfResponse*) override;
 
   // Pipelines written / commands sent through the shared connection (benchmark report).

@@ -53,8 +53,8 @@ v1::TierAssignment decide_into(v1::TierAssignment out, const Standard& s, const 
     } else {
       const int target = ct.downgrade == DowngradePolicy::drop_one ? cur_t + 1 : fresh_t;
       const bool had = current->has_pending_downgrade();
-      const absl::Time eff =
-          had ? timeutil::from_proto(current->pending_downgrade().effective_time()) : now + absl::Hours(24 * ct.grace_days);
+      const absl::Time eff = had ? timeutil::from_proto(current->pending_downgrade().effective_time())
+                                 : now + absl::Hours(24 * ct.grace_days);
       if (eff <= now) {
         held = target;
       } else {

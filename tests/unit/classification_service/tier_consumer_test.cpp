@@ -72,7 +72,8 @@ TEST_F(TierConsumerTest, PoisonOnEachTopicLandsInItsDlqWithTheReasonBeforeTheOff
   v1::CustomerProfile no_id;  // parses, but names no customer
   no_id.set_region("CN-31");
   const std::string garbage = "\xff\xff\xff not a protobuf";
-  driver.push(topics::kCustomers, 0, "c1", profile("c1"), {{std::string(kafka::kTypeHeader), "tierflow.v1.CustomerProfile"}});
+  driver.push(topics::kCustomers, 0, "c1", profile("c1"),
+              {{std::string(kafka::kTypeHeader), "tierflow.v1.CustomerProfile"}});
   driver.push(topics::kCustomers, 0, "c2", no_id.SerializeAsString(),
               {{std::string(kafka::kTypeHeader), "tierflow.v1.CustomerProfile"}});
   driver.push(topics::kAccounts, 0, "c3", garbage, {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});

@@ -125,8 +125,8 @@ TEST_F(TierPublisherTest, ConfirmedAssignmentsAreNotRepublished) {
   publisher_->publish({&c});
   // c's failure republishes the outbox: only c, the others were confirmed.
   publisher_->maintain(Clock::now());
-  EXPECT_EQ(on_topic(), (std::map<std::pair<std::string, int64_t>, int>{
-                            {{"c1", 1}, 1}, {{"c2", 1}, 1}, {{"c3", 1}, 1}}));
+  EXPECT_EQ(on_topic(),
+            (std::map<std::pair<std::string, int64_t>, int>{{{"c1", 1}, 1}, {{"c2", 1}, 1}, {{"c3", 1}, 1}}));
 }
 
 TEST_F(TierPublisherTest, ConfirmationsNotYetCommittedAreNotRepublishedEither) {
