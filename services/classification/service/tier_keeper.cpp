@@ -364,30 +364,12 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   timeutil::to_proto(absl::Now(), o.mutable_set_time());
 
   Customer& c = it->second;
-  const auto current = c.has_current ? store_->current(id) : std::nullopt;
-  bool changed = false;
-  v1::TierAssignment next =
-      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
-             current ? &*current : nullptr, &o, t, &changed);
-
-  Store::Batch batch;
-  batch.overrides.push_back({id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()});
-  if (changed) batch.changes.push_back(&next);
-  fill_pending(batch);
-  try {
-    store_->apply(batch);
-  } catch (const sql::Error& e) {
-    throw errors::Unavailable(std::string("override not stored: ") + e.what());
-  }
-  clear_pending();
+  const auto next =
+      commit_override(id, c, &o, {id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()}, t,
+                      "override not stored: ");
   c.override = std::make_unique<v1::TierOverride>(std::move(o));
-  c.last_valid = false;  // decided with the override: the next evaluation decides again
-  probe_.overrides.Increment();
   spdlog::info("override {} {} set for customer {}", v1::OverrideKind_Name(c.override->kind()), c.override->tier(), id);
-  if (changed) {
-    note_current(c, next);
-    publisher_.publish({&next});
-  }
+  if (next) publisher_.publish({&*next});
   return *c.override;
 }
 
@@ -401,31 +383,38 @@ bool TierKeeper::clear_override(const std::string& id, const std::string& actor,
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   Customer& c = it->second;
   if (!c.override) return false;
-  const absl::Time t = clock_locked();
+  const auto next =
+      commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
+                      clock_locked(), "override not cleared: ");
+  c.override.reset();
+  spdlog::info("override of customer {} cleared", id);
+  if (next) publisher_.publish({&*next});
+  return true;
+}
+
+std::optional<v1::TierAssignment> TierKeeper::commit_override(const std::string& id, Customer& c,
+                                                              const v1::TierOverride* ovr, Store::OverrideChange change,
+                                                              absl::Time t, const char* what) {
   const auto current = c.has_current ? store_->current(id) : std::nullopt;
   bool changed = false;
   v1::TierAssignment next =
       decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
-             current ? &*current : nullptr, nullptr, t, &changed);
+             current ? &*current : nullptr, ovr, t, &changed);
   Store::Batch batch;
-  batch.overrides.push_back({id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()});
+  batch.overrides.push_back(std::move(change));
   if (changed) batch.changes.push_back(&next);
   fill_pending(batch);
   try {
     store_->apply(batch);
   } catch (const sql::Error& e) {
-    throw errors::Unavailable(std::string("override not cleared: ") + e.what());
+    throw errors::Unavailable(what + std::string(e.what()));
   }
   clear_pending();
-  c.override.reset();
-  c.last_valid = false;
+  c.last_valid = false;  // decided with the override (or without it): the next evaluation decides again
   probe_.overrides.Increment();
-  spdlog::info("override of customer {} cleared", id);
-  if (changed) {
-    note_current(c, next);
-    publisher_.publish({&next});
-  }
-  return true;
+  if (!changed) return std::nullopt;
+  note_current(c, next);
+  return next;
 }
 
 }  // namespace tierflow::classification

@@ -170,6 +170,12 @@ class TierKeeper {
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch
   // (pending inputs and offsets with it) and publishes what changed. Unique lock held.
   size_t evaluate_all();
+  // Decides customer `id` again at `t` under `ovr` (the override being set; null when
+  // clearing) and stores `change`, the decision and the pending inputs in one commit
+  // (errors::Unavailable, prefixed by `what`, when the store fails; nothing changed).
+  // Returns the new assignment when it changed, for the caller to publish. Unique lock held.
+  std::optional<v1::TierAssignment> commit_override(const std::string& id, Customer& c, const v1::TierOverride* ovr,
+                                                    Store::OverrideChange change, absl::Time t, const char* what);
   // Moves the pending inputs, offsets, watermark and delivery confirmations into `batch`.
   void fill_pending(Store::Batch& batch);
   void clear_pending();

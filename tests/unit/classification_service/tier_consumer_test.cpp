@@ -8,15 +8,14 @@
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <memory>
 
 #include "common/kafka/topics.h"
 #include "service/store.h"
 #include "service/tier_keeper.h"
 #include "tests/support/fake_kafka.h"
+#include "tests/support/process.h"
 
 namespace tierflow::classification {
 namespace {
@@ -24,14 +23,11 @@ namespace {
 class TierConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tf-cls-consumer-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    cfg_.store_path = dir_ + "/classification.db";
+    cfg_.store_path = dir_.file("classification.db");
     cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg_.kafka.bootstrap_servers = "127.0.0.1:1";  // never dialled: the loop reads the fake
     cfg_.clock = "watermark";
-    cfg_.redis.unix_socket = dir_ + "/no-redis-here.sock";
+    cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
     cfg_.redis.timeout = std::chrono::milliseconds(200);
     cfg_.reevaluate_interval = std::chrono::hours(1);
     keeper_ = std::make_unique<TierKeeper>(cfg_, producer_, registry_);
@@ -40,7 +36,6 @@ class TierConsumerTest : public ::testing::Test {
   void TearDown() override {
     handler_.reset();
     keeper_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   kafka::ConsumerOptions options() const {
@@ -58,7 +53,7 @@ class TierConsumerTest : public ::testing::Test {
     return p.SerializeAsString();
   }
 
-  std::string dir_;
+  test_support::TempDir dir_{"tf-cls-consumer"};
   Config cfg_;
   prometheus::Registry registry_;
   testing::FakeProducer producer_;

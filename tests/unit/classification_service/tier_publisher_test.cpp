@@ -6,9 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <prometheus/registry.h>
-#include <stdlib.h>
 
-#include <filesystem>
 #include <map>
 #include <memory>
 
@@ -16,6 +14,7 @@
 #include "service/probe.h"
 #include "service/store.h"
 #include "tests/support/fake_kafka.h"
+#include "tests/support/process.h"
 
 namespace tierflow::classification {
 namespace {
@@ -34,11 +33,8 @@ v1::TierAssignment assignment(const std::string& id, int64_t version, const std:
 class TierPublisherTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/tf-cls-pub-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-    cfg_.store_path = dir_ + "/classification.db";
-    cfg_.redis.unix_socket = dir_ + "/no-redis-here.sock";
+    cfg_.store_path = dir_.file("classification.db");
+    cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
     cfg_.redis.timeout = std::chrono::milliseconds(200);
     store_ = std::make_unique<Store>(cfg_.store_path);
     publisher_ = std::make_unique<TierPublisher>(cfg_, producer_, *store_, probe_);
@@ -47,7 +43,6 @@ class TierPublisherTest : public ::testing::Test {
   void TearDown() override {
     publisher_.reset();
     store_.reset();
-    std::filesystem::remove_all(dir_);
   }
 
   // Commits `a` as the keeper does before publishing it (its history row unpublished).
@@ -75,7 +70,7 @@ class TierPublisherTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  test_support::TempDir dir_{"tf-cls-pub"};
   Config cfg_;
   prometheus::Registry registry_;
   Probe probe_{registry_};
