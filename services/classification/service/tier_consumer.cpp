@@ -30,6 +30,14 @@ std::optional<int64_t> TierConsumer::start_offset(std::string_view topic, int32_
   return keeper_.applied_offset(topic, partition).value_or(kOffsetBeginning);
 }
 
+void TierConsumer::on_revoked(const std::vector<kafka::TopicPartition>&) {
+  if (!dirty_) return;
+  keeper_.check_store();
+  keeper_.maintain(Clock::now(), true);
+  dirty_ = false;
+  last_eval_ = Clock::now();
+}
+
 void TierConsumer::handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) {
   keeper_.apply(batch, dead_letters);
   if (!dirty_) first_pending_ = Clock::now();
@@ -52,6 +60,9 @@ void TierConsumer::tick() {
   }
 }
 
-void TierConsumer::drain() { keeper_.drain(dirty_); }
+void TierConsumer::drain() {
+  keeper_.drain(dirty_);
+  dirty_ = false;  // leaving the group revokes next: nothing is left to evaluate then
+}
 
 }  // namespace tierflow::classification

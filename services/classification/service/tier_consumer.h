@@ -7,6 +7,8 @@
 //   tick          evaluate once input settled (an empty poll) or waited evaluate_delay,
 //                 and every reevaluate_interval regardless; the publisher's republish and
 //                 Redis refill when due;
+//   on_revoked    evaluate and commit what was consumed, so the instance that reads the
+//                 partitions next starts from current stored offsets;
 //   drain         the shutdown evaluation, the producer's flush and the last commit.
 // Offsets reach the store only with an evaluation's commit (one transaction with the
 // state); the group commit the loop makes is advisory.
@@ -21,6 +23,7 @@
 #include <optional>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "common/kafka/consumer_loop.h"
 #include "service/config.h"
@@ -37,6 +40,7 @@ class TierConsumer final : public kafka::BatchHandler {
   static kafka::ConsumerOptions options(const Config& cfg);
 
   std::optional<int64_t> start_offset(std::string_view topic, int32_t partition) override;
+  void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override;
   void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override;
   void tick() override;
   void drain() override;

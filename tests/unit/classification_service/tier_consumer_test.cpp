@@ -108,6 +108,20 @@ TEST_F(TierConsumerTest, ADeadLetterTheBrokerDoesNotTakeStopsTheBatchWithNothing
   EXPECT_TRUE(stored_offsets().empty());
 }
 
+TEST_F(TierConsumerTest, ARevokeCommitsWhatWasConsumedBeforeThePartitionsMove) {
+  cfg_.evaluate_delay = std::chrono::hours(1);  // only the revoke evaluates here
+  testing::LoopDriver driver(*handler_, producer_, options());
+  driver.assign({{std::string(topics::kCustomers), 0}});
+  driver.push(topics::kCustomers, 0, "c1", profile("c1"));
+  driver.push(topics::kCustomers, 0, "c2", profile("c2"));
+  ASSERT_EQ(driver.step(), 2u);  // applied to memory; the evaluation waits for the input to settle
+  EXPECT_TRUE(stored_offsets().empty());
+  driver.revoke();
+  driver.step();
+  EXPECT_EQ(stored_offsets().at({std::string(topics::kCustomers), 0}), 2);
+  EXPECT_EQ(producer_.stored(topics::kAssignments).size(), 2u);
+}
+
 TEST_F(TierConsumerTest, StartsWhereTheStoreSaysOrAtTheBeginning) {
   {
     testing::LoopDriver driver(*handler_, producer_, options());
