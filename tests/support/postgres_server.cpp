@@ -43,17 +43,16 @@ int run_and_wait(const std::vector<std::string>& argv) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) {
-      dup2(null, STDOUT_FILENO);
-      dup2(null, STDERR_FILENO);
-    }
+    const int null = open("/dev/null", O_WRONLY);
+    if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) _exit(124);
     execvp(args[0], args.data());
     _exit(127);
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t r;
+  while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (r != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -83,15 +82,13 @@ pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& l
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("postgres_server: fork failed");
   if (pid == 0) {
+    // Exit codes 120-127 name the setup step that failed (only async-signal-safe calls).
     if (tie_to_parent) {
-      prctl(PR_SET_PDEATHSIG, SIGQUIT);
+      if (prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0) _exit(122);
       if (getppid() != parent) _exit(1);
     }
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(123);
     if (account) {
       if (setgroups(0, nullptr) != 0 || setgid(account->gid) != 0 || setuid(account->uid) != 0) {
         _exit(126);
@@ -189,10 +186,13 @@ PostgresServer::PostgresServer(Options options) {
                         "-E", "UTF8", "--locale=C"},
                        log, account, dir_, /*tie_to_parent=*/true);
     int status = 0;
-    while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    pid_t waited;
+    while ((waited = waitpid(init, &status, 0)) < 0 && errno == EINTR) {
     }
+    if (waited != init) throw std::runtime_error("postgres_server: lost track of initdb (waitpid failed)");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      // 125: chdir, 126: setuid/setgid, 127: exec failed in the child (before initdb ran).
+      // 122: prctl, 123: the log file, 125: chdir, 126: setuid/setgid, 127: exec failed in
+      // the child (before initdb ran).
       const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                                 : "signal " + std::to_string(WTERMSIG(status));
       throw std::runtime_error("postgres_server: initdb failed (" + how + ", as uid " +
@@ -227,8 +227,9 @@ PostgresServer::PostgresServer(Options options) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling readiness
       }
       if (pid_ < 0 && !exited) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        (void)kill(pid, SIGKILL);  // our child: fails only when already gone
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
         throw std::runtime_error("postgres_server: not ready within 60 s:\n" + tail_of(log));
       }
     }
@@ -248,13 +249,16 @@ PostgresServer::~PostgresServer() {
 
 void PostgresServer::stop() noexcept {
   if (pid_ < 0) return;
-  kill(pid_, SIGINT);  // fast shutdown: disconnects clients, no checkpoint wait for them
+  // kill() fails only with ESRCH here (the server is our child): it is gone, and waitpid
+  // below collects it. waitpid() < 0 (ECHILD: already collected) ends the wait too.
+  (void)kill(pid_, SIGINT);  // fast shutdown: disconnects clients, no checkpoint wait for them
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (waitpid(pid_, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
+      (void)kill(pid_, SIGKILL);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
