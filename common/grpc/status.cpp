@@ -5,7 +5,7 @@
 #include <string>
 
 #include "common/errors/errors.h"
-#include "common/kafka/kafka.h"  // KafkaError only
+#include "common/kafka/producer.h"  // KafkaError only
 #include "common/redis/mux.h"    // RedisError only
 #include "tierflow/sql/sqlite.h"   // sql::Error only
 

@@ -3,7 +3,6 @@
 #include <librdkafka/rdkafka.h>
 #include <spdlog/spdlog.h>
 
-#include <future>
 #include <utility>
 
 namespace tierflow::kafka {
@@ -48,12 +47,13 @@ void dr_msg_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   delete fn;
 }
 
-void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
+void rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
   static_cast<Consumer*>(opaque)->on_rebalance(static_cast<int>(err), parts);
 }
 
 std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* parts) {
   std::vector<TopicPartition> out;
+  out.reserve(static_cast<size_t>(parts->cnt));
   for (int i = 0; i < parts->cnt; ++i) {
     out.push_back({parts->elems[i].topic, parts->elems[i].partition, parts->elems[i].offset});
   }
@@ -62,7 +62,11 @@ std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* par
 
 }  // namespace
 
-Producer::Producer(const std::string& bootstrap, const std::string& client_id, const Properties& extra) {
+// --- Producer ---------------------------------------------------------------------------
+
+RdkafkaProducer::RdkafkaProducer(const std::string& bootstrap, const std::string& client_id, const Properties& extra,
+                                 std::chrono::milliseconds queue_wait)
+    : queue_wait_(queue_wait) {
   Properties props{{"bootstrap.servers", bootstrap},
                    {"client.id", client_id},
                    {"enable.idempotence", "true"},
@@ -85,7 +89,7 @@ Producer::Producer(const std::string& bootstrap, const std::string& client_id, c
   });
 }
 
-Producer::~Producer() {
+RdkafkaProducer::~RdkafkaProducer() {
   if (rk_ == nullptr) return;
   if (rd_kafka_flush(rk_, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     spdlog::warn("producer: {} records still undelivered at shutdown", rd_kafka_outq_len(rk_));
@@ -96,81 +100,66 @@ Producer::~Producer() {
   rd_kafka_destroy(rk_);
 }
 
-void Producer::produce(std::string_view topic, std::string_view key, std::string_view value,
-                       const std::vector<Header>& headers, DeliveryFn on_delivery,
-                       std::chrono::milliseconds queue_wait) {
-  auto* fn = new DeliveryFn(std::move(on_delivery));
-  const auto deadline = std::chrono::steady_clock::now() + queue_wait;
+void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
+                              const std::vector<Header>& headers, DeliveryFn on_delivery) {
+  auto fn = std::make_unique<DeliveryFn>(std::move(on_delivery));
+  const auto deadline = std::chrono::steady_clock::now() + queue_wait_;
   const std::string topic_name(topic);
   for (;;) {
     rd_kafka_headers_t* hdrs = rd_kafka_headers_new(headers.size());
     for (const auto& h : headers) {
-      rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
-                          static_cast<ssize_t>(h.value.size()));
+      const rd_kafka_resp_err_t herr = rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()),
+                                                           h.value.data(), static_cast<ssize_t>(h.value.size()));
+      if (herr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rd_kafka_headers_destroy(hdrs);
+        throw KafkaError("produce to " + topic_name + ": header " + h.name + ": " + rd_kafka_err2str(herr));
+      }
     }
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(fn), RD_KAFKA_V_END);
-    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // headers now owned by the message
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(fn.get()), RD_KAFKA_V_END);
+    if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      fn.release();  // the delivery callback owns it now; headers are owned by the message
+      return;
+    }
     rd_kafka_headers_destroy(hdrs);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL && std::chrono::steady_clock::now() < deadline) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));  // the poller frees room
       continue;
     }
-    delete fn;
-    throw KafkaError("produce to " + topic_name + ": " + rd_kafka_err2str(err));
+    std::string detail = rd_kafka_err2str(err);
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+      char fatal[512];
+      rd_kafka_fatal_error(rk_, fatal, sizeof fatal);
+      detail += std::string(" (") + fatal + ")";
+    }
+    throw KafkaError("produce to " + topic_name + ": " + detail);
   }
 }
 
-bool Producer::flush(std::chrono::milliseconds timeout) {
+bool RdkafkaProducer::flush(std::chrono::milliseconds timeout) {
   return rd_kafka_flush(rk_, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-int64_t Producer::in_flight() const { return rd_kafka_outq_len(rk_); }
+int64_t RdkafkaProducer::in_flight() const { return rd_kafka_outq_len(rk_); }
 
-Record::Record(rd_kafka_message_s* msg) : msg_(msg) {}
-Record::~Record() {
-  if (msg_ != nullptr) rd_kafka_message_destroy(msg_);
-}
-Record::Record(Record&& other) noexcept : msg_(other.msg_) { other.msg_ = nullptr; }
-std::string_view Record::topic() const { return rd_kafka_topic_name(msg_->rkt); }
-int32_t Record::partition() const { return msg_->partition; }
-int64_t Record::offset() const { return msg_->offset; }
-std::string_view Record::key() const {
-  return msg_->key ? std::string_view(static_cast<const char*>(msg_->key), msg_->key_len) : std::string_view();
-}
-std::string_view Record::value() const {
-  return msg_->payload ? std::string_view(static_cast<const char*>(msg_->payload), msg_->len) : std::string_view();
-}
-int64_t Record::timestamp_ms() const { return rd_kafka_message_timestamp(msg_, nullptr); }
-std::optional<std::string_view> Record::header(std::string_view name) const {
-  rd_kafka_headers_t* hdrs = nullptr;
-  if (rd_kafka_message_headers(msg_, &hdrs) != RD_KAFKA_RESP_ERR_NO_ERROR) return std::nullopt;
-  const void* value = nullptr;
-  size_t size = 0;
-  if (rd_kafka_header_get_last(hdrs, std::string(name).c_str(), &value, &size) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    return std::nullopt;
-  }
-  return std::string_view(static_cast<const char*>(value), size);
-}
+// --- Consumer ---------------------------------------------------------------------------
 
-Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, const std::string& client_id,
-                   std::chrono::milliseconds session_timeout, const std::vector<std::string>& topics,
-                   StartFn start, PartitionsFn on_assigned, PartitionsFn on_revoked, const Properties& extra)
-    : start_(std::move(start)), on_assigned_(std::move(on_assigned)), on_revoked_(std::move(on_revoked)) {
-  Properties props{{"bootstrap.servers", bootstrap},
-                   {"group.id", group_id},
-                   {"client.id", client_id},
-                   {"session.timeout.ms", std::to_string(session_timeout.count())},
-                   {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(100, session_timeout.count() / 5))},
+Consumer::Consumer(const ConsumerOptions& options, Callbacks callbacks) : callbacks_(std::move(callbacks)) {
+  const auto session_ms = options.session_timeout.count();
+  Properties props{{"bootstrap.servers", options.bootstrap},
+                   {"group.id", options.group_id},
+                   {"client.id", options.client_id},
+                   {"session.timeout.ms", std::to_string(session_ms)},
+                   {"heartbeat.interval.ms", std::to_string(std::max<int64_t>(100, session_ms / 5))},
                    {"partition.assignment.strategy", "range"},
                    {"enable.auto.commit", "false"},
                    {"enable.auto.offset.store", "false"},
                    {"auto.offset.reset", "earliest"},
                    {"enable.partition.eof", "false"},
                    {"fetch.wait.max.ms", "50"}};
-  for (const auto& [k, v] : extra) props[k] = v;
+  for (const auto& [k, v] : options.properties) props[k] = v;
   rd_kafka_conf_t* conf = make_conf(props);
   rd_kafka_conf_set_log_cb(conf, log_cb);
   rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
@@ -181,10 +170,11 @@ Consumer::Consumer(const std::string& bootstrap, const std::string& group_id, co
     rd_kafka_conf_destroy(conf);
     throw KafkaError(std::string("cannot create consumer: ") + err);
   }
-  rd_kafka_poll_set_consumer(rk_);
-  rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
-  for (const auto& t : topics) rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);
-  const rd_kafka_resp_err_t serr = rd_kafka_subscribe(rk_, subs);
+  const rd_kafka_resp_err_t perr = rd_kafka_poll_set_consumer(rk_);
+  rd_kafka_topic_partition_list_t* subs =
+      rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
+  for (const auto& t : options.topics) rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);
+  const rd_kafka_resp_err_t serr = perr != RD_KAFKA_RESP_ERR_NO_ERROR ? perr : rd_kafka_subscribe(rk_, subs);
   rd_kafka_topic_partition_list_destroy(subs);
   if (serr != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_destroy(rk_);
@@ -200,7 +190,7 @@ void Consumer::on_rebalance(int err, void* partitions) {
       for (int i = 0; i < parts->cnt; ++i) {
         auto& tp = parts->elems[i];
         std::optional<int64_t> from;
-        if (start_) from = start_(tp.topic, tp.partition);
+        if (callbacks_.start) from = callbacks_.start(tp.topic, tp.partition);
         tp.offset = from ? *from : RD_KAFKA_OFFSET_STORED;
       }
     } catch (...) {
@@ -208,20 +198,27 @@ void Consumer::on_rebalance(int err, void* partitions) {
       spdlog::error("kafka: {} partitions not assigned: reading where to start failed", parts->cnt);
       return;
     }
-    rd_kafka_assign(rk_, parts);
+    const rd_kafka_resp_err_t aerr = rd_kafka_assign(rk_, parts);
+    if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      callback_error_ = std::make_exception_ptr(KafkaError(std::string("assign: ") + rd_kafka_err2str(aerr)));
+      return;
+    }
     spdlog::info("kafka: assigned {} partitions", parts->cnt);
     try {
-      if (on_assigned_) on_assigned_(to_vector(parts));
+      if (callbacks_.assigned) callbacks_.assigned(to_vector(parts));
     } catch (...) {
       callback_error_ = std::current_exception();
     }
   } else {
     try {
-      if (on_revoked_) on_revoked_(to_vector(parts));
+      if (callbacks_.revoked) callbacks_.revoked(to_vector(parts));
     } catch (...) {
       callback_error_ = std::current_exception();
     }
-    rd_kafka_assign(rk_, nullptr);
+    const rd_kafka_resp_err_t uerr = rd_kafka_assign(rk_, nullptr);
+    if (uerr != RD_KAFKA_RESP_ERR_NO_ERROR && !callback_error_) {
+      callback_error_ = std::make_exception_ptr(KafkaError(std::string("unassign: ") + rd_kafka_err2str(uerr)));
+    }
     spdlog::info("kafka: revoked {} partitions", parts->cnt);
   }
 }
@@ -237,10 +234,15 @@ std::vector<Record> Consumer::poll(size_t max, std::chrono::milliseconds timeout
     }
     if (msg == nullptr) break;
     if (msg->err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        spdlog::warn("kafka consume: {}", rd_kafka_message_errstr(msg));
-      }
+      const rd_kafka_resp_err_t code = msg->err;
+      std::string text = rd_kafka_message_errstr(msg);
       rd_kafka_message_destroy(msg);
+      if (code == RD_KAFKA_RESP_ERR__FATAL) {
+        char fatal[512];
+        rd_kafka_fatal_error(rk_, fatal, sizeof fatal);
+        throw KafkaError(std::string("consumer: fatal error: ") + fatal);
+      }
+      if (code != RD_KAFKA_RESP_ERR__PARTITION_EOF) spdlog::warn("kafka consume: {}", text);
       continue;
     }
     out.emplace_back(msg);
@@ -253,8 +255,10 @@ void Consumer::commit(const std::vector<TopicPartition>& offsets) {
   if (offsets.empty()) return;
   rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
   for (const auto& tp : offsets) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = tp.offset;
-  rd_kafka_commit(rk_, list, 1);
+  const rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 1);
   rd_kafka_topic_partition_list_destroy(list);
+  // Advisory: the services' own stores hold the offsets that count.
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::debug("kafka: group commit not queued: {}", rd_kafka_err2str(err));
 }
 
 std::vector<TopicPartition> Consumer::assignment() const {
@@ -265,27 +269,37 @@ std::vector<TopicPartition> Consumer::assignment() const {
   return out;
 }
 
-void Consumer::close() {
+void Consumer::close(std::chrono::milliseconds timeout) {
   if (closed_ || rk_ == nullptr) return;
   closed_ = true;
-  rd_kafka_consumer_close(rk_);
+  // Asynchronous close on a queue of our own, served until closed or the deadline: a
+  // broker that does not answer cannot hold shutdown beyond `timeout`.
+  rd_kafka_queue_t* queue = rd_kafka_queue_new(rk_);
+  if (rd_kafka_error_t* error = rd_kafka_consumer_close_queue(rk_, queue)) {
+    spdlog::warn("kafka: leaving the group: {}", rd_kafka_error_string(error));
+    rd_kafka_error_destroy(error);
+    rd_kafka_queue_destroy(queue);
+    return;
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!rd_kafka_consumer_closed(rk_) && std::chrono::steady_clock::now() < deadline) {
+    rd_kafka_queue_poll_callback(queue, 50);
+  }
+  if (!rd_kafka_consumer_closed(rk_)) {
+    spdlog::warn("kafka: leaving the group did not finish within {} ms", timeout.count());
+  }
+  rd_kafka_queue_destroy(queue);
+  if (callback_error_) {
+    spdlog::error("kafka: a revoke callback failed while leaving the group");
+    callback_error_ = nullptr;
+  }
 }
 
 Consumer::~Consumer() {
   if (rk_ == nullptr) return;
-  close();
-  rd_kafka_destroy(rk_);
-}
-
-DeliveryReport produce_sync(Producer& producer, std::string_view topic, std::string_view key, std::string_view value,
-                            const std::vector<Header>& headers, std::chrono::milliseconds timeout) {
-  auto promise = std::make_shared<std::promise<DeliveryReport>>();
-  auto future = promise->get_future();
-  producer.produce(topic, key, value, headers, [promise](const DeliveryReport& r) { promise->set_value(r); });
-  if (future.wait_for(timeout) != std::future_status::ready) {
-    return DeliveryReport{false, "timed out waiting for the broker", -1, -1};
-  }
-  return future.get();
+  close(std::chrono::seconds(10));
+  // After a bounded close that did not finish, do not let destroy close (and wait) again.
+  rd_kafka_destroy_flags(rk_, rd_kafka_consumer_closed(rk_) ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
 }  // namespace tierflow::kafka

@@ -4,6 +4,12 @@
 
 namespace tierflow::timeutil {
 
+bool valid(const google::protobuf::Timestamp& ts) {
+  constexpr int64_t kYear1 = -62135596800;      // 0001-01-01T00:00:00Z
+  constexpr int64_t kYear9999 = 253402300799;   // 9999-12-31T23:59:59Z
+  return ts.nanos() >= 0 && ts.nanos() <= 999999999 && ts.seconds() >= kYear1 && ts.seconds() <= kYear9999;
+}
+
 absl::Time from_proto(const google::protobuf::Timestamp& ts) {
   return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
 }

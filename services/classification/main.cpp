@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     const classification::Config cfg = classification::load_config(config_file);
     log::init("classification", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     classification::Engine engine(cfg, producer, metrics.registry());
     classification::TierService service(cfg, engine);
     grpcx::Server server(cfg.grpc.listen, {&service});

@@ -25,7 +25,7 @@ int main(int argc, char** argv) {
     const ingest::Config cfg = ingest::load_config(config_file);
     log::init("ingest", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     redis::Mux redis(cfg.redis);  // the process's one Redis connection; connects on first use
     ingest::IngestService service(cfg, producer, redis, metrics.registry());
     grpcx::Server server(cfg.grpc.listen, {&service});

@@ -24,7 +24,7 @@ int main(int argc, char** argv) {
     log::init("ledger", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
     ledger::SharedLedger core(ledger::open_ledger(cfg));
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     ledger::Runner runner(cfg, core, producer, metrics.registry());
     ledger::LedgerService service(core);
     grpcx::Server server(cfg.grpc.listen, {&service});

@@ -23,7 +23,7 @@ int main(int argc, char** argv) {
     const notification::Config cfg = notification::load_config(config_file);
     log::init("notification", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
-    kafka::Producer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
+    kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     notification::Worker worker(cfg, producer, metrics.registry());
     notification::CampaignService campaigns(cfg);
     grpcx::Server server(cfg.grpc.listen, {&campaigns});

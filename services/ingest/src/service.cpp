@@ -15,7 +15,7 @@
 
 #include "common/config/config.h"
 #include "common/grpc/status.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"

@@ -7,7 +7,7 @@
 #include <map>
 
 #include "common/config/config.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"
@@ -81,91 +81,118 @@ void Worker::send(const v1::Delivery& claimed) {
   }
   metrics_->sent.Increment();
   spdlog::info("sent {} to customer {}", claimed.dedupe_key(), claimed.customer_id());
-  producer_.produce(topics::kDeliveries, outgoing.customer_id(), outgoing.SerializeAsString(),
-                    {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
-                      if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
-                    });
+  try {
+    producer_.produce(topics::kDeliveries, outgoing.customer_id(), outgoing.SerializeAsString(),
+                      {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
+                        if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
+                      });
+  } catch (const kafka::KafkaError& e) {
+    // The delivery itself is confirmed in the store; only its record on the topic is lost.
+    spdlog::warn("delivery record {} not queued: {}", claimed.dedupe_key(), e.what());
+  }
 }
 
-void Worker::run(std::stop_token stop) {
-  // Claims a crash left unconfirmed go out first, under their original keys.
+void Worker::resend_unconfirmed() {
   for (const auto& d : store_->unconfirmed()) {
     metrics_->resent.Increment();
     send(d);
   }
-  kafka::Consumer consumer(
-      config::resolve_bootstrap(cfg_.kafka), cfg_.group_id, cfg_.kafka.client_id, cfg_.kafka.session_timeout,
-      {std::string(topics::kCustomers), std::string(topics::kAssignments)},
-      [this](std::string_view topic, int32_t partition) { return store_->next_offset(std::string(topic), partition); },
-      {}, {}, cfg_.kafka.properties);
-  while (!stop.stop_requested()) {
-    auto records = consumer.poll(2000, std::chrono::milliseconds(200));
-    if (records.empty()) continue;
-    Store::Batch batch;
-    std::map<std::pair<std::string, int32_t>, int64_t> next;
-    // Profiles first so a message in the same batch sees its recipient's name.
-    std::map<std::string, v1::CustomerProfile> profiles;
-    for (const auto& r : records) {
-      metrics_->records.Increment();
-      next[{std::string(r.topic()), r.partition()}] = r.offset() + 1;
-      if (r.topic() != topics::kCustomers) continue;
-      v1::CustomerProfile p;
-      if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || p.customer_id().empty()) {
-        metrics_->poison.Increment();
-        spdlog::warn("skipping unparseable profile at {}[{}]@{}", r.topic(), r.partition(), r.offset());
-        continue;
-      }
-      profiles[p.customer_id()] = p;
+}
+
+void Worker::run(std::stop_token stop) {
+  resend_unconfirmed();
+  kafka::ConsumerOptions options;
+  options.bootstrap = config::resolve_bootstrap(cfg_.kafka);
+  options.group_id = cfg_.group_id;
+  options.client_id = cfg_.kafka.client_id;
+  options.session_timeout = cfg_.kafka.session_timeout;
+  options.topics = {std::string(topics::kCustomers), std::string(topics::kAssignments)};
+  options.max_batch = 2000;
+  options.poll_timeout = std::chrono::milliseconds(200);
+  options.properties = cfg_.kafka.properties;
+  kafka::ConsumerLoop(std::move(options), *this, producer_).run(stop);
+}
+
+std::optional<int64_t> Worker::start_offset(std::string_view topic, int32_t partition) {
+  return store_->next_offset(std::string(topic), partition);
+}
+
+void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& dead_letters) {
+  Store::Batch batch;
+  std::map<std::pair<std::string, int32_t>, int64_t> next;
+  // Profiles first so a message in the same batch sees its recipient's name.
+  std::map<std::string, v1::CustomerProfile> profiles;
+  auto poison = [&](const kafka::Record& r, std::string_view reason) {
+    metrics_->poison.Increment();
+    dead_letters.add(r, reason);
+  };
+  for (const auto& r : records) {
+    metrics_->records.Increment();
+    next[{std::string(r.topic()), r.partition()}] = r.offset() + 1;
+    if (r.topic() != topics::kCustomers) continue;
+    v1::CustomerProfile p;
+    if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size()))) {
+      poison(r, "value is not a tierflow.v1.CustomerProfile");
+      continue;
     }
-    // Newest message time per customer in this batch, on top of the store's, for the cap.
-    std::map<std::string, int64_t> sent_in_batch;
-    const absl::Time now = absl::Now();
-    for (const auto& r : records) {
-      if (r.topic() != topics::kAssignments) continue;
-      v1::TierAssignment a;
-      if (!a.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) || a.customer_id().empty()) {
-        metrics_->poison.Increment();
-        spdlog::warn("skipping unparseable assignment at {}[{}]@{}", r.topic(), r.partition(), r.offset());
-        continue;
-      }
-      std::optional<v1::CustomerProfile> stored;
-      const v1::CustomerProfile* profile = nullptr;
-      if (auto it = profiles.find(a.customer_id()); it != profiles.end()) {
-        profile = &it->second;
-      } else if ((stored = store_->profile(a.customer_id()))) {
-        profile = &*stored;
-      }
-      auto message = upgrade_message(cfg_.policy, a, profile, now);
-      if (!message) continue;
-      const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
-      std::optional<int64_t> last;
-      if (auto it = sent_in_batch.find(a.customer_id()); it != sent_in_batch.end()) {
-        last = it->second;
-      } else {
-        last = store_->last_sent(a.customer_id(), "tier-change");
-      }
-      if (last && at - *last < absl::ToInt64Seconds(cfg_.policy.cap_period)) {
-        metrics_->capped.Increment();
-        continue;
-      }
-      sent_in_batch[a.customer_id()] = at;
-      batch.sent.push_back({a.customer_id(), "tier-change", at});
-      v1::Delivery d;
-      d.set_dedupe_key(message->dedupe_key);
-      d.set_campaign_id("tier-change");
-      d.set_customer_id(a.customer_id());
-      d.set_channel(v1::CHANNEL_FILE);
-      d.set_status(v1::DELIVERY_STATUS_CLAIMED);
-      d.set_subject(message->subject);
-      d.set_body(message->body);
-      timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
-      batch.claims.push_back(std::move(d));
+    if (p.customer_id().empty()) {
+      poison(r, "profile has no customer_id");
+      continue;
     }
-    for (auto& [_, p] : profiles) batch.profiles.push_back(std::move(p));
-    for (const auto& [tp, offset] : next) batch.offsets.push_back({tp.first, tp.second, offset});
-    for (const auto& d : store_->apply(batch)) send(d);
+    profiles[p.customer_id()] = p;
   }
-  consumer.close();
+  // Newest message time per customer in this batch, on top of the store's, for the cap.
+  std::map<std::string, int64_t> sent_in_batch;
+  const absl::Time now = absl::Now();
+  for (const auto& r : records) {
+    if (r.topic() != topics::kAssignments) continue;
+    v1::TierAssignment a;
+    if (!a.ParseFromArray(r.value().data(), static_cast<int>(r.value().size()))) {
+      poison(r, "value is not a tierflow.v1.TierAssignment");
+      continue;
+    }
+    if (a.customer_id().empty()) {
+      poison(r, "assignment has no customer_id");
+      continue;
+    }
+    std::optional<v1::CustomerProfile> stored;
+    const v1::CustomerProfile* profile = nullptr;
+    if (auto it = profiles.find(a.customer_id()); it != profiles.end()) {
+      profile = &it->second;
+    } else if ((stored = store_->profile(a.customer_id()))) {
+      profile = &*stored;
+    }
+    auto message = upgrade_message(cfg_.policy, a, profile, now);
+    if (!message) continue;
+    const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
+    std::optional<int64_t> last;
+    if (auto it = sent_in_batch.find(a.customer_id()); it != sent_in_batch.end()) {
+      last = it->second;
+    } else {
+      last = store_->last_sent(a.customer_id(), "tier-change");
+    }
+    if (last && at - *last < absl::ToInt64Seconds(cfg_.policy.cap_period)) {
+      metrics_->capped.Increment();
+      continue;
+    }
+    sent_in_batch[a.customer_id()] = at;
+    batch.sent.push_back({a.customer_id(), "tier-change", at});
+    v1::Delivery d;
+    d.set_dedupe_key(message->dedupe_key);
+    d.set_campaign_id("tier-change");
+    d.set_customer_id(a.customer_id());
+    d.set_channel(v1::CHANNEL_FILE);
+    d.set_status(v1::DELIVERY_STATUS_CLAIMED);
+    d.set_subject(message->subject);
+    d.set_body(message->body);
+    timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
+    batch.claims.push_back(std::move(d));
+  }
+  for (auto& [_, p] : profiles) batch.profiles.push_back(std::move(p));
+  for (const auto& [tp, offset] : next) batch.offsets.push_back({tp.first, tp.second, offset});
+  // The poison records are in their .dlq before the offsets past them are stored.
+  dead_letters.confirm();
+  for (const auto& d : store_->apply(batch)) send(d);
 }
 
 CampaignService::CampaignService(const Config& cfg) : cfg_(cfg) {}

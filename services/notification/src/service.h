@@ -10,16 +10,13 @@
 #include <string>
 
 #include "common/config/sections.h"
+#include "common/kafka/consumer_loop.h"
 #include "src/tier_change.h"
 #include "tierflow/v1/campaign.grpc.pb.h"
 
 namespace prometheus {
 class Registry;
 }
-namespace tierflow::kafka {
-class Producer;
-}
-
 namespace tierflow::notification {
 
 struct Config {
@@ -39,12 +36,23 @@ Config load_config(const std::string& path);
 class Store;
 class Channel;
 
-class Worker {
+// The consumer of crm.customers.v1 and tiers.assignments.v1: keeps the recipient
+// directory, claims tier-change messages in the same transaction as the offsets, sends
+// them after the commit and confirms them. Unparseable records go to their `.dlq`
+// (confirmed before the offsets are stored). Runs on the consumer loop's thread.
+class Worker final : public kafka::BatchHandler {
  public:
   Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
-  ~Worker();
-  // Consumes until stop is requested, then leaves the group. Throws on a store failure.
+  ~Worker() override;
+  // Sends what a crash left claimed and unconfirmed, then consumes until stop is
+  // requested and leaves the group. Throws on a store failure.
   void run(std::stop_token stop);
+
+  // kafka::BatchHandler (the loop's thread).
+  std::optional<int64_t> start_offset(std::string_view topic, int32_t partition) override;
+  void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override;
+  // Claims a crash left unconfirmed go out again, under their original keys.
+  void resend_unconfirmed();
 
   struct Metrics;
 

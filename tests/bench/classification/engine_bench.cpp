@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     std::printf("  store filled in %.1f s\n", seconds_since(t));
 
     // Room for pass 1's records in the producer's queue; they expire fast (no broker).
-    kafka::Producer producer("127.0.0.1:9", "engine-bench",
+    kafka::RdkafkaProducer producer("127.0.0.1:9", "engine-bench",
                              {{"queue.buffering.max.messages", "10000000"},
                               {"queue.buffering.max.kbytes", "2097151"},
                               {"message.timeout.ms", "1000"}});

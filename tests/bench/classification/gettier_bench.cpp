@@ -373,7 +373,7 @@ int main(int argc, char** argv) {
     service_cfg.redis = cfg;
     service_cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     service_cfg.store_path = dir.file("classification.db");
-    kafka::Producer producer("127.0.0.1:9", "gettier-bench");
+    kafka::RdkafkaProducer producer("127.0.0.1:9", "gettier-bench");
     prometheus::Registry registry;
     classification::Engine engine(service_cfg, producer, registry);
     struct ServiceHolder {

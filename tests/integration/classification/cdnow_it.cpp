@@ -146,7 +146,7 @@ TEST(CdnowAcceptance, ValueShareOfClassAMatchesTheRawFile) {
 
   Instance svc(cfg);
   {
-    kafka::Producer input(broker.bootstrap(), "cdnow-replay");
+    kafka::RdkafkaProducer input(broker.bootstrap(), "cdnow-replay");
     std::atomic<int> failed{0};
     for (const auto& [id, purchases] : customers) {
       input.produce(topics::kAccounts, id, to_snapshot(id, purchases).SerializeAsString(),

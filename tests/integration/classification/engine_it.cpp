@@ -68,7 +68,7 @@ class ClassificationIT : public ::testing::Test {
     redis_ = std::make_unique<RedisServer>(dir_.file("redis"));
     broker_ = std::make_unique<DevBroker>(test_support::DevBrokerOptions{TIERFLOW_DEVBROKER, dir_.file("broker"), 4, 1});
     cfg_ = base_config(*broker_, *redis_, dir_.path().string());
-    input_ = std::make_unique<kafka::Producer>(broker_->bootstrap(), "it-input");
+    input_ = std::make_unique<kafka::RdkafkaProducer>(broker_->bootstrap(), "it-input");
   }
   void TearDown() override {
     input_.reset();
@@ -110,7 +110,7 @@ class ClassificationIT : public ::testing::Test {
   TempDir dir_{"tf-cls-it"};
   std::unique_ptr<RedisServer> redis_;
   std::unique_ptr<DevBroker> broker_;
-  std::unique_ptr<kafka::Producer> input_;
+  std::unique_ptr<kafka::RdkafkaProducer> input_;
   Config cfg_;
 };
 

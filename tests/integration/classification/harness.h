@@ -67,7 +67,7 @@ class Instance {
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  kafka::Producer producer_;
+  kafka::RdkafkaProducer producer_;
   Engine engine_;
   TierService service_;
   grpcx::Server server_;

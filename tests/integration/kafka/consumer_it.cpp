@@ -5,7 +5,10 @@
 
 #include <chrono>
 #include <stdexcept>
+#include <csignal>
 #include <string>
+
+#include "common/kafka/consumer_loop.h"
 
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
@@ -20,7 +23,7 @@ using namespace std::chrono_literals;
 TEST(KafkaConsumer, StartFailureIsThrownByPollAndNothingIsConsumed) {
   test_support::TempDir dir;
   test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 2, 1});
-  kafka::Producer producer(broker.bootstrap(), "consumer-it");
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "consumer-it");
   for (int i = 0; i < 4; ++i) {
     auto r = kafka::produce_sync(producer, topics::kPosEvents, "c-" + std::to_string(i), "v", {}, 10s);
     ASSERT_TRUE(r.ok) << r.error;
@@ -46,6 +49,83 @@ TEST(KafkaConsumer, StartFailureIsThrownByPollAndNothingIsConsumed) {
   EXPECT_EQ(starts, 1);  // the first partition's start threw; the rest were not asked
   EXPECT_EQ(consumed, 0u);
   EXPECT_TRUE(consumer.assignment().empty());
+}
+
+// The loop against a real broker: a poison record is in <topic>.dlq with its reason and
+// origin before the handler stores its offset, and the good records are handled.
+TEST(ConsumerLoop, PoisonLandsInTheDlqOnARealBroker) {
+  test_support::TempDir dir;
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 1, 1});
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "loop-it");
+  for (std::string v : {"good-1", "poison", "good-2"}) {
+    auto r = kafka::produce_sync(producer, topics::kPosEvents, "c-1", v,
+                                 {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}}, 10s);
+    ASSERT_TRUE(r.ok) << r.error;
+  }
+  struct Handler : kafka::BatchHandler {
+    std::optional<int64_t> start_offset(std::string_view, int32_t) override { return stored; }
+    void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dlq) override {
+      for (const auto& r : batch) {
+        if (r.value() == "poison") {
+          dlq.add(r, "not a PosEvent");
+        } else {
+          good.emplace_back(r.value());
+        }
+      }
+      dlq.confirm();
+      stored = batch.back().offset() + 1;
+    }
+    std::optional<int64_t> stored;
+    std::vector<std::string> good;
+  } handler;
+  kafka::ConsumerOptions options;
+  options.bootstrap = broker.bootstrap();
+  options.group_id = "loop-it";
+  options.client_id = "loop-it";
+  options.topics = {std::string(topics::kPosEvents)};
+  options.session_timeout = 6000ms;
+  kafka::ConsumerLoop loop(options, handler, producer);
+  for (int i = 0; i < 200 && handler.good.size() < 2; ++i) loop.step();
+  loop.finish();
+  EXPECT_EQ(handler.good, (std::vector<std::string>{"good-1", "good-2"}));
+  EXPECT_EQ(handler.stored, 3);
+  const auto dlq = test_support::read_topic(broker.bootstrap(), topics::dlq(topics::kPosEvents), 20s);
+  ASSERT_EQ(dlq.size(), 1u);
+  EXPECT_EQ(dlq[0].value, "poison");
+  EXPECT_EQ(dlq[0].key, "c-1");
+  EXPECT_EQ(dlq[0].headers.at(std::string(kafka::kErrorHeader)), "not a PosEvent");
+  EXPECT_EQ(dlq[0].headers.at(std::string(kafka::kOriginHeader)), "pos.events.v1/0@1");
+  EXPECT_EQ(dlq[0].headers.at(std::string(kafka::kTypeHeader)), "tierflow.v1.PosEvent");
+}
+
+// Leaving the group is bounded: with the broker paused (SIGSTOP, as in a partition), close
+// returns after close_timeout instead of hanging shutdown.
+TEST(ConsumerLoop, CloseIsBoundedWhenTheBrokerDoesNotAnswer) {
+  test_support::TempDir dir;
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 1, 1});
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "close-it");
+  ASSERT_TRUE(kafka::produce_sync(producer, topics::kPosEvents, "c-1", "v", {}, 10s).ok);
+  struct Handler : kafka::BatchHandler {
+    std::optional<int64_t> start_offset(std::string_view, int32_t) override { return std::nullopt; }
+    void handle(std::span<const kafka::Record> batch, kafka::DeadLetters&) override { seen += batch.size(); }
+    size_t seen = 0;
+  } handler;
+  kafka::ConsumerOptions options;
+  options.bootstrap = broker.bootstrap();
+  options.group_id = "close-it";
+  options.client_id = "close-it";
+  options.topics = {std::string(topics::kPosEvents)};
+  options.session_timeout = 6000ms;
+  options.close_timeout = 1500ms;
+  kafka::ConsumerLoop loop(options, handler, producer);
+  for (int i = 0; i < 200 && handler.seen == 0; ++i) loop.step();
+  ASSERT_EQ(handler.seen, 1u);
+  ::kill(broker.process().pid(), SIGSTOP);
+  const auto started = std::chrono::steady_clock::now();
+  loop.finish();
+  const auto took = std::chrono::steady_clock::now() - started;
+  ::kill(broker.process().pid(), SIGCONT);
+  EXPECT_LT(took, 6s);  // close_timeout plus the consumer's own teardown, far below a hang
 }
 
 }  // namespace

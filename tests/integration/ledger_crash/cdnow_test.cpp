@@ -107,7 +107,8 @@ TEST_P(LedgerCdnowTest, EveryCustomersLifetimeSalesEqualTheFileSums) {
 
   // Replay: the pos-sim parser turns each row into its POS sale.
   const auto replay = Clock::now();
-  kafka::Producer producer(broker.bootstrap(), "ledger-cdnow-test");
+  // Waits up to 30 s for room when the local queue is full (the workload outruns the broker).
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "ledger-cdnow-test", {}, std::chrono::seconds(30));
   auto reader = pos_sim::CdnowReader::open(path);
   ASSERT_TRUE(reader.ok()) << reader.status();
   std::atomic<int64_t> failures{0};

@@ -113,7 +113,8 @@ TEST_P(LedgerCrashTest, SigkillDuringStreamLosesNothingAndPostsNothingTwice) {
   std::string producer_error, first_delivery_error;
   std::vector<std::string> markers;
   double produce_seconds = 0;
-  kafka::Producer producer(broker.bootstrap(), "ledger-crash-test");
+  // Waits up to 30 s for room when the local queue is full (the workload outruns the broker).
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "ledger-crash-test", {}, std::chrono::seconds(30));
   // A steady stream (about 4 s worth of records per kill), so kills land while batches of
   // every size are being applied; chunk k also waits until k/kChunks of the kills are done,
   // so the kills spread over the whole stream even when restarts are slow.

@@ -149,7 +149,7 @@ std::string LedgerProcess::log_tail() const { return process_ ? process_->log_ta
 void produce_event(kafka::Producer& producer, const std::string& key, const std::string& value,
                    kafka::Producer::DeliveryFn on_delivery) {
   producer.produce(topics::kPosEvents, key, value, {{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}},
-                   std::move(on_delivery), std::chrono::seconds(30));
+                   std::move(on_delivery));
 }
 
 std::vector<std::string> produce_partition_markers(kafka::Producer& producer, int partitions,

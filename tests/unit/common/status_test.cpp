@@ -8,7 +8,7 @@
 #include <string>
 
 #include "common/errors/errors.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/redis/mux.h"
 #include "tierflow/sql/sqlite.h"
 
