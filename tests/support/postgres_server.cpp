@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/process.h"  // pick_free_port
+
 namespace tierflow::test {
 namespace {
 
@@ -109,26 +111,6 @@ std::string tail_of(const std::filesystem::path& log) {
   return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
 }
 
-// A port the kernel considers free now (bound to 0 and released). Another process may
-// take it before the server binds; the caller retries then.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("postgres_server: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    throw std::runtime_error("postgres_server: could not find a free port");
-  }
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
-}
-
 }  // namespace
 
 std::string PostgresServer::find_binaries(const std::string& bin_dir) {
@@ -199,9 +181,9 @@ PostgresServer::PostgresServer(Options options) {
                                std::to_string(account ? account->uid : geteuid()) + "):\n" + tail_of(log));
     }
 
-    // The port may be taken between free_port() and the server's bind: try a few.
+    // The port may be taken between pick_free_port() and the server's bind: try a few.
     for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
-      port_ = free_port();
+      port_ = test_support::pick_free_port();
       std::vector<std::string> argv{bin_dir_ + "/postgres", "-D", data, "-p",
                                     std::to_string(port_), "-k", dir_.string(), "-c",
                                     "listen_addresses=127.0.0.1", "-c", "max_connections=30"};
