@@ -6,8 +6,8 @@
 
 #include "common/errors/errors.h"
 #include "common/kafka/producer.h"  // KafkaError only
-#include "common/redis/mux.h"    // RedisError only
-#include "tierflow/sql/sqlite.h"   // sql::Error only
+#include "common/redis/mux.h"       // RedisError only
+#include "tierflow/sql/sqlite.h"    // sql::Error only
 
 namespace tierflow::grpcx {
 
@@ -17,14 +17,15 @@ namespace {
 grpc::Status unavailable(std::string_view store, const std::exception& e) {
   const std::string prefix = std::string(store) + " unavailable";
   const std::string_view what = e.what();
-  std::string msg = (what.starts_with(prefix) ? std::string(what) : prefix + ": " + std::string(what)) + "; retry later";
+  std::string msg =
+      (what.starts_with(prefix) ? std::string(what) : prefix + ": " + std::string(what)) + "; retry later";
   spdlog::warn("rpc failed: {}", msg);
   return {grpc::StatusCode::UNAVAILABLE, std::move(msg)};
 }
 
 grpc::Status internal(std::string_view what) {
-  std::string msg = "internal error: " + std::string(what) +
-                    "; this is a bug in the service, report it with the time of the call";
+  std::string msg =
+      "internal error: " + std::string(what) + "; this is a bug in the service, report it with the time of the call";
   spdlog::error("rpc failed: {}", msg);
   return {grpc::StatusCode::INTERNAL, std::move(msg)};
 }

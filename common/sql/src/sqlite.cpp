@@ -163,7 +163,7 @@ void Statement::run() {
 }
 
 void Statement::reset() {
-  sqlite3_reset(stmt_);  // its return repeats the last step's error, already reported
+  sqlite3_reset(stmt_);           // its return repeats the last step's error, already reported
   sqlite3_clear_bindings(stmt_);  // always SQLITE_OK
 }
 
