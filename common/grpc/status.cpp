@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pqxx/except>
+
 #include <string>
 
 #include "common/errors/errors.h"
@@ -47,6 +49,8 @@ grpc::Status to_status(std::exception_ptr error) noexcept {
       spdlog::warn("rpc failed: {}", e.what());
       return {grpc::StatusCode::UNAVAILABLE, e.what()};
     } catch (const sql::Error& e) {
+      return unavailable("storage", e);
+    } catch (const pqxx::failure& e) {  // the PostgreSQL backend's storage failures
       return unavailable("storage", e);
     } catch (const redis::RedisError& e) {
       return unavailable("redis", e);

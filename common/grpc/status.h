@@ -5,7 +5,7 @@
 //   errors::InvalidArgument     -> INVALID_ARGUMENT
 //   errors::FailedPrecondition  -> FAILED_PRECONDITION
 //   errors::Unavailable         -> UNAVAILABLE
-//   sql::Error, redis::RedisError, kafka::KafkaError
+//   sql::Error, pqxx::failure, redis::RedisError, kafka::KafkaError
 //                               -> UNAVAILABLE ("<store> unavailable: ...; retry later")
 //   anything else               -> INTERNAL ("internal error: ...; report it ...")
 //

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/except>
+
 #include <stdexcept>
 #include <string>
 
@@ -42,6 +44,10 @@ TEST(ToStatus, StoreAndBrokerFailuresAreUnavailableWithRetryAdvice) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(contains(s.error_message(), "storage unavailable: sqlite: disk I/O error")) << s.error_message();
   EXPECT_TRUE(contains(s.error_message(), "retry later")) << s.error_message();
+
+  s = status_of(pqxx::broken_connection("could not connect to server: Connection refused"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "storage unavailable: could not connect to server: Connection refused; retry later");
 
   s = status_of(redis::RedisError("redis unavailable: Connection refused"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
