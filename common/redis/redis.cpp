@@ -52,11 +52,17 @@ void Client::connect() {
     ctx_ = nullptr;
     throw RedisError("redis " + describe() + ": " + err);
   }
-  redisSetTimeout(ctx_, tv);
+  if (redisSetTimeout(ctx_, tv) != REDIS_OK) {
+    const std::string err = ctx_->errstr;
+    redisFree(ctx_);
+    ctx_ = nullptr;
+    throw RedisError("redis " + describe() + ": cannot set the socket timeout: " + err);
+  }
 }
 
 namespace {
-void append(redisContext* ctx, const std::vector<std::string_view>& argv) {
+// False when hiredis could not queue the command (out of memory); ctx->errstr says why.
+bool append(redisContext* ctx, const std::vector<std::string_view>& argv) {
   std::vector<const char*> ptrs;
   std::vector<size_t> lens;
   ptrs.reserve(argv.size());
@@ -65,18 +71,23 @@ void append(redisContext* ctx, const std::vector<std::string_view>& argv) {
     ptrs.push_back(a.data());
     lens.push_back(a.size());
   }
-  redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data());
+  return redisAppendCommandArgv(ctx, static_cast<int>(argv.size()), ptrs.data(), lens.data()) == REDIS_OK;
 }
 }  // namespace
 
 std::vector<Reply> Client::pipeline(const std::vector<std::vector<std::string_view>>& commands) {
   for (int attempt = 0;; ++attempt) {
     if (ctx_ == nullptr) connect();
-    for (const auto& c : commands) append(ctx_, c);
+    bool broken = false;
+    for (const auto& c : commands) {
+      if (!append(ctx_, c)) {
+        broken = true;
+        break;
+      }
+    }
     std::vector<Reply> replies;
     replies.reserve(commands.size());
-    bool broken = false;
-    for (size_t i = 0; i < commands.size(); ++i) {
+    for (size_t i = 0; !broken && i < commands.size(); ++i) {
       void* raw = nullptr;
       if (redisGetReply(ctx_, &raw) != REDIS_OK || raw == nullptr) {
         broken = true;

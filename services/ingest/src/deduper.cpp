@@ -152,21 +152,22 @@ void Deduper::finish(const std::string& id, bool stored) {
   for (auto& w : waiters) w(stored);
   if (!stored) return;
   const std::string ttl = std::to_string(absl::ToInt64Seconds(options_.window));
-  mux_.submit({{"SET", key(id), "1", "EX", ttl}},
-              [state = state_, id](std::span<const redis::Mux::Reply> replies, std::string_view error) {
-                std::lock_guard lock(state->mu);
-                const bool failed = !error.empty() || replies.empty() ||
-                                    replies.front().kind == redis::Mux::Reply::Kind::error;
-                if (failed && !state->detached) {
-                  state->counters.errors.Increment();
-                  if (state->back_off()) {
-                    spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", id,
-                                 !error.empty() ? error : replies.empty() ? "no reply" : replies.front().str);
-                  }
-                }
-                state->in_flight.erase(id);
-                if (--state->marks == 0) state->cv.notify_all();
-              });
+  mux_.submit({{"SET", key(id), "1", "EX", ttl}}, [state = state_, id](std::span<const redis::Mux::Reply> replies,
+                                                                       std::string_view error) {
+    std::lock_guard lock(state->mu);
+    const bool failed = !error.empty() || replies.empty() || replies.front().kind == redis::Mux::Reply::Kind::error;
+    if (failed && !state->detached) {
+      state->counters.errors.Increment();
+      if (state->back_off()) {
+        spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", id,
+                     !error.empty()    ? error
+                     : replies.empty() ? "no reply"
+                                       : replies.front().str);
+      }
+    }
+    state->in_flight.erase(id);
+    if (--state->marks == 0) state->cv.notify_all();
+  });
 }
 
 size_t Deduper::waiting() const {
