@@ -101,7 +101,10 @@ std::vector<Deduper::Seen> Deduper::begin(const std::vector<std::string>& ids, s
   std::vector<redis::OwnedReply> replies;
   try {
     replies = mux_.call_all(std::move(exists), options_.check_timeout);
-  } catch (const redis::RedisError& e) {
+  } catch (const std::exception& e) {
+    // RedisError (down, slow), or anything else the check threw (out of memory): the ids
+    // stay this caller's (kNew), checked in flight only. Never thrown on: the caller has
+    // already counted on an answer for every id.
     state_->counters.errors.Increment();
     state_->counters.degraded.Increment(static_cast<double>(fresh.size()));
     bool log = false;

@@ -108,7 +108,7 @@ class IngestService::Call {
       ids.push_back(e->event_id());
       on_first.emplace_back([this, id = e->event_id()](bool stored) { answer_copy(id, stored); });
     }
-    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);
+    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);  // does not throw on Redis
     size_t i = 0;
     try {
       for (; i < valid.size(); ++i) {
