@@ -6,12 +6,14 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
+#include "service/access.h"
 #include "service/service.h"
 
 int main(int argc, char** argv) {
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     classification::Engine engine(cfg, producer, metrics.registry());
     classification::TierService service(cfg, engine);
-    grpcx::Server server(cfg.grpc.listen, {&service});
+    grpcx::ServiceAccess access(cfg.access, classification::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service}, &access);
 
     // Shutdown ends the watch streams first, then drains calls; the engine evaluates what
     // it took, waits for the broker and commits before the producer flushes.

@@ -4,12 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
+#include "service/access.h"
 #include "service/service.h"
 
 int main(int argc, char** argv) {
@@ -27,7 +29,8 @@ int main(int argc, char** argv) {
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     ledger::Runner runner(cfg, core, producer, metrics.registry());
     ledger::LedgerService service(core);
-    grpcx::Server server(cfg.grpc.listen, {&service});
+    grpcx::ServiceAccess access(cfg.access, ledger::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service}, &access);
 
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file,
                          [&](std::stop_token token) { runner.run(token); });
