@@ -116,7 +116,7 @@ class TokenStore {
   mutable std::mutex mu_;
   std::shared_ptr<const Snapshot> snapshot_;  // guarded by mu_
   FileStamp stamp_;                           // guarded by reload_mu_
-  FileStamp bad_stamp_;                       // the last bad version, logged once
+  FileStamp bad_stamp_;                       // the last bad version, logged once; reload_mu_
   std::mutex reload_mu_;
   std::jthread watcher_;
 };
