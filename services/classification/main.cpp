@@ -6,6 +6,7 @@
 #include <CLI/CLI.hpp>
 #include <thread>
 
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
@@ -14,6 +15,7 @@
 #include "common/runtime/stop.h"
 #include "service/tier_keeper.h"
 #include "service/tier_service.h"
+#include "service/access.h"
 
 int main(int argc, char** argv) {
   using namespace tierflow;
@@ -29,7 +31,8 @@ int main(int argc, char** argv) {
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     classification::TierKeeper keeper(cfg, producer, metrics.registry());
     classification::TierService service(cfg, keeper);
-    grpcx::Server server(cfg.grpc.listen, {&service});
+    grpcx::ServiceAccess access(cfg.access, classification::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service}, &access);
 
     // Shutdown ends the watch streams first, then drains calls; the keeper evaluates what
     // it took, waits for the broker and commits before the producer flushes.

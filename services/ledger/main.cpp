@@ -4,12 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
+#include "service/access.h"
 #include "service/config.h"
 #include "service/grpc_service.h"
 #include "service/handler.h"
@@ -34,7 +36,8 @@ int main(int argc, char** argv) {
     ledger::OutboxRelay relay(core, producer, probe);
     ledger::LedgerHandler handler(core, relay, probe, {.deferred_max_wait = cfg.deferred_max_wait});
     ledger::LedgerService service(core);
-    grpcx::Server server(cfg.grpc.listen, {&service});
+    grpcx::ServiceAccess access(cfg.access, ledger::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service}, &access);
 
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file, [&](std::stop_token token) {
       relay.relay();  // what a previous run committed but did not publish

@@ -18,6 +18,7 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7003");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9103");
   c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
   c.standard_path = root.get_string("standard_path", c.standard_path);
   c.store_path = root.get_string("store_path", c.store_path);
   c.clock = root.get_enum("clock", c.clock, {"wall", "watermark"});

@@ -15,6 +15,7 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
+  config::AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
   std::string standard_path = "standard.yaml";
   // SQLite file of the service's own state (created when missing).
   std::string store_path = "classification.db";

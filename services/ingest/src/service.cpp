@@ -32,6 +32,7 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7001");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
   c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
   auto dedupe = root.section("dedupe");
   c.dedupe.enabled = dedupe.get_bool("enabled", true);
   c.dedupe.window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
@@ -71,7 +72,9 @@ class IngestService::Call {
  public:
   using Sink = std::function<void(v1::EventAck)>;
 
-  Call(IngestService& svc, Sink sink) : svc_(svc), sink_(std::move(sink)) {}
+  // `caller` (nullopt without access control) limits a pos caller to its own stores.
+  Call(IngestService& svc, Sink sink, std::optional<grpcx::Caller> caller)
+      : svc_(svc), sink_(std::move(sink)), caller_(std::move(caller)) {}
   // Outstanding delivery callbacks refer to this Call: wait for them, also when the call
   // ends by an exception.
   ~Call() { wait_all(); }
@@ -83,7 +86,11 @@ class IngestService::Call {
     std::vector<v1::PosEvent*> valid;
     valid.reserve(events.size());
     for (auto& event : events) {
-      if (auto reason = validate_event(event, now)) {
+      auto reason = validate_event(event, now);
+      if (!reason && caller_ && !caller_->may_post_for_store(event.store_id())) {
+        reason = "store_id '" + event.store_id() + "' is not a store of token '" + caller_->name + "'";
+      }
+      if (reason) {
         svc_.metrics_->rejected.Increment();
         v1::EventAck ack;
         ack.set_event_id(event.event_id());
@@ -206,6 +213,7 @@ class IngestService::Call {
 
   IngestService& svc_;
   Sink sink_;
+  const std::optional<grpcx::Caller> caller_;
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
@@ -261,28 +269,32 @@ grpc::Status IngestService::StreamEvents(grpc::ServerContext* ctx,
         q.acks.push_back(std::move(ack));
       }
       q.cv.notify_one();
-    });
+    }, grpcx::caller(*ctx));
     v1::PosEvent event;
     while (!ctx->IsCancelled() && stream->Read(&event)) call.handle({&event, 1});
     return grpc::Status::OK;
   });
 }
 
-grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitEventsRequest* req,
+grpc::Status IngestService::SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,
                                          v1::SubmitEventsResponse* resp) {
-  return grpcx::guarded([&] { return submit_events(*req, *resp); });
+  return grpcx::guarded([&] { return submit_events(*req, *resp, grpcx::caller(*ctx)); });
 }
 
-grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response) {
+grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response,
+                                          const std::optional<grpcx::Caller>& caller) {
   // Acks arrive on this thread and on the producer's; read once every one has arrived.
   struct Acks {
     std::mutex mu;
     std::unordered_map<std::string, v1::EventAck> by_id ABSL_GUARDED_BY(mu);
   } acks;
-  Call call(*this, [&](v1::EventAck ack) {
-    std::lock_guard lock(acks.mu);
-    acks.by_id.insert_or_assign(ack.event_id(), std::move(ack));
-  });
+  Call call(
+      *this,
+      [&](v1::EventAck ack) {
+        std::lock_guard lock(acks.mu);
+        acks.by_id.insert_or_assign(ack.event_id(), std::move(ack));
+      },
+      caller);
   std::vector<v1::PosEvent> events(request.events().begin(), request.events().end());
   call.handle(events);
   call.wait_all();

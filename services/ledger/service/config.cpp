@@ -13,6 +13,7 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7002");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9102");
   c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
   auto store = root.section("store");
   c.store_backend = store.get_enum("backend", c.store_backend, {"sqlite", "postgres"});
   c.store_path = store.get_string("path", c.store_path);

@@ -18,6 +18,7 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
+  config::AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
   std::string store_backend = "sqlite";  // sqlite (one instance) | postgres (several)
   std::string store_path = "ledger.db";  // sqlite
   std::string store_postgres_url;        // postgres: libpq URL; secrets via TIERFLOW_STORE_POSTGRES_URL
