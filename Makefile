@@ -9,7 +9,7 @@ DEPS := cmake ninja-build ccache g++ pkg-config make git ca-certificates procps 
         librdkafka-dev libhiredis-dev prometheus-cpp-dev libsqlite3-dev sqlite3 \
         libpqxx-dev libpq-dev postgresql libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
         libabsl-dev libicu-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
-        libbenchmark-dev redis-server redis-tools clang-format
+        libbenchmark-dev redis-server redis-tools clang-format libssl-dev libcpp-httplib-dev
 
 .PHONY: deps build test test-unit test-e2e run demo down bench fmt clean
 

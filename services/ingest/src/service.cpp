@@ -15,7 +15,7 @@
 
 #include "common/config/config.h"
 #include "common/grpc/status.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"
@@ -108,7 +108,7 @@ class IngestService::Call {
       ids.push_back(e->event_id());
       on_first.emplace_back([this, id = e->event_id()](bool stored) { answer_copy(id, stored); });
     }
-    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);
+    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);  // does not throw on Redis
     size_t i = 0;
     try {
       for (; i < valid.size(); ++i) {
@@ -274,23 +274,25 @@ grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitE
 }
 
 grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response) {
-  const auto* req = &request;
-  auto* resp = &response;
-  std::mutex mu;
-  std::unordered_map<std::string, v1::EventAck> by_id;
+  // Acks arrive on this thread and on the producer's; read once every one has arrived.
+  struct Acks {
+    std::mutex mu;
+    std::unordered_map<std::string, v1::EventAck> by_id ABSL_GUARDED_BY(mu);
+  } acks;
   Call call(*this, [&](v1::EventAck ack) {
-    std::lock_guard lock(mu);
-    by_id.insert_or_assign(ack.event_id(), std::move(ack));
+    std::lock_guard lock(acks.mu);
+    acks.by_id.insert_or_assign(ack.event_id(), std::move(ack));
   });
-  std::vector<v1::PosEvent> events(req->events().begin(), req->events().end());
+  std::vector<v1::PosEvent> events(request.events().begin(), request.events().end());
   call.handle(events);
   call.wait_all();
-  for (const auto& e : req->events()) {
-    auto it = by_id.find(e.event_id());
-    if (it != by_id.end()) {
-      *resp->add_acks() = it->second;
+  std::lock_guard lock(acks.mu);
+  for (const auto& e : request.events()) {
+    auto it = acks.by_id.find(e.event_id());
+    if (it != acks.by_id.end()) {
+      *response.add_acks() = it->second;
     } else {  // an event without an id: its REJECTED ack is keyed by ""
-      v1::EventAck* a = resp->add_acks();
+      v1::EventAck* a = response.add_acks();
       a->set_status(v1::ACK_STATUS_REJECTED);
       a->set_reason("event_id is missing");
     }
@@ -305,12 +307,10 @@ grpc::Status IngestService::UpsertCustomers(grpc::ServerContext*, const v1::Upse
 
 grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& request,
                                              v1::UpsertCustomersResponse& response) {
-  const auto* req = &request;
-  auto* resp = &response;
-  std::vector<std::future<kafka::DeliveryReport>> pending(req->customers_size());
-  for (int i = 0; i < req->customers_size(); ++i) {
-    v1::CustomerProfile profile = req->customers(i);
-    v1::CustomerAck* ack = resp->add_acks();
+  std::vector<std::future<kafka::DeliveryReport>> pending(request.customers_size());
+  for (int i = 0; i < request.customers_size(); ++i) {
+    v1::CustomerProfile profile = request.customers(i);
+    v1::CustomerAck* ack = response.add_acks();
     ack->set_customer_id(profile.customer_id());
     if (auto reason = validate_profile(profile)) {
       ack->set_status(v1::ACK_STATUS_REJECTED);
@@ -328,10 +328,10 @@ grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& r
       promise->set_value({false, e.what(), -1, -1});
     }
   }
-  for (int i = 0; i < req->customers_size(); ++i) {
+  for (int i = 0; i < request.customers_size(); ++i) {
     if (!pending[i].valid()) continue;
     const kafka::DeliveryReport r = pending[i].get();
-    v1::CustomerAck* ack = resp->mutable_acks(i);
+    v1::CustomerAck* ack = response.mutable_acks(i);
     if (r.ok) {
       metrics_->customers.Increment();
       ack->set_status(v1::ACK_STATUS_ACCEPTED);

@@ -4,9 +4,12 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <charconv>
 #include <map>
 
 #include "common/config/config.h"
+#include "common/errors/errors.h"
+#include "common/grpc/status.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
@@ -200,11 +203,17 @@ CampaignService::~CampaignService() = default;
 
 grpc::Status CampaignService::ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* req,
                                              v1::ListDeliveriesResponse* resp) {
-  try {
+  return grpcx::guarded([&] {
+    int64_t before = INT64_MAX;
+    if (!req->page().page_token().empty()) {
+      const std::string& token = req->page().page_token();
+      auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), before);
+      if (ec != std::errc() || end != token.data() + token.size() || before <= 0) {
+        throw errors::InvalidArgument("page.page_token '" + token + "' is not a token this service returned");
+      }
+    }
     Store store(cfg_.store_path);  // a connection of this call's own; WAL lets it read beside the writer
     const int limit = req->page().page_size() > 0 ? std::min(req->page().page_size(), 1000) : 100;
-    int64_t before = INT64_MAX;
-    if (!req->page().page_token().empty()) before = std::stoll(req->page().page_token());
     int64_t last = 0;
     for (auto& d : store.deliveries(req->customer_id(), limit, before, &last)) {
       if (!req->campaign_id().empty() && d.campaign_id() != req->campaign_id()) continue;
@@ -212,9 +221,7 @@ grpc::Status CampaignService::ListDeliveries(grpc::ServerContext*, const v1::Lis
     }
     if (last > 1) resp->set_next_page_token(std::to_string(last));
     return grpc::Status::OK;
-  } catch (const std::exception& e) {
-    return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, std::string("list deliveries: ") + e.what());
-  }
+  });
 }
 
 }  // namespace tierflow::notification

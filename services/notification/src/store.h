@@ -15,7 +15,7 @@
 #include <string>
 #include <vector>
 
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/campaign.pb.h"
 #include "tierflow/v1/customer.pb.h"
 
