@@ -19,7 +19,8 @@ Config load_config(const std::string& path) {
   c.store_path = store.get_string("path", c.store_path);
   c.store_postgres_url = store.get_string("postgres_url", "");
   if (c.store_backend == "postgres" && c.store_postgres_url.empty()) {
-    throw config::ConfigError(loader.file() + ": key 'store.postgres_url': required with store.backend postgres "
+    throw config::ConfigError(loader.file() +
+                              ": key 'store.postgres_url': required with store.backend postgres "
                               "(env TIERFLOW_STORE_POSTGRES_URL)");
   }
   c.group_id = root.get_string("group_id", c.group_id);

@@ -7,7 +7,8 @@
 
 namespace tierflow::ledger {
 
-grpc::Status LedgerService::GetAccount(grpc::ServerContext*, const v1::GetAccountRequest* req, v1::AccountSnapshot* out) {
+grpc::Status LedgerService::GetAccount(grpc::ServerContext*, const v1::GetAccountRequest* req,
+                                       v1::AccountSnapshot* out) {
   return grpcx::guarded([&] {
     auto account = ledger_.with([&](Ledger& l) { return l.account(req->customer_id(), absl::Now()); });
     if (!account) return grpc::Status(grpc::StatusCode::NOT_FOUND, "no account for customer " + req->customer_id());

@@ -15,9 +15,9 @@ LedgerMetrics::LedgerMetrics(prometheus::Registry& r)
                                "Outbox rows (account snapshots and dead letters) relayed and acknowledged")),
       relay_retries(metrics::counter(r, "tierflow_ledger_relay_retries_total",
                                      "Relay rounds that stopped at a record the broker did not confirm")),
-      batch_seconds(metrics::histogram(
-          r, "tierflow_ledger_batch_seconds",
-          "apply() of one batch: processing it and waiting for the previous batch's commit",
-          {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5})) {}
+      batch_seconds(
+          metrics::histogram(r, "tierflow_ledger_batch_seconds",
+                             "apply() of one batch: processing it and waiting for the previous batch's commit",
+                             {0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5})) {}
 
 }  // namespace tierflow::ledger

@@ -50,8 +50,8 @@ bool add(int64_t& v, int64_t delta) {
 }
 
 Totals totals_of(const CustomerState& st) {
-  return {st.receivable, st.credit,          st.lifetime_sales,   st.lifetime_refunds,
-          st.lifetime_gross_profit, st.lifetime_orders, st.lifetime_payments};
+  return {st.receivable,      st.credit,           st.lifetime_sales, st.lifetime_refunds, st.lifetime_gross_profit,
+          st.lifetime_orders, st.lifetime_payments};
 }
 
 MonthTotals month_of(const CustomerState& st, int32_t key) {
@@ -193,8 +193,7 @@ Outcome check_sale(const v1::Sale& s, SaleAmounts& out) {
   return Outcome::ok();
 }
 
-Outcome post_sale(const v1::PosEvent& ev, Micros t, const SaleAmounts& a, const CustomerState& st,
-                  Posting& out) {
+Outcome post_sale(const v1::PosEvent& ev, Micros t, const SaleAmounts& a, const CustomerState& st, Posting& out) {
   const v1::Sale& s = ev.sale();
   const std::string& cur = s.total().currency();
   if (!st.currency.empty() && st.currency != cur) return Outcome::reject(other_currency(cur, st));
@@ -266,8 +265,7 @@ Outcome post_refund(const v1::PosEvent& ev, Micros t, int64_t margin, const Cust
   out.kind = "refund";
   out.currency = cur;
   out.amount = amount;
-  const bool to_account =
-      r.method() == v1::TENDER_METHOD_ON_ACCOUNT || r.method() == v1::TENDER_METHOD_UNSPECIFIED;
+  const bool to_account = r.method() == v1::TENDER_METHOD_ON_ACCOUNT || r.method() == v1::TENDER_METHOD_UNSPECIFIED;
   int64_t allocated = 0, to_credit = 0;
   out.lines = {{kRefunds, amount, 0}};
   if (to_account) {

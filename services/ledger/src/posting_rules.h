@@ -97,8 +97,7 @@ struct SaleAmounts {
 };
 // The sale alone: currency, signs, line and tender sums, terms, cost.
 Outcome check_sale(const v1::Sale& sale, SaleAmounts& out);
-Outcome post_sale(const v1::PosEvent& ev, Micros t, const SaleAmounts& amounts, const CustomerState& st,
-                  Posting& out);
+Outcome post_sale(const v1::PosEvent& ev, Micros t, const SaleAmounts& amounts, const CustomerState& st, Posting& out);
 
 // --- refunds ---------------------------------------------------------------------------
 Outcome check_refund(const v1::Refund& refund);

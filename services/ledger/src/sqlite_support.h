@@ -45,16 +45,17 @@ void insert_rows(Stmt& many, Stmt& one, int cols, size_t n, Bind&& bind) {
 // Sized for `capacity` ids at ~1% false positives; full() once more were added.
 class IdFilter {
  public:
-  explicit IdFilter(size_t capacity)
-      : capacity_(capacity), bits_(std::max<size_t>(capacity * 10 / 64 + 1, 1024), 0) {}
+  explicit IdFilter(size_t capacity) : capacity_(capacity), bits_(std::max<size_t>(capacity * 10 / 64 + 1, 1024), 0) {}
 
   void add(std::string_view id) {
-    probe(id, [&](uint64_t& word, uint64_t bit) { word |= bit; return true; });
+    probe(id, [&](uint64_t& word, uint64_t bit) {
+      word |= bit;
+      return true;
+    });
     ++count_;
   }
   bool may_contain(std::string_view id) const {
-    return const_cast<IdFilter*>(this)->probe(
-        id, [](uint64_t& word, uint64_t bit) { return (word & bit) != 0; });
+    return const_cast<IdFilter*>(this)->probe(id, [](uint64_t& word, uint64_t bit) { return (word & bit) != 0; });
   }
   bool full() const { return count_ > capacity_; }
   size_t count() const { return count_; }
@@ -84,7 +85,7 @@ class IdFilter {
 // itself, as SQLite would.
 class Checkpointer {
  public:
-  static constexpr int kStartPages = 1000;    // SQLite's default auto-checkpoint threshold
+  static constexpr int kStartPages = 1000;  // SQLite's default auto-checkpoint threshold
   static constexpr int kWalLimitPages = 32000;
 
   Checkpointer(const std::string& path, sqlite3* writer);

@@ -29,8 +29,7 @@ std::pair<int64_t, int64_t>& balance_slot(BalanceMap& m, std::string_view accoun
 }  // namespace
 
 UnitOfWork::UnitOfWork(std::unique_ptr<Store> store, const Options& options)
-    : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)),
-      options_(options) {
+    : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)), options_(options) {
   load_caches();
   if (options_.pipeline) {
     // Parts only matter when reads wait for the writer's calls; otherwise one call.

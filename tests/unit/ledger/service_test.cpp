@@ -116,7 +116,8 @@ class HookedStore final : public Store {
     return inner_->load_deferred(waiting_for);
   }
   std::vector<DeferredRow> load_deferred_before(Micros before) override { return inner_->load_deferred_before(before); }
-  std::vector<JournalRow> read_journal(std::string_view c, Micros from, Micros to, int64_t after, size_t limit) override {
+  std::vector<JournalRow> read_journal(std::string_view c, Micros from, Micros to, int64_t after,
+                                       size_t limit) override {
     return inner_->read_journal(c, from, to, after, limit);
   }
   int64_t receivable_before(std::string_view c, Micros before) override { return inner_->receivable_before(c, before); }
@@ -154,9 +155,8 @@ class ThrowOnNth final : public kafka::Producer {
 class LedgerServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tf-ledger-service-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tf-ledger-service-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     now_ = day(0);
@@ -246,7 +246,7 @@ TEST_F(LedgerServiceTest, DlqRecordsCarryReasonAndOriginHeaders) {
   open(producer_);
   testing::LoopDriver driver(*handler_, producer_);
   driver.push(kPos, 0, "c-1", sale("s-1", "c-1", day(0), 500));
-  driver.push(kPos, 0, "c-1", refund("r-1", "c-1", day(0), 900, "s-1"));   // above the sale
+  driver.push(kPos, 0, "c-1", refund("r-1", "c-1", day(0), 900, "s-1"));     // above the sale
   driver.push(kPos, 0, "c-1", payment("p-1", "c-1", day(0), 100, "s-404"));  // waits for s-404
   driver.assign({{kPos, 0}});
   driver.run_until_idle();
