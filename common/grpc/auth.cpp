@@ -29,7 +29,7 @@ namespace tierflow::grpcx {
 
 namespace {
 
-constexpr std::string_view kRoles[] = {"pos", "crm", "call-center", "campaign", "finance", "admin"};
+constexpr std::string_view kRoles[] = {"pos", "crm", "call-center", "campaign", "finance", "admin", "backfill"};
 
 std::atomic<Access*> g_process_access{nullptr};
 
@@ -118,7 +118,7 @@ std::vector<TokenEntry> parse_tokens(std::string_view text, const std::string& f
     const auto parsed = parse_role(role);
     if (!parsed)
       throw fail(n["role"], where + ".role",
-                 "'" + role + "' is not one of pos, crm, call-center, campaign, finance, admin");
+                 "'" + role + "' is not one of pos, crm, call-center, campaign, finance, admin, backfill");
     e.caller.role = *parsed;
     e.sha256 = lower(*scalar("sha256", true));
     if (!is_hex64(e.sha256))

@@ -6,7 +6,7 @@
 // The tokens file (YAML; path from auth.tokens_file / TIERFLOW_AUTH_TOKENS_FILE):
 //   tokens:
 //     - name: till-0042            # safe to log; the rate limit and logs use it
-//       role: pos                  # pos, crm, call-center, campaign, finance, admin
+//       role: pos                  # pos, crm, call-center, campaign, finance, admin, backfill
 //       sha256: 9f86d0...          # hex SHA-256 of the token; the token itself is never stored
 //       stores: [s-0042]           # pos only, required: the store ids it may post for ("*": any)
 //       expires: 2027-01-01T00:00:00Z   # optional, RFC 3339
@@ -45,7 +45,7 @@ class Counter;
 
 namespace tierflow::grpcx {
 
-enum class Role { kPos, kCrm, kCallCenter, kCampaign, kFinance, kAdmin };
+enum class Role { kPos, kCrm, kCallCenter, kCampaign, kFinance, kAdmin, kBackfill };
 std::string_view role_name(Role role);  // "call-center"
 std::optional<Role> parse_role(std::string_view name);
 
