@@ -4,7 +4,9 @@
 #include <prometheus/counter.h>
 #include <spdlog/spdlog.h>
 
+#include <atomic>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <unordered_map>
 
@@ -58,7 +60,10 @@ struct Deduper::State {
 };
 
 Deduper::Deduper(Options options, redis::Mux& mux, Counters counters)
-    : options_(options), mux_(mux), state_(std::make_shared<State>(counters, options.backoff)) {}
+    : options_(options),
+      mux_(mux),
+      state_(std::make_shared<State>(counters, options.backoff)),
+      timeouts_(std::make_unique<DelayQueue>(options.check_timeout)) {}
 
 Deduper::~Deduper() {
   std::unique_lock lock(state_->mu);
@@ -68,9 +73,20 @@ Deduper::~Deduper() {
   state_->detached = true;
 }
 
-std::vector<Deduper::Seen> Deduper::begin(const std::vector<std::string>& ids, std::vector<Waiter>& waiters) {
+namespace {
+// One begin_async in flight: answered once, by Redis or by the timeout.
+struct Check {
+  std::atomic<bool> over{false};
+  std::vector<std::string> ids;
+  std::vector<Deduper::Seen> out;
+  std::vector<size_t> fresh;  // indexes of the ids Redis is asked about
+  Deduper::Done done;
+};
+}  // namespace
+
+void Deduper::begin_async(std::vector<std::string> ids, std::vector<Waiter> waiters, Done done) {
   std::vector<Seen> out(ids.size(), Seen::kNew);
-  if (!options_.enabled) return out;
+  if (!options_.enabled) return done(std::move(out));
   std::vector<size_t> fresh;  // indexes of kNew ids, to ask Redis about
   bool ask_redis = false;
   {
@@ -89,52 +105,78 @@ std::vector<Deduper::Seen> Deduper::begin(const std::vector<std::string>& ids, s
     }
     ask_redis = !fresh.empty() && std::chrono::steady_clock::now() >= state_->skip_redis_until;
   }
-  if (fresh.empty()) return out;
+  if (fresh.empty()) return done(std::move(out));
   if (!ask_redis) {
     state_->counters.degraded.Increment(static_cast<double>(fresh.size()));
-    return out;
+    return done(std::move(out));
   }
 
+  auto check = std::make_shared<Check>();
+  check->ids = std::move(ids);
+  check->out = std::move(out);
+  check->fresh = std::move(fresh);
+  check->done = std::move(done);
   std::vector<redis::Mux::Command> exists;
-  exists.reserve(fresh.size());
-  for (size_t i : fresh) exists.push_back({"EXISTS", key(ids[i])});
-  std::vector<redis::OwnedReply> replies;
-  try {
-    replies = mux_.call_all(std::move(exists), options_.check_timeout);
-  } catch (const std::exception& e) {
-    // RedisError (down, slow), or anything else the check threw (out of memory): the ids
-    // stay this caller's (kNew), checked in flight only. Never thrown on: the caller has
-    // already counted on an answer for every id.
-    state_->counters.errors.Increment();
-    state_->counters.degraded.Increment(static_cast<double>(fresh.size()));
+  exists.reserve(check->fresh.size());
+  for (size_t i : check->fresh) exists.push_back({"EXISTS", key(check->ids[i])});
+
+  // Redis slow or gone (or anything else failed): the fresh ids stay the caller's (kNew),
+  // checked in flight only; the caller already counts on an answer for every id.
+  auto degrade = [state = state_, backoff = options_.backoff](Check& c, std::string_view why) {
     bool log = false;
     {
-      std::lock_guard lock(state_->mu);
-      log = state_->back_off();
+      std::lock_guard lock(state->mu);
+      if (!state->detached) {
+        state->counters.errors.Increment();
+        state->counters.degraded.Increment(static_cast<double>(c.fresh.size()));
+      }
+      log = state->back_off();
     }
     if (log) {
       spdlog::warn("duplicate check in redis skipped for {} ms (from event {}; the ledger still dedupes): {}",
-                   options_.backoff.count(), ids[fresh.front()], e.what());
+                   backoff.count(), c.ids[c.fresh.front()], why);
     }
-    return out;
+    c.done(std::move(c.out));
+  };
+  timeouts_->push([check, degrade, ms = options_.check_timeout.count()] {
+    if (check->over.exchange(true)) return;
+    degrade(*check, "no answer within " + std::to_string(ms) + " ms");
+  });
+  try {
+    mux_.submit(std::move(exists), [check, degrade, state = state_](std::span<const redis::Mux::Reply> replies,
+                                                                    std::string_view error) {
+      if (check->over.exchange(true)) return;  // timed out: already answered
+      if (!error.empty() || replies.size() != check->fresh.size()) return degrade(*check, error);
+      // Ids Redis already has are duplicates: resolve them now, so copies that queued
+      // behind them in the meantime hear "stored" too.
+      std::vector<Waiter> run;
+      {
+        std::lock_guard lock(state->mu);
+        for (size_t j = 0; j < check->fresh.size(); ++j) {
+          const redis::Mux::Reply& r = replies[j];
+          if (r.kind != redis::Mux::Reply::Kind::integer || r.integer <= 0) continue;  // new (or an error reply)
+          const size_t i = check->fresh[j];
+          check->out[i] = Seen::kStored;
+          for (auto& w : state->resolve(check->ids[i], true)) run.push_back(std::move(w));
+          state->in_flight.erase(check->ids[i]);
+        }
+      }
+      for (auto& w : run) w(true);
+      check->done(std::move(check->out));
+    });
+  } catch (const std::exception& e) {
+    if (!check->over.exchange(true)) degrade(*check, e.what());
   }
+}
 
-  // Ids Redis already has are duplicates: resolve them now, so copies that queued behind
-  // them in the meantime hear "stored" too.
-  std::vector<Waiter> run;
-  {
-    std::lock_guard lock(state_->mu);
-    for (size_t j = 0; j < fresh.size(); ++j) {
-      const redis::OwnedReply& r = replies[j];
-      if (r.kind != redis::OwnedReply::Kind::integer || r.integer <= 0) continue;  // new (or an error reply)
-      const size_t i = fresh[j];
-      out[i] = Seen::kStored;
-      for (auto& w : state_->resolve(ids[i], true)) run.push_back(std::move(w));
-      state_->in_flight.erase(ids[i]);
-    }
-  }
-  for (auto& w : run) w(true);
-  return out;
+std::vector<Deduper::Seen> Deduper::begin(const std::vector<std::string>& ids, std::vector<Waiter>& waiters) {
+  // The blocking form: begin_async, waited for (it answers within check_timeout).
+  std::promise<std::vector<Seen>> answer;
+  auto result = answer.get_future();
+  std::vector<Waiter> moved(waiters.size());
+  for (size_t i = 0; i < waiters.size(); ++i) moved[i] = std::move(waiters[i]);
+  begin_async(ids, std::move(moved), [&answer](std::vector<Seen> seen) { answer.set_value(std::move(seen)); });
+  return result.get();
 }
 
 Deduper::Seen Deduper::begin(const std::string& id, Waiter waiter) {

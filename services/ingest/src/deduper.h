@@ -7,14 +7,16 @@
 // outcome: stored (DUPLICATE) or not (RETRY), so a resend is never acked before anything
 // is stored. A confirmed id leaves the in-flight map only once Redis answered its mark.
 //
-// Redis is reached through the process's one redis::Mux: the ids of a call are checked
-// in one round trip (one EXISTS per id, one pipeline), bounded by `check_timeout`. When
+// Redis is reached through the process's one redis::Mux: the ids of a call (or of a
+// stream's batch) are checked in one round trip (one EXISTS per id, one pipeline),
+// bounded by `check_timeout` (a DelayQueue of the Deduper's own times it out). When
 // Redis is slow or gone the check degrades to the in-flight map alone (counted in
 // `degraded`), and Redis is not asked again for `backoff`, so a dead Redis costs one
 // timeout per backoff period, not one per event.
 //
-// Threading: thread-safe. begin() blocks the calling thread up to check_timeout (the
-// gRPC handler's thread). finish() never blocks on I/O; it runs the waiters on the
+// Threading: thread-safe. begin() blocks the calling thread up to check_timeout;
+// begin_async() never blocks on I/O and completes on the Mux's I/O thread, the timeout
+// thread, or (no Redis asked) the calling thread. finish() never blocks on I/O; it runs the waiters on the
 // calling thread (the producer's delivery thread). Mark callbacks run on the Mux's I/O
 // thread and only take this object's lock.
 // Lifecycle: the Mux must outlive the Deduper. The destructor waits up to
@@ -30,6 +32,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "src/delay_queue.h"
 
 namespace prometheus {
 class Counter;
@@ -70,7 +74,14 @@ class Deduper {
 
   static std::string key(std::string_view event_id) { return "tf:seen:" + std::string(event_id); }
 
-  // One answer per id, in order, from one Redis round trip. `waiters[i]` is moved from
+  // The answers of begin_async, one per id, in order.
+  using Done = std::function<void(std::vector<Seen>)>;
+
+  // As begin(), without blocking: `done` is called exactly once, within check_timeout
+  // (plus scheduling), with the answers; it must not block.
+  void begin_async(std::vector<std::string> ids, std::vector<Waiter> waiters, Done done);
+
+  // One answer per id, in order, from one Redis round trip. `waiters` are moved from
   // (and later called) exactly when the answer is kWaiting. An id given twice in `ids`:
   // the second copy waits for the first.
   std::vector<Seen> begin(const std::vector<std::string>& ids, std::vector<Waiter>& waiters);
@@ -90,6 +101,7 @@ class Deduper {
   const Options options_;
   redis::Mux& mux_;
   std::shared_ptr<State> state_;  // shared with mark callbacks on the Mux's thread
+  std::unique_ptr<DelayQueue> timeouts_;  // check_timeout; destroyed first (runs what is left)
 };
 
 }  // namespace tierflow::ingest

@@ -3,10 +3,12 @@
 // arriving while the first copy is in flight gets the first's outcome (DUPLICATE when it
 // was stored, RETRY when not). See deduper.h for the duplicate window.
 //
-// Threading: gRPC calls run on gRPC's threads and block while their events' duplicate
-// check (one Redis round trip per call or stream message, bounded) and delivery reports
-// are outstanding; delivery reports arrive on the producer's thread and are handed back
-// to the call that waits for them. Every call shares the process's one redis::Mux.
+// Threading: StreamEvents runs on gRPC's callback API (StreamCall, stream.h: no thread per
+// stream, one duplicate check in flight per stream, bounded in-flight events per stream
+// and per process). SubmitEvents and UpsertCustomers are sync handlers that block (at most
+// limits.ack_timeout_ms) until every event is answered. Delivery reports arrive on the
+// producer's thread. Every call shares the process's one redis::Mux. Every admitted event
+// is answered within limits.ack_timeout_ms (pipeline.h).
 // Errors: what an RPC throws is mapped once by grpcx::to_status (never UNKNOWN).
 // Lifecycle: the producer and the mux must outlive the service.
 #pragma once
@@ -18,13 +20,10 @@
 #include "common/config/sections.h"
 #include "common/grpc/auth.h"
 #include "src/deduper.h"
+#include "src/metrics.h"
+#include "src/pipeline.h"
 #include "tierflow/v1/ingest.grpc.pb.h"
 
-namespace prometheus {
-class Registry;
-class Counter;
-class Histogram;
-}  // namespace prometheus
 
 namespace tierflow::kafka {
 class Producer;
@@ -43,29 +42,31 @@ struct Config {
   config::LogConfig log;
   config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
   Deduper::Options dedupe;      // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
+  Pipeline::Options limits;     // limits.ack_timeout_ms, limits.process_in_flight
+  int64_t stream_in_flight = 4096;  // limits.stream_in_flight: unanswered events per stream
   std::string ready_file;
 };
 
 Config load_config(const std::string& path);
 
-class IngestService final : public v1::PosIngest::Service {
+using IngestServiceBase = v1::PosIngest::WithCallbackMethod_StreamEvents<v1::PosIngest::Service>;
+
+class IngestService final : public IngestServiceBase {
  public:
   // `mux` is the process's one Redis connection (the duplicate window).
   IngestService(const Config& cfg, kafka::Producer& producer, redis::Mux& mux, prometheus::Registry& registry);
   ~IngestService() override;
 
-  grpc::Status StreamEvents(grpc::ServerContext* ctx,
-                            grpc::ServerReaderWriter<v1::EventAck, v1::PosEvent>* stream) override;
+  grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext* ctx) override;
   grpc::Status SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,
                             v1::SubmitEventsResponse* resp) override;
   grpc::Status UpsertCustomers(grpc::ServerContext* ctx, const v1::UpsertCustomersRequest* req,
                                v1::UpsertCustomersResponse* resp) override;
 
-  struct Metrics;
-  const Deduper& deduper() const { return *deduper_; }  // for tests
+  const Deduper& deduper() const { return *deduper_; }     // for tests
+  const Pipeline& pipeline() const { return *pipeline_; }  // for tests
 
  private:
-  class Call;
   // The RPC bodies; the overrides map what they throw with grpcx::guarded.
   // `caller`: who posts (grpcx::caller); a pos caller's events for other stores are REJECTED.
   grpc::Status submit_events(const v1::SubmitEventsRequest& req, v1::SubmitEventsResponse& resp,
@@ -75,6 +76,7 @@ class IngestService final : public v1::PosIngest::Service {
   kafka::Producer& producer_;
   std::unique_ptr<Metrics> metrics_;
   std::unique_ptr<Deduper> deduper_;
+  std::unique_ptr<Pipeline> pipeline_;  // before deduper_ in destruction: answers what is left
 };
 
 }  // namespace tierflow::ingest

@@ -58,6 +58,7 @@ class IngestServiceTest : public ::testing::Test {
     c.redis.port = test_support::pick_free_port();  // nothing listens: the duplicate check degrades
     c.redis.timeout = std::chrono::milliseconds(200);
     c.dedupe.backoff = std::chrono::milliseconds(0);
+    c.limits.ack_timeout = std::chrono::milliseconds(500);
     return c;
   }
 
@@ -209,6 +210,59 @@ TEST_F(ImmediateDelivery, UpsertCustomersAcksAfterDeliveryAndRetriesAThrowingPro
   const auto stored = producer_.stored(topics::kCustomers);
   ASSERT_EQ(stored.size(), 1u);
   EXPECT_EQ(stored[0].key, "c-2");
+}
+
+TEST_F(IngestServiceTest, AnEventKafkaDoesNotConfirmWithinTheBoundIsRetryAndALateReportIsHarmless) {
+  const auto started = std::chrono::steady_clock::now();
+  auto call = submit({sale("e-1")});
+  ASSERT_EQ(call.wait_for(kWait), std::future_status::ready);
+  const auto took = std::chrono::steady_clock::now() - started;
+  const auto resp = call.get();
+  ASSERT_EQ(resp.acks_size(), 1);
+  EXPECT_EQ(resp.acks(0).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(resp.acks(0).reason(), "not confirmed by Kafka within 500 ms; send it again");
+  EXPECT_GE(took, std::chrono::milliseconds(450));
+  EXPECT_LT(took, std::chrono::milliseconds(2000));
+  EXPECT_EQ(service_.pipeline().in_flight(), 0);
+  // The till resends while the first write is still in Kafka's hands; that write lands
+  // after all: the resend is a DUPLICATE (with Redis up, later resends are too).
+  auto resend = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
+  producer_.deliver();
+  EXPECT_EQ(resend.get().acks(0).status(), v1::ACK_STATUS_DUPLICATE);
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), 1u);
+}
+
+TEST_F(IngestServiceTest, AStreamIsAnsweredWithinTheBoundWhenKafkaNeverConfirms) {
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service_);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
+  auto stream = stub->StreamEvents(&ctx);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(stream->Write(sale("e-" + std::to_string(i))));
+  stream->WritesDone();
+  int retry = 0;
+  v1::EventAck ack;
+  while (stream->Read(&ack)) retry += ack.status() == v1::ACK_STATUS_RETRY ? 1 : 0;
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(retry, 100);
+  producer_.deliver();
+  server->Shutdown();
+}
+
+TEST_F(ImmediateDelivery, ABackfillCallersEventsAreMarkedAndATillCannotMarkItsOwn) {
+  grpcx::Caller erp{"erp", grpcx::Role::kBackfill, {}};
+  grpcx::Caller till{"till-1", grpcx::Role::kPos, {"*"}};
+  v1::PosEvent e = sale("e-1");
+  ASSERT_FALSE(service_.pipeline().admit(e, erp, absl::Now()));
+  EXPECT_TRUE(e.backfill());
+  v1::PosEvent f = sale("e-2");
+  f.set_backfill(true);
+  ASSERT_FALSE(service_.pipeline().admit(f, till, absl::Now()));
+  EXPECT_FALSE(f.backfill());
 }
 
 }  // namespace

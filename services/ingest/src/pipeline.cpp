@@ -1,0 +1,190 @@
+#include "src/pipeline.h"
+
+#include <spdlog/spdlog.h>
+
+#include "common/kafka/producer.h"
+#include "common/kafka/topics.h"
+#include "common/time/time.h"
+#include "src/validate.h"
+
+namespace tierflow::ingest {
+
+// One admitted event until its ack: answered once, by whoever comes first (the delivery
+// report, the first copy's outcome, the bound).
+struct Pipeline::Slot {
+  std::string id;
+  Clock::time_point received;
+  std::shared_ptr<AckSink> sink;
+  std::atomic<bool> answered{false};
+};
+
+Pipeline::Pipeline(Options options, kafka::Producer& producer, Deduper& deduper, Metrics& metrics)
+    : options_(options),
+      producer_(producer),
+      deduper_(deduper),
+      metrics_(metrics),
+      timeout_reason_("not confirmed by Kafka within " + std::to_string(options.ack_timeout.count()) +
+                      " ms; send it again"),
+      bound_(std::make_unique<DelayQueue>(options.ack_timeout)) {}
+
+Pipeline::~Pipeline() { bound_.reset(); }
+
+std::optional<std::string> Pipeline::admit(v1::PosEvent& event, const std::optional<grpcx::Caller>& caller,
+                                           absl::Time now) const {
+  auto reason = validate_event(event, now);
+  if (!reason && caller && !caller->may_post_for_store(event.store_id())) {
+    reason = "store_id '" + event.store_id() + "' is not a store of token '" + caller->name + "'";
+  }
+  if (reason) return reason;
+  // Only ingest says what is backfill: a till cannot mark its sales as history.
+  const bool backfill = caller && caller->role == grpcx::Role::kBackfill;
+  event.set_backfill(backfill);
+  if (backfill) metrics_.backfill.Increment();
+  return std::nullopt;
+}
+
+v1::EventAck Pipeline::rejected(const v1::PosEvent& event, const std::string& reason) const {
+  metrics_.rejected.Increment();
+  metrics_.reason("rejected", reason_kind(reason));
+  spdlog::debug("rejected event {}: {}", event.event_id(), reason);
+  v1::EventAck ack;
+  ack.set_event_id(event.event_id());
+  ack.set_status(v1::ACK_STATUS_REJECTED);
+  ack.set_reason(reason);
+  return ack;
+}
+
+void Pipeline::answer(Slot& slot, v1::AckStatus status, std::string reason, std::string_view kind) {
+  if (slot.answered.exchange(true, std::memory_order_acq_rel)) return;
+  switch (status) {
+    case v1::ACK_STATUS_ACCEPTED:
+      metrics_.accepted.Increment();
+      break;
+    case v1::ACK_STATUS_DUPLICATE:
+      metrics_.duplicate.Increment();
+      break;
+    default:
+      metrics_.retry.Increment();
+      metrics_.reason("retry", kind);
+      break;
+  }
+  metrics_.ack_latency.Observe(std::chrono::duration<double>(Clock::now() - slot.received).count());
+  v1::EventAck ack;
+  ack.set_event_id(slot.id);
+  ack.set_status(status);
+  ack.set_reason(std::move(reason));
+  slot.sink->ack(std::move(ack));
+
+  const int64_t left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+  metrics_.in_flight.Decrement();
+  if (left < options_.max_in_flight && has_room_waiters_.load(std::memory_order_acquire)) {
+    std::vector<std::function<void()>> resume;
+    {
+      std::lock_guard lock(room_mu_);
+      resume.swap(room_waiters_);
+      has_room_waiters_ = false;
+    }
+    for (auto& fn : resume) fn();
+  }
+}
+
+void Pipeline::when_room(std::function<void()> resume) {
+  {
+    std::lock_guard lock(room_mu_);
+    if (!has_room()) {
+      room_waiters_.push_back(std::move(resume));
+      has_room_waiters_ = true;
+      return;
+    }
+  }
+  resume();  // room came back in the meantime
+}
+
+void Pipeline::handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_point> received,
+                      std::shared_ptr<AckSink> sink, std::function<void()> checked) {
+  if (events.empty()) {
+    if (checked) checked();
+    return;
+  }
+  in_flight_.fetch_add(static_cast<int64_t>(events.size()), std::memory_order_acq_rel);
+  metrics_.in_flight.Increment(static_cast<double>(events.size()));
+  auto slots = std::make_shared<std::vector<std::shared_ptr<Slot>>>();
+  slots->reserve(events.size());
+  std::vector<std::string> ids;
+  std::vector<Deduper::Waiter> waiters;
+  ids.reserve(events.size());
+  waiters.reserve(events.size());
+  for (size_t i = 0; i < events.size(); ++i) {
+    auto slot = std::make_shared<Slot>();
+    slot->id = events[i].event_id();
+    slot->received = received[i];
+    slot->sink = sink;
+    ids.push_back(slot->id);
+    // A copy of an event in flight: the first copy's outcome decides its ack.
+    waiters.emplace_back([this, slot](bool stored) {
+      if (stored) {
+        answer(*slot, v1::ACK_STATUS_DUPLICATE, "event already stored", "");
+      } else {
+        answer(*slot, v1::ACK_STATUS_RETRY, "an earlier copy of this event could not be stored; send it again",
+               "copy_not_stored");
+      }
+    });
+    slots->push_back(std::move(slot));
+  }
+  // The bound: whatever is unanswered by then is RETRY (the write may still land; see
+  // the header). Queued before the check so it also covers a check that never answers.
+  bound_->push([this, slots] {
+    for (auto& s : *slots) answer(*s, v1::ACK_STATUS_RETRY, timeout_reason_, "timeout");
+  });
+  auto batch = std::make_shared<std::vector<v1::PosEvent>>(std::move(events));
+  deduper_.begin_async(std::move(ids), std::move(waiters),
+                       [this, batch, slots, checked = std::move(checked)](std::vector<Deduper::Seen> seen) {
+                         for (size_t i = 0; i < seen.size(); ++i) {
+                           switch (seen[i]) {
+                             case Deduper::Seen::kStored:
+                               answer(*(*slots)[i], v1::ACK_STATUS_DUPLICATE, "event already stored", "");
+                               break;
+                             case Deduper::Seen::kWaiting:
+                               break;  // the waiter answers
+                             case Deduper::Seen::kNew:
+                               produce((*batch)[i], (*slots)[i]);
+                               break;
+                           }
+                         }
+                         if (checked) checked();
+                       });
+}
+
+void Pipeline::produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot) {
+  static const std::vector<kafka::Header> kHeaders{{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}};
+  static const std::vector<kafka::Header> kBackfillHeaders{{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"},
+                                                           {std::string(kBackfillHeader), "1"}};
+  const auto received_wall = absl::Now() - absl::FromChrono(Clock::now() - slot->received);
+  timeutil::to_proto(received_wall, event.mutable_received_time());
+  std::string value;
+  try {
+    value = event.SerializeAsString();
+    producer_.produce(topics::kPosEvents, event.customer_id(), value, event.backfill() ? kBackfillHeaders : kHeaders,
+                      [this, slot](const kafka::DeliveryReport& r) {
+                        if (r.ok) {
+                          metrics_.store_latency.Observe(
+                              std::chrono::duration<double>(Clock::now() - slot->received).count());
+                          // Copies waiting for this one hear first, then this one (stream order).
+                          deduper_.finish(slot->id, true);
+                          answer(*slot, v1::ACK_STATUS_ACCEPTED, "", "");
+                        } else {
+                          deduper_.finish(slot->id, false);
+                          if (!slot->answered.load()) spdlog::warn("event {} not stored: {}", slot->id, r.error);
+                          answer(*slot, v1::ACK_STATUS_RETRY, "not stored: " + r.error, "kafka_error");
+                        }
+                      });
+  } catch (const std::exception& e) {
+    // produce() did not take the record (KafkaError: queue full, fatal producer state;
+    // or out of memory), so no report will come.
+    deduper_.finish(slot->id, false);
+    spdlog::warn("event {} not stored: {}", slot->id, e.what());
+    answer(*slot, v1::ACK_STATUS_RETRY, std::string("not stored: ") + e.what(), "kafka_refused");
+  }
+}
+
+}  // namespace tierflow::ingest

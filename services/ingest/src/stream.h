@@ -1,0 +1,90 @@
+// ingest::StreamCall: one StreamEvents call on gRPC's callback API (no thread per stream).
+//
+// Reads one event at a time; a rejected event is answered at once, an admitted one joins
+// the stream's next batch. One duplicate check (one Redis round trip) per stream is in
+// flight at a time; events read meanwhile form the next batch, so a busy stream checks
+// many ids per round trip and an idle one answers without waiting. Acks are written one
+// at a time, in the order they were given (buffered while more are queued).
+//
+// Back-pressure: no further read while the stream has `max_in_flight` events unanswered
+// or the process is at its bound (Pipeline::has_room): a slow Kafka slows the tills
+// (HTTP/2 flow control) instead of growing memory.
+//
+// Threading: gRPC's reactions, the pipeline's ack threads and its room callback all take
+// this object's mutex; Start*/Finish are called without it.
+// Lifecycle: owned by itself (a shared_ptr kept until OnDone), so late acks (after the
+// client left) find a live object that drops them. The call ends (OK) once the client
+// closed or cancelled and every admitted event was answered (within ack_timeout).
+#pragma once
+
+#include <grpcpp/grpcpp.h>
+
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <vector>
+
+#include "common/grpc/auth.h"
+#include "src/pipeline.h"
+#include "tierflow/v1/ingest.pb.h"
+
+namespace tierflow::ingest {
+
+class StreamCall final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>,
+                         public AckSink,
+                         public std::enable_shared_from_this<StreamCall> {
+ public:
+  // Starts reading; the returned reactor belongs to gRPC until OnDone.
+  static StreamCall* start(Pipeline& pipeline, std::optional<grpcx::Caller> caller, int64_t max_in_flight);
+
+  void ack(v1::EventAck ack) override;
+
+  StreamCall(Pipeline& pipeline, std::optional<grpcx::Caller> caller, int64_t max_in_flight);
+
+ private:
+  struct Actions {
+    bool read = false;
+    bool write = false;
+    grpc::WriteOptions write_options;
+    bool finish = false;
+    bool wait_for_room = false;
+    std::vector<v1::PosEvent> batch;  // to hand to the pipeline
+    std::vector<Pipeline::Clock::time_point> received;
+  };
+
+  void OnReadDone(bool ok) override;
+  void OnWriteDone(bool ok) override;
+  void OnCancel() override;
+  void OnDone() override;
+
+  // Under mu_: what to start next. act() starts it without the lock.
+  Actions decide();
+  void act(Actions a);
+  void on_checked();
+
+  Pipeline& pipeline_;
+  const std::optional<grpcx::Caller> caller_;
+  const int64_t max_in_flight_;
+  std::shared_ptr<StreamCall> self_;  // until OnDone
+
+  v1::PosEvent read_;      // the read in progress (reused)
+  v1::EventAck writing_ack_;  // the write in progress
+
+  std::mutex mu_;
+  bool reading_ = false;
+  bool reads_done_ = false;  // the client closed its side (or the read failed)
+  bool cancelled_ = false;
+  bool write_failed_ = false;
+  bool writing_ = false;
+  bool checking_ = false;  // a batch is in its duplicate check
+  bool waiting_for_room_ = false;
+  bool finished_ = false;
+  bool done_ = false;
+  int64_t outstanding_ = 0;  // admitted and unanswered
+  std::vector<v1::PosEvent> batch_;
+  std::vector<Pipeline::Clock::time_point> received_;
+  std::deque<v1::EventAck> acks_;
+};
+
+}  // namespace tierflow::ingest
