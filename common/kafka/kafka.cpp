@@ -64,9 +64,8 @@ std::vector<TopicPartition> to_vector(const rd_kafka_topic_partition_list_t* par
 
 // --- Producer ---------------------------------------------------------------------------
 
-RdkafkaProducer::RdkafkaProducer(const std::string& bootstrap, const std::string& client_id, const Properties& extra,
-                                 std::chrono::milliseconds queue_wait)
-    : queue_wait_(queue_wait) {
+namespace {
+Properties producer_properties(const std::string& bootstrap, const std::string& client_id, const Properties& extra) {
   Properties props{{"bootstrap.servers", bootstrap},
                    {"client.id", client_id},
                    {"enable.idempotence", "true"},
@@ -75,34 +74,107 @@ RdkafkaProducer::RdkafkaProducer(const std::string& bootstrap, const std::string
                    {"compression.type", "lz4"},
                    {"message.timeout.ms", "30000"}};
   for (const auto& [k, v] : extra) props[k] = v;
-  rd_kafka_conf_t* conf = make_conf(props);
-  rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
-  rd_kafka_conf_set_log_cb(conf, log_cb);
-  char err[512];
-  rk_ = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-  if (rk_ == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw KafkaError(std::string("cannot create producer: ") + err);
-  }
+  return props;
+}
+
+void error_cb(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static_cast<RdkafkaProducer*>(opaque)->on_error(rk, err, reason);
+}
+}  // namespace
+
+RdkafkaProducer::RdkafkaProducer(const std::string& bootstrap, const std::string& client_id, const Properties& extra,
+                                 std::chrono::milliseconds queue_wait)
+    : props_(producer_properties(bootstrap, client_id, extra)), queue_wait_(queue_wait), rk_(make_handle()) {
   poller_ = std::thread([this] {
-    while (!stopping_.load(std::memory_order_relaxed)) rd_kafka_poll(rk_, 50);
+    while (!stopping_.load(std::memory_order_relaxed)) {
+      rd_kafka_poll(handle().get(), 50);
+      if (fatal_.load()) rebuild();
+    }
   });
 }
 
+std::shared_ptr<rd_kafka_s> RdkafkaProducer::make_handle() {
+  rd_kafka_conf_t* conf = make_conf(props_);
+  rd_kafka_conf_set_dr_msg_cb(conf, dr_msg_cb);
+  rd_kafka_conf_set_log_cb(conf, log_cb);
+  rd_kafka_conf_set_error_cb(conf, error_cb);
+  rd_kafka_conf_set_opaque(conf, this);
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw KafkaError(std::string("cannot create producer: ") + err);
+  }
+  // The last holder destroys it; by then the poller has drained it (rebuild, destructor).
+  return std::shared_ptr<rd_kafka_s>(rk, [](rd_kafka_t* h) { rd_kafka_destroy(h); });
+}
+
+std::shared_ptr<rd_kafka_s> RdkafkaProducer::handle() const {
+  std::lock_guard lock(mu_);
+  return rk_;
+}
+
+void RdkafkaProducer::on_error(rd_kafka_s* rk, int err, const char* reason) {
+  if (err != RD_KAFKA_RESP_ERR__FATAL) {
+    // Transient (broker down, timeouts): librdkafka retries; records that cannot be
+    // delivered in message.timeout.ms fail through their delivery reports.
+    spdlog::warn("kafka producer: {}", reason);
+    return;
+  }
+  char fatal[512];
+  const rd_kafka_resp_err_t code = rd_kafka_fatal_error(rk, fatal, sizeof fatal);
+  spdlog::error("kafka producer: fatal error {} ({}); rebuilding the producer", rd_kafka_err2name(code), fatal);
+  if (rk == handle().get()) fatal_ = true;
+}
+
+void RdkafkaProducer::test_fatal_error(const std::string& reason) {
+  rd_kafka_test_fatal_error(handle().get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
+}
+
+void RdkafkaProducer::rebuild() {
+  std::shared_ptr<rd_kafka_s> fresh;
+  try {
+    fresh = make_handle();
+  } catch (const std::exception& e) {
+    spdlog::error("kafka producer: rebuilding after a fatal error failed (retrying): {}", e.what());
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    return;
+  }
+  std::shared_ptr<rd_kafka_s> old;
+  {
+    std::lock_guard lock(mu_);
+    old = std::exchange(rk_, std::move(fresh));
+    fatal_ = false;
+  }
+  rebuilds_.fetch_add(1);
+  // Everything the old handle still holds fails now (purge reports), so every callback
+  // runs exactly once; a handle that does not drain in 5 s is destroyed as it is.
+  rd_kafka_purge(old.get(), RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT | RD_KAFKA_PURGE_F_NON_BLOCKING);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+  while (rd_kafka_outq_len(old.get()) > 0 && std::chrono::steady_clock::now() < give_up) {
+    rd_kafka_poll(old.get(), 10);
+    rd_kafka_poll(handle().get(), 0);  // keep the new handle's reports flowing
+  }
+  rd_kafka_poll(old.get(), 0);
+  spdlog::info("kafka producer: rebuilt after a fatal error ({} records of the old handle unreported)",
+               rd_kafka_outq_len(old.get()));
+}
+
 RdkafkaProducer::~RdkafkaProducer() {
-  if (rk_ == nullptr) return;
-  if (rd_kafka_flush(rk_, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    spdlog::warn("producer: {} records still undelivered at shutdown", rd_kafka_outq_len(rk_));
+  auto rk = handle();
+  if (rd_kafka_flush(rk.get(), 10000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    spdlog::warn("producer: {} records still undelivered at shutdown", rd_kafka_outq_len(rk.get()));
   }
   stopping_ = true;
   poller_.join();
-  rd_kafka_poll(rk_, 0);
-  rd_kafka_destroy(rk_);
+  rd_kafka_poll(handle().get(), 0);
 }
 
 void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
                               const std::vector<Header>& headers, DeliveryFn on_delivery) {
   auto fn = std::make_unique<DeliveryFn>(std::move(on_delivery));
+  const std::shared_ptr<rd_kafka_s> held = handle();  // a rebuild cannot destroy it under us
+  rd_kafka_t* rk = held.get();
   const auto deadline = std::chrono::steady_clock::now() + queue_wait_;
   const std::string topic_name(topic);
   for (;;) {
@@ -116,7 +188,7 @@ void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std:
       }
     }
     const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk_, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(fn.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -131,18 +203,19 @@ void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std:
     std::string detail = rd_kafka_err2str(err);
     if (err == RD_KAFKA_RESP_ERR__FATAL) {
       char fatal[512];
-      rd_kafka_fatal_error(rk_, fatal, sizeof fatal);
+      rd_kafka_fatal_error(rk, fatal, sizeof fatal);
       detail += std::string(" (") + fatal + ")";
+      if (held == handle()) fatal_ = true;  // the poller rebuilds
     }
     throw KafkaError("produce to " + topic_name + ": " + detail);
   }
 }
 
 bool RdkafkaProducer::flush(std::chrono::milliseconds timeout) {
-  return rd_kafka_flush(rk_, static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  return rd_kafka_flush(handle().get(), static_cast<int>(timeout.count())) == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
-int64_t RdkafkaProducer::in_flight() const { return rd_kafka_outq_len(rk_); }
+int64_t RdkafkaProducer::in_flight() const { return rd_kafka_outq_len(handle().get()); }
 
 // --- Consumer ---------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <exception>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +26,14 @@ namespace tierflow::kafka {
 // is stored by the broker. A thread of its own serves delivery reports; callbacks run on
 // that thread. When the local queue is full, produce() waits for room up to `queue_wait`,
 // then throws KafkaError.
+//
+// Fatal errors (rd_kafka_fatal_error: e.g. librdkafka 2.0.2's idempotence error after a
+// broker disconnect with requests in flight, upstream issue 3584) do not end the process:
+// the poller thread builds a new librdkafka handle with the same properties and swaps it
+// in; the old handle's queued and in-flight records are purged, so their callbacks report
+// failure (the caller answers RETRY; a purged in-flight record may still have been
+// stored, which the idempotent consumers downstream tolerate). produce() calls between
+// the error and the swap throw KafkaError.
 class RdkafkaProducer final : public Producer {
  public:
   // `bootstrap` is a host:port list; `extra` are librdkafka properties that win.
@@ -39,9 +48,24 @@ class RdkafkaProducer final : public Producer {
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;
 
+  // Handles replaced after a fatal error since construction.
+  int64_t rebuilds() const { return rebuilds_.load(); }
+  // Tests: raises a fatal error as librdkafka would (rd_kafka_test_fatal_error).
+  void test_fatal_error(const std::string& reason);
+  // Internal: librdkafka's error callback.
+  void on_error(rd_kafka_s* rk, int err, const char* reason);
+
  private:
-  rd_kafka_s* rk_ = nullptr;
+  std::shared_ptr<rd_kafka_s> make_handle();
+  std::shared_ptr<rd_kafka_s> handle() const;
+  void rebuild();
+
+  const Properties props_;
   const std::chrono::milliseconds queue_wait_;
+  mutable std::mutex mu_;
+  std::shared_ptr<rd_kafka_s> rk_;  // guarded by mu_; the current handle
+  std::atomic<bool> fatal_{false};  // the current handle raised a fatal error
+  std::atomic<int64_t> rebuilds_{0};
   std::atomic<bool> stopping_{false};
   std::thread poller_;
 };
