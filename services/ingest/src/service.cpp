@@ -28,12 +28,8 @@ Config load_config(const std::string& path) {
   config::Loader loader(path);
   auto root = loader.root();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "ingest");
+  config::read_service(root, "ingest", "127.0.0.1:7001", "127.0.0.1:9101", c);
   c.redis = config::read_redis(root.section("redis"));
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7001");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
   auto dedupe = root.section("dedupe");
   c.dedupe.enabled = dedupe.get_bool("enabled", true);
   c.dedupe.window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
@@ -42,7 +38,6 @@ Config load_config(const std::string& path) {
   c.limits.ack_timeout = std::chrono::milliseconds(limits.get_int("ack_timeout_ms", 3000, 100, 60000));
   c.limits.max_in_flight = limits.get_int("process_in_flight", 65536, 1, 10'000'000);
   c.stream_in_flight = limits.get_int("stream_in_flight", 4096, 1, 1'000'000);
-  c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
 }

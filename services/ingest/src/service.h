@@ -34,17 +34,11 @@ class Mux;
 
 namespace tierflow::ingest {
 
-struct Config {
-  config::KafkaConfig kafka;
+struct Config : config::ServiceConfig {
   config::RedisConfig redis;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
   Deduper::Options dedupe;      // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
   Pipeline::Options limits;     // limits.ack_timeout_ms, limits.process_in_flight
   int64_t stream_in_flight = 4096;  // limits.stream_in_flight: unanswered events per stream
-  std::string ready_file;
 };
 
 Config load_config(const std::string& path);

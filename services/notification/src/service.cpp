@@ -24,11 +24,7 @@ Config load_config(const std::string& path) {
   config::Loader loader(path);
   auto root = loader.root();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "notification");
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7004");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9104");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
+  config::read_service(root, "notification", "127.0.0.1:7004", "127.0.0.1:9104", c);
   c.store_path = root.get_string("store_path", c.store_path);
   c.group_id = root.get_string("group_id", c.group_id);
   c.file_channel_path = root.section("channels").section("file").get_string("path", c.file_channel_path);
@@ -42,7 +38,6 @@ Config load_config(const std::string& path) {
     throw config::ConfigError(loader.file() + ": key 'tier_change.notify_from': '" + c.policy.notify_from +
                               "' is not in tier_change.tier_order");
   }
-  c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
 }

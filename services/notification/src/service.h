@@ -19,17 +19,11 @@ class Registry;
 }
 namespace tierflow::notification {
 
-struct Config {
-  config::KafkaConfig kafka;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
+struct Config : config::ServiceConfig {
   std::string store_path = "notification.db";
   std::string file_channel_path = "messages.jsonl";
   std::string group_id = "notification";
   TierChangePolicy policy = default_policy();
-  std::string ready_file;
 };
 
 Config load_config(const std::string& path);
