@@ -73,10 +73,10 @@ void Pipeline::answer(Slot& slot, v1::AckStatus status, std::string reason, std:
   ack.set_event_id(slot.id);
   ack.set_status(status);
   ack.set_reason(std::move(reason));
-  slot.sink->ack(std::move(ack));
-
+  // Out of the count before the caller hears, so a caller that saw every ack sees 0.
   const int64_t left = in_flight_.fetch_sub(1, std::memory_order_acq_rel) - 1;
   metrics_.in_flight.Decrement();
+  slot.sink->ack(std::move(ack));
   if (left < options_.max_in_flight && has_room_waiters_.load(std::memory_order_acquire)) {
     std::vector<std::function<void()>> resume;
     {
