@@ -46,7 +46,8 @@ std::optional<std::string> check_sale(const v1::Sale& sale) {
       if (auto e = check_money(field, line.amount(), true)) return e;
       if (line.amount().currency() != currency) return fmt::format("{} is in {}, the sale in {}", field, line.amount().currency(), currency);
       if (line.quantity() < 0) return fmt::format("sale.lines[{}].quantity is negative", i);
-      sum += line.amount().minor_units();
+      sum += line.amount().minor_units();  // each <= kMaxAmount, so this never overflows
+      if (sum > kMaxAmount) return fmt::format("sale.lines: they sum to more than {}", kMaxAmount);
     }
     if (sum != sale.total().minor_units()) {
       return fmt::format("sale.lines: they sum to {} but the total is {}", money::format(sum, currency),
@@ -62,6 +63,7 @@ std::optional<std::string> check_sale(const v1::Sale& sale) {
       if (auto e = check_money(field + ".amount", t.amount(), true)) return e;
       if (t.amount().currency() != currency) return fmt::format("{} is in {}, the sale in {}", field, t.amount().currency(), currency);
       sum += t.amount().minor_units();
+      if (sum > kMaxAmount) return fmt::format("sale.tenders: they sum to more than {}", kMaxAmount);
     }
     if (sum != sale.total().minor_units()) {
       return fmt::format("sale.tenders: they sum to {} but the total is {}", money::format(sum, currency),

@@ -92,5 +92,95 @@ TEST(ValidateProfile, ChecksZoneBirthdayAndNeverEchoesPersonalData) {
   EXPECT_EQ(reason->find("alice"), std::string::npos);
 }
 
+// One test per rule, with the exact reason (the ones above cover the rest).
+TEST(ValidateEvent, IdsAreBoundedAndPrintable) {
+  auto e = sale(1000);
+  e.set_event_id(std::string(129, 'x'));
+  EXPECT_EQ(validate_event(e, kNow), "event_id is longer than 128 characters");
+  e.set_event_id(std::string(128, 'x'));
+  EXPECT_EQ(validate_event(e, kNow), std::nullopt);
+  e.set_event_id("e 1");
+  EXPECT_EQ(validate_event(e, kNow), "event_id contains a space or control character");
+  e.set_event_id(std::string("e\x7f", 2));
+  EXPECT_EQ(validate_event(e, kNow), "event_id contains a space or control character");
+  e = sale(1000);
+  e.set_customer_id("c\n1");
+  EXPECT_EQ(validate_event(e, kNow), "customer_id contains a space or control character");
+}
+
+TEST(ValidateEvent, EventTimeBefore1990) {
+  auto e = sale(1000);
+  timeutil::to_proto(absl::FromUnixSeconds(0), e.mutable_event_time());
+  EXPECT_EQ(validate_event(e, kNow), "event_time 1970-01-01T00:00:00Z is before 1990");
+}
+
+TEST(ValidateEvent, MoneyRules) {
+  EXPECT_EQ(validate_event(sale(1000, ""), kNow), "sale.total.currency is missing");
+  EXPECT_EQ(validate_event(sale(int64_t{1} << 54), kNow), "sale.total is implausibly large (18014398509481984)");
+  auto e = sale(1000);
+  e.mutable_sale()->mutable_cost()->set_currency("CNY");
+  e.mutable_sale()->mutable_cost()->set_minor_units(-1);
+  EXPECT_EQ(validate_event(e, kNow), "sale.cost is negative (-1)");
+}
+
+TEST(ValidateEvent, SaleLines) {
+  auto e = sale(1000);
+  auto* line = e.mutable_sale()->add_lines();
+  line->mutable_amount()->set_currency("USD");
+  line->mutable_amount()->set_minor_units(1000);
+  EXPECT_EQ(validate_event(e, kNow), "sale.lines[0].amount is in USD, the sale in CNY");
+  line->mutable_amount()->set_currency("CNY");
+  line->set_quantity(-1);
+  EXPECT_EQ(validate_event(e, kNow), "sale.lines[0].quantity is negative");
+  line->set_quantity(1);
+  EXPECT_EQ(validate_event(e, kNow), std::nullopt);
+  line->mutable_amount()->set_minor_units(900);
+  EXPECT_EQ(validate_event(e, kNow), "sale.lines: they sum to 9.00 CNY but the total is 10.00 CNY");
+  line->mutable_amount()->set_minor_units(-1);
+  EXPECT_EQ(validate_event(e, kNow), "sale.lines[0].amount is negative (-1)");
+}
+
+TEST(ValidateEvent, SaleLinesCannotOverflowTheirSum) {
+  auto e = sale(1000);
+  for (int i = 0; i < 2000; ++i) {
+    auto* line = e.mutable_sale()->add_lines();
+    line->mutable_amount()->set_currency("CNY");
+    line->mutable_amount()->set_minor_units(int64_t{1} << 53);
+  }
+  EXPECT_EQ(validate_event(e, kNow), "sale.lines: they sum to more than 9007199254740992");
+}
+
+TEST(ValidateEvent, SaleTenders) {
+  auto e = sale(1000);
+  auto* t = e.mutable_sale()->add_tenders();
+  t->mutable_amount()->set_currency("CNY");
+  t->mutable_amount()->set_minor_units(1000);
+  EXPECT_EQ(validate_event(e, kNow), "sale.tenders[0].method is missing");
+  t->set_method(v1::TENDER_METHOD_CARD);
+  EXPECT_EQ(validate_event(e, kNow), std::nullopt);
+  t->mutable_amount()->set_currency("EUR");
+  EXPECT_EQ(validate_event(e, kNow), "sale.tenders[0] is in EUR, the sale in CNY");
+}
+
+TEST(ValidateEvent, PaymentTerms) {
+  auto e = sale(1000);
+  e.mutable_sale()->set_payment_terms_days(3651);
+  EXPECT_EQ(validate_event(e, kNow), "sale.payment_terms_days 3651 is outside 0..3650");
+  e.mutable_sale()->set_payment_terms_days(-1);
+  EXPECT_EQ(validate_event(e, kNow), "sale.payment_terms_days -1 is outside 0..3650");
+}
+
+TEST(ValidateEvent, RefundOriginalAndPaymentAmount) {
+  v1::PosEvent e = sale(0);
+  e.mutable_refund()->set_original_event_id("has space");
+  e.mutable_refund()->mutable_amount()->set_currency("CNY");
+  e.mutable_refund()->mutable_amount()->set_minor_units(10);
+  EXPECT_EQ(validate_event(e, kNow), "refund.original_event_id contains a space or control character");
+  e.mutable_payment()->mutable_amount()->set_currency("CNY");
+  EXPECT_EQ(validate_event(e, kNow), "payment.amount must be above zero");
+  e.mutable_feedback()->set_score(-1);
+  EXPECT_EQ(validate_event(e, kNow), "feedback.score -1 is outside 0..10");
+}
+
 }  // namespace
 }  // namespace tierflow::ingest
