@@ -9,9 +9,10 @@ DEPS := cmake ninja-build ccache g++ pkg-config make git ca-certificates procps 
         librdkafka-dev libhiredis-dev prometheus-cpp-dev libsqlite3-dev sqlite3 \
         libpqxx-dev libpq-dev postgresql libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev \
         libabsl-dev libicu-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
-        libbenchmark-dev redis-server redis-tools clang-format libssl-dev libcpp-httplib-dev
+        libbenchmark-dev redis-server redis-tools clang-format libssl-dev libcpp-httplib-dev \
+        clang libclang-rt-14-dev
 
-.PHONY: deps build test test-unit test-e2e run demo down bench fmt clean
+.PHONY: deps build test test-unit test-e2e run demo down bench fuzz fmt clean
 
 deps:
 	@tools/scripts/deps.sh $(DEPS)
@@ -43,6 +44,13 @@ down:
 # Benchmarks print their figures beside a baseline measured in the same run.
 bench: build
 	ctest --test-dir $(BUILD) -L bench --verbose
+
+# libFuzzer (clang, ASan, UBSan) over ingest's event parser and validators for
+# FUZZ_SECONDS (600); `make test` runs the same for 30 s. Findings stay in $(BUILD)/fuzz-out.
+FUZZ_SECONDS ?= 600
+fuzz: build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) FUZZ_OUT=$(abspath $(BUILD))/fuzz-out \
+	  ctest --test-dir $(BUILD) -L fuzz --output-on-failure --timeout $$(( $(FUZZ_SECONDS) + 300 ))
 
 fmt:
 	@git ls-files '*.cpp' '*.h' '*.hpp' | xargs clang-format -i
