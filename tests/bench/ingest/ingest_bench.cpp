@@ -1,0 +1,201 @@
+// ingest_bench: see CMakeLists.txt. Usage: ingest_bench [events] [streams] [window]
+#include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
+#include <prometheus/registry.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/kafka/kafka.h"
+#include "common/redis/mux.h"
+#include "common/time/time.h"
+#include "sender.h"
+#include "src/service.h"
+#include "tests/support/devbroker.h"
+#include "tests/support/process.h"
+#include "tests/support/redis_server.h"
+
+namespace {
+
+using namespace tierflow;
+
+// A till's sale: two lines, one card tender, ~150 bytes like pos-sim's.
+v1::PosEvent sale(const std::string& run, int64_t i) {
+  v1::PosEvent e;
+  e.set_event_id(fmt::format("{}-{}", run, i));
+  e.set_customer_id(fmt::format("c-{}", i % 100000));
+  e.set_store_id(fmt::format("s-{}", i % 50));
+  e.set_terminal_id("t-1");
+  timeutil::to_proto(absl::Now() - absl::Hours(1), e.mutable_event_time());
+  auto* s = e.mutable_sale();
+  s->mutable_total()->set_currency("CNY");
+  s->mutable_total()->set_minor_units(3000);
+  for (int l = 0; l < 2; ++l) {
+    auto* line = s->add_lines();
+    line->set_sku(fmt::format("sku-{}", (i + l) % 997));
+    line->set_quantity(1);
+    line->mutable_amount()->set_currency("CNY");
+    line->mutable_amount()->set_minor_units(1500);
+  }
+  auto* t = s->add_tenders();
+  t->set_method(v1::TENDER_METHOD_CARD);
+  t->mutable_amount()->set_currency("CNY");
+  t->mutable_amount()->set_minor_units(3000);
+  return e;
+}
+
+class VectorSource : public pos_sim::EventSource {
+ public:
+  explicit VectorSource(std::vector<v1::PosEvent> events) : events_(std::move(events)) {}
+  bool next(v1::PosEvent* out) override {
+    if (next_ >= events_.size()) return false;
+    out->Swap(&events_[next_++]);
+    return true;
+  }
+  double progress() const override { return events_.empty() ? 1.0 : double(next_) / double(events_.size()); }
+
+ private:
+  std::vector<v1::PosEvent> events_;
+  size_t next_ = 0;
+};
+
+// The baseline: the same service definition, every event acked ACCEPTED at once.
+class BareService final : public v1::PosIngest::CallbackService {
+  class Stream final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck> {
+   public:
+    Stream() { StartRead(&in_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::OK);
+      out_.set_event_id(in_.event_id());
+      out_.set_status(v1::ACK_STATUS_ACCEPTED);
+      StartWrite(&out_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::CANCELLED);
+      StartRead(&in_);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    v1::PosEvent in_;
+    v1::EventAck out_;
+  };
+
+ public:
+  grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext*) override {
+    return new Stream();
+  }
+};
+
+struct RunResult {
+  double events_per_s = 0;
+  int64_t accepted = 0;
+  int64_t other = 0;
+};
+
+// `streams` tills in parallel, each with pos-sim's stream_events and `window`.
+RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window) {
+  std::vector<std::unique_ptr<VectorSource>> sources;
+  for (int s = 0; s < streams; ++s) {
+    std::vector<v1::PosEvent> mine;
+    for (int64_t i = s; i < events; i += streams) mine.push_back(sale(run, i));
+    sources.push_back(std::make_unique<VectorSource>(std::move(mine)));
+  }
+  std::atomic<int64_t> accepted{0}, other{0};
+  const auto started = std::chrono::steady_clock::now();
+  std::vector<std::thread> threads;
+  for (int s = 0; s < streams; ++s) {
+    threads.emplace_back([&, s] {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", s);  // one connection per till
+      auto channel = grpc::CreateCustomChannel(target, grpc::InsecureChannelCredentials(), args);
+      auto stub = v1::PosIngest::NewStub(channel);
+      pos_sim::StreamOptions opts;
+      opts.window = window;
+      auto r = pos_sim::stream_events(*stub, *sources[s], opts, [](const pos_sim::StreamProgress&) {});
+      if (!r.ok()) {
+        fmt::print(stderr, "stream {}: {}\n", s, r.status().ToString());
+        other += 1;
+        return;
+      }
+      accepted += r->counts.accepted;
+      other += r->counts.duplicate + r->counts.rejected + r->counts.retry_failed + r->counts.unexpected;
+    });
+  }
+  for (auto& t : threads) t.join();
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return {double(accepted.load() + other.load()) / secs, accepted.load(), other.load()};
+}
+
+// The p-quantile of a prometheus histogram (upper bound of the bucket it falls in).
+double quantile(prometheus::Registry& registry, const std::string& name, double q) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != name || family.metric.empty()) continue;
+    const auto& h = family.metric.front().histogram;
+    const double want = q * double(h.sample_count);
+    for (const auto& b : h.bucket) {
+      if (double(b.cumulative_count) >= want) return b.upper_bound;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const int64_t events = argc > 1 ? std::atoll(argv[1]) : 400000;
+  const int streams = argc > 2 ? std::atoi(argv[2]) : 4;
+  const int window = argc > 3 ? std::atoi(argv[3]) : 2000;
+  test_support::TempDir dir("ingest-bench");
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 12, 3});
+  test_support::RedisServer redis(dir.path().string());
+
+  // Bare server first (its own port), then ingest, driven by the same client.
+  BareService bare;
+  int bare_port = 0;
+  grpc::ServerBuilder bb;
+  bb.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &bare_port);
+  bb.RegisterService(&bare);
+  auto bare_server = bb.BuildAndStart();
+  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window);
+  bare_server->Shutdown();
+
+  ingest::Config cfg;
+  cfg.redis = redis.config();
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "ingest-bench");
+  redis::Mux mux(cfg.redis);
+  prometheus::Registry registry;
+  int port = 0;
+  RunResult real;
+  {
+    ingest::IngestService service(cfg, producer, mux, registry);
+    grpc::ServerBuilder b;
+    b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+    b.RegisterService(&service);
+    auto server = b.BuildAndStart();
+    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window);
+    server->Shutdown();
+  }
+  const double p99 = quantile(registry, "tierflow_ingest_ack_seconds", 0.99);
+  const double p50 = quantile(registry, "tierflow_ingest_ack_seconds", 0.50);
+  fmt::print("ingest bench: {} events, {} streams, window {} per stream, dedupe on (redis), devbroker (3 brokers)\n",
+             events, streams, window);
+  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s\n", base.events_per_s);
+  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  ratio {:.2f}\n", real.events_per_s,
+             base.events_per_s > 0 ? real.events_per_s / base.events_per_s : 0.0);
+  fmt::print("  ingest receive-to-ack: p50 <= {:.1f} ms, p99 <= {:.1f} ms (histogram bucket bounds)\n", p50 * 1000,
+             p99 * 1000);
+  fmt::print("  aim: >= 100000 events/s, ratio >= 0.6, p99 < 20 ms\n");
+  if (real.accepted != events || base.accepted != events) {
+    fmt::print(stderr, "FAILED: accepted {} of {} (ingest), {} (bare); other answers {}\n", real.accepted, events,
+               base.accepted, real.other);
+    return 1;
+  }
+  return 0;
+}
