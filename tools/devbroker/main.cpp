@@ -16,6 +16,8 @@
 #include <cstdio>
 #include <fstream>
 #include <memory>
+#include <sstream>
+#include <vector>
 
 #include "common/kafka/topics.h"
 #include "common/log/log.h"
@@ -30,6 +32,30 @@ struct MockClusterDeleter {
   void operator()(rd_kafka_mock_cluster_t* mc) const { rd_kafka_mock_cluster_destroy(mc); }
 };
 
+}  // namespace
+
+namespace {
+void apply_command(rd_kafka_mock_cluster_t* mc, const std::string& line) {
+  std::istringstream words(line);
+  std::string verb;
+  int a = 0, b = 0;
+  words >> verb >> a >> b;
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (verb == "down") {
+    err = rd_kafka_mock_broker_set_down(mc, a);
+  } else if (verb == "up") {
+    err = rd_kafka_mock_broker_set_up(mc, a);
+  } else if (verb == "rtt") {
+    err = rd_kafka_mock_broker_set_rtt(mc, a, b);
+  } else if (verb == "produce_errors") {
+    std::vector<rd_kafka_resp_err_t> errors(static_cast<size_t>(std::max(0, a)), static_cast<rd_kafka_resp_err_t>(b));
+    rd_kafka_mock_push_request_errors_array(mc, 0 /* Produce */, errors.size(), errors.data());
+  } else if (!verb.empty()) {
+    spdlog::warn("unknown command '{}'", line);
+    return;
+  }
+  spdlog::info("applied '{}': {}", line, rd_kafka_err2str(err));
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -84,7 +110,18 @@ int main(int argc, char** argv) {
   spdlog::info("{} brokers at {}, {} topics with {} partitions each", brokers, bootstrap,
                tierflow::topics::kAll.size() * 2, partitions);
 
-  while (!stop.wait_for(std::chrono::seconds(1))) {
+  // Fault injection for tests: lines written (atomically, by rename) to
+  // <addr-file>.cmd are applied, then the file is removed (the writer waits for that):
+  //   down <broker id> | up <broker id> | rtt <broker id> <ms> | produce_errors <n> <error code>
+  const std::string cmd_file = addr_file.empty() ? "" : addr_file + ".cmd";
+  while (!stop.wait_for(std::chrono::milliseconds(50))) {
+    if (cmd_file.empty()) continue;
+    std::ifstream in(cmd_file);
+    if (!in) continue;
+    std::string line;
+    while (std::getline(in, line)) apply_command(cluster.get(), line);
+    in.close();
+    std::remove(cmd_file.c_str());
   }
   if (!addr_file.empty()) std::remove(addr_file.c_str());
   spdlog::info("stopped");
