@@ -40,7 +40,8 @@ $stack up
 
 heading "streaming the demo workload: $CUSTOMERS customers, $MONTHS months"
 "$BUILD/tools/pos-sim/pos-sim" --ingest "127.0.0.1:$(ready_port ingest grpc)" --customers "$CUSTOMERS" \
-  --months "$MONTHS" --seed "$SEED" --start "$START" --duplicates-every 1000 --summary-json "$RUN_DIR/pos-sim.json"
+  --months "$MONTHS" --seed "$SEED" --start "$START" --duplicates-every 1000 --streams 4 \
+  --summary-json "$RUN_DIR/pos-sim.json"
 accepted=$(json_field "$RUN_DIR/pos-sim.json" accepted)
 
 heading "waiting for the ledger, classification and notification to catch up"

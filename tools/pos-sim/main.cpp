@@ -5,6 +5,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <mutex>
+#include <thread>
 #include <iostream>
 #include <optional>
 #include <set>
@@ -14,6 +16,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/civil_time.h"
 #include "cdnow.h"
+#include "fanout.h"
 #include "common/grpc/client.h"
 #include "fmt/format.h"
 #include "generator.h"
@@ -39,6 +42,7 @@ struct Flags {
   std::string replay_jsonl;
   std::int64_t limit = 0;
   int window = 1000;
+  int streams = 1;
   int duplicates_every = 0;
   int deadline_ms = 10000;
   int stall_timeout_ms = 30000;
@@ -197,6 +201,50 @@ class ProgressPrinter {
   int last_decile_ = 0;
 };
 
+// Streams `source` over `streams` parallel streams (Fanout) and adds up their results;
+// the first failure wins. Progress is summed over the streams.
+absl::StatusOr<StreamResult> stream_all(v1::PosIngest::StubInterface& stub, EventSource& source,
+                                        const StreamOptions& opts, int streams, ProgressPrinter& printer) {
+  if (streams <= 1) return stream_events(stub, source, opts, [&](const StreamProgress& p) { printer(p); });
+  Fanout fanout(source, streams);
+  std::mutex mu;
+  std::vector<StreamProgress> last(static_cast<size_t>(streams));
+  std::vector<absl::StatusOr<StreamResult>> results(static_cast<size_t>(streams));
+  std::vector<std::thread> threads;
+  for (int k = 0; k < streams; ++k) {
+    threads.emplace_back([&, k] {
+      results[static_cast<size_t>(k)] = stream_events(stub, fanout.lane(k), opts, [&, k](const StreamProgress& p) {
+        std::lock_guard lock(mu);
+        last[static_cast<size_t>(k)] = p;
+        StreamProgress sum = p;
+        sum.sent = sum.acked = 0;
+        for (const auto& l : last) {
+          sum.sent += l.sent;
+          sum.acked += l.acked;
+        }
+        printer(sum);
+      });
+    });
+  }
+  for (auto& t : threads) t.join();
+  StreamResult total;
+  for (auto& r : results) {
+    if (!r.ok()) return r.status();
+    const AckCounts& c = r->counts;
+    total.counts.sent += c.sent;
+    total.counts.resent += c.resent;
+    total.counts.accepted += c.accepted;
+    total.counts.duplicate += c.duplicate;
+    total.counts.rejected += c.rejected;
+    total.counts.retry_failed += c.retry_failed;
+    total.counts.unexpected += c.unexpected;
+    for (auto& rej : r->rejections) {
+      if (total.rejections.size() < AckTracker::kMaxRejectionsKept) total.rejections.push_back(std::move(rej));
+    }
+  }
+  return total;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -221,6 +269,8 @@ int main(int argc, char** argv) {
                     ->check(CLI::ExistingFile);
   cdnow->excludes(jsonl);
   app.add_option("--limit", f.limit, "at most N events (CDNOW: N rows)")->check(CLI::NonNegativeNumber);
+  app.add_option("--streams", f.streams, "parallel streams (tills); a customer's events stay on one")
+      ->check(CLI::Range(1, 64));
   app.add_option("--window", f.window, "most events outstanding without ack")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
   app.add_option("--duplicates-every", f.duplicates_every, "send every K-th event twice")
@@ -375,7 +425,7 @@ int main(int argc, char** argv) {
     opts.duplicates_every = f.duplicates_every;
     opts.stall_timeout = std::chrono::milliseconds(f.stall_timeout_ms);
     ProgressPrinter printer;
-    auto result = stream_events(*stub, *source, opts, [&](const StreamProgress& p) { printer(p); });
+    auto result = stream_all(*stub, *source, opts, f.streams, printer);
     printer.finish();
     if (!result.ok()) {
       code = fail(fmt::format("streaming events failed: {}", std::string(result.status().message())));
