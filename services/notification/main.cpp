@@ -1,5 +1,5 @@
-// notification: sends tier-change messages (and, later, birthday and holiday campaigns)
-// exactly once. Parses config, wires store, channels, consumer and gRPC, runs.
+// notification: tier-change messages, campaigns (birthday, holiday, retention, custom)
+// and standing campaigns, each delivery exactly once. Parses config, wires, runs.
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -10,7 +10,7 @@
 #include "common/metrics/metrics.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
-#include "src/service.h"
+#include "src/app.h"
 
 int main(int argc, char** argv) {
   using namespace tierflow;
@@ -24,12 +24,11 @@ int main(int argc, char** argv) {
     log::init("notification", cfg.log.level);
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
-    notification::Worker worker(cfg, producer, metrics.registry());
-    notification::CampaignService campaigns(cfg);
-    grpcx::Server server(cfg.grpc.listen, {&campaigns});
+    notification::App service(cfg, producer, metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service.grpc_service()});
 
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file,
-                         [&](std::stop_token token) { worker.run(token); });
+                         [&](std::stop_token token) { service.run(token); });
     return 0;
   } catch (const std::exception& e) {
     spdlog::error("notification: {}", e.what());

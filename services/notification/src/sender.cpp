@@ -1,0 +1,300 @@
+#include "src/sender.h"
+
+#include <prometheus/registry.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+#include <unordered_map>
+
+#include "common/kafka/topics.h"
+#include "common/metrics/metrics.h"
+#include "common/time/time.h"
+#include "services/notification/src/channels/http_sms.h"
+#include "services/notification/src/channels/smtp.h"
+#include "services/notification/src/channels/webhook.h"
+#include "src/campaigns.h"
+#include "src/channels.h"
+#include "src/content.h"
+
+namespace tierflow::notification {
+
+namespace {
+
+// The local outbox as a campaign channel: one JSON delivery a line (channels.h).
+class FileOutbox final : public channels::Channel {
+ public:
+  explicit FileOutbox(std::string path) : file_(std::move(path)) {}
+  std::string_view name() const override { return "file"; }
+  channels::SendResult send(const channels::Message& m) override {
+    v1::Delivery d;
+    d.set_dedupe_key(m.dedupe_key);
+    d.set_campaign_id(m.dedupe_key.substr(0, m.dedupe_key.find(':')));
+    d.set_customer_id(m.customer_id);
+    d.set_channel(v1::CHANNEL_FILE);
+    d.set_status(v1::DELIVERY_STATUS_SENT);
+    d.set_subject(m.subject);
+    d.set_body(m.body);
+    d.set_language(m.language);
+    channels::SendResult r;
+    r.provider_id = m.dedupe_key;
+    if (std::string error = file_.send(d); !error.empty()) {
+      r.status = channels::SendStatus::kRetryable;
+      r.reason = error;
+    }
+    return r;
+  }
+
+ private:
+  FileChannel file_;
+};
+
+}  // namespace
+
+ChannelMap make_channels(const Config& cfg) {
+  ChannelMap m;
+  if (cfg.smtp) m[v1::CHANNEL_EMAIL] = std::make_shared<channels::SmtpChannel>(*cfg.smtp);
+  if (cfg.sms) m[v1::CHANNEL_SMS] = std::make_shared<channels::HttpSmsChannel>(*cfg.sms);
+  if (cfg.webhook) m[v1::CHANNEL_WEBHOOK] = std::make_shared<channels::WebhookChannel>(*cfg.webhook);
+  if (cfg.file_channel) m[v1::CHANNEL_FILE] = std::make_shared<FileOutbox>(cfg.file_channel_path);
+  return m;
+}
+
+bool in_quiet_hours(int hour, int start, int end) {
+  if (start == end) return false;
+  return start < end ? (hour >= start && hour < end) : (hour >= start || hour < end);
+}
+
+absl::Time quiet_hours_end(absl::Time now, const absl::TimeZone& zone, int start, int end) {
+  const absl::CivilSecond local = absl::ToCivilSecond(now, zone);
+  absl::CivilDay day(local);
+  if (local.hour() >= end) day += 1;  // before midnight: tomorrow morning
+  (void)start;
+  return absl::FromCivil(absl::CivilHour(day) + end, zone);
+}
+
+struct Sender::Metrics {
+  explicit Metrics(prometheus::Registry& r)
+      : sent(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "Campaign deliveries by outcome", {{"outcome", "sent"}})),
+        failed(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "", {{"outcome", "failed"}})),
+        skipped(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "", {{"outcome", "skipped"}})),
+        deferred(metrics::counter(r, "tierflow_notification_campaign_deferred_total", "Deliveries deferred (quiet hours, cap)")),
+        retried(metrics::counter(r, "tierflow_notification_campaign_retries_total", "Sends that failed and will be retried")) {}
+  prometheus::Counter& sent;
+  prometheus::Counter& failed;
+  prometheus::Counter& skipped;
+  prometheus::Counter& deferred;
+  prometheus::Counter& retried;
+};
+
+Sender::Sender(const Config& cfg, const Clock& clock, kafka::Producer& producer, ChannelMap channels,
+               prometheus::Registry* registry)
+    : cfg_(cfg), clock_(clock), producer_(producer), channels_(std::move(channels)), store_(cfg.store_path) {
+  static prometheus::Registry fallback;
+  metrics_ = std::make_unique<Metrics>(registry ? *registry : fallback);
+}
+
+Sender::~Sender() = default;
+
+bool Sender::take_token(const std::string& channel) {
+  auto it = cfg_.rules.rate_per_s.find(channel);
+  if (it == cfg_.rules.rate_per_s.end() || it->second <= 0) return true;
+  const absl::Time now = absl::Now();  // rates are wall-clock rates, whatever the campaign clock says
+  Bucket& b = buckets_[channel];
+  if (b.refilled == absl::Time()) b = {static_cast<double>(it->second), now};
+  b.tokens = std::min<double>(it->second, b.tokens + absl::ToDoubleSeconds(now - b.refilled) * it->second);
+  b.refilled = now;
+  if (b.tokens < 1) return false;
+  b.tokens -= 1;
+  return true;
+}
+
+void Sender::publish(const v1::Delivery& d) {
+  try {
+    producer_.produce(topics::kDeliveries, d.customer_id(), d.SerializeAsString(),
+                      {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
+                        if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
+                      });
+    if (d.status() == v1::DELIVERY_STATUS_FAILED) {
+      producer_.produce(topics::dlq(topics::kDeliveries), d.customer_id(), d.SerializeAsString(),
+                        {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"},
+                         {std::string(kafka::kErrorHeader), d.error()}},
+                        [](const kafka::DeliveryReport& r) {
+                          if (!r.ok) spdlog::warn("failed delivery not put on the DLQ: {}", r.error);
+                        });
+    }
+  } catch (const kafka::KafkaError& e) {
+    // The outcome is in the store (ListDeliveries); only its record on the topic is lost.
+    spdlog::warn("delivery record {} not queued: {}", d.dedupe_key(), e.what());
+  }
+}
+
+Sender::Round Sender::run_once() {
+  Round round;
+  const absl::Time now = clock_.now();
+  const int64_t now_s = absl::ToUnixSeconds(now);
+  auto due = store_.due(now_s, cfg_.sender.batch);
+  if (due.empty()) return round;
+
+  std::vector<DeliveryUpdate> before;       // decided without sending, and the in-flight marks
+  std::vector<size_t> to_send;              // indexes into `before`
+  std::vector<channels::Message> messages;  // parallel to to_send
+  std::vector<v1::Delivery> final_outcomes;
+  std::unordered_map<std::string, int> cap_in_batch;
+  for (auto& q : due) {
+    v1::Delivery& d = q.record;
+    auto it = campaigns_.find(d.campaign_id());
+    if (it == campaigns_.end()) {
+      auto row = store_.campaign(d.campaign_id());
+      it = campaigns_.emplace(d.campaign_id(), row ? row->request : v1::CampaignRequest{}).first;
+    }
+    const v1::CampaignRequest& campaign = it->second;
+    auto skip = [&](const std::string& why) {
+      d.set_status(v1::DELIVERY_STATUS_SKIPPED);
+      d.set_error(why);
+      before.push_back({q.id, d});
+      final_outcomes.push_back(d);
+      ++round.skipped;
+    };
+    auto defer = [&](absl::Time until) {
+      timeutil::to_proto(until, d.mutable_due_time());
+      before.push_back({q.id, d});
+      ++round.deferred;
+    };
+    // Consent and erasure are read now, not at claim time: a withdrawal counts before the next send.
+    const auto rec = store_.recipient(d.customer_id());
+    if (!rec || rec->erased) {
+      skip("erased");
+      continue;
+    }
+    const auto& p = rec->profile;
+    if (!consents(p, d.channel(), q.marketing)) {
+      skip("consent withdrawn");
+      continue;
+    }
+    if (campaign.window().has_not_after() && now > timeutil::from_proto(campaign.window().not_after())) {
+      skip("send window closed");
+      continue;
+    }
+    absl::TimeZone tz;
+    if (!absl::LoadTimeZone(rec->zone.empty() ? cfg_.default_time_zone : rec->zone, &tz)) tz = absl::UTCTimeZone();
+    int qs = cfg_.rules.quiet_start_hour, qe = cfg_.rules.quiet_end_hour;
+    if (campaign.window().quiet_start_hour() != campaign.window().quiet_end_hour()) {
+      qs = campaign.window().quiet_start_hour();
+      qe = campaign.window().quiet_end_hour();
+    }
+    if (in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
+      defer(quiet_hours_end(now, tz, qs, qe));
+      continue;
+    }
+    if (q.marketing && d.attempts() == 0) {
+      auto [count, oldest] = store_.cap_window(d.customer_id(), now_s - absl::ToInt64Seconds(cfg_.rules.cap_period));
+      int& extra = cap_in_batch[d.customer_id()];
+      if (count + extra >= cfg_.rules.cap_count) {
+        const int64_t free_at = (count > 0 ? oldest : now_s) + absl::ToInt64Seconds(cfg_.rules.cap_period) + 1;
+        defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)));
+        continue;
+      }
+      ++extra;
+    }
+    const std::string channel(channel_name(d.channel()));
+    auto ch = channels_.find(d.channel());
+    if (ch == channels_.end()) {
+      d.set_status(v1::DELIVERY_STATUS_FAILED);
+      d.set_error("channel " + channel + " is not configured");
+      before.push_back({q.id, d});
+      final_outcomes.push_back(d);
+      ++round.failed;
+      continue;
+    }
+    if (!take_token(channel)) {
+      ++round.waiting;
+      continue;  // stays due; a later round
+    }
+    d.set_attempts(d.attempts() + 1);
+    before.push_back({q.id, d, q.marketing, now_s});
+    to_send.push_back(before.size() - 1);
+    channels::Message m;
+    m.dedupe_key = d.dedupe_key();
+    m.customer_id = d.customer_id();
+    m.to = contact_of(p, d.channel());
+    m.subject = d.subject();
+    m.body = d.body();
+    m.language = d.language();
+    messages.push_back(std::move(m));
+  }
+  for (size_t i = 0; i < round.deferred; ++i) metrics_->deferred.Increment();
+  // BEFORE: the in-flight marks (and the deferrals and skips) are durable before any send.
+  store_.update(before);
+
+  std::vector<channels::SendResult> results(messages.size());
+  {
+    std::atomic<size_t> next{0};
+    auto work = [&] {
+      for (size_t i; (i = next.fetch_add(1)) < messages.size();) {
+        const int channel = before[to_send[i]].record.channel();
+        try {
+          results[i] = channels_.at(channel)->send(messages[i]);
+        } catch (const std::exception& e) {
+          results[i].status = channels::SendStatus::kPermanent;
+          results[i].reason = e.what();
+        }
+      }
+    };
+    const size_t n = std::min<size_t>(static_cast<size_t>(cfg_.sender.threads), messages.size());
+    std::vector<std::jthread> pool;
+    for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
+    work();
+  }
+
+  // AFTER: the outcomes.
+  std::vector<DeliveryUpdate> after;
+  const absl::Time done = clock_.now();
+  for (size_t i = 0; i < messages.size(); ++i) {
+    DeliveryUpdate u = before[to_send[i]];
+    u.count_against_cap = false;
+    v1::Delivery& d = u.record;
+    const auto& r = results[i];
+    if (r.sent()) {
+      d.set_status(v1::DELIVERY_STATUS_SENT);
+      d.clear_error();
+      timeutil::to_proto(done, d.mutable_sent_time());
+      ++round.sent;
+      metrics_->sent.Increment();
+      final_outcomes.push_back(d);
+    } else if (r.status == channels::SendStatus::kRetryable && d.attempts() < cfg_.rules.max_attempts) {
+      d.set_error(r.reason);
+      const absl::Duration wait = std::min(cfg_.rules.max_backoff, cfg_.rules.backoff * (1 << std::min(d.attempts() - 1, 20)));
+      timeutil::to_proto(done + wait, d.mutable_due_time());
+      ++round.retried;
+      metrics_->retried.Increment();
+      spdlog::warn("delivery {} to customer {}: attempt {} failed, retrying: {}", d.dedupe_key(), d.customer_id(),
+                   d.attempts(), r.reason);
+    } else {
+      d.set_status(v1::DELIVERY_STATUS_FAILED);
+      d.set_error(r.reason);
+      ++round.failed;
+      metrics_->failed.Increment();
+      final_outcomes.push_back(d);
+      spdlog::error("delivery {} to customer {} failed after {} attempts: {}", d.dedupe_key(), d.customer_id(),
+                    d.attempts(), r.reason);
+    }
+    after.push_back(std::move(u));
+  }
+  store_.update(after);
+  for (size_t i = 0; i < round.skipped; ++i) metrics_->skipped.Increment();
+  for (const auto& d : final_outcomes) publish(d);
+  return round;
+}
+
+void Sender::run(std::stop_token stop) {
+  while (!stop.stop_requested()) {
+    const Round r = run_once();
+    if (r.handled() == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(r.waiting > 0 ? 5 : absl::ToInt64Milliseconds(cfg_.sender.idle_poll)));
+    }
+  }
+}
+
+}  // namespace tierflow::notification
