@@ -288,7 +288,7 @@ std::vector<Recipient> Store::audience(const AudienceQuery& a) {
 }
 
 std::vector<std::string> Store::zones() {
-  auto q = db_.prepare("SELECT DISTINCT zone FROM directory WHERE erased = 0");
+  auto q = db_.prepare("SELECT DISTINCT zone FROM directory");
   std::vector<std::string> out;
   while (q.step()) out.emplace_back(q.column_text(0));
   return out;

@@ -118,7 +118,7 @@ class Store {
 
   // --- directory ---
   std::vector<Recipient> audience(const AudienceQuery& query);
-  std::vector<std::string> zones();  // distinct zones of the directory ("" included)
+  std::vector<std::string> zones();  // distinct zones of the directory ("" included; erased customers have "")
   int64_t directory_size();
   // Bulk load for tests and imports: one transaction.
   void put_recipients(const std::vector<Recipient>& recipients);
