@@ -125,6 +125,9 @@ QueuedDelivery Planner::make(const v1::CampaignRequest& r, const Recipient& rec,
   d.set_language(language);
   timeutil::to_proto(due, d.mutable_due_time());
   timeutil::to_proto(due, d.mutable_claimed_time());
+  // The first channel with a contact and consent; else the first with a contact, which
+  // the sender skips for want of consent (consent is decided at send time, and the
+  // skip is an outcome published like any other).
   int channel = v1::CHANNEL_UNSPECIFIED;
   for (int ch : r.channels()) {
     if (reachable(p, ch) && consents(p, ch, marketing)) {
@@ -132,10 +135,12 @@ QueuedDelivery Planner::make(const v1::CampaignRequest& r, const Recipient& rec,
       break;
     }
   }
+  for (int ch : r.channels()) {
+    if (channel == v1::CHANNEL_UNSPECIFIED && reachable(p, ch)) channel = ch;
+  }
   if (channel == v1::CHANNEL_UNSPECIFIED) {
     d.set_status(v1::DELIVERY_STATUS_SKIPPED);
-    d.set_error(marketing ? "no marketing consent or contact on the campaign's channels"
-                          : "no transactional consent or contact on the campaign's channels");
+    d.set_error("no contact on the campaign's channels");
     if (!r.channels().empty()) d.set_channel(static_cast<v1::Channel>(r.channels(0)));
     return q;
   }

@@ -136,6 +136,7 @@ Sender::Round Sender::run_once() {
   const int64_t now_s = absl::ToUnixSeconds(now);
   auto due = store_.due(now_s, cfg_.sender.batch);
   if (due.empty()) return round;
+  std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.priority > b.priority; });
 
   std::vector<DeliveryUpdate> before;       // decided without sending, and the in-flight marks
   std::vector<size_t> to_send;              // indexes into `before`
@@ -191,7 +192,10 @@ Sender::Round Sender::run_once() {
     if (q.marketing && d.attempts() == 0) {
       auto [count, oldest] = store_.cap_window(d.customer_id(), now_s - absl::ToInt64Seconds(cfg_.rules.cap_period));
       int& extra = cap_in_batch[d.customer_id()];
-      if (count + extra >= cfg_.rules.cap_count) {
+      // The last free slot goes to a higher-priority message waiting for the customer.
+      const bool last_slot = count + extra + 1 >= cfg_.rules.cap_count;
+      if (count + extra >= cfg_.rules.cap_count ||
+          (last_slot && store_.higher_priority_due(d.customer_id(), q.priority, now_s))) {
         const int64_t free_at = (count > 0 ? oldest : now_s) + absl::ToInt64Seconds(cfg_.rules.cap_period) + 1;
         defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)));
         continue;

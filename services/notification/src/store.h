@@ -140,12 +140,17 @@ class Store {
   Progress progress(const std::string& campaign_id, int64_t now_unix_s);
 
   // --- sender ---
+  // Due deliveries, oldest due first (the index's order; the sender orders a batch by priority).
   std::vector<QueuedDelivery> due(int64_t now_unix_s, int limit);
+  // Whether the customer has a due marketing delivery of a higher priority waiting.
+  bool higher_priority_due(const std::string& customer_id, int priority, int64_t now_unix_s);
   // The earliest due time of a queued delivery not yet due, if any.
   std::optional<int64_t> next_due();
   void update(const std::vector<DeliveryUpdate>& updates);
   // Marketing sends to the customer after `since`: how many, and the oldest.
   std::pair<int64_t, int64_t> cap_window(const std::string& customer_id, int64_t since_unix_s);
+  // Records a marketing message sent elsewhere (an import of history) against the cap.
+  void note_marketing_sends(const std::vector<std::pair<std::string, int64_t>>& customer_at, const std::string& key_prefix);
 
   // --- standing campaigns: the local days done per zone ---
   std::optional<std::string> last_standing_day(const std::string& campaign_id, const std::string& zone);

@@ -116,7 +116,7 @@ Store::Progress Store::progress(const std::string& campaign_id, int64_t now_unix
 std::vector<QueuedDelivery> Store::due(int64_t now_unix_s, int limit) {
   auto q = db_.prepare(
       "SELECT id, record, priority, marketing FROM deliveries WHERE queued = 1 AND status = ?1 AND due_at <= ?2 "
-      "ORDER BY priority DESC, due_at, id LIMIT ?3");
+      "ORDER BY due_at, id LIMIT ?3");  // the index's order: no sort of everything due
   q.bind_int64(1, v1::DELIVERY_STATUS_CLAIMED).bind_int64(2, now_unix_s).bind_int64(3, limit);
   std::vector<QueuedDelivery> out;
   while (q.step()) {
@@ -141,7 +141,11 @@ std::optional<int64_t> Store::next_due() {
 void Store::update(const std::vector<DeliveryUpdate>& updates) {
   if (updates.empty()) return;
   sql::sqlite::Transaction tx(db_);
-  auto put = db_.prepare("UPDATE deliveries SET status = ?2, record = ?3, due_at = ?4 WHERE id = ?1");
+  // A skipped delivery gives its occasion back: a later campaign may greet the customer
+  // once consent is given.
+  auto put = db_.prepare(
+      "UPDATE deliveries SET status = ?2, record = ?3, due_at = ?4, "
+      "occasion = CASE WHEN ?2 = 4 THEN '' ELSE occasion END WHERE id = ?1");
   auto cap = db_.prepare(
       "INSERT INTO cap_log (dedupe_key, customer_id, at_unix_s) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
   for (const auto& u : updates) {
@@ -154,11 +158,31 @@ void Store::update(const std::vector<DeliveryUpdate>& updates) {
   tx.commit();
 }
 
+bool Store::higher_priority_due(const std::string& customer_id, int priority, int64_t now_unix_s) {
+  auto q = db_.prepare(
+      "SELECT 1 FROM deliveries INDEXED BY deliveries_customer WHERE customer_id = ?1 AND queued = 1 AND status = ?2 "
+      "AND marketing = 1 "
+      "AND priority > ?3 AND due_at <= ?4 LIMIT 1");
+  q.bind_text(1, customer_id).bind_int64(2, v1::DELIVERY_STATUS_CLAIMED).bind_int64(3, priority).bind_int64(4, now_unix_s);
+  return q.step();
+}
+
 std::pair<int64_t, int64_t> Store::cap_window(const std::string& customer_id, int64_t since_unix_s) {
   auto q = db_.prepare("SELECT count(*), min(at_unix_s) FROM cap_log WHERE customer_id = ?1 AND at_unix_s > ?2");
   q.bind_text(1, customer_id).bind_int64(2, since_unix_s);
   q.step();
   return {q.column_int64(0), q.column_is_null(1) ? 0 : q.column_int64(1)};
+}
+
+void Store::note_marketing_sends(const std::vector<std::pair<std::string, int64_t>>& customer_at,
+                                 const std::string& key_prefix) {
+  sql::sqlite::Transaction tx(db_);
+  auto cap = db_.prepare(
+      "INSERT INTO cap_log (dedupe_key, customer_id, at_unix_s) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
+  for (const auto& [customer, at] : customer_at) {
+    cap.bind_text(1, key_prefix + ":" + customer).bind_text(2, customer).bind_int64(3, at).run();
+  }
+  tx.commit();
 }
 
 std::optional<std::string> Store::last_standing_day(const std::string& campaign_id, const std::string& zone) {

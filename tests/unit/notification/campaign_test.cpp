@@ -184,7 +184,7 @@ TEST_F(CampaignTest, RulesAtSendTime) {
   }
   ASSERT_TRUE(start(birthday("b-1"), &out).ok());
   EXPECT_EQ(out.audience(), 6);
-  EXPECT_EQ(out.skipped(), 1);  // sh-no-consent: nothing to claim
+  EXPECT_EQ(out.pending(), 6);  // consent is decided at send time
   // Withdrawn and erased after the claim, before the send.
   auto withdrawn = person("sh-withdraws", "Asia/Shanghai", false);
   auto erased = person("sh-erased", "Asia/Shanghai");
@@ -219,6 +219,31 @@ TEST_F(CampaignTest, RulesAtSendTime) {
   }
   EXPECT_EQ(received()["sh-capped"], 2);
   EXPECT_EQ(store.progress("b-1", 0).pending, 0);
+}
+
+TEST_F(CampaignTest, TheCapsLastSlotGoesToTheHigherPriorityTheLowerWaits) {
+  cfg_.rules.cap_count = 1;
+  directory({person("c-1", "Asia/Shanghai")});
+  v1::CampaignProgress out;
+  v1::CampaignRequest custom;
+  custom.set_campaign_id("promo");
+  custom.set_kind(v1::CAMPAIGN_KIND_CUSTOM);
+  custom.add_channels(v1::CHANNEL_EMAIL);
+  custom.add_templates()->set_body("Sale, {{name}}");
+  ASSERT_TRUE(start(custom, &out).ok());  // claimed first, lower priority
+  ASSERT_TRUE(start(birthday("b-1"), &out).ok());
+  auto s = sender();
+  while (s->run_once().handled() > 0) {
+  }
+  auto msgs = channel_->messages();
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].dedupe_key, "b-1:c-1:birthday:2026");
+  Store store(cfg_.store_path);
+  EXPECT_EQ(store.progress("promo", absl::ToUnixSeconds(clock_.now())).deferred, 1);
+  clock_.advance(cfg_.rules.cap_period + absl::Hours(1));
+  while (s->run_once().handled() > 0) {
+  }
+  EXPECT_EQ(channel_->messages().size(), 2u);  // deferred, not dropped
 }
 
 TEST_F(CampaignTest, RetryableFailuresBackOffThenFailToTheDlq) {
