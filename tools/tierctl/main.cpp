@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "campaign.h"
 #include "commands.h"
 #include "grpcpp/grpcpp.h"
 
@@ -75,9 +76,13 @@ int main(int argc, char** argv) {
     sub->fallthrough();
   }
 
+  CampaignArgs campaign_args;
+  const CampaignCommands campaign = add_campaign_commands(app, campaign_args);
+
   CLI11_PARSE(app, argc, argv);
 
   Context ctx{std::cout, std::cerr, json, std::chrono::milliseconds(deadline_ms)};
+  if (int rc = run_campaign_command(campaign, campaign_args, ctx); rc >= 0) return rc;
   auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
   if (health->parsed()) return cmd_health(channel, ctx, service, std::chrono::milliseconds(wait_ms));
   auto stub = tierflow::v1::TierService::NewStub(channel);

@@ -15,6 +15,8 @@
 #include "src/grpc_service.h"
 #include "src/sender.h"
 #include "src/store.h"
+#include "src/tier_change.h"
+#include "tierflow/v1/tier.pb.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/unit/notification/recording_channel.h"
 
@@ -330,6 +332,50 @@ TEST_F(CampaignTest, PreviewRendersWithoutClaiming) {
   EXPECT_EQ(resp.audience(), 2);
   ASSERT_EQ(resp.samples_size(), 2);
   EXPECT_FALSE(Store(cfg_.store_path).campaign("b-1").has_value());
+}
+
+TEST(NotificationConfig, TheLocalStacksConfigLoadsWithItsStandingCampaigns) {
+  const Config cfg = load_config(TIERFLOW_NOTIFICATION_YAML);
+  ASSERT_EQ(cfg.standing.size(), 2u);
+  EXPECT_EQ(cfg.standing[0].id, "standing-birthday");
+  EXPECT_EQ(cfg.standing[0].at_hour, 9);
+  EXPECT_EQ(cfg.standing[1].tiers_from, (std::vector<std::string>{"gold", "diamond"}));
+  EXPECT_EQ(cfg.standing[1].missed, MissedPolicy::kReport);
+  EXPECT_EQ(cfg.policy.tier_names.at("gold").at("zh-CN"), "金牌");
+  EXPECT_EQ(cfg.rules.quiet_start_hour, 21);
+}
+
+TEST(TierChangeMessages, DisplayNamesDowngradeWarningsAndRetention) {
+  auto policy = default_policy();
+  policy.tier_names = default_tier_names();
+  v1::CustomerProfile p;
+  p.set_name("王芳");
+  p.set_language("zh-CN");
+  v1::TierAssignment a;
+  a.set_customer_id("c-1");
+  a.set_tier("gold");
+  a.set_previous_tier("silver");
+  a.set_version(3);
+  a.mutable_evaluated_time()->set_seconds(absl::ToUnixSeconds(kStart));
+  EXPECT_EQ(upgrade_message(policy, a, &p, kStart)->subject, "恭喜您升级为金牌客户");
+  a.mutable_pending_downgrade()->set_to_tier("silver");
+  a.mutable_pending_downgrade()->mutable_effective_time()->set_seconds(1'790'000'000);
+  a.mutable_to_keep()->set_text("再消费3,200.00元即可保持金牌");
+  auto warn = downgrade_warning(policy, a, &p, kStart);
+  ASSERT_TRUE(warn.has_value());
+  EXPECT_EQ(warn->dedupe_key, "tier-downgrade:c-1:silver:1790000000");
+  EXPECT_NE(warn->body.find("再消费3,200.00元即可保持金牌"), std::string::npos);
+  EXPECT_NE(warn->body.find("银牌"), std::string::npos);
+  policy.downgrade_warning_tiers = {"diamond"};  // switched off for gold
+  EXPECT_FALSE(downgrade_warning(policy, a, &p, kStart).has_value());
+
+  auto* rfm = a.add_dimensions();
+  rfm->set_dimension("rfm");
+  rfm->set_class_name("At Risk");
+  EXPECT_TRUE(retention_message(policy, a, &p, false, kStart).has_value());
+  EXPECT_FALSE(retention_message(policy, a, &p, true, kStart).has_value());  // already at risk: said before
+  a.set_tier("silver");
+  EXPECT_FALSE(retention_message(policy, a, &p, false, kStart).has_value());  // not a retention tier
 }
 
 }  // namespace
