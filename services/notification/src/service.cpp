@@ -1,6 +1,5 @@
 #include "src/service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
