@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <unordered_map>
 
@@ -93,9 +94,18 @@ Sender::Sender(const Config& cfg, const Clock& clock, kafka::Producer& producer,
     : cfg_(cfg), clock_(clock), producer_(producer), channels_(std::move(channels)), store_(cfg.store_path) {
   static prometheus::Registry fallback;
   metrics_ = std::make_unique<Metrics>(registry ? *registry : fallback);
+  // The sweep: what a crash left in flight is due again, to be resent under its own key.
+  if (const int64_t n = store_.release_in_flight(); n > 0) {
+    spdlog::warn("{} deliveries were in flight at a crash: resending them under their own keys", n);
+  }
+  for (int i = 0; i < cfg_.sender.threads; ++i) pool_.emplace_back([this](std::stop_token st) { worker(st); });
 }
 
-Sender::~Sender() = default;
+Sender::~Sender() {
+  for (auto& t : pool_) t.request_stop();
+  work_.notify_all();
+  pool_.clear();
+}
 
 bool Sender::take_token(const std::string& channel) {
   auto it = cfg_.rules.rate_per_s.find(channel);
@@ -130,18 +140,15 @@ void Sender::publish(const v1::Delivery& d) {
   }
 }
 
-Sender::Round Sender::run_once() {
-  Round round;
+void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
   const absl::Time now = clock_.now();
   const int64_t now_s = absl::ToUnixSeconds(now);
   auto due = store_.due(now_s, cfg_.sender.batch);
-  if (due.empty()) return round;
+  if (due.empty()) return;
   std::stable_sort(due.begin(), due.end(), [](const auto& a, const auto& b) { return a.priority > b.priority; });
 
-  std::vector<DeliveryUpdate> before;       // decided without sending, and the in-flight marks
-  std::vector<size_t> to_send;              // indexes into `before`
-  std::vector<channels::Message> messages;  // parallel to to_send
-  std::vector<v1::Delivery> final_outcomes;
+  std::vector<DeliveryUpdate> before;  // decided without sending, and the in-flight marks
+  std::vector<Job> jobs;
   std::unordered_map<std::string, int> cap_in_batch;
   for (auto& q : due) {
     v1::Delivery& d = q.record;
@@ -155,13 +162,15 @@ Sender::Round Sender::run_once() {
       d.set_status(v1::DELIVERY_STATUS_SKIPPED);
       d.set_error(why);
       before.push_back({q.id, d});
-      final_outcomes.push_back(d);
+      outcomes.push_back(d);
       ++round.skipped;
+      metrics_->skipped.Increment();
     };
     auto defer = [&](absl::Time until) {
       timeutil::to_proto(until, d.mutable_due_time());
       before.push_back({q.id, d});
       ++round.deferred;
+      metrics_->deferred.Increment();
     };
     // Consent and erasure are read now, not at claim time: a withdrawal counts before the next send.
     const auto rec = store_.recipient(d.customer_id());
@@ -203,13 +212,13 @@ Sender::Round Sender::run_once() {
       ++extra;
     }
     const std::string channel(channel_name(d.channel()));
-    auto ch = channels_.find(d.channel());
-    if (ch == channels_.end()) {
+    if (channels_.find(d.channel()) == channels_.end()) {
       d.set_status(v1::DELIVERY_STATUS_FAILED);
       d.set_error("channel " + channel + " is not configured");
       before.push_back({q.id, d});
-      final_outcomes.push_back(d);
+      outcomes.push_back(d);
       ++round.failed;
+      metrics_->failed.Increment();
       continue;
     }
     if (!take_token(channel)) {
@@ -217,60 +226,82 @@ Sender::Round Sender::run_once() {
       continue;  // stays due; a later round
     }
     d.set_attempts(d.attempts() + 1);
-    before.push_back({q.id, d, q.marketing, now_s});
-    to_send.push_back(before.size() - 1);
-    channels::Message m;
-    m.dedupe_key = d.dedupe_key();
-    m.customer_id = d.customer_id();
-    m.to = contact_of(p, d.channel());
-    m.subject = d.subject();
-    m.body = d.body();
-    m.language = d.language();
-    messages.push_back(std::move(m));
+    DeliveryUpdate mark{q.id, d, q.marketing, now_s};
+    mark.inflight = true;
+    before.push_back(mark);
+    Job job;
+    job.update = std::move(mark);
+    job.message.dedupe_key = d.dedupe_key();
+    job.message.customer_id = d.customer_id();
+    job.message.to = contact_of(p, d.channel());
+    job.message.subject = d.subject();
+    job.message.body = d.body();
+    job.message.language = d.language();
+    jobs.push_back(std::move(job));
   }
-  for (size_t i = 0; i < round.deferred; ++i) metrics_->deferred.Increment();
   // BEFORE: the in-flight marks (and the deferrals and skips) are durable before any send.
   store_.update(before);
+  if (jobs.empty()) return;
+  std::lock_guard lock(mu_);
+  in_flight_ += jobs.size();
+  for (auto& j : jobs) queue_.push_back(std::move(j));
+  work_.notify_all();
+}
 
-  std::vector<channels::SendResult> results(messages.size());
-  {
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-      for (size_t i; (i = next.fetch_add(1)) < messages.size();) {
-        const int channel = before[to_send[i]].record.channel();
-        try {
-          results[i] = channels_.at(channel)->send(messages[i]);
-        } catch (const std::exception& e) {
-          results[i].status = channels::SendStatus::kPermanent;
-          results[i].reason = e.what();
-        }
-      }
-    };
-    const size_t n = std::min<size_t>(static_cast<size_t>(cfg_.sender.threads), messages.size());
-    std::vector<std::jthread> pool;
-    for (size_t t = 1; t < n; ++t) pool.emplace_back(work);
-    work();
+void Sender::worker(std::stop_token stop) {
+  for (;;) {
+    Job job;
+    {
+      std::unique_lock lock(mu_);
+      work_.wait(lock, stop, [&] { return !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping
+      job = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    channels::SendResult result;
+    try {
+      result = channels_.at(job.update.record.channel())->send(job.message);
+    } catch (const std::exception& e) {
+      result.status = channels::SendStatus::kPermanent;
+      result.reason = e.what();
+    }
+    std::lock_guard lock(mu_);
+    done_.push_back({std::move(job.update), std::move(result)});
+    finished_.notify_all();
   }
+}
 
+void Sender::collect(Round& round, std::vector<v1::Delivery>& outcomes, bool wait_all) {
+  std::vector<std::pair<DeliveryUpdate, channels::SendResult>> done;
+  {
+    std::unique_lock lock(mu_);
+    if (wait_all) {
+      finished_.wait(lock, [&] { return done_.size() == in_flight_; });
+    } else if (done_.empty() && in_flight_ > 0) {
+      finished_.wait_for(lock, std::chrono::milliseconds(2), [&] { return !done_.empty(); });
+    }
+    done.swap(done_);
+    in_flight_ -= done.size();
+  }
+  if (done.empty()) return;
   // AFTER: the outcomes.
   std::vector<DeliveryUpdate> after;
-  const absl::Time done = clock_.now();
-  for (size_t i = 0; i < messages.size(); ++i) {
-    DeliveryUpdate u = before[to_send[i]];
+  const absl::Time at = clock_.now();
+  for (auto& [u, r] : done) {
     u.count_against_cap = false;
+    u.inflight = false;
     v1::Delivery& d = u.record;
-    const auto& r = results[i];
     if (r.sent()) {
       d.set_status(v1::DELIVERY_STATUS_SENT);
       d.clear_error();
-      timeutil::to_proto(done, d.mutable_sent_time());
+      timeutil::to_proto(at, d.mutable_sent_time());
       ++round.sent;
       metrics_->sent.Increment();
-      final_outcomes.push_back(d);
+      outcomes.push_back(d);
     } else if (r.status == channels::SendStatus::kRetryable && d.attempts() < cfg_.rules.max_attempts) {
       d.set_error(r.reason);
       const absl::Duration wait = std::min(cfg_.rules.max_backoff, cfg_.rules.backoff * (1 << std::min(d.attempts() - 1, 20)));
-      timeutil::to_proto(done + wait, d.mutable_due_time());
+      timeutil::to_proto(at + wait, d.mutable_due_time());
       ++round.retried;
       metrics_->retried.Increment();
       spdlog::warn("delivery {} to customer {}: attempt {} failed, retrying: {}", d.dedupe_key(), d.customer_id(),
@@ -280,25 +311,51 @@ Sender::Round Sender::run_once() {
       d.set_error(r.reason);
       ++round.failed;
       metrics_->failed.Increment();
-      final_outcomes.push_back(d);
+      outcomes.push_back(d);
       spdlog::error("delivery {} to customer {} failed after {} attempts: {}", d.dedupe_key(), d.customer_id(),
                     d.attempts(), r.reason);
     }
     after.push_back(std::move(u));
   }
   store_.update(after);
-  for (size_t i = 0; i < round.skipped; ++i) metrics_->skipped.Increment();
-  for (const auto& d : final_outcomes) publish(d);
+}
+
+Sender::Round Sender::run_once() {
+  Round round;
+  std::vector<v1::Delivery> outcomes;
+  dispatch(round, outcomes);
+  collect(round, outcomes, true);
+  for (const auto& d : outcomes) publish(d);
   return round;
 }
 
 void Sender::run(std::stop_token stop) {
+  // Pipelined: the next batch is read, checked and marked while the last one is sent.
+  const size_t max_in_flight = 2 * static_cast<size_t>(cfg_.sender.batch);
   while (!stop.stop_requested()) {
-    const Round r = run_once();
-    if (r.handled() == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(r.waiting > 0 ? 5 : absl::ToInt64Milliseconds(cfg_.sender.idle_poll)));
+    Round round;
+    std::vector<v1::Delivery> outcomes;
+    size_t in_flight;
+    {
+      std::lock_guard lock(mu_);
+      in_flight = in_flight_;
+    }
+    if (in_flight < max_in_flight) dispatch(round, outcomes);
+    collect(round, outcomes, false);
+    for (const auto& d : outcomes) publish(d);
+    {
+      std::lock_guard lock(mu_);
+      in_flight = in_flight_;
+    }
+    if (round.handled() == 0 && in_flight == 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(round.waiting > 0 ? 5 : absl::ToInt64Milliseconds(cfg_.sender.idle_poll)));
     }
   }
+  // Let what is in flight finish and be confirmed (a kill instead leaves it to the sweep).
+  Round round;
+  std::vector<v1::Delivery> outcomes;
+  collect(round, outcomes, true);
+  for (const auto& d : outcomes) publish(d);
 }
 
 }  // namespace tierflow::notification

@@ -1,6 +1,7 @@
 // The campaign sender: takes due deliveries from the store and sends each exactly once.
 //
-// One round (run_once): read up to `batch` due deliveries, highest priority first; apply
+// Deliveries move claimed -> in flight (attempts + 1, written BEFORE the send) -> SENT,
+// FAILED or due again (written AFTER). One round (run_once): read up to `batch` due deliveries, highest priority first; apply
 // the rules at send time (the customer erased or consent withdrawn: SKIPPED; quiet hours
 // in the customer's zone: deferred to the morning; the marketing cap: deferred to the
 // next free slot; the campaign's window closed: SKIPPED; the channel's rate: left for a
@@ -13,13 +14,21 @@
 // due, and the next round sends them again under the same dedupe key (the provider's
 // idempotency key). A crash after the second loses nothing but, possibly, outcome records.
 //
-// Threading: run() on one thread (it owns its Store); sends fan out to worker threads.
-// Channels must be thread-safe (channels/channel.h).
+// run() pipelines the same steps: the next batch is read, checked and marked while up to
+// two batches are being sent, and outcomes are confirmed as they come in.
+//
+// Threading: run() or run_once() on one thread (it owns its Store); sends go to a pool of
+// `threads` workers. One Sender per store: its constructor releases the in-flight marks a
+// crash left (the sweep). Channels must be thread-safe (channels/channel.h).
 #pragma once
 
 #include <absl/time/time.h>
 
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 #include <memory>
 #include <stop_token>
 #include <string>
@@ -60,6 +69,15 @@ class Sender {
   struct Metrics;
 
  private:
+  struct Job {
+    DeliveryUpdate update;
+    channels::Message message;
+  };
+  // Reads due deliveries, applies the rules, writes the marks; queues the sends.
+  void dispatch(Round& round, std::vector<v1::Delivery>& outcomes);
+  // Writes the outcomes of finished sends (all in flight when wait_all).
+  void collect(Round& round, std::vector<v1::Delivery>& outcomes, bool wait_all);
+  void worker(std::stop_token stop);
   void publish(const v1::Delivery& d);
   bool take_token(const std::string& channel);
 
@@ -75,6 +93,14 @@ class Sender {
     absl::Time refilled;
   };
   std::map<std::string, Bucket> buckets_;
+
+  std::mutex mu_;
+  std::condition_variable_any work_;
+  std::condition_variable finished_;
+  std::deque<Job> queue_;                                              // guarded by mu_
+  std::vector<std::pair<DeliveryUpdate, channels::SendResult>> done_;  // guarded by mu_
+  size_t in_flight_ = 0;                                               // guarded by mu_
+  std::vector<std::jthread> pool_;  // last: joined before the rest is destroyed
 };
 
 // Whether `local` (the customer's wall clock) is in quiet hours [start, end), wrapping

@@ -95,10 +95,12 @@ Store::Store(const std::string& path) : db_(sql::sqlite::Db::open(path)) {
   add_column_if_missing(db_, "deliveries", "due_at", "INTEGER NOT NULL DEFAULT 0");
   add_column_if_missing(db_, "deliveries", "priority", "INTEGER NOT NULL DEFAULT 0");
   add_column_if_missing(db_, "deliveries", "marketing", "INTEGER NOT NULL DEFAULT 0");
+  add_column_if_missing(db_, "deliveries", "inflight", "INTEGER NOT NULL DEFAULT 0");
   db_.exec(R"sql(
     CREATE INDEX IF NOT EXISTS deliveries_customer ON deliveries (customer_id, id);
     CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries (status, id);
     CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (queued, status, due_at);
+    CREATE INDEX IF NOT EXISTS deliveries_inflight ON deliveries (inflight) WHERE inflight = 1;
     CREATE INDEX IF NOT EXISTS deliveries_campaign ON deliveries (campaign_id, status);
     CREATE UNIQUE INDEX IF NOT EXISTS deliveries_occasion ON deliveries (customer_id, occasion) WHERE occasion <> '';
   )sql");
@@ -236,11 +238,23 @@ Recipient read_recipient(const sql::sqlite::Statement& q) {
 }
 }  // namespace
 
+sql::sqlite::Statement& Store::cached(sql::sqlite::Statement& slot, std::string_view sql) {
+  if (!slot.valid()) slot = db_.prepare(sql);
+  return slot;
+}
+
 std::optional<Recipient> Store::recipient(const std::string& customer_id) {
-  auto q = db_.prepare(std::string("SELECT ") + kRecipientColumns + " FROM directory WHERE customer_id = ?1");
+  auto& q = cached(recipient_q_, std::string("SELECT ") + kRecipientColumns + " FROM directory WHERE customer_id = ?1");
   q.bind_text(1, customer_id);
-  if (!q.step()) return std::nullopt;
-  return read_recipient(q);
+  std::optional<Recipient> out;
+  try {
+    if (q.step()) out = read_recipient(q);
+  } catch (...) {
+    q.reset();
+    throw;
+  }
+  q.reset();
+  return out;
 }
 
 std::optional<v1::CustomerProfile> Store::profile(const std::string& customer_id) {

@@ -71,6 +71,7 @@ struct DeliveryUpdate {
   v1::Delivery record;            // status, attempts, error, due_time as they become
   bool count_against_cap = false; // record a marketing send at cap_at for the cap
   int64_t cap_at_unix_s = 0;
+  bool inflight = false;          // handed to a channel, not yet confirmed
 };
 
 class Store {
@@ -140,13 +141,15 @@ class Store {
   Progress progress(const std::string& campaign_id, int64_t now_unix_s);
 
   // --- sender ---
-  // Due deliveries, oldest due first (the index's order; the sender orders a batch by priority).
+  // Due deliveries not in flight, oldest due first (the index's order; the sender orders a batch by priority).
   std::vector<QueuedDelivery> due(int64_t now_unix_s, int limit);
   // Whether the customer has a due marketing delivery of a higher priority waiting.
   bool higher_priority_due(const std::string& customer_id, int priority, int64_t now_unix_s);
   // The earliest due time of a queued delivery not yet due, if any.
   std::optional<int64_t> next_due();
   void update(const std::vector<DeliveryUpdate>& updates);
+  // The sweep after a crash: deliveries left in flight become due (same key); returns how many.
+  int64_t release_in_flight();
   // Marketing sends to the customer after `since`: how many, and the oldest.
   std::pair<int64_t, int64_t> cap_window(const std::string& customer_id, int64_t since_unix_s);
   // Records a marketing message sent elsewhere (an import of history) against the cap.
@@ -161,7 +164,11 @@ class Store {
  private:
   void erase_customer(const std::string& customer_id);
   int64_t insert_queued(const std::vector<QueuedDelivery>& deliveries);
+  // A statement prepared once per connection (the sender's per-delivery reads).
+  sql::sqlite::Statement& cached(sql::sqlite::Statement& slot, std::string_view sql);
   sql::sqlite::Db db_;
+  // Declared after db_: destroyed before it.
+  sql::sqlite::Statement recipient_q_, cap_q_;
 };
 
 // Packs a lunar birthday for AudienceQuery (leap * 10000 + month * 100 + day).

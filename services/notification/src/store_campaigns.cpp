@@ -116,6 +116,7 @@ Store::Progress Store::progress(const std::string& campaign_id, int64_t now_unix
 std::vector<QueuedDelivery> Store::due(int64_t now_unix_s, int limit) {
   auto q = db_.prepare(
       "SELECT id, record, priority, marketing FROM deliveries WHERE queued = 1 AND status = ?1 AND due_at <= ?2 "
+      "AND inflight = 0 "
       "ORDER BY due_at, id LIMIT ?3");  // the index's order: no sort of everything due
   q.bind_int64(1, v1::DELIVERY_STATUS_CLAIMED).bind_int64(2, now_unix_s).bind_int64(3, limit);
   std::vector<QueuedDelivery> out;
@@ -144,13 +145,13 @@ void Store::update(const std::vector<DeliveryUpdate>& updates) {
   // A skipped delivery gives its occasion back: a later campaign may greet the customer
   // once consent is given.
   auto put = db_.prepare(
-      "UPDATE deliveries SET status = ?2, record = ?3, due_at = ?4, "
+      "UPDATE deliveries SET status = ?2, record = ?3, due_at = ?4, inflight = ?5, "
       "occasion = CASE WHEN ?2 = 4 THEN '' ELSE occasion END WHERE id = ?1");
   auto cap = db_.prepare(
       "INSERT INTO cap_log (dedupe_key, customer_id, at_unix_s) VALUES (?1, ?2, ?3) ON CONFLICT DO NOTHING");
   for (const auto& u : updates) {
     put.bind_int64(1, u.id).bind_int64(2, u.record.status()).bind_blob(3, u.record.SerializeAsString());
-    put.bind_int64(4, u.record.due_time().seconds()).run();
+    put.bind_int64(4, u.record.due_time().seconds()).bind_int64(5, u.inflight ? 1 : 0).run();
     if (u.count_against_cap) {
       cap.bind_text(1, u.record.dedupe_key()).bind_text(2, u.record.customer_id()).bind_int64(3, u.cap_at_unix_s).run();
     }
@@ -167,11 +168,23 @@ bool Store::higher_priority_due(const std::string& customer_id, int priority, in
   return q.step();
 }
 
+int64_t Store::release_in_flight() {
+  db_.prepare("UPDATE deliveries SET inflight = 0 WHERE inflight = 1").run();
+  return db_.changes();
+}
+
 std::pair<int64_t, int64_t> Store::cap_window(const std::string& customer_id, int64_t since_unix_s) {
-  auto q = db_.prepare("SELECT count(*), min(at_unix_s) FROM cap_log WHERE customer_id = ?1 AND at_unix_s > ?2");
+  auto& q = cached(cap_q_, "SELECT count(*), min(at_unix_s) FROM cap_log WHERE customer_id = ?1 AND at_unix_s > ?2");
   q.bind_text(1, customer_id).bind_int64(2, since_unix_s);
-  q.step();
-  return {q.column_int64(0), q.column_is_null(1) ? 0 : q.column_int64(1)};
+  std::pair<int64_t, int64_t> out{0, 0};
+  try {
+    if (q.step()) out = {q.column_int64(0), q.column_is_null(1) ? 0 : q.column_int64(1)};
+  } catch (...) {
+    q.reset();
+    throw;
+  }
+  q.reset();
+  return out;
 }
 
 void Store::note_marketing_sends(const std::vector<std::pair<std::string, int64_t>>& customer_at,

@@ -289,8 +289,11 @@ TEST_F(CampaignTest, ACrashAfterTheInFlightMarkResendsUnderTheSameKey) {
   auto due = store.due(absl::ToUnixSeconds(clock_.now()), 10);
   ASSERT_EQ(due.size(), 1u);
   due[0].record.set_attempts(1);
-  store.update({{due[0].id, due[0].record, true, absl::ToUnixSeconds(clock_.now())}});
-  auto s = sender();
+  DeliveryUpdate mark{due[0].id, due[0].record, true, absl::ToUnixSeconds(clock_.now())};
+  mark.inflight = true;
+  store.update({mark});
+  EXPECT_TRUE(store.due(absl::ToUnixSeconds(clock_.now()), 10).empty());  // in flight: not due twice
+  auto s = sender();  // a restart: its sweep makes the in-flight claim due again
   while (s->run_once().handled() > 0) {
   }
   const auto msgs = channel_->messages();
