@@ -325,6 +325,31 @@ TEST_F(CampaignTest, CancelStopsWhatWasNotYetAttempted) {
   EXPECT_EQ(svc.GetCampaign(&ctx, &get, &out).error_code(), grpc::StatusCode::NOT_FOUND);
 }
 
+TEST_F(CampaignTest, AHolidayCampaignIsClaimedForItsDateInTheMorningThere) {
+  directory({person("c-1", "Asia/Shanghai"), person("c-2", "Europe/London")});
+  v1::CampaignProgress out;
+  auto r = birthday("mid-autumn");
+  r.set_kind(v1::CAMPAIGN_KIND_HOLIDAY);
+  r.set_holiday("mid_autumn");
+  ASSERT_TRUE(start(r, &out).ok());
+  EXPECT_EQ(out.audience(), 2);
+  EXPECT_EQ(out.deferred(), 2);  // 中秋 2026 is 25 September
+  Store store(cfg_.store_path);
+  int64_t last = 0;
+  auto ds = store.deliveries("c-1", 10, INT64_MAX, &last);
+  ASSERT_EQ(ds.size(), 1u);
+  EXPECT_EQ(ds[0].occasion(), "holiday:mid_autumn:2026");
+  EXPECT_EQ(ds[0].subject(), "中秋节快乐");
+  EXPECT_EQ(absl::FromUnixSeconds(ds[0].due_time().seconds()),
+            absl::FromCivil(absl::CivilSecond(2026, 9, 25, 0, 0, 0), absl::UTCTimeZone()));  // 08:00 in Shanghai
+  clock_.set(absl::FromCivil(absl::CivilSecond(2026, 9, 25, 9, 0, 0), absl::UTCTimeZone()));  // 17:00 / 10:00
+  auto s = sender();
+  while (s->run_once().handled() > 0) {
+  }
+  EXPECT_EQ(received(), (std::map<std::string, int>{{"c-1", 1}, {"c-2", 1}}));
+  EXPECT_EQ(channel_->messages()[1].subject, "Happy Mid-Autumn Festival");
+}
+
 TEST_F(CampaignTest, PreviewRendersWithoutClaiming) {
   directory({person("c-1", "Asia/Shanghai"), person("c-2", "Europe/London")});
   CampaignService svc(cfg_, clock_, *planner_);
