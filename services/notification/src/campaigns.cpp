@@ -2,6 +2,8 @@
 
 #include <absl/strings/str_format.h>
 
+#include <google/protobuf/unknown_field_set.h>
+
 #include <set>
 
 #include "common/errors/errors.h"
@@ -43,6 +45,16 @@ void Planner::validate(const v1::CampaignRequest& r, absl::Time now) const {
   using errors::InvalidArgument;
   if (r.campaign_id().empty()) throw InvalidArgument("campaign_id: required (it is the campaign's idempotency key)");
   if (r.campaign_id().find(':') != std::string::npos) throw InvalidArgument("campaign_id: must not contain ':'");
+  // A field this service does not know (a newer client's audience filter) would be
+  // silently ignored and widen the audience: refuse it.
+  for (const auto& [name, msg] : {std::pair<std::string, const google::protobuf::Message*>{"", &r},
+                                  std::pair<std::string, const google::protobuf::Message*>{"audience.", &r.audience()},
+                                  std::pair<std::string, const google::protobuf::Message*>{"window.", &r.window()}}) {
+    const auto& unknown = msg->GetReflection()->GetUnknownFields(*msg);
+    if (!unknown.empty()) {
+      throw InvalidArgument(absl::StrFormat("%sfield %d: unknown to this service", name, unknown.field(0).number()));
+    }
+  }
   if (r.kind() == v1::CAMPAIGN_KIND_UNSPECIFIED || !v1::CampaignKind_IsValid(r.kind())) {
     throw InvalidArgument("kind: required (BIRTHDAY, HOLIDAY, TIER_CHANGE, RETENTION or CUSTOM)");
   }

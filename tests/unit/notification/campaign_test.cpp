@@ -128,6 +128,12 @@ TEST_F(CampaignTest, BadRequestsNameTheFieldAndClaimNothing) {
   EXPECT_NE(start(r, &out).error_message().find("holiday: 'groundhog_day'"), std::string::npos);
 
   r = birthday("b-1");
+  r.mutable_audience()->GetReflection()->MutableUnknownFields(r.mutable_audience())->AddVarint(9, 1);
+  st = start(r, &out);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(st.error_message().find("audience.field 9: unknown"), std::string::npos) << st.error_message();
+
+  r = birthday("b-1");
   r.mutable_audience()->add_tiers("silver");  // nobody is silver
   st = start(r, &out);
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
@@ -348,6 +354,23 @@ TEST_F(CampaignTest, AHolidayCampaignIsClaimedForItsDateInTheMorningThere) {
   }
   EXPECT_EQ(received(), (std::map<std::string, int>{{"c-1", 1}, {"c-2", 1}}));
   EXPECT_EQ(channel_->messages()[1].subject, "Happy Mid-Autumn Festival");
+}
+
+TEST_F(CampaignTest, ARateLimitPerChannelSpreadsTheSends) {
+  cfg_.rules.rate_per_s["smtp"] = 50;
+  std::vector<v1::CustomerProfile> many;
+  for (int i = 0; i < 120; ++i) many.push_back(person("c-" + std::to_string(i), "Asia/Shanghai"));
+  directory(many);
+  v1::CampaignProgress out;
+  ASSERT_TRUE(start(birthday("b-1"), &out).ok());
+  auto s = sender();
+  const auto first = s->run_once();
+  EXPECT_LE(first.sent, 51u);
+  EXPECT_GT(first.waiting, 0u);
+  const auto t0 = absl::Now();
+  while (Store(cfg_.store_path).progress("b-1", 0).pending > 0) s->run_once();
+  EXPECT_GE(absl::Now() - t0, absl::Milliseconds(1000));  // 120 at 50/s with a burst of 50
+  EXPECT_EQ(channel_->messages().size(), 120u);
 }
 
 TEST_F(CampaignTest, PreviewRendersWithoutClaiming) {
