@@ -48,7 +48,8 @@ void App::run(std::stop_token stop) {
     threads.emplace_back(guard("campaign sender", [sender, token = all.get_token()] { sender->run(token); }));
     if (!cfg_.standing.empty()) {
       auto scheduler = std::make_shared<Scheduler>(cfg_, *clock_, *planner_);
-      threads.emplace_back(guard("standing campaigns", [scheduler, token = all.get_token()] { scheduler->run(token); }));
+      threads.emplace_back(
+          guard("standing campaigns", [scheduler, token = all.get_token()] { scheduler->run(token); }));
     }
   }
   guard("consumer", [this, token = all.get_token()] { worker_->run(token); })();

@@ -28,10 +28,14 @@ bool consents(const v1::CustomerProfile& p, int channel, bool marketing) {
 
 std::string contact_of(const v1::CustomerProfile& p, int channel) {
   switch (channel) {
-    case v1::CHANNEL_EMAIL: return p.email();
-    case v1::CHANNEL_SMS: return p.phone();
-    case v1::CHANNEL_WEBHOOK: return p.webhook_url();
-    default: return "";
+    case v1::CHANNEL_EMAIL:
+      return p.email();
+    case v1::CHANNEL_SMS:
+      return p.phone();
+    case v1::CHANNEL_WEBHOOK:
+      return p.webhook_url();
+    default:
+      return "";
   }
 }
 
@@ -39,7 +43,9 @@ bool reachable(const v1::CustomerProfile& p, int channel) {
   return channel == v1::CHANNEL_FILE || channel == v1::CHANNEL_WEBHOOK || !contact_of(p, channel).empty();
 }
 
-int campaign_priority(const v1::CampaignRequest& r) { return r.priority() != 0 ? r.priority() : default_priority(r.kind()); }
+int campaign_priority(const v1::CampaignRequest& r) {
+  return r.priority() != 0 ? r.priority() : default_priority(r.kind());
+}
 
 void Planner::validate(const v1::CampaignRequest& r, absl::Time now) const {
   using errors::InvalidArgument;
@@ -60,7 +66,8 @@ void Planner::validate(const v1::CampaignRequest& r, absl::Time now) const {
   }
   if (r.kind() == v1::CAMPAIGN_KIND_HOLIDAY) {
     if (r.holiday().empty()) throw InvalidArgument("holiday: required for a HOLIDAY campaign");
-    if (holidays_.find(r.holiday()) == nullptr) throw InvalidArgument("holiday: '" + r.holiday() + "' is not in the holiday calendar");
+    if (holidays_.find(r.holiday()) == nullptr)
+      throw InvalidArgument("holiday: '" + r.holiday() + "' is not in the holiday calendar");
   } else if (!r.holiday().empty()) {
     throw InvalidArgument("holiday: only for a HOLIDAY campaign");
   }
@@ -79,7 +86,8 @@ void Planner::validate(const v1::CampaignRequest& r, absl::Time now) const {
   if (r.channels().empty()) throw InvalidArgument("channels: name at least one, in order of preference");
   for (int i = 0; i < r.channels_size(); ++i) {
     const int ch = r.channels(i);
-    if (ch == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(ch)) throw InvalidArgument(absl::StrFormat("channels[%d]: unknown channel", i));
+    if (ch == v1::CHANNEL_UNSPECIFIED || !v1::Channel_IsValid(ch))
+      throw InvalidArgument(absl::StrFormat("channels[%d]: unknown channel", i));
     if (!channel_configured(cfg_, ch)) {
       throw InvalidArgument(absl::StrFormat("channels[%d]: %s has no config in this service", i, channel_name(ch)));
     }
@@ -100,12 +108,14 @@ void Planner::validate(const v1::CampaignRequest& r, absl::Time now) const {
   for (int i = 0; i < a.lifecycle_size(); ++i) {
     static const std::set<std::string> known{"new", "active", "at_risk", "churned"};
     if (!known.count(a.lifecycle(i))) {
-      throw InvalidArgument(absl::StrFormat("audience.lifecycle[%d]: '%s' is not new, active, at_risk or churned", i, a.lifecycle(i)));
+      throw InvalidArgument(
+          absl::StrFormat("audience.lifecycle[%d]: '%s' is not new, active, at_risk or churned", i, a.lifecycle(i)));
     }
   }
   for (int i = 0; i < a.tiers_size(); ++i) {
     if (cfg_.tier_names.count(a.tiers(i)) == 0 &&
-        std::find(cfg_.policy.tier_order.begin(), cfg_.policy.tier_order.end(), a.tiers(i)) == cfg_.policy.tier_order.end()) {
+        std::find(cfg_.policy.tier_order.begin(), cfg_.policy.tier_order.end(), a.tiers(i)) ==
+            cfg_.policy.tier_order.end()) {
       throw InvalidArgument(absl::StrFormat("audience.tiers[%d]: unknown tier '%s'", i, a.tiers(i)));
     }
   }
@@ -188,13 +198,15 @@ std::vector<QueuedDelivery> Planner::plan_birthdays(Store& store, const v1::Camp
   AudienceQuery q = query_of(r.audience());
   q.zone = zone;
   for (const auto& b : calendar::solar_birthdays_on(day, cfg_.feb29)) q.birthdays_mmdd.push_back(b.month * 100 + b.day);
-  for (const auto& l : calendar::lunar_birthdays_on(day)) q.lunar_birthdays.push_back(lunar_key(l.month, l.day, l.leap));
+  for (const auto& l : calendar::lunar_birthdays_on(day))
+    q.lunar_birthdays.push_back(lunar_key(l.month, l.day, l.leap));
   std::vector<QueuedDelivery> out;
   for (const auto& rec : store.audience(q)) {
     std::string occasion;
     const auto& p = rec.profile;
     if (p.has_lunar_birthday() && p.lunar_birthday().month() > 0) {
-      const calendar::LunarDate ld{p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()};
+      const calendar::LunarDate ld{p.lunar_birthday().month(), p.lunar_birthday().day(),
+                                   p.lunar_birthday().leap_month()};
       auto year = calendar::lunar_birthday_due(ld, day);
       if (!year) continue;
       occasion = "lunar-birthday:" + std::to_string(*year);
@@ -253,9 +265,9 @@ std::vector<QueuedDelivery> Planner::plan(Store& store, const v1::CampaignReques
     }
     return out;
   }
-  const std::string occasion_kind = r.kind() == v1::CAMPAIGN_KIND_RETENTION    ? "retention"
+  const std::string occasion_kind = r.kind() == v1::CAMPAIGN_KIND_RETENTION     ? "retention"
                                     : r.kind() == v1::CAMPAIGN_KIND_TIER_CHANGE ? "tier-change"
-                                                                                 : "custom";
+                                                                                : "custom";
   for (const auto& rec : store.audience(query_of(r.audience()))) {
     out.push_back(make(r, rec, occasion_kind + ":" + r.campaign_id(), "", due));
   }

@@ -27,7 +27,8 @@ std::vector<int> read_channels(const config::Section& s, const std::vector<std::
     const auto ch = channel_from_name(name);
     if (!ch) throw config::ConfigError(file + ": key '" + s.path() + ".channels': unknown channel '" + name + "'");
     if (!channel_configured(c, *ch)) {
-      throw config::ConfigError(file + ": key '" + s.path() + ".channels': channel '" + name + "' has no config under channels");
+      throw config::ConfigError(file + ": key '" + s.path() + ".channels': channel '" + name +
+                                "' has no config under channels");
     }
     out.push_back(*ch);
   }
@@ -52,10 +53,14 @@ Config load_config(const std::string& path) {
   auto tc = root.section("tier_change");
   c.policy.tier_order = tc.get_string_list("tier_order", c.policy.tier_order);
   c.policy.notify_from = tc.get_string("notify_from", c.policy.notify_from);
-  c.policy.max_age = absl::Seconds(tc.get_int("max_age_s", absl::ToInt64Seconds(c.policy.max_age), 0, INT64_C(1) << 40));
-  c.policy.cap_period = absl::Seconds(tc.get_int("cap_period_s", absl::ToInt64Seconds(c.policy.cap_period), 0, INT64_C(1) << 40));
-  if (c.policy.tier_order.empty()) throw config::ConfigError(file + ": key 'tier_change.tier_order': must list the tiers, lowest first");
-  if (std::find(c.policy.tier_order.begin(), c.policy.tier_order.end(), c.policy.notify_from) == c.policy.tier_order.end()) {
+  c.policy.max_age =
+      absl::Seconds(tc.get_int("max_age_s", absl::ToInt64Seconds(c.policy.max_age), 0, INT64_C(1) << 40));
+  c.policy.cap_period =
+      absl::Seconds(tc.get_int("cap_period_s", absl::ToInt64Seconds(c.policy.cap_period), 0, INT64_C(1) << 40));
+  if (c.policy.tier_order.empty())
+    throw config::ConfigError(file + ": key 'tier_change.tier_order': must list the tiers, lowest first");
+  if (std::find(c.policy.tier_order.begin(), c.policy.tier_order.end(), c.policy.notify_from) ==
+      c.policy.tier_order.end()) {
     throw config::ConfigError(file + ": key 'tier_change.notify_from': '" + c.policy.notify_from +
                               "' is not in tier_change.tier_order");
   }
@@ -105,11 +110,14 @@ Config load_config(const std::string& path) {
   c.rules.quiet_start_hour = static_cast<int>(rules.get_int("quiet_start_hour", c.rules.quiet_start_hour, 0, 23));
   c.rules.quiet_end_hour = static_cast<int>(rules.get_int("quiet_end_hour", c.rules.quiet_end_hour, 0, 23));
   c.rules.cap_count = static_cast<int>(rules.get_int("cap_count", c.rules.cap_count, 1, 1000));
-  c.rules.cap_period = absl::Seconds(rules.get_int("cap_period_s", absl::ToInt64Seconds(c.rules.cap_period), 1, INT64_C(1) << 40));
+  c.rules.cap_period =
+      absl::Seconds(rules.get_int("cap_period_s", absl::ToInt64Seconds(c.rules.cap_period), 1, INT64_C(1) << 40));
   c.rules.max_attempts = static_cast<int>(rules.get_int("max_attempts", c.rules.max_attempts, 1, 100));
-  c.rules.backoff = absl::Milliseconds(rules.get_int("backoff_ms", absl::ToInt64Milliseconds(c.rules.backoff), 1, 3'600'000));
+  c.rules.backoff =
+      absl::Milliseconds(rules.get_int("backoff_ms", absl::ToInt64Milliseconds(c.rules.backoff), 1, 3'600'000));
   for (const auto& [ch, rate] : rules.get_string_map("rate_per_s")) {
-    if (!channel_from_name(ch)) throw config::ConfigError(file + ": key 'rules.rate_per_s." + ch + "': unknown channel");
+    if (!channel_from_name(ch))
+      throw config::ConfigError(file + ": key 'rules.rate_per_s." + ch + "': unknown channel");
     int v = 0;
     try {
       v = std::stoi(rate);
@@ -127,7 +135,8 @@ Config load_config(const std::string& path) {
   c.holidays_path = root.get_string("holidays_path", "");
   c.default_time_zone = root.get_string("default_time_zone", c.default_time_zone);
   if (absl::TimeZone tz; !absl::LoadTimeZone(c.default_time_zone, &tz)) {
-    throw config::ConfigError(file + ": key 'default_time_zone': '" + c.default_time_zone + "' is not an IANA time zone");
+    throw config::ConfigError(file + ": key 'default_time_zone': '" + c.default_time_zone +
+                              "' is not an IANA time zone");
   }
   const std::string feb29 = root.get_enum("feb29", "feb28", {"feb28", "mar1"});
   c.feb29 = *calendar::parse_feb29_policy(feb29);
@@ -159,7 +168,7 @@ Config load_config(const std::string& path) {
     sc.tiers_from = s.get_string_list("tiers", {});
     sc.channels = read_channels(s, {"file"}, c, file);
     sc.missed = s.get_enum("missed", "catch_up", {"catch_up", "report"}) == "report" ? MissedPolicy::kReport
-                                                                                      : MissedPolicy::kCatchUp;
+                                                                                     : MissedPolicy::kCatchUp;
     c.standing.push_back(std::move(sc));
   }
   loader.finish();

@@ -29,14 +29,14 @@ struct SendRules {
   absl::Duration cap_period = absl::Hours(24 * 7);
   // Per channel ("smtp", "sms", "webhook", "file"): messages per second; 0 = unlimited.
   std::map<std::string, int> rate_per_s;
-  int max_attempts = 5;                        // then FAILED and to the DLQ
-  absl::Duration backoff = absl::Seconds(2);   // doubled per attempt
+  int max_attempts = 5;                       // then FAILED and to the DLQ
+  absl::Duration backoff = absl::Seconds(2);  // doubled per attempt
   absl::Duration max_backoff = absl::Minutes(10);
 };
 
 struct SenderConfig {
-  int threads = 8;          // concurrent sends
-  int batch = 256;          // deliveries marked in flight per store transaction
+  int threads = 8;  // concurrent sends
+  int batch = 256;  // deliveries marked in flight per store transaction
   absl::Duration idle_poll = absl::Milliseconds(200);
 };
 
@@ -44,11 +44,11 @@ enum class MissedPolicy { kCatchUp, kReport };
 
 // A standing campaign: runs by itself every local day (at_hour in each customer's zone).
 struct StandingCampaign {
-  std::string id;              // campaign id ("standing-birthday"): part of every dedupe key
-  bool birthday = true;        // else holiday
+  std::string id;        // campaign id ("standing-birthday"): part of every dedupe key
+  bool birthday = true;  // else holiday
   int at_hour = 9;
   std::vector<std::string> tiers_from;  // audience: these tiers ("gold", "diamond"); empty = all
-  std::vector<int> channels;   // v1::Channel values in order of preference
+  std::vector<int> channels;            // v1::Channel values in order of preference
   // A day the service was down for entirely: sent late (catch_up) or counted as missed
   // (report: metric, log, and GetCampaign). A day it comes back on is always caught up.
   MissedPolicy missed = MissedPolicy::kCatchUp;

@@ -16,21 +16,31 @@ std::optional<int> channel_from_name(std::string_view name) {
 
 std::string_view channel_name(int channel) {
   switch (channel) {
-    case v1::CHANNEL_EMAIL: return "smtp";
-    case v1::CHANNEL_SMS: return "sms";
-    case v1::CHANNEL_WEBHOOK: return "webhook";
-    case v1::CHANNEL_FILE: return "file";
-    default: return "unspecified";
+    case v1::CHANNEL_EMAIL:
+      return "smtp";
+    case v1::CHANNEL_SMS:
+      return "sms";
+    case v1::CHANNEL_WEBHOOK:
+      return "webhook";
+    case v1::CHANNEL_FILE:
+      return "file";
+    default:
+      return "unspecified";
   }
 }
 
 bool channel_configured(const Config& cfg, int channel) {
   switch (channel) {
-    case v1::CHANNEL_EMAIL: return cfg.smtp.has_value();
-    case v1::CHANNEL_SMS: return cfg.sms.has_value();
-    case v1::CHANNEL_WEBHOOK: return cfg.webhook.has_value();
-    case v1::CHANNEL_FILE: return cfg.file_channel;
-    default: return false;
+    case v1::CHANNEL_EMAIL:
+      return cfg.smtp.has_value();
+    case v1::CHANNEL_SMS:
+      return cfg.sms.has_value();
+    case v1::CHANNEL_WEBHOOK:
+      return cfg.webhook.has_value();
+    case v1::CHANNEL_FILE:
+      return cfg.file_channel;
+    default:
+      return false;
   }
 }
 
@@ -56,11 +66,15 @@ bool is_marketing(v1::CampaignKind kind) { return kind != v1::CAMPAIGN_KIND_TIER
 
 int default_priority(v1::CampaignKind kind) {
   switch (kind) {
-    case v1::CAMPAIGN_KIND_TIER_CHANGE: return 30;
-    case v1::CAMPAIGN_KIND_BIRTHDAY: return 20;
+    case v1::CAMPAIGN_KIND_TIER_CHANGE:
+      return 30;
+    case v1::CAMPAIGN_KIND_BIRTHDAY:
+      return 20;
     case v1::CAMPAIGN_KIND_HOLIDAY:
-    case v1::CAMPAIGN_KIND_RETENTION: return 10;
-    default: return 0;
+    case v1::CAMPAIGN_KIND_RETENTION:
+      return 10;
+    default:
+      return 0;
   }
 }
 
@@ -78,14 +92,16 @@ v1::Template make(std::string language, std::string tier, std::string subject, s
 std::vector<v1::Template> default_templates(v1::CampaignKind kind) {
   switch (kind) {
     case v1::CAMPAIGN_KIND_BIRTHDAY:
-      return {make("zh-CN", "", "生日快乐，{{name}}", "尊敬的{{name}}：祝您生日快乐！感谢您作为我们的{{tier}}客户一路相伴。"),
+      return {make("zh-CN", "", "生日快乐，{{name}}",
+                   "尊敬的{{name}}：祝您生日快乐！感谢您作为我们的{{tier}}客户一路相伴。"),
               make("en", "", "Happy birthday, {{name}}",
                    "Dear {{name}}, happy birthday! Thank you for being our {{tier}} customer.")};
     case v1::CAMPAIGN_KIND_HOLIDAY:
       return {make("zh-CN", "", "{{holiday}}快乐", "尊敬的{{name}}：值此{{holiday}}之际，祝您节日快乐！"),
               make("en", "", "Happy {{holiday}}", "Dear {{name}}, our best wishes for {{holiday}}.")};
     case v1::CAMPAIGN_KIND_RETENTION:
-      return {make("zh-CN", "", "我们想念您，{{name}}", "尊敬的{{name}}：好久不见，作为{{tier}}客户，您的专属权益仍在等您。"),
+      return {make("zh-CN", "", "我们想念您，{{name}}",
+                   "尊敬的{{name}}：好久不见，作为{{tier}}客户，您的专属权益仍在等您。"),
               make("en", "", "We miss you, {{name}}",
                    "Dear {{name}}, it has been a while: as a {{tier}} customer your benefits are waiting.")};
     case v1::CAMPAIGN_KIND_TIER_CHANGE:

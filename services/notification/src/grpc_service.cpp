@@ -26,7 +26,10 @@ v1::CampaignProgress CampaignService::progress(Store& store, const CampaignRow& 
   out.set_failed(p.failed);
   out.set_pending(p.pending);
   out.set_deferred(p.deferred);
-  out.set_state(row.state == "cancelled" ? "cancelled" : row.state == "standing" ? "standing" : p.pending > 0 ? "running" : "done");
+  out.set_state(row.state == "cancelled"  ? "cancelled"
+                : row.state == "standing" ? "standing"
+                : p.pending > 0           ? "running"
+                                          : "done");
   out.mutable_started_time()->set_seconds(row.started_unix_s);
   return out;
 }
@@ -102,7 +105,8 @@ grpc::Status CampaignService::CancelCampaign(grpc::ServerContext*, const v1::Can
     auto row = store.campaign(req->campaign_id());
     if (!row) throw errors::NotFound("campaign_id: no campaign '" + req->campaign_id() + "'");
     if (row->state == "standing") {
-      throw errors::FailedPrecondition("campaign_id: '" + req->campaign_id() + "' is a standing campaign (switch it off in config)");
+      throw errors::FailedPrecondition("campaign_id: '" + req->campaign_id() +
+                                       "' is a standing campaign (switch it off in config)");
     }
     store.cancel_campaign(req->campaign_id());
     spdlog::info("campaign {} cancelled", req->campaign_id());

@@ -77,11 +77,14 @@ absl::Time quiet_hours_end(absl::Time now, const absl::TimeZone& zone, int start
 
 struct Sender::Metrics {
   explicit Metrics(prometheus::Registry& r)
-      : sent(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "Campaign deliveries by outcome", {{"outcome", "sent"}})),
+      : sent(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "Campaign deliveries by outcome",
+                              {{"outcome", "sent"}})),
         failed(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "", {{"outcome", "failed"}})),
         skipped(metrics::counter(r, "tierflow_notification_campaign_deliveries_total", "", {{"outcome", "skipped"}})),
-        deferred(metrics::counter(r, "tierflow_notification_campaign_deferred_total", "Deliveries deferred (quiet hours, cap)")),
-        retried(metrics::counter(r, "tierflow_notification_campaign_retries_total", "Sends that failed and will be retried")) {}
+        deferred(metrics::counter(r, "tierflow_notification_campaign_deferred_total",
+                                  "Deliveries deferred (quiet hours, cap)")),
+        retried(metrics::counter(r, "tierflow_notification_campaign_retries_total",
+                                 "Sends that failed and will be retried")) {}
   prometheus::Counter& sent;
   prometheus::Counter& failed;
   prometheus::Counter& skipped;
@@ -127,12 +130,12 @@ void Sender::publish(const v1::Delivery& d) {
                         if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
                       });
     if (d.status() == v1::DELIVERY_STATUS_FAILED) {
-      producer_.produce(topics::dlq(topics::kDeliveries), d.customer_id(), d.SerializeAsString(),
-                        {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"},
-                         {std::string(kafka::kErrorHeader), d.error()}},
-                        [](const kafka::DeliveryReport& r) {
-                          if (!r.ok) spdlog::warn("failed delivery not put on the DLQ: {}", r.error);
-                        });
+      producer_.produce(
+          topics::dlq(topics::kDeliveries), d.customer_id(), d.SerializeAsString(),
+          {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}, {std::string(kafka::kErrorHeader), d.error()}},
+          [](const kafka::DeliveryReport& r) {
+            if (!r.ok) spdlog::warn("failed delivery not put on the DLQ: {}", r.error);
+          });
     }
   } catch (const kafka::KafkaError& e) {
     // The outcome is in the store (ListDeliveries); only its record on the topic is lost.
@@ -300,7 +303,8 @@ void Sender::collect(Round& round, std::vector<v1::Delivery>& outcomes, bool wai
       outcomes.push_back(d);
     } else if (r.status == channels::SendStatus::kRetryable && d.attempts() < cfg_.rules.max_attempts) {
       d.set_error(r.reason);
-      const absl::Duration wait = std::min(cfg_.rules.max_backoff, cfg_.rules.backoff * (1 << std::min(d.attempts() - 1, 20)));
+      const absl::Duration wait =
+          std::min(cfg_.rules.max_backoff, cfg_.rules.backoff * (1 << std::min(d.attempts() - 1, 20)));
       timeutil::to_proto(at + wait, d.mutable_due_time());
       ++round.retried;
       metrics_->retried.Increment();
@@ -348,7 +352,8 @@ void Sender::run(std::stop_token stop) {
       in_flight = in_flight_;
     }
     if (round.handled() == 0 && in_flight == 0) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(round.waiting > 0 ? 5 : absl::ToInt64Milliseconds(cfg_.sender.idle_poll)));
+      std::this_thread::sleep_for(
+          std::chrono::milliseconds(round.waiting > 0 ? 5 : absl::ToInt64Milliseconds(cfg_.sender.idle_poll)));
     }
   }
   // Let what is in flight finish and be confirmed (a kill instead leaves it to the sweep).

@@ -1,11 +1,10 @@
 // The campaign sender: takes due deliveries from the store and sends each exactly once.
 //
 // Deliveries move claimed -> in flight (attempts + 1, written BEFORE the send) -> SENT,
-// FAILED or due again (written AFTER). One round (run_once): read up to `batch` due deliveries, highest priority first; apply
-// the rules at send time (the customer erased or consent withdrawn: SKIPPED; quiet hours
-// in the customer's zone: deferred to the morning; the marketing cap: deferred to the
-// next free slot; the campaign's window closed: SKIPPED; the channel's rate: left for a
-// later round); mark the rest in flight (attempts + 1) in ONE transaction; send them on
+// FAILED or due again (written AFTER). One round (run_once): read up to `batch` due deliveries, highest priority first;
+// apply the rules at send time (the customer erased or consent withdrawn: SKIPPED; quiet hours in the customer's zone:
+// deferred to the morning; the marketing cap: deferred to the next free slot; the campaign's window closed: SKIPPED;
+// the channel's rate: left for a later round); mark the rest in flight (attempts + 1) in ONE transaction; send them on
 // `threads` threads; write the outcomes in ONE transaction (SENT; retryable: due again
 // after a backoff; permanent or out of attempts: FAILED and to notifications.deliveries.v1.dlq
 // with the reason); publish every final outcome to notifications.deliveries.v1.
@@ -27,11 +26,11 @@
 #include <condition_variable>
 #include <deque>
 #include <map>
-#include <mutex>
-#include <thread>
 #include <memory>
+#include <mutex>
 #include <stop_token>
 #include <string>
+#include <thread>
 
 #include "common/kafka/producer.h"
 #include "services/notification/src/channels/channel.h"
@@ -100,7 +99,7 @@ class Sender {
   std::deque<Job> queue_;                                              // guarded by mu_
   std::vector<std::pair<DeliveryUpdate, channels::SendResult>> done_;  // guarded by mu_
   size_t in_flight_ = 0;                                               // guarded by mu_
-  std::vector<std::jthread> pool_;  // last: joined before the rest is destroyed
+  std::vector<std::jthread> pool_;                                     // last: joined before the rest is destroyed
 };
 
 // Whether `local` (the customer's wall clock) is in quiet hours [start, end), wrapping

@@ -18,7 +18,8 @@ namespace tierflow::notification {
 
 struct Worker::Metrics {
   explicit Metrics(prometheus::Registry& r)
-      : sent(metrics::counter(r, "tierflow_notification_deliveries_total", "Deliveries by outcome", {{"status", "sent"}})),
+      : sent(metrics::counter(r, "tierflow_notification_deliveries_total", "Deliveries by outcome",
+                              {{"status", "sent"}})),
         failed(metrics::counter(r, "tierflow_notification_deliveries_total", "", {{"status", "failed"}})),
         resent(metrics::counter(r, "tierflow_notification_resent_claims_total",
                                 "Claims left unconfirmed by a crash, sent again with the same key")),
@@ -35,7 +36,9 @@ struct Worker::Metrics {
 };
 
 Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
-    : cfg_(cfg), producer_(producer), store_(std::make_unique<Store>(cfg.store_path)),
+    : cfg_(cfg),
+      producer_(producer),
+      store_(std::make_unique<Store>(cfg.store_path)),
       file_channel_(std::make_unique<FileChannel>(cfg.file_channel_path)),
       metrics_(std::make_unique<Metrics>(registry)) {}
 

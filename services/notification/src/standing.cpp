@@ -74,7 +74,8 @@ Scheduler::Pass Scheduler::run_once() {
 void Scheduler::run(std::stop_token stop) {
   while (!stop.stop_requested()) {
     run_once();
-    const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(absl::ToInt64Milliseconds(cfg_.standing_tick));
+    const auto until =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(absl::ToInt64Milliseconds(cfg_.standing_tick));
     while (!stop.stop_requested() && std::chrono::steady_clock::now() < until) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }

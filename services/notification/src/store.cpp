@@ -10,8 +10,8 @@ namespace {
 
 // A lifecycle from an RFM segment, for customers whose profile names none.
 std::string lifecycle_of_segment(const std::string& segment) {
-  if (segment == "At Risk" || segment == "Can't Lose Them" || segment == "About To Sleep" ||
-      segment == "Hibernating" || segment == "at_risk") {
+  if (segment == "At Risk" || segment == "Can't Lose Them" || segment == "About To Sleep" || segment == "Hibernating" ||
+      segment == "at_risk") {
     return "at_risk";
   }
   if (segment == "Lost") return "churned";
@@ -156,7 +156,8 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
       upsert.bind_null(5);
     }
     if (p.has_lunar_birthday() && p.lunar_birthday().month() > 0) {
-      upsert.bind_int64(6, lunar_key(p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()));
+      upsert.bind_int64(
+          6, lunar_key(p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()));
     } else {
       upsert.bind_null(6);
     }
@@ -181,11 +182,13 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
   auto sent = db_.prepare(
       "INSERT INTO last_sent (customer_id, campaign_id, at_unix_s) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET at_unix_s = max(at_unix_s, excluded.at_unix_s)");
-  for (const auto& s : batch.sent) sent.bind_text(1, s.customer_id).bind_text(2, s.campaign_id).bind_int64(3, s.at_unix_s).run();
+  for (const auto& s : batch.sent)
+    sent.bind_text(1, s.customer_id).bind_text(2, s.campaign_id).bind_int64(3, s.at_unix_s).run();
   auto offset = db_.prepare(
       "INSERT INTO offsets (topic, part, next_offset) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset");
-  for (const auto& o : batch.offsets) offset.bind_text(1, o.topic).bind_int64(2, o.partition).bind_int64(3, o.next).run();
+  for (const auto& o : batch.offsets)
+    offset.bind_text(1, o.topic).bind_int64(2, o.partition).bind_int64(3, o.next).run();
   tx.commit();
   return fresh;
 }
@@ -205,7 +208,8 @@ void Store::put_recipients(const std::vector<Recipient>& recipients) {
       put.bind_null(8);
     }
     if (p.has_lunar_birthday() && p.lunar_birthday().month() > 0) {
-      put.bind_int64(9, lunar_key(p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()));
+      put.bind_int64(9,
+                     lunar_key(p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()));
     } else {
       put.bind_null(9);
     }
@@ -264,7 +268,8 @@ std::optional<v1::CustomerProfile> Store::profile(const std::string& customer_id
 }
 
 std::vector<Recipient> Store::audience(const AudienceQuery& a) {
-  std::string sql = std::string("SELECT ") + kRecipientColumns + " FROM directory WHERE erased = 0 AND profile IS NOT NULL";
+  std::string sql =
+      std::string("SELECT ") + kRecipientColumns + " FROM directory WHERE erased = 0 AND profile IS NOT NULL";
   std::vector<std::string> texts;
   auto in_list = [&](const std::string& column, const std::vector<std::string>& values) {
     if (values.empty()) return;
@@ -291,7 +296,8 @@ std::vector<Recipient> Store::audience(const AudienceQuery& a) {
       for (int x : v) s += (s.empty() ? "" : ", ") + std::to_string(x);
       return s.empty() ? std::string("-1") : s;
     };
-    sql += " AND ((lunar IS NULL AND bday IN (" + ints(a.birthdays_mmdd) + ")) OR lunar IN (" + ints(a.lunar_birthdays) + "))";
+    sql += " AND ((lunar IS NULL AND bday IN (" + ints(a.birthdays_mmdd) + ")) OR lunar IN (" +
+           ints(a.lunar_birthdays) + "))";
   }
   sql += " ORDER BY customer_id";
   auto q = db_.prepare(sql);

@@ -68,10 +68,10 @@ struct QueuedDelivery {
 // One row change of the sender (before or after a send).
 struct DeliveryUpdate {
   int64_t id = 0;
-  v1::Delivery record;            // status, attempts, error, due_time as they become
-  bool count_against_cap = false; // record a marketing send at cap_at for the cap
+  v1::Delivery record;             // status, attempts, error, due_time as they become
+  bool count_against_cap = false;  // record a marketing send at cap_at for the cap
   int64_t cap_at_unix_s = 0;
-  bool inflight = false;          // handed to a channel, not yet confirmed
+  bool inflight = false;  // handed to a channel, not yet confirmed
 };
 
 class Store {
@@ -114,8 +114,8 @@ class Store {
   // Tier-change claims left unconfirmed (campaign deliveries are the sender's).
   std::vector<v1::Delivery> unconfirmed();
   // Newest first; customer_id / campaign_id may be empty for all.
-  std::vector<v1::Delivery> deliveries(const std::string& customer_id, int limit, int64_t before_id,
-                                       int64_t* last_id, const std::string& campaign_id = "");
+  std::vector<v1::Delivery> deliveries(const std::string& customer_id, int limit, int64_t before_id, int64_t* last_id,
+                                       const std::string& campaign_id = "");
 
   // --- directory ---
   std::vector<Recipient> audience(const AudienceQuery& query);
@@ -153,7 +153,8 @@ class Store {
   // Marketing sends to the customer after `since`: how many, and the oldest.
   std::pair<int64_t, int64_t> cap_window(const std::string& customer_id, int64_t since_unix_s);
   // Records a marketing message sent elsewhere (an import of history) against the cap.
-  void note_marketing_sends(const std::vector<std::pair<std::string, int64_t>>& customer_at, const std::string& key_prefix);
+  void note_marketing_sends(const std::vector<std::pair<std::string, int64_t>>& customer_at,
+                            const std::string& key_prefix);
 
   // --- standing campaigns: the local days done per zone ---
   std::optional<std::string> last_standing_day(const std::string& campaign_id, const std::string& zone);

@@ -102,9 +102,15 @@ Store::Progress Store::progress(const std::string& campaign_id, int64_t now_unix
     const int64_t n = q.column_int64(1);
     p.total += n;
     switch (q.column_int64(0)) {
-      case v1::DELIVERY_STATUS_SENT: p.sent += n; break;
-      case v1::DELIVERY_STATUS_SKIPPED: p.skipped += n; break;
-      case v1::DELIVERY_STATUS_FAILED: p.failed += n; break;
+      case v1::DELIVERY_STATUS_SENT:
+        p.sent += n;
+        break;
+      case v1::DELIVERY_STATUS_SKIPPED:
+        p.skipped += n;
+        break;
+      case v1::DELIVERY_STATUS_FAILED:
+        p.failed += n;
+        break;
       default:
         p.pending += n;
         p.deferred += q.column_int64(2);
@@ -164,7 +170,10 @@ bool Store::higher_priority_due(const std::string& customer_id, int priority, in
       "SELECT 1 FROM deliveries INDEXED BY deliveries_customer WHERE customer_id = ?1 AND queued = 1 AND status = ?2 "
       "AND marketing = 1 "
       "AND priority > ?3 AND due_at <= ?4 LIMIT 1");
-  q.bind_text(1, customer_id).bind_int64(2, v1::DELIVERY_STATUS_CLAIMED).bind_int64(3, priority).bind_int64(4, now_unix_s);
+  q.bind_text(1, customer_id)
+      .bind_int64(2, v1::DELIVERY_STATUS_CLAIMED)
+      .bind_int64(3, priority)
+      .bind_int64(4, now_unix_s);
   return q.step();
 }
 

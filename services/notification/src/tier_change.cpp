@@ -19,10 +19,11 @@ TierChangePolicy default_policy() {
   p.downgrade_templates["en"] = {"Keep your {{tier}} status",
                                  "Dear {{name}}, your account is due to move from {{tier}} to {{previous_tier}}. "
                                  "To keep {{tier}}: {{distance}}"};
-  p.downgrade_templates["zh"] = {"您的{{tier}}客户等级即将调整",
-                                 "尊敬的{{name}}：您的客户等级将由{{tier}}调整为{{previous_tier}}。保级还需：{{distance}}"};
-  p.retention_templates["en"] = {"We miss you, {{name}}",
-                                 "Dear {{name}}, it has been a while. As a {{tier}} customer your benefits are waiting."};
+  p.downgrade_templates["zh"] = {
+      "您的{{tier}}客户等级即将调整",
+      "尊敬的{{name}}：您的客户等级将由{{tier}}调整为{{previous_tier}}。保级还需：{{distance}}"};
+  p.retention_templates["en"] = {
+      "We miss you, {{name}}", "Dear {{name}}, it has been a while. As a {{tier}} customer your benefits are waiting."};
   p.retention_templates["zh"] = {"{{name}}，我们想念您",
                                  "尊敬的{{name}}：好久不见，作为{{tier}}客户，您的专属权益一直为您保留。"};
   return p;
@@ -99,10 +100,9 @@ std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1:
   const std::string language = profile ? profile->language() : "";
   const Template* tpl = pick(policy.upgrade_templates, language);
   if (tpl == nullptr) return std::nullopt;
-  const std::map<std::string, std::string> values{
-      {"name", name_of(profile)},
-      {"tier", display(policy, a.tier(), language)},
-      {"previous_tier", display(policy, previous, language)}};
+  const std::map<std::string, std::string> values{{"name", name_of(profile)},
+                                                  {"tier", display(policy, a.tier(), language)},
+                                                  {"previous_tier", display(policy, previous, language)}};
   return Message{"tier-upgrade:" + a.customer_id() + ":" + std::to_string(a.version()), render(tpl->subject, values),
                  render(tpl->body, values)};
 }
@@ -121,9 +121,9 @@ std::optional<Message> downgrade_warning(const TierChangePolicy& policy, const v
                                                   {"tier", display(policy, a.tier(), language)},
                                                   {"previous_tier", display(policy, pd.to_tier(), language)},
                                                   {"distance", distance}};
-  return Message{"tier-downgrade:" + a.customer_id() + ":" + pd.to_tier() + ":" +
-                     std::to_string(pd.effective_time().seconds()),
-                 render(tpl->subject, values), render(tpl->body, values)};
+  return Message{
+      "tier-downgrade:" + a.customer_id() + ":" + pd.to_tier() + ":" + std::to_string(pd.effective_time().seconds()),
+      render(tpl->subject, values), render(tpl->body, values)};
 }
 
 std::string rfm_segment(const v1::TierAssignment& a) {

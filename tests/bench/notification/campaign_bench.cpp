@@ -38,7 +38,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 
 Config bench_config(const test_support::TempDir& dir, const test_support::SmtpServer& smtp,
-              const test_support::HttpServer& http) {
+                    const test_support::HttpServer& http) {
   Config cfg;
   cfg.store_path = dir.file("n.db");
   cfg.file_channel_path = dir.file("messages.jsonl");

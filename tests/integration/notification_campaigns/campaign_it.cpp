@@ -3,8 +3,8 @@
 // customers who may receive it (birthday today in their zone, consent, awake, under the
 // cap) receive exactly one message each, told apart by the idempotency key the servers
 // saw (SMTP Message-ID from the key, the HTTP Idempotency-Key header).
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <chrono>
@@ -88,11 +88,15 @@ TEST(CampaignIntegration, HundredThousandBirthdaysExactlyTheExpectedSetOnceEach)
   }
   EXPECT_EQ(sent, pop.expected_email_keys.size() + pop.expected_sms_keys.size());
 
-  ASSERT_TRUE(svc.GetCampaign(&ctx, [] {
-    static v1::GetCampaignRequest g;
-    g.set_campaign_id("bday-100k");
-    return &g;
-  }(), &progress).ok());
+  ASSERT_TRUE(svc.GetCampaign(
+                     &ctx,
+                     [] {
+                       static v1::GetCampaignRequest g;
+                       g.set_campaign_id("bday-100k");
+                       return &g;
+                     }(),
+                     &progress)
+                  .ok());
   EXPECT_EQ(progress.sent(), static_cast<int64_t>(sent));
   EXPECT_EQ(progress.skipped(), pop.reasons.at("opted out"));
   EXPECT_EQ(progress.deferred(), pop.reasons.at("quiet hours") + pop.reasons.at("over the cap"));

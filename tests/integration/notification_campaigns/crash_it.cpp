@@ -4,8 +4,8 @@
 // Checked from what the local SMTP and HTTP servers received: every expected customer's
 // key arrived, no other; a key arrives twice only if a kill caught it in flight, and no
 // key the store had confirmed (SENT) at a kill was received again afterwards.
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 
 #include <chrono>
 #include <filesystem>

@@ -5,8 +5,8 @@
 namespace tierflow::notification::workload {
 
 namespace {
-const std::vector<std::string> kZones{"Asia/Shanghai",    "Asia/Tokyo",       "Asia/Kolkata",       "Pacific/Auckland",
-                                      "Europe/London",    "America/New_York", "America/Los_Angeles"};
+const std::vector<std::string> kZones{"Asia/Shanghai", "Asia/Tokyo",       "Asia/Kolkata",       "Pacific/Auckland",
+                                      "Europe/London", "America/New_York", "America/Los_Angeles"};
 }
 
 absl::Time now() { return absl::FromCivil(absl::CivilSecond(2026, 6, 15, 6, 0, 0), absl::UTCTimeZone()); }

@@ -24,7 +24,7 @@ struct Population {
   std::vector<std::pair<std::string, int64_t>> capped;  // earlier marketing sends, for the cap
   std::set<std::string> expected_email_keys;            // dedupe keys
   std::set<std::string> expected_sms_keys;
-  std::map<std::string, int> reasons;                   // why customers are not expected, counted
+  std::map<std::string, int> reasons;  // why customers are not expected, counted
 };
 
 // `n` customers; the campaign id goes into the expected keys.

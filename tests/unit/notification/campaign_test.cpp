@@ -2,8 +2,8 @@
 // claimed), the rules at send time (consent withdrawn, quiet hours, the cap deferring the
 // lower priority, erasure), retries and the DLQ, cancel, idempotent start, and a crash
 // between the in-flight mark and the confirmation resent under the same key.
-#include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
 #include <prometheus/registry.h>
 
 #include <filesystem>
@@ -16,9 +16,9 @@
 #include "src/sender.h"
 #include "src/store.h"
 #include "src/tier_change.h"
-#include "tierflow/v1/tier.pb.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/unit/notification/recording_channel.h"
+#include "tierflow/v1/tier.pb.h"
 
 namespace tierflow::notification {
 namespace {
@@ -45,9 +45,8 @@ v1::CustomerProfile person(const std::string& id, const std::string& zone, bool 
 class CampaignTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tf-campaign-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tf-campaign-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     cfg_.store_path = (dir_ / "n.db").string();
@@ -268,13 +267,16 @@ TEST_F(CampaignTest, RetryableFailuresBackOffThenFailToTheDlq) {
   clock_.advance(absl::Seconds(2));
   EXPECT_EQ(s->run_once().sent, 1u);
 
-  ASSERT_TRUE(start([&] {
-                auto r2 = birthday("b-2");
-                r2.set_kind(v1::CAMPAIGN_KIND_CUSTOM);
-                r2.add_templates()->set_body("hello {{name}}");
-                r2.mutable_audience()->add_customer_ids("c-1");
-                return r2;
-              }(), &out).ok());
+  ASSERT_TRUE(start(
+                  [&] {
+                    auto r2 = birthday("b-2");
+                    r2.set_kind(v1::CAMPAIGN_KIND_CUSTOM);
+                    r2.add_templates()->set_body("hello {{name}}");
+                    r2.mutable_audience()->add_customer_ids("c-1");
+                    return r2;
+                  }(),
+                  &out)
+                  .ok());
   channel_->fail_next(10, channels::SendStatus::kRetryable);
   for (int i = 0; i < 5; ++i) {
     clock_.advance(absl::Seconds(30));
@@ -347,7 +349,7 @@ TEST_F(CampaignTest, AHolidayCampaignIsClaimedForItsDateInTheMorningThere) {
   EXPECT_EQ(ds[0].occasion(), "holiday:mid_autumn:2026");
   EXPECT_EQ(ds[0].subject(), "中秋节快乐");
   EXPECT_EQ(absl::FromUnixSeconds(ds[0].due_time().seconds()),
-            absl::FromCivil(absl::CivilSecond(2026, 9, 25, 0, 0, 0), absl::UTCTimeZone()));  // 08:00 in Shanghai
+            absl::FromCivil(absl::CivilSecond(2026, 9, 25, 0, 0, 0), absl::UTCTimeZone()));   // 08:00 in Shanghai
   clock_.set(absl::FromCivil(absl::CivilSecond(2026, 9, 25, 9, 0, 0), absl::UTCTimeZone()));  // 17:00 / 10:00
   auto s = sender();
   while (s->run_once().handled() > 0) {

@@ -44,15 +44,14 @@ class ClockedChannel final : public channels::Channel {
   std::mutex mu_;
 };
 
-const std::vector<std::string> kZones{"Asia/Shanghai",       "Asia/Tokyo",         "Europe/London",
-                                      "America/New_York",    "America/Los_Angeles", "Pacific/Auckland"};
+const std::vector<std::string> kZones{"Asia/Shanghai",    "Asia/Tokyo",          "Europe/London",
+                                      "America/New_York", "America/Los_Angeles", "Pacific/Auckland"};
 
 class StandingTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tf-standing-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tf-standing-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     cfg_.store_path = (dir_ / "n.db").string();
@@ -101,12 +100,14 @@ class StandingTest : public ::testing::Test {
   }
 
   // The local dates a customer's birthday is greeted on between two local dates.
-  static std::vector<absl::CivilDay> expected_days(const v1::CustomerProfile& p, absl::CivilDay from, absl::CivilDay to) {
+  static std::vector<absl::CivilDay> expected_days(const v1::CustomerProfile& p, absl::CivilDay from,
+                                                   absl::CivilDay to) {
     std::vector<absl::CivilDay> out;
     for (int y = static_cast<int>(from.year()) - 1; y <= static_cast<int>(to.year()) + 1; ++y) {
       absl::CivilDay d;
       if (p.has_lunar_birthday()) {
-        d = calendar::lunar_birthday_in(y, {p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()});
+        d = calendar::lunar_birthday_in(
+            y, {p.lunar_birthday().month(), p.lunar_birthday().day(), p.lunar_birthday().leap_month()});
       } else {
         d = calendar::solar_birthday_in(y, {p.birthday().month(), p.birthday().day()});
       }
@@ -165,8 +166,9 @@ TEST_F(StandingTest, FourHundredDaysEveryCustomerOnceAYearOnTheirLocalDate) {
   std::vector<Outage> outages;
   for (int d = 0; d < days; ++d) {
     const absl::Time day = start + absl::Hours(24 * d);
-    if (d % 9 == 4) outages.push_back({day + absl::Hours(6), day + absl::Hours(12)});  // London's and Auckland's 09:00 pass
-    if (d % 13 == 7) outages.push_back({day, day + absl::Hours(3)});                    // Shanghai's 09:00 passes
+    if (d % 9 == 4)
+      outages.push_back({day + absl::Hours(6), day + absl::Hours(12)});  // London's and Auckland's 09:00 pass
+    if (d % 13 == 7) outages.push_back({day, day + absl::Hours(3)});     // Shanghai's 09:00 passes
   }
   simulate(start, days, outages);
   EXPECT_GT(starts_, 60);

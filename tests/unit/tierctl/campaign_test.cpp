@@ -11,9 +11,10 @@ TEST(CampaignFlags, BuildTheRequest) {
   CLI::App app;
   CampaignArgs args;
   const auto cmds = add_campaign_commands(app, args);
-  std::vector<std::string> argv = {"tierctl", "campaign", "--addr", "127.0.0.1:9", "start", "bday-1", "--kind",
-                                   "birthday", "--tier", "gold", "--channel", "email", "--channel", "sms",
-                                   "--quiet", "22-7", "--not-after", "2026-12-31", "--dry-run"};
+  std::vector<std::string> argv = {"tierctl",   "campaign",    "--addr",     "127.0.0.1:9", "start",
+                                   "bday-1",    "--kind",      "birthday",   "--tier",      "gold",
+                                   "--channel", "email",       "--channel",  "sms",         "--quiet",
+                                   "22-7",      "--not-after", "2026-12-31", "--dry-run"};
   std::vector<char*> raw;
   for (auto& a : argv) raw.push_back(a.data());
   app.parse(static_cast<int>(raw.size()), raw.data());
@@ -64,8 +65,9 @@ TEST(CampaignRender, ProgressAndDeliveries) {
   d->set_channel(v1::CHANNEL_EMAIL);
   d->set_error("consent withdrawn");
   r.set_next_page_token("17");
-  EXPECT_EQ(render_deliveries(r),
-            "bday-1:c-1:birthday:2026  skipped  email  -  attempts 0  (consent withdrawn)\nnext page: --page-token 17\n");
+  EXPECT_EQ(
+      render_deliveries(r),
+      "bday-1:c-1:birthday:2026  skipped  email  -  attempts 0  (consent withdrawn)\nnext page: --page-token 17\n");
 }
 
 }  // namespace

@@ -52,32 +52,48 @@ void set_deadline(grpc::ClientContext* c, const Context& ctx) {
 
 std::string kind_name(v1::CampaignKind k) {
   switch (k) {
-    case v1::CAMPAIGN_KIND_BIRTHDAY: return "birthday";
-    case v1::CAMPAIGN_KIND_HOLIDAY: return "holiday";
-    case v1::CAMPAIGN_KIND_TIER_CHANGE: return "tier_change";
-    case v1::CAMPAIGN_KIND_RETENTION: return "retention";
-    case v1::CAMPAIGN_KIND_CUSTOM: return "custom";
-    default: return "-";
+    case v1::CAMPAIGN_KIND_BIRTHDAY:
+      return "birthday";
+    case v1::CAMPAIGN_KIND_HOLIDAY:
+      return "holiday";
+    case v1::CAMPAIGN_KIND_TIER_CHANGE:
+      return "tier_change";
+    case v1::CAMPAIGN_KIND_RETENTION:
+      return "retention";
+    case v1::CAMPAIGN_KIND_CUSTOM:
+      return "custom";
+    default:
+      return "-";
   }
 }
 
 std::string status_name(v1::DeliveryStatus s) {
   switch (s) {
-    case v1::DELIVERY_STATUS_CLAIMED: return "claimed";
-    case v1::DELIVERY_STATUS_SENT: return "sent";
-    case v1::DELIVERY_STATUS_FAILED: return "failed";
-    case v1::DELIVERY_STATUS_SKIPPED: return "skipped";
-    default: return "-";
+    case v1::DELIVERY_STATUS_CLAIMED:
+      return "claimed";
+    case v1::DELIVERY_STATUS_SENT:
+      return "sent";
+    case v1::DELIVERY_STATUS_FAILED:
+      return "failed";
+    case v1::DELIVERY_STATUS_SKIPPED:
+      return "skipped";
+    default:
+      return "-";
   }
 }
 
 std::string channel_text(v1::Channel c) {
   switch (c) {
-    case v1::CHANNEL_EMAIL: return "email";
-    case v1::CHANNEL_SMS: return "sms";
-    case v1::CHANNEL_WEBHOOK: return "webhook";
-    case v1::CHANNEL_FILE: return "file";
-    default: return "-";
+    case v1::CHANNEL_EMAIL:
+      return "email";
+    case v1::CHANNEL_SMS:
+      return "sms";
+    case v1::CHANNEL_WEBHOOK:
+      return "webhook";
+    case v1::CHANNEL_FILE:
+      return "file";
+    default:
+      return "-";
   }
 }
 
@@ -146,11 +162,16 @@ std::string campaign_request(const CampaignArgs& a, v1::CampaignRequest* req) {
   for (const auto& l : a.lifecycle) au->add_lifecycle(l);
   for (const auto& c : a.customers) au->add_customer_ids(c);
   for (const auto& ch : a.channels) {
-    if (ch == "email") req->add_channels(v1::CHANNEL_EMAIL);
-    else if (ch == "sms") req->add_channels(v1::CHANNEL_SMS);
-    else if (ch == "webhook") req->add_channels(v1::CHANNEL_WEBHOOK);
-    else if (ch == "file") req->add_channels(v1::CHANNEL_FILE);
-    else return fmt::format("--channel '{}' is not email, sms, webhook or file", ch);
+    if (ch == "email")
+      req->add_channels(v1::CHANNEL_EMAIL);
+    else if (ch == "sms")
+      req->add_channels(v1::CHANNEL_SMS);
+    else if (ch == "webhook")
+      req->add_channels(v1::CHANNEL_WEBHOOK);
+    else if (ch == "file")
+      req->add_channels(v1::CHANNEL_FILE);
+    else
+      return fmt::format("--channel '{}' is not email, sms, webhook or file", ch);
   }
   if (!a.body.empty() || !a.subject.empty()) {
     auto* t = req->add_templates();
@@ -180,10 +201,10 @@ std::string campaign_request(const CampaignArgs& a, v1::CampaignRequest* req) {
 }
 
 std::string render_progress(const v1::CampaignProgress& p) {
-  return fmt::format(
-      "campaign {} ({}): {}\n  audience {}, sent {}, skipped {}, failed {}, pending {} (deferred {})\n", p.campaign_id(),
-      kind_name(p.kind()), p.state(), format_int(p.audience()), format_int(p.sent()), format_int(p.skipped()),
-      format_int(p.failed()), format_int(p.pending()), format_int(p.deferred()));
+  return fmt::format("campaign {} ({}): {}\n  audience {}, sent {}, skipped {}, failed {}, pending {} (deferred {})\n",
+                     p.campaign_id(), kind_name(p.kind()), p.state(), format_int(p.audience()), format_int(p.sent()),
+                     format_int(p.skipped()), format_int(p.failed()), format_int(p.pending()),
+                     format_int(p.deferred()));
 }
 
 std::string render_preview(const v1::PreviewCampaignResponse& r) {
