@@ -51,6 +51,26 @@ LogConfig read_log(const Section& s) {
   return l;
 }
 
+AccessConfig read_access(const Section& root) {
+  AccessConfig a;
+  const Section auth = root.section("auth");
+  a.auth.tokens_file = auth.get_string("tokens_file", "");
+  a.auth.reload_check = auth.get_millis("reload_check_ms", a.auth.reload_check);
+  a.auth.pos_calls_per_s = auth.get_double("pos_calls_per_s", a.auth.pos_calls_per_s, 0, 1e9);
+  a.auth.pos_burst = auth.get_double("pos_burst", a.auth.pos_burst, 1, 1e9);
+  const Section tls = root.section("tls");
+  a.tls.cert_file = tls.get_string("cert_file", "");
+  a.tls.key_file = tls.get_string("key_file", "");
+  a.tls.client_ca_file = tls.get_string("client_ca_file", "");
+  if (a.tls.cert_file.empty() != a.tls.key_file.empty()) {
+    throw ConfigError(fmt::format("keys '{0}.cert_file' and '{0}.key_file': set both or neither", tls.path()));
+  }
+  if (!a.tls.client_ca_file.empty() && a.tls.cert_file.empty()) {
+    throw ConfigError(fmt::format("key '{0}.client_ca_file' needs '{0}.cert_file' and '{0}.key_file'", tls.path()));
+  }
+  return a;
+}
+
 std::string resolve_bootstrap(const KafkaConfig& kafka) {
   if (!kafka.bootstrap_servers.empty()) return kafka.bootstrap_servers;
   const auto deadline = std::chrono::steady_clock::now() + kafka.bootstrap_wait;
@@ -59,8 +79,9 @@ std::string resolve_bootstrap(const KafkaConfig& kafka) {
     std::string line;
     if (in && std::getline(in, line) && !line.empty()) return line;
     if (std::chrono::steady_clock::now() >= deadline) {
-      throw ConfigError(fmt::format("kafka.bootstrap_file '{}': no broker address there after {} ms (is devbroker running?)",
-                                    kafka.bootstrap_file, kafka.bootstrap_wait.count()));
+      throw ConfigError(
+          fmt::format("kafka.bootstrap_file '{}': no broker address there after {} ms (is devbroker running?)",
+                      kafka.bootstrap_file, kafka.bootstrap_wait.count()));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }

@@ -2,12 +2,14 @@
 
 #include <spdlog/spdlog.h>
 
+#include <pqxx/except>
+
 #include <string>
 
 #include "common/errors/errors.h"
-#include "common/kafka/kafka.h"  // KafkaError only
-#include "common/redis/mux.h"    // RedisError only
-#include "tierflow/sql/sqlite.h"   // sql::Error only
+#include "common/kafka/producer.h"  // KafkaError only
+#include "common/redis/mux.h"       // RedisError only
+#include "tierflow/sql/sqlite.h"    // sql::Error only
 
 namespace tierflow::grpcx {
 
@@ -17,14 +19,15 @@ namespace {
 grpc::Status unavailable(std::string_view store, const std::exception& e) {
   const std::string prefix = std::string(store) + " unavailable";
   const std::string_view what = e.what();
-  std::string msg = (what.starts_with(prefix) ? std::string(what) : prefix + ": " + std::string(what)) + "; retry later";
+  std::string msg =
+      (what.starts_with(prefix) ? std::string(what) : prefix + ": " + std::string(what)) + "; retry later";
   spdlog::warn("rpc failed: {}", msg);
   return {grpc::StatusCode::UNAVAILABLE, std::move(msg)};
 }
 
 grpc::Status internal(std::string_view what) {
-  std::string msg = "internal error: " + std::string(what) +
-                    "; this is a bug in the service, report it with the time of the call";
+  std::string msg =
+      "internal error: " + std::string(what) + "; this is a bug in the service, report it with the time of the call";
   spdlog::error("rpc failed: {}", msg);
   return {grpc::StatusCode::INTERNAL, std::move(msg)};
 }
@@ -46,6 +49,8 @@ grpc::Status to_status(std::exception_ptr error) noexcept {
       spdlog::warn("rpc failed: {}", e.what());
       return {grpc::StatusCode::UNAVAILABLE, e.what()};
     } catch (const sql::Error& e) {
+      return unavailable("storage", e);
+    } catch (const pqxx::failure& e) {  // the PostgreSQL backend's storage failures
       return unavailable("storage", e);
     } catch (const redis::RedisError& e) {
       return unavailable("redis", e);

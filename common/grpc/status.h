@@ -5,7 +5,7 @@
 //   errors::InvalidArgument     -> INVALID_ARGUMENT
 //   errors::FailedPrecondition  -> FAILED_PRECONDITION
 //   errors::Unavailable         -> UNAVAILABLE
-//   sql::Error, redis::RedisError, kafka::KafkaError
+//   sql::Error, pqxx::failure, redis::RedisError, kafka::KafkaError
 //                               -> UNAVAILABLE ("<store> unavailable: ...; retry later")
 //   anything else               -> INTERNAL ("internal error: ...; report it ...")
 //
@@ -30,8 +30,8 @@ grpc::Status to_status(std::exception_ptr error) noexcept;
 // Runs `fn` (returning grpc::Status) and maps whatever it throws with to_status():
 //   return grpcx::guarded([&] { ...; return grpc::Status::OK; });
 template <class Fn>
-  requires std::is_invocable_r_v<grpc::Status, Fn&>
-grpc::Status guarded(Fn&& fn) noexcept {
+requires std::is_invocable_r_v<grpc::Status, Fn&> grpc::Status guarded(Fn&& fn)
+noexcept {
   try {
     return std::forward<Fn>(fn)();
   } catch (...) {

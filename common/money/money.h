@@ -22,5 +22,11 @@ std::optional<int> currency_exponent(std::string_view code);
 std::string format(int64_t minor_units, std::string_view currency);
 // a + b, or nullopt on int64 overflow.
 std::optional<int64_t> checked_add(int64_t a, int64_t b);
+// An integer with thousands separators: 1234567 -> "1,234,567" (INT64_MIN included).
+std::string format_grouped(int64_t value);
+// An exact decimal scaled by 10^scale: ("1234.5", 2) -> 123450. Accepts an optional sign,
+// digits (YAML's '_' separators are skipped), one '.', and at most `scale` fractional
+// digits; more fractional digits, int64 overflow or any other character -> nullopt.
+std::optional<int64_t> parse_scaled_decimal(std::string_view text, int scale);
 
 }  // namespace tierflow::money

@@ -74,7 +74,9 @@ Mux::Reply view(const redisReply* r) {
 size_t Mux::Reply::elements() const { return array != nullptr ? array->elements : 0; }
 
 Mux::Reply Mux::Reply::element(size_t i) const {
-  if (i >= elements()) throw std::out_of_range("redis reply: element " + std::to_string(i) + " of " + std::to_string(elements()));
+  if (i >= elements()) {
+    throw std::out_of_range("redis reply: element " + std::to_string(i) + " of " + std::to_string(elements()));
+  }
   return view(array->element[i]);
 }
 

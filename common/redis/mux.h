@@ -59,7 +59,7 @@ class Mux {
     int64_t integer = 0;
     // Arrays: the number of elements and each one, borrowed like this reply.
     size_t elements() const;
-    Reply element(size_t i) const;  // i < elements()
+    Reply element(size_t i) const;        // i < elements()
     const ::redisReply* array = nullptr;  // the hiredis array behind element(); internal
   };
   // `error` empty: one reply per command of the group, in order. `error` set: the group

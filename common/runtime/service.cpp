@@ -6,7 +6,7 @@
 #include <thread>
 
 #include "common/grpc/server.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/metrics/metrics.h"
 #include "common/runtime/ready_file.h"
 #include "common/runtime/stop.h"

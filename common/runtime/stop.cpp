@@ -4,25 +4,32 @@
 #include <spdlog/spdlog.h>
 
 #include <condition_variable>
+#include <cerrno>
 #include <cstdlib>
 #include <mutex>
+#include <system_error>
 
 namespace tierflow::runtime {
 
 namespace {
+// These calls fail only on an invalid signal number or `how`: a bug here, so fatal.
 sigset_t stop_set() {
   sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
+  if (sigemptyset(&set) != 0 || sigaddset(&set, SIGINT) != 0 || sigaddset(&set, SIGTERM) != 0) {
+    throw std::system_error(errno, std::generic_category(), "cannot build the stop signal set");
+  }
   return set;
 }
 }  // namespace
 
 StopSignals::StopSignals() {
   const sigset_t set = stop_set();
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  if (const int rc = pthread_sigmask(SIG_BLOCK, &set, nullptr); rc != 0) {
+    throw std::system_error(rc, std::generic_category(), "cannot block SIGINT and SIGTERM");
+  }
+  if (signal(SIGPIPE, SIG_IGN) == SIG_ERR) {
+    throw std::system_error(errno, std::generic_category(), "cannot ignore SIGPIPE");
+  }
   waiter_ = std::jthread([this](std::stop_token own) {
     const sigset_t set = stop_set();
     const timespec tick{0, 200 * 1000 * 1000};

@@ -10,6 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 export BUILD=${BUILD:-build} RUN_DIR=${RUN_DIR:-.run}
+export TIERFLOW_TOKENS_DIR="$RUN_DIR/tokens"  # stack.sh generates them; tierctl and pos-sim read them
 STAY=0
 [ "${1:-}" = "--stay" ] && STAY=1
 CUSTOMERS=${DEMO_CUSTOMERS:-2000}
@@ -97,7 +98,7 @@ done
 echo "birthday campaign $campaign: ${birthday_progress:-none today}"
 echo "campaigns: $tierctl campaign --addr $notification_addr get|deliveries|cancel ..."
 echo "redis: redis-cli -p $(cat "$RUN_DIR/redis.port") HGETALL tf:tier:<customer>"
-echo "look a customer up: $tierctl --addr $tier_addr get <customer>"
+echo "look a customer up: $tierctl --addr $tier_addr get <customer>   (token: $TIERFLOW_TOKENS_DIR/call-center.token)"
 
 if [ $STAY = 1 ]; then
   heading "the stack keeps running; Ctrl-C stops it (or 'make down' from another shell)"

@@ -5,6 +5,7 @@
 #include <CLI/CLI.hpp>
 
 #include "common/config/config.h"
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
@@ -12,6 +13,7 @@
 #include "common/redis/mux.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
+#include "src/access.h"
 #include "src/service.h"
 
 int main(int argc, char** argv) {
@@ -28,7 +30,8 @@ int main(int argc, char** argv) {
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     redis::Mux redis(cfg.redis);  // the process's one Redis connection; connects on first use
     ingest::IngestService service(cfg, producer, redis, metrics.registry());
-    grpcx::Server server(cfg.grpc.listen, {&service});
+    grpcx::ServiceAccess access(cfg.access, ingest::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service}, &access);
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file, {});
     return 0;
   } catch (const std::exception& e) {

@@ -4,12 +4,14 @@
 
 #include <CLI/CLI.hpp>
 
+#include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
 #include "common/log/log.h"
 #include "common/metrics/metrics.h"
 #include "common/runtime/service.h"
 #include "common/runtime/stop.h"
+#include "src/access.h"
 #include "src/app.h"
 
 int main(int argc, char** argv) {
@@ -25,7 +27,8 @@ int main(int argc, char** argv) {
     metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
     kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id, cfg.kafka.properties);
     notification::App service(cfg, producer, metrics.registry());
-    grpcx::Server server(cfg.grpc.listen, {&service.grpc_service()});
+    grpcx::ServiceAccess access(cfg.access, notification::access_table(), metrics.registry());
+    grpcx::Server server(cfg.grpc.listen, {&service.grpc_service()}, &access);
 
     runtime::run_service(stop, server, metrics, producer, cfg.ready_file,
                          [&](std::stop_token token) { service.run(token); });

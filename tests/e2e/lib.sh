@@ -6,6 +6,8 @@ root=$(cd "$here/../.." && pwd)
 export BUILD=${BUILD:-$root/build}
 RUN_DIR=$(mktemp -d /tmp/tierflow-e2e.XXXXXX)
 export RUN_DIR PORTS=ephemeral
+# stack.sh generates a token per role there; tierctl and pos-sim pick theirs from it.
+export TIERFLOW_TOKENS_DIR="$RUN_DIR/tokens"
 cd "$root"
 
 failures=0

@@ -51,8 +51,11 @@ ConsumerHandle make_reader(const std::string& bootstrap) {
     rd_kafka_conf_destroy(conf);
     throw std::runtime_error(std::string("cannot create a kafka reader: ") + err);
   }
-  rd_kafka_poll_set_consumer(rk);
-  return ConsumerHandle(rk);
+  ConsumerHandle handle(rk);
+  if (const rd_kafka_resp_err_t e = rd_kafka_poll_set_consumer(rk); e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw std::runtime_error(std::string("kafka reader: cannot poll the consumer queue: ") + rd_kafka_err2str(e));
+  }
+  return handle;
 }
 
 int partition_count(rd_kafka_t* rk, const std::string& topic, std::chrono::milliseconds timeout) {

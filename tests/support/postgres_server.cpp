@@ -24,6 +24,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/process.h"  // pick_free_port
+
 namespace tierflow::test {
 namespace {
 
@@ -43,17 +45,16 @@ int run_and_wait(const std::vector<std::string>& argv) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
-    int null = open("/dev/null", O_WRONLY);
-    if (null >= 0) {
-      dup2(null, STDOUT_FILENO);
-      dup2(null, STDERR_FILENO);
-    }
+    const int null = open("/dev/null", O_WRONLY);
+    if (null < 0 || dup2(null, STDOUT_FILENO) < 0 || dup2(null, STDERR_FILENO) < 0) _exit(124);
     execvp(args[0], args.data());
     _exit(127);
   }
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  pid_t r;
+  while ((r = waitpid(pid, &status, 0)) < 0 && errno == EINTR) {
   }
+  if (r != pid) return -1;
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
@@ -83,15 +84,13 @@ pid_t spawn(const std::vector<std::string>& argv, const std::filesystem::path& l
   pid_t pid = fork();
   if (pid < 0) throw std::runtime_error("postgres_server: fork failed");
   if (pid == 0) {
+    // Exit codes 120-127 name the setup step that failed (only async-signal-safe calls).
     if (tie_to_parent) {
-      prctl(PR_SET_PDEATHSIG, SIGQUIT);
+      if (prctl(PR_SET_PDEATHSIG, SIGQUIT) != 0) _exit(122);
       if (getppid() != parent) _exit(1);
     }
-    int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-    if (fd >= 0) {
-      dup2(fd, STDOUT_FILENO);
-      dup2(fd, STDERR_FILENO);
-    }
+    const int fd = open(log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
+    if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0) _exit(123);
     if (account) {
       if (setgroups(0, nullptr) != 0 || setgid(account->gid) != 0 || setuid(account->uid) != 0) {
         _exit(126);
@@ -110,26 +109,6 @@ std::string tail_of(const std::filesystem::path& log) {
   ss << in.rdbuf();
   std::string s = ss.str();
   return s.size() > 2000 ? s.substr(s.size() - 2000) : s;
-}
-
-// A port the kernel considers free now (bound to 0 and released). Another process may
-// take it before the server binds; the caller retries then.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw std::runtime_error("postgres_server: socket() failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  socklen_t len = sizeof addr;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    close(fd);
-    throw std::runtime_error("postgres_server: could not find a free port");
-  }
-  int port = ntohs(addr.sin_port);
-  close(fd);
-  return port;
 }
 
 }  // namespace
@@ -189,19 +168,22 @@ PostgresServer::PostgresServer(Options options) {
                         "-E", "UTF8", "--locale=C"},
                        log, account, dir_, /*tie_to_parent=*/true);
     int status = 0;
-    while (waitpid(init, &status, 0) < 0 && errno == EINTR) {
+    pid_t waited;
+    while ((waited = waitpid(init, &status, 0)) < 0 && errno == EINTR) {
     }
+    if (waited != init) throw std::runtime_error("postgres_server: lost track of initdb (waitpid failed)");
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-      // 125: chdir, 126: setuid/setgid, 127: exec failed in the child (before initdb ran).
+      // 122: prctl, 123: the log file, 125: chdir, 126: setuid/setgid, 127: exec failed in
+      // the child (before initdb ran).
       const std::string how = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                                 : "signal " + std::to_string(WTERMSIG(status));
       throw std::runtime_error("postgres_server: initdb failed (" + how + ", as uid " +
                                std::to_string(account ? account->uid : geteuid()) + "):\n" + tail_of(log));
     }
 
-    // The port may be taken between free_port() and the server's bind: try a few.
+    // The port may be taken between pick_free_port() and the server's bind: try a few.
     for (int attempt = 0; attempt < 5 && pid_ < 0; ++attempt) {
-      port_ = free_port();
+      port_ = test_support::pick_free_port();
       std::vector<std::string> argv{bin_dir_ + "/postgres", "-D", data, "-p",
                                     std::to_string(port_), "-k", dir_.string(), "-c",
                                     "listen_addresses=127.0.0.1", "-c", "max_connections=30"};
@@ -227,8 +209,9 @@ PostgresServer::PostgresServer(Options options) {
         std::this_thread::sleep_for(std::chrono::milliseconds(20));  // polling readiness
       }
       if (pid_ < 0 && !exited) {
-        kill(pid, SIGKILL);
-        waitpid(pid, &status, 0);
+        (void)kill(pid, SIGKILL);  // our child: fails only when already gone
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+        }
         throw std::runtime_error("postgres_server: not ready within 60 s:\n" + tail_of(log));
       }
     }
@@ -248,13 +231,16 @@ PostgresServer::~PostgresServer() {
 
 void PostgresServer::stop() noexcept {
   if (pid_ < 0) return;
-  kill(pid_, SIGINT);  // fast shutdown: disconnects clients, no checkpoint wait for them
+  // kill() fails only with ESRCH here (the server is our child): it is gone, and waitpid
+  // below collects it. waitpid() < 0 (ECHILD: already collected) ends the wait too.
+  (void)kill(pid_, SIGINT);  // fast shutdown: disconnects clients, no checkpoint wait for them
   int status = 0;
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (waitpid(pid_, &status, WNOHANG) == 0) {
     if (std::chrono::steady_clock::now() > deadline) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, &status, 0);
+      (void)kill(pid_, SIGKILL);
+      while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+      }
       break;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(10));

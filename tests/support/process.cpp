@@ -127,24 +127,35 @@ ChildProcess::ChildProcess(ProcessOptions options) : options_(std::move(options)
   if (pid == 0) {
     // Child: die with the test (see the header on threads), default signal handling, an
     // empty signal mask (the services block SIGTERM themselves and wait for it).
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(126);
-    sigset_t none;
-    sigemptyset(&none);
-    ::sigprocmask(SIG_SETMASK, &none, nullptr);
-    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) ::signal(s, SIG_DFL);
-    ::dup2(null_fd.fd, STDIN_FILENO);
-    ::dup2(log_fd.fd, STDOUT_FILENO);
-    ::dup2(log_fd.fd, STDERR_FILENO);
-    // Descriptors the test opened without O_CLOEXEC must not leak into the service.
-    ::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);
+    // A failing setup call is reported through the pipe like a failed exec (its errno),
+    // so the test sees why instead of a service started half-configured.
     int err = 0;
-    if (cwd != nullptr && ::chdir(cwd) != 0) {
+    auto failed = [&err](bool bad) {
+      if (bad && err == 0) err = errno != 0 ? errno : EINVAL;
+      return bad;
+    };
+    if (failed(::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)) {
+      // reported below
+    } else if (::getppid() != parent) {
+      ::_exit(126);
+    }
+    sigset_t none;
+    failed(sigemptyset(&none) != 0 || ::sigprocmask(SIG_SETMASK, &none, nullptr) != 0);
+    for (int s : {SIGPIPE, SIGINT, SIGTERM, SIGHUP}) failed(::signal(s, SIG_DFL) == SIG_ERR);
+    failed(::dup2(null_fd.fd, STDIN_FILENO) < 0 || ::dup2(log_fd.fd, STDOUT_FILENO) < 0 ||
+           ::dup2(log_fd.fd, STDERR_FILENO) < 0);
+    // Descriptors the test opened without O_CLOEXEC must not leak into the service.
+    failed(::syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC) != 0);
+    if (err != 0) {
+      // setup failed: report it
+    } else if (cwd != nullptr && ::chdir(cwd) != 0) {
       err = errno;
     } else {
       ::execve(argv[0], argv.data(), envp.data());
       err = errno;
     }
+    // Nothing more can be done in the child when this write fails: the parent then sees
+    // the exit status 127 instead of the errno.
     [[maybe_unused]] auto n = ::write(err_write.fd, &err, sizeof err);
     ::_exit(127);
   }
@@ -208,7 +219,11 @@ bool ChildProcess::running() {
 
 void ChildProcess::kill_now() {
   if (!running()) return;
-  ::kill(pid_, SIGKILL);
+  // ESRCH only: it exited meanwhile, and reap() collects it either way.
+  if (::kill(pid_, SIGKILL) != 0 && errno != ESRCH) {
+    std::cerr << binary_name(options_) << " (pid " << pid_ << "): SIGKILL failed: " << errno_text(errno) << "\n";
+    return;
+  }
   reap(/*block=*/true);
 }
 
@@ -223,7 +238,9 @@ std::optional<ExitStatus> ChildProcess::wait_exit(std::chrono::milliseconds time
 
 ExitStatus ChildProcess::stop(std::chrono::milliseconds grace) {
   if (running()) {
-    ::kill(pid_, SIGTERM);
+    if (::kill(pid_, SIGTERM) != 0 && errno != ESRCH) {
+      std::cerr << binary_name(options_) << " (pid " << pid_ << "): SIGTERM failed: " << errno_text(errno) << "\n";
+    }
     if (!wait_exit(grace)) {
       std::cerr << binary_name(options_) << " (pid " << pid_ << ") did not stop within " << grace.count()
                 << " ms of SIGTERM: killing\n";
@@ -375,6 +392,24 @@ std::optional<double> metric_value(const std::string& exposition, const std::str
     }
   }
   return std::nullopt;
+}
+
+int pick_free_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error("socket() failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  socklen_t len = sizeof addr;
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot find a free port");
+  }
+  const int port = ntohs(addr.sin_port);
+  ::close(fd);
+  return port;
 }
 
 }  // namespace tierflow::test_support

@@ -132,4 +132,8 @@ std::optional<double> metric_value(const std::string& exposition, const std::str
 // Reads a whole small text file; "" when missing.
 std::string read_file(const std::string& path);
 
+// A TCP port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, close).
+// Another process may take it before the caller binds; servers that can, retry.
+int pick_free_port();
+
 }  // namespace tierflow::test_support

@@ -42,7 +42,4 @@ class RedisServer {
   std::unique_ptr<ChildProcess> process_;
 };
 
-// A TCP port that was free a moment ago on 127.0.0.1 (bind to port 0, read it, close).
-int pick_free_port();
-
 }  // namespace tierflow::test_support

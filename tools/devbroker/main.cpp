@@ -48,7 +48,11 @@ int main(int argc, char** argv) {
 
   char err[512];
   rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err);
+  if (rd_kafka_conf_set(conf, "log_level", "3", err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    spdlog::error("kafka property log_level: {}", err);
+    return 1;
+  }
   std::unique_ptr<rd_kafka_t, KafkaHandleDeleter> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err));
   if (!rk) {
     spdlog::error("cannot create the mock cluster's handle: {}", err);

@@ -14,6 +14,7 @@
 #include "CLI/CLI.hpp"
 #include "absl/time/civil_time.h"
 #include "cdnow.h"
+#include "common/grpc/client.h"
 #include "fmt/format.h"
 #include "generator.h"
 #include "grpcpp/grpcpp.h"
@@ -43,6 +44,9 @@ struct Flags {
   int stall_timeout_ms = 30000;
   std::string summary_json;
   std::string write_jsonl;
+  std::string token_file;      // events: a pos token (or admin)
+  std::string crm_token_file;  // profiles: a crm token (or admin)
+  tierflow::grpcx::ClientOptions tls;
 };
 
 class GeneratorSource : public EventSource {
@@ -228,6 +232,16 @@ int main(int argc, char** argv) {
   app.add_option("--summary-json", f.summary_json, "also write the summary as JSON to PATH");
   app.add_option("--write-jsonl", f.write_jsonl,
                  "write the workload as JSONL to PATH instead of sending it (no server needed)");
+  app.add_option("--token-file", f.token_file,
+                 "bearer token for events, a pos token (env TIERFLOW_TOKEN_FILE; default "
+                 "$TIERFLOW_TOKENS_DIR or .run/tokens, pos.token)");
+  app.add_option("--crm-token-file", f.crm_token_file,
+                 "bearer token for profiles, a crm token (env TIERFLOW_CRM_TOKEN_FILE; default crm.token "
+                 "beside pos.token, else --token-file)");
+  app.add_option("--tls-ca", f.tls.tls_ca_file, "TLS: verify ingest against this CA (PEM); plaintext without");
+  app.add_option("--tls-cert", f.tls.tls_cert_file, "TLS: client certificate (PEM)");
+  app.add_option("--tls-key", f.tls.tls_key_file, "TLS: client key (PEM)");
+  app.add_option("--tls-server-name", f.tls.tls_server_name, "TLS: name expected in ingest's certificate");
   CLI11_PARSE(app, argc, argv);
 
   if (f.customers_only && (!f.replay_cdnow.empty() || !f.replay_jsonl.empty())) {
@@ -315,17 +329,32 @@ int main(int argc, char** argv) {
   }
 
   const auto deadline = std::chrono::milliseconds(f.deadline_ms);
-  auto channel = grpc::CreateChannel(f.ingest, grpc::InsecureChannelCredentials());
+  namespace grpcx = tierflow::grpcx;
+  if (f.token_file.empty()) f.token_file = grpcx::default_token_file("pos");
+  if (f.crm_token_file.empty()) f.crm_token_file = grpcx::default_token_file("crm", "TIERFLOW_CRM_TOKEN_FILE");
+  if (f.crm_token_file.empty()) f.crm_token_file = f.token_file;
+  std::shared_ptr<grpc::Channel> channel, crm_channel;
+  try {
+    grpcx::ClientOptions events = f.tls, crm = f.tls;
+    if (!f.token_file.empty()) events.token = grpcx::read_token_file(f.token_file);
+    if (!f.crm_token_file.empty()) crm.token = grpcx::read_token_file(f.crm_token_file);
+    channel = grpcx::make_channel(f.ingest, events);
+    crm_channel = crm.token == events.token ? channel : grpcx::make_channel(f.ingest, crm);
+  } catch (const std::exception& e) {
+    return fail(e.what(), 2);
+  }
+  if (f.token_file.empty()) fmt::print(stderr, "pos-sim: no token (--token-file, TIERFLOW_TOKEN_FILE): ingest will refuse\n");
   if (!channel->WaitForConnected(std::chrono::system_clock::now() + deadline)) {
     return fail(fmt::format("ingest at {} is unreachable (no connection within {} ms)", f.ingest,
                             f.deadline_ms));
   }
   auto stub = v1::PosIngest::NewStub(channel);
+  auto crm_stub = v1::PosIngest::NewStub(crm_channel);
   const auto started = std::chrono::steady_clock::now();
 
   UpsertResult upserted;
   while (profiles->next_batch(&batch)) {
-    if (auto st = upsert_customers(*stub, batch, deadline, &upserted); !st.ok()) {
+    if (auto st = upsert_customers(*crm_stub, batch, deadline, &upserted); !st.ok()) {
       return fail(fmt::format("upserting customers failed after {}: {}", upserted.sent, std::string(st.message())));
     }
   }

@@ -8,6 +8,7 @@
 #include "CLI/CLI.hpp"
 #include "campaign.h"
 #include "commands.h"
+#include "common/grpc/client.h"
 #include "grpcpp/grpcpp.h"
 
 int main(int argc, char** argv) {
@@ -23,6 +24,15 @@ int main(int argc, char** argv) {
   app.add_option("--deadline-ms", deadline_ms, "deadline of each call")->check(CLI::Range(1, 3600000))
       ->capture_default_str();
   app.add_flag("--json", json, "print the protobuf JSON of the response");
+  std::string token_file;
+  tierflow::grpcx::ClientOptions client;
+  app.add_option("--token-file", token_file,
+                 "bearer token (env TIERFLOW_TOKEN_FILE; default from $TIERFLOW_TOKENS_DIR or .run/tokens: "
+                 "admin.token for override and reload, finance.token for what-if, call-center.token otherwise)");
+  app.add_option("--tls-ca", client.tls_ca_file, "TLS: verify the server against this CA (PEM); plaintext without");
+  app.add_option("--tls-cert", client.tls_cert_file, "TLS: client certificate (PEM)");
+  app.add_option("--tls-key", client.tls_key_file, "TLS: client key (PEM)");
+  app.add_option("--tls-server-name", client.tls_server_name, "TLS: name expected in the server's certificate");
 
   std::string customer, as_of, page_token, yaml, actor, reason, service;
   int page_size = 0, wait_ms = 0;
@@ -82,8 +92,21 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
 
   Context ctx{std::cout, std::cerr, json, std::chrono::milliseconds(deadline_ms)};
-  if (int rc = run_campaign_command(campaign, campaign_args, ctx); rc >= 0) return rc;
-  auto channel = grpc::CreateChannel(addr, grpc::InsecureChannelCredentials());
+  // Least privilege by default: each verb reads the token of the role it needs.
+  const char* role = "call-center";
+  if (override_cmd->parsed() || reload->parsed()) role = "admin";
+  if (what_if->parsed()) role = "finance";
+  if (campaign.campaign->parsed()) role = "campaign";
+  if (token_file.empty() && !health->parsed()) token_file = tierflow::grpcx::default_token_file(role);
+  std::shared_ptr<grpc::Channel> channel;
+  try {
+    if (!token_file.empty()) client.token = tierflow::grpcx::read_token_file(token_file);
+    channel = tierflow::grpcx::make_channel(campaign.campaign->parsed() ? campaign_args.addr : addr, client);
+  } catch (const std::exception& e) {
+    std::cerr << "tierctl: " << e.what() << "\n";
+    return 2;
+  }
+  if (int rc = run_campaign_command(campaign, campaign_args, ctx, channel); rc >= 0) return rc;
   if (health->parsed()) return cmd_health(channel, ctx, service, std::chrono::milliseconds(wait_ms));
   auto stub = tierflow::v1::TierService::NewStub(channel);
   if (get->parsed()) return cmd_get(*stub, ctx, customer, as_of);

@@ -24,7 +24,8 @@ Db Db::open(const std::string& path, const Options& options) {
   int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Db db(raw);  // owns raw even when open failed (SQLite allocates a handle for the message)
   if (rc != SQLITE_OK) fail(raw, rc, "open " + path);
-  sqlite3_extended_result_codes(raw, 1);
+  rc = sqlite3_extended_result_codes(raw, 1);
+  if (rc != SQLITE_OK) fail(raw, rc, "extended_result_codes");
   rc = sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   if (rc != SQLITE_OK) fail(raw, rc, "busy_timeout");
   db.exec("PRAGMA journal_mode=WAL");
@@ -46,7 +47,9 @@ Db& Db::operator=(Db&& other) noexcept {
 }
 
 Db::~Db() {
-  // close_v2: if a Statement was (wrongly) left alive, the connection is closed when it goes.
+  // close_v2: if a Statement was (wrongly) left alive, the connection is closed when it
+  // goes. It returns SQLITE_OK then too (a "zombie" close); no other result is possible
+  // for a valid handle.
   if (db_ != nullptr) sqlite3_close_v2(db_);
 }
 
@@ -83,6 +86,8 @@ Statement& Statement::operator=(Statement&& other) noexcept {
   return *this;
 }
 
+// sqlite3_finalize() returns the statement's last step error, which step() already
+// threw; the statement is freed whatever it returns.
 Statement::~Statement() {
   if (stmt_ != nullptr) sqlite3_finalize(stmt_);
 }
@@ -158,8 +163,8 @@ void Statement::run() {
 }
 
 void Statement::reset() {
-  sqlite3_reset(stmt_);  // its return repeats the last step's error, already reported
-  sqlite3_clear_bindings(stmt_);
+  sqlite3_reset(stmt_);           // its return repeats the last step's error, already reported
+  sqlite3_clear_bindings(stmt_);  // always SQLITE_OK
 }
 
 int Statement::column_count() const { return sqlite3_column_count(stmt_); }

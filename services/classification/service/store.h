@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/customer.pb.h"
 #include "tierflow/v1/ledger.pb.h"
 #include "tierflow/v1/tier.pb.h"

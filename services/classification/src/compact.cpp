@@ -3,6 +3,7 @@
 #include <limits>
 
 #include "absl/time/civil_time.h"
+#include "common/time/time.h"
 #include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
@@ -80,7 +81,7 @@ CompactAccount compact(const v1::AccountSnapshot& a) {
   out.last_purchase_nanos = a.last_purchase().nanos();
   const auto& fp = a.first_purchase();
   if (fp.seconds() != 0 || fp.nanos() != 0) {
-    const absl::Time t = absl::FromUnixSeconds(fp.seconds()) + absl::Nanoseconds(fp.nanos());
+    const absl::Time t = timeutil::from_proto(fp);
     out.first_purchase_day = absl::ToCivilDay(t, absl::UTCTimeZone()) - kEpochDay;
     out.has_first = true;
   }

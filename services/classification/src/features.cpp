@@ -6,7 +6,8 @@
 #include "absl/time/civil_time.h"
 #include "fmt/format.h"
 #include "tierflow/classification/compact.h"
-#include "tierflow/classification/money.h"
+#include "common/money/money.h"
+#include "common/time/time.h"
 #include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
@@ -43,9 +44,6 @@ constexpr std::array<FeatureInfo, kFeatureCount> kFeatures{{
     {"annual_revenue", "annual revenue", Unit::money},
 }};
 
-absl::Time to_time(const google::protobuf::Timestamp& ts) {
-  return absl::FromUnixSeconds(ts.seconds()) + absl::Nanoseconds(ts.nanos());
-}
 bool is_set(const google::protobuf::Timestamp& ts) { return ts.seconds() != 0 || ts.nanos() != 0; }
 
 // Whole months from `from` to `to` (both UTC civil days); a month counts once its day of
@@ -110,11 +108,11 @@ struct ProtoAccount {
   }
   std::optional<absl::Time> last_purchase() const {
     if (!is_set(a.last_purchase())) return std::nullopt;
-    return to_time(a.last_purchase());
+    return timeutil::from_proto(a.last_purchase());
   }
   std::optional<absl::CivilDay> first_purchase() const {
     if (!is_set(a.first_purchase())) return std::nullopt;
-    return absl::ToCivilDay(to_time(a.first_purchase()), absl::UTCTimeZone());
+    return absl::ToCivilDay(timeutil::from_proto(a.first_purchase()), absl::UTCTimeZone());
   }
   int32_t invoices_paid() const { return a.payment().invoices_paid(); }
   int32_t invoices_open() const { return a.payment().invoices_open(); }
@@ -318,14 +316,14 @@ Features compute_features(const Standard& standard, const CompactInputs& in, abs
 std::string format_feature(Feature f, int64_t v, std::string_view currency) {
   switch (feature_info(f).unit) {
     case Unit::money:
-      return format_money(v, currency);
+      return money::format(v, currency);
     case Unit::count:
     case Unit::score:
-      return format_grouped(v);
+      return money::format_grouped(v);
     case Unit::days:
-      return fmt::format("{} day{}", format_grouped(v), v == 1 ? "" : "s");
+      return fmt::format("{} day{}", money::format_grouped(v), v == 1 ? "" : "s");
     case Unit::months:
-      return fmt::format("{} month{}", format_grouped(v), v == 1 ? "" : "s");
+      return fmt::format("{} month{}", money::format_grouped(v), v == 1 ? "" : "s");
     case Unit::ratio: {
       // ppm -> percent with one decimal
       const int64_t tenths = (v + (v >= 0 ? 500 : -500)) / 1000;

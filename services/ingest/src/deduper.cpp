@@ -101,7 +101,10 @@ std::vector<Deduper::Seen> Deduper::begin(const std::vector<std::string>& ids, s
   std::vector<redis::OwnedReply> replies;
   try {
     replies = mux_.call_all(std::move(exists), options_.check_timeout);
-  } catch (const redis::RedisError& e) {
+  } catch (const std::exception& e) {
+    // RedisError (down, slow), or anything else the check threw (out of memory): the ids
+    // stay this caller's (kNew), checked in flight only. Never thrown on: the caller has
+    // already counted on an answer for every id.
     state_->counters.errors.Increment();
     state_->counters.degraded.Increment(static_cast<double>(fresh.size()));
     bool log = false;
@@ -152,21 +155,22 @@ void Deduper::finish(const std::string& id, bool stored) {
   for (auto& w : waiters) w(stored);
   if (!stored) return;
   const std::string ttl = std::to_string(absl::ToInt64Seconds(options_.window));
-  mux_.submit({{"SET", key(id), "1", "EX", ttl}},
-              [state = state_, id](std::span<const redis::Mux::Reply> replies, std::string_view error) {
-                std::lock_guard lock(state->mu);
-                const bool failed = !error.empty() || replies.empty() ||
-                                    replies.front().kind == redis::Mux::Reply::Kind::error;
-                if (failed && !state->detached) {
-                  state->counters.errors.Increment();
-                  if (state->back_off()) {
-                    spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", id,
-                                 !error.empty() ? error : replies.empty() ? "no reply" : replies.front().str);
-                  }
-                }
-                state->in_flight.erase(id);
-                if (--state->marks == 0) state->cv.notify_all();
-              });
+  mux_.submit({{"SET", key(id), "1", "EX", ttl}}, [state = state_, id](std::span<const redis::Mux::Reply> replies,
+                                                                       std::string_view error) {
+    std::lock_guard lock(state->mu);
+    const bool failed = !error.empty() || replies.empty() || replies.front().kind == redis::Mux::Reply::Kind::error;
+    if (failed && !state->detached) {
+      state->counters.errors.Increment();
+      if (state->back_off()) {
+        spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", id,
+                     !error.empty()    ? error
+                     : replies.empty() ? "no reply"
+                                       : replies.front().str);
+      }
+    }
+    state->in_flight.erase(id);
+    if (--state->marks == 0) state->cv.notify_all();
+  });
 }
 
 size_t Deduper::waiting() const {

@@ -15,7 +15,7 @@
 
 #include "common/config/config.h"
 #include "common/grpc/status.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"
@@ -32,6 +32,7 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7001");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
   c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
   auto dedupe = root.section("dedupe");
   c.dedupe.enabled = dedupe.get_bool("enabled", true);
   c.dedupe.window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
@@ -71,7 +72,9 @@ class IngestService::Call {
  public:
   using Sink = std::function<void(v1::EventAck)>;
 
-  Call(IngestService& svc, Sink sink) : svc_(svc), sink_(std::move(sink)) {}
+  // `caller` (nullopt without access control) limits a pos caller to its own stores.
+  Call(IngestService& svc, Sink sink, std::optional<grpcx::Caller> caller)
+      : svc_(svc), sink_(std::move(sink)), caller_(std::move(caller)) {}
   // Outstanding delivery callbacks refer to this Call: wait for them, also when the call
   // ends by an exception.
   ~Call() { wait_all(); }
@@ -83,7 +86,11 @@ class IngestService::Call {
     std::vector<v1::PosEvent*> valid;
     valid.reserve(events.size());
     for (auto& event : events) {
-      if (auto reason = validate_event(event, now)) {
+      auto reason = validate_event(event, now);
+      if (!reason && caller_ && !caller_->may_post_for_store(event.store_id())) {
+        reason = "store_id '" + event.store_id() + "' is not a store of token '" + caller_->name + "'";
+      }
+      if (reason) {
         svc_.metrics_->rejected.Increment();
         v1::EventAck ack;
         ack.set_event_id(event.event_id());
@@ -108,7 +115,7 @@ class IngestService::Call {
       ids.push_back(e->event_id());
       on_first.emplace_back([this, id = e->event_id()](bool stored) { answer_copy(id, stored); });
     }
-    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);
+    const std::vector<Deduper::Seen> seen = svc_.deduper_->begin(ids, on_first);  // does not throw on Redis
     size_t i = 0;
     try {
       for (; i < valid.size(); ++i) {
@@ -206,6 +213,7 @@ class IngestService::Call {
 
   IngestService& svc_;
   Sink sink_;
+  const std::optional<grpcx::Caller> caller_;
   std::mutex mu_;
   std::condition_variable cv_;
   int64_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
@@ -261,36 +269,42 @@ grpc::Status IngestService::StreamEvents(grpc::ServerContext* ctx,
         q.acks.push_back(std::move(ack));
       }
       q.cv.notify_one();
-    });
+    }, grpcx::caller(*ctx));
     v1::PosEvent event;
     while (!ctx->IsCancelled() && stream->Read(&event)) call.handle({&event, 1});
     return grpc::Status::OK;
   });
 }
 
-grpc::Status IngestService::SubmitEvents(grpc::ServerContext*, const v1::SubmitEventsRequest* req,
+grpc::Status IngestService::SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,
                                          v1::SubmitEventsResponse* resp) {
-  return grpcx::guarded([&] { return submit_events(*req, *resp); });
+  return grpcx::guarded([&] { return submit_events(*req, *resp, grpcx::caller(*ctx)); });
 }
 
-grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response) {
-  const auto* req = &request;
-  auto* resp = &response;
-  std::mutex mu;
-  std::unordered_map<std::string, v1::EventAck> by_id;
-  Call call(*this, [&](v1::EventAck ack) {
-    std::lock_guard lock(mu);
-    by_id.insert_or_assign(ack.event_id(), std::move(ack));
-  });
-  std::vector<v1::PosEvent> events(req->events().begin(), req->events().end());
+grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request, v1::SubmitEventsResponse& response,
+                                          const std::optional<grpcx::Caller>& caller) {
+  // Acks arrive on this thread and on the producer's; read once every one has arrived.
+  struct Acks {
+    std::mutex mu;
+    std::unordered_map<std::string, v1::EventAck> by_id ABSL_GUARDED_BY(mu);
+  } acks;
+  Call call(
+      *this,
+      [&](v1::EventAck ack) {
+        std::lock_guard lock(acks.mu);
+        acks.by_id.insert_or_assign(ack.event_id(), std::move(ack));
+      },
+      caller);
+  std::vector<v1::PosEvent> events(request.events().begin(), request.events().end());
   call.handle(events);
   call.wait_all();
-  for (const auto& e : req->events()) {
-    auto it = by_id.find(e.event_id());
-    if (it != by_id.end()) {
-      *resp->add_acks() = it->second;
+  std::lock_guard lock(acks.mu);
+  for (const auto& e : request.events()) {
+    auto it = acks.by_id.find(e.event_id());
+    if (it != acks.by_id.end()) {
+      *response.add_acks() = it->second;
     } else {  // an event without an id: its REJECTED ack is keyed by ""
-      v1::EventAck* a = resp->add_acks();
+      v1::EventAck* a = response.add_acks();
       a->set_status(v1::ACK_STATUS_REJECTED);
       a->set_reason("event_id is missing");
     }
@@ -305,12 +319,10 @@ grpc::Status IngestService::UpsertCustomers(grpc::ServerContext*, const v1::Upse
 
 grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& request,
                                              v1::UpsertCustomersResponse& response) {
-  const auto* req = &request;
-  auto* resp = &response;
-  std::vector<std::future<kafka::DeliveryReport>> pending(req->customers_size());
-  for (int i = 0; i < req->customers_size(); ++i) {
-    v1::CustomerProfile profile = req->customers(i);
-    v1::CustomerAck* ack = resp->add_acks();
+  std::vector<std::future<kafka::DeliveryReport>> pending(request.customers_size());
+  for (int i = 0; i < request.customers_size(); ++i) {
+    v1::CustomerProfile profile = request.customers(i);
+    v1::CustomerAck* ack = response.add_acks();
     ack->set_customer_id(profile.customer_id());
     if (auto reason = validate_profile(profile)) {
       ack->set_status(v1::ACK_STATUS_REJECTED);
@@ -328,10 +340,10 @@ grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& r
       promise->set_value({false, e.what(), -1, -1});
     }
   }
-  for (int i = 0; i < req->customers_size(); ++i) {
+  for (int i = 0; i < request.customers_size(); ++i) {
     if (!pending[i].valid()) continue;
     const kafka::DeliveryReport r = pending[i].get();
-    v1::CustomerAck* ack = resp->mutable_acks(i);
+    v1::CustomerAck* ack = response.mutable_acks(i);
     if (r.ok) {
       metrics_->customers.Increment();
       ack->set_status(v1::ACK_STATUS_ACCEPTED);

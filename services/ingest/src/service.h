@@ -12,9 +12,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "common/config/sections.h"
+#include "common/grpc/auth.h"
 #include "src/deduper.h"
 #include "tierflow/v1/ingest.grpc.pb.h"
 
@@ -39,7 +41,8 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
-  Deduper::Options dedupe;  // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
+  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
+  Deduper::Options dedupe;      // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
   std::string ready_file;
 };
 
@@ -64,7 +67,9 @@ class IngestService final : public v1::PosIngest::Service {
  private:
   class Call;
   // The RPC bodies; the overrides map what they throw with grpcx::guarded.
-  grpc::Status submit_events(const v1::SubmitEventsRequest& req, v1::SubmitEventsResponse& resp);
+  // `caller`: who posts (grpcx::caller); a pos caller's events for other stores are REJECTED.
+  grpc::Status submit_events(const v1::SubmitEventsRequest& req, v1::SubmitEventsResponse& resp,
+                             const std::optional<grpcx::Caller>& caller);
   grpc::Status upsert_customers(const v1::UpsertCustomersRequest& req, v1::UpsertCustomersResponse& resp);
   const Config cfg_;
   kafka::Producer& producer_;

@@ -19,12 +19,16 @@
 #include <stdexcept>
 #include <unordered_map>
 
-#include "state.hpp"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "pg_support.h"
+#include "state.h"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 
 namespace tierflow::ledger {
 namespace {
+
+using pg_support::ArrayLiteral;
+using pg_support::hex_bytea;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS offsets(
@@ -58,92 +62,15 @@ CREATE TABLE IF NOT EXISTS outbox(
   payload BYTEA NOT NULL, error TEXT NOT NULL);
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS version BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE outbox ADD COLUMN IF NOT EXISTS as_of BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS origin TEXT NOT NULL DEFAULT '';
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit BIGINT NOT NULL,
   credit BIGINT NOT NULL, PRIMARY KEY(account, currency));
 )sql";
 
-// Appends two lowercase hex digits per byte of `bytes` to `out`.
-void append_hex(std::string_view bytes, std::string& out) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  const size_t at = out.size();
-  out.resize(at + 2 * bytes.size());
-  char* p = out.data() + at;
-  for (unsigned char c : bytes) {
-    *p++ = kHex[c >> 4];
-    *p++ = kHex[c & 15];
-  }
-}
-
-// `bytes` as PostgreSQL's hex text form of bytea ("\\x0a1b..."), into `out`.
-void hex_bytea(std::string_view bytes, std::string& out) {
-  out.assign("\\x");
-  append_hex(bytes, out);
-}
-
 // Serialises instances creating the schema at the same time (CREATE ... IF NOT EXISTS is
 // not safe against a concurrent creator).
 constexpr int64_t kSchemaLockKey = 0x7469657266'6c6f77;  // "tierflow"
-
-// Builds a PostgreSQL array literal ("{...}") bound as one text parameter. Text elements
-// are quoted with '"' and '\' escaped; bytea elements are written in hex ("\\x0a...").
-class ArrayLiteral {
- public:
-  ArrayLiteral() { s_.push_back('{'); }
-
-  ArrayLiteral& text(std::string_view v) {
-    sep();
-    s_.push_back('"');
-    for (char c : v) {
-      if (c == '"' || c == '\\') s_.push_back('\\');
-      s_.push_back(c);
-    }
-    s_.push_back('"');
-    return *this;
-  }
-
-  ArrayLiteral& integer(int64_t v) {
-    sep();
-    char buf[24];
-    auto [end, ec] = std::to_chars(buf, buf + sizeof buf, v);
-    s_.append(buf, end);
-    return *this;
-  }
-
-  ArrayLiteral& boolean(bool v) {
-    sep();
-    s_.push_back(v ? 't' : 'f');
-    return *this;
-  }
-
-  ArrayLiteral& null() {
-    sep();
-    s_.append("NULL");
-    return *this;
-  }
-
-  ArrayLiteral& bytea(std::string_view v) {
-    sep();
-    s_.append("\"\\\\x");
-    append_hex(v, s_);
-    s_.push_back('"');
-    return *this;
-  }
-
-  void reserve(size_t n) { s_.reserve(n); }
-  std::string done() {
-    s_.push_back('}');
-    return std::move(s_);
-  }
-
- private:
-  void sep() {
-    if (!first_) s_.push_back(',');
-    first_ = false;
-  }
-  std::string s_;
-  bool first_ = true;
-};
 
 std::string bytes(const pqxx::field& f) { return pqxx::binarystring(f).str(); }
 
@@ -160,8 +87,7 @@ DeferredRow read_deferred(const pqxx::row& r) {
   return d;
 }
 
-constexpr const char* kDeferredColumns =
-    "event_id, waiting_for, customer_id, topic, part, off, since, value";
+using pg_support::kDeferredColumns;
 
 class PostgresStore final : public Store {
  public:
@@ -172,8 +98,8 @@ class PostgresStore final : public Store {
       w.exec(std::string(kSchema));
       w.commit();
     }
-    prepare(conn_);
-    prepare(side_);
+    pg_support::prepare_statements(conn_);
+    pg_support::prepare_statements(side_);
   }
 
   // Reads and the outbox go through their own connection (side_), writes through conn_.
@@ -355,6 +281,7 @@ class PostgresStore final : public Store {
           row.m.customer_id = r[1].c_str();
           row.m.topic = r[3].c_str();
           row.m.error = r[4].c_str();
+          row.m.origin = r[7].c_str();
           row.version = r[5].as<int64_t>();
           row.as_of = r[6].as<int64_t>();
           if (row.version == 0) row.m.payload = bytes(r[2]);
@@ -532,11 +459,11 @@ class PostgresStore final : public Store {
       // as_of), not its bytes: see pending_outbox().
       pqxx::stream_to copy(t, "outbox",
                            std::vector<std::string>{"topic", "customer_id", "payload", "error",
-                                                    "version", "as_of"});
+                                                    "version", "as_of", "origin"});
       std::string hex;
       for (const auto& o : c.outbox) {
         hex_bytea(o.version > 0 ? std::string_view() : std::string_view(o.payload), hex);
-        copy << std::make_tuple(o.topic, o.customer_id, hex, o.error, o.version, o.as_of);
+        copy << std::make_tuple(o.topic, o.customer_id, hex, o.error, o.version, o.as_of, o.origin);
       }
       copy.complete();
     }
@@ -565,80 +492,6 @@ class PostgresStore final : public Store {
   auto read(Fn&& fn) -> std::invoke_result_t<Fn&, pqxx::transaction_base&> {
     pqxx::nontransaction n(side_);
     return fn(n);
-  }
-
-  static void prepare(pqxx::connection& conn) {
-    conn.prepare("load_offsets", "SELECT topic, part, next_offset FROM offsets");
-    conn.prepare("load_balances", "SELECT account, currency, debit, credit FROM balances");
-    conn.prepare("deferred_keys", "SELECT waiting_for FROM deferred");
-    conn.prepare("find_events",
-                  "SELECT event_id, customer_id, kind, event_time, amount, refunded, cost, currency "
-                  "FROM events WHERE event_id = ANY($1::text[])");
-    conn.prepare("load_customers",
-                  "SELECT customer_id, version, journal_seq, feedback_sum, state FROM customers "
-                  "WHERE customer_id = ANY($1::text[])");
-    conn.prepare("load_invoices",
-                  "SELECT i.customer_id, i.sale_event_id, i.issued, i.due, i.amount, i.open_amount, "
-                  "i.closed, i.closed_by_payment FROM invoices i JOIN customers c "
-                  "ON c.customer_id = i.customer_id WHERE i.customer_id = ANY($1::text[]) "
-                  "AND (i.closed IS NULL OR i.closed >= c.last_event_time - $2::bigint)");
-    conn.prepare("load_deferred", std::string("SELECT ") + kDeferredColumns +
-                                       " FROM deferred WHERE waiting_for = $1 ORDER BY part, off");
-    conn.prepare("load_deferred_before", std::string("SELECT ") + kDeferredColumns +
-                                              " FROM deferred WHERE since < $1 ORDER BY since");
-    conn.prepare("read_journal",
-                  "SELECT seq, event_time, receivable_delta, entry FROM journal "
-                  "WHERE customer_id = $1 AND seq > $4 AND event_time >= $2 AND event_time < $3 "
-                  "ORDER BY seq LIMIT $5");
-    conn.prepare("receivable_before",
-                  "SELECT COALESCE(SUM(receivable_delta), 0)::bigint FROM journal "
-                  "WHERE customer_id = $1 AND event_time < $2");
-    conn.prepare("pending_outbox",
-                  "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox "
-                  "WHERE id > $1 ORDER BY id LIMIT $2");
-    conn.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
-    conn.prepare("save_offsets",
-                  "INSERT INTO offsets(topic, part, next_offset) "
-                  "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
-                  "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
-    conn.prepare("delete_events", "DELETE FROM events WHERE event_id = ANY($1::text[])");
-    conn.prepare("upsert_events",
-                  "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, "
-                  "cost, currency) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], "
-                  "$4::bigint[], $5::bigint[], $6::bigint[], $7::bigint[], $8::text[]) "
-                  "ON CONFLICT(event_id) DO UPDATE SET customer_id = excluded.customer_id, "
-                  "kind = excluded.kind, event_time = excluded.event_time, amount = excluded.amount, "
-                  "refunded = excluded.refunded, cost = excluded.cost, currency = excluded.currency");
-    conn.prepare("upsert_customers",
-                  "INSERT INTO customers(customer_id, version, journal_seq, feedback_sum, "
-                  "last_event_time, state) SELECT * FROM unnest($1::text[], $2::bigint[], "
-                  "$3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) "
-                  "ON CONFLICT(customer_id) DO UPDATE SET version = excluded.version, "
-                  "journal_seq = excluded.journal_seq, feedback_sum = excluded.feedback_sum, "
-                  "last_event_time = excluded.last_event_time, state = excluded.state");
-    conn.prepare("update_customers",
-                  "UPDATE customers AS c SET version = u.v, journal_seq = u.s, feedback_sum = u.f, "
-                  "last_event_time = u.l, state = u.st FROM unnest($1::text[], $2::bigint[], "
-                  "$3::bigint[], $4::bigint[], $5::bigint[], $6::bytea[]) AS u(id, v, s, f, l, st) "
-                  "WHERE c.customer_id = u.id");
-    conn.prepare("upsert_invoices",
-                  "INSERT INTO invoices(customer_id, sale_event_id, issued, due, amount, "
-                  "open_amount, closed, closed_by_payment) SELECT * FROM unnest($1::text[], "
-                  "$2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[], "
-                  "$7::bigint[], $8::boolean[]) "
-                  "ON CONFLICT(customer_id, sale_event_id) DO UPDATE SET issued = excluded.issued, "
-                  "due = excluded.due, amount = excluded.amount, open_amount = excluded.open_amount, "
-                  "closed = excluded.closed, closed_by_payment = excluded.closed_by_payment");
-    conn.prepare("delete_deferred", "DELETE FROM deferred WHERE event_id = ANY($1::text[])");
-    conn.prepare("insert_deferred",
-                  "INSERT INTO deferred(event_id, waiting_for, customer_id, topic, part, off, since, "
-                  "value) SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], "
-                  "$5::int[], $6::bigint[], $7::bigint[], $8::bytea[])");
-    conn.prepare("add_balances",
-                  "INSERT INTO balances(account, currency, debit, credit) "
-                  "SELECT * FROM unnest($1::text[], $2::text[], $3::bigint[], $4::bigint[]) "
-                  "ON CONFLICT(account, currency) DO UPDATE SET debit = balances.debit + "
-                  "excluded.debit, credit = balances.credit + excluded.credit");
   }
 
   pqxx::connection conn_;  // writes: the open transaction

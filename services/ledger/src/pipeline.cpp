@@ -1,4 +1,4 @@
-#include "pipeline.hpp"
+#include "pipeline.h"
 
 #include <pthread.h>
 
@@ -6,7 +6,7 @@
 #include <tuple>
 #include <utility>
 
-#include "tierflow/ledger/ledger.hpp"
+#include "tierflow/ledger/ledger.h"
 
 namespace tierflow::ledger {
 

@@ -7,31 +7,30 @@
 // INSERTs, in key order (the Ledger sorts a transaction's rows, see sort_by_key), so each
 // index is walked once per batch instead of hit at random.
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
-#include <deque>
 #include <cstdint>
-#include <functional>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
 
-#include <pthread.h>
-#include <sqlite3.h>
-
-#include "state.hpp"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
-#include "tierflow/sql/sqlite.hpp"
+#include "sqlite_support.h"
+#include "state.h"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
+#include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
 namespace {
 
 using sql::sqlite::Db;
 using sql::sqlite::Statement;
+using sqlite_support::Checkpointer;
+using sqlite_support::IdFilter;
+using sqlite_support::insert_rows;
+using sqlite_support::kRowsPerInsert;
+using sqlite_support::values_sql;
 
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS offsets(
@@ -62,7 +61,7 @@ CREATE INDEX IF NOT EXISTS deferred_by_since ON deferred(since);
 CREATE TABLE IF NOT EXISTS outbox(
   id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, customer_id TEXT NOT NULL,
   payload BLOB NOT NULL, error TEXT NOT NULL, version INTEGER NOT NULL DEFAULT 0,
-  as_of INTEGER NOT NULL DEFAULT 0);
+  as_of INTEGER NOT NULL DEFAULT 0, origin TEXT NOT NULL DEFAULT '');
 CREATE TABLE IF NOT EXISTS balances(
   account TEXT NOT NULL, currency TEXT NOT NULL, debit INTEGER NOT NULL,
   credit INTEGER NOT NULL, PRIMARY KEY(account, currency)) WITHOUT ROWID;
@@ -80,136 +79,6 @@ DeferredRow read_deferred(const Statement& s) {
   r.value = s.column_blob(7);
   return r;
 }
-
-// Rows per multi-row INSERT: one statement step per chunk instead of per row (SQLite's
-// per-statement overhead is about as large as a row's B-tree insert).
-constexpr size_t kRowsPerInsert = 64;
-
-// "<head> VALUES(?,?,..),(?,?,..).." with `rows` groups of `cols` parameters.
-std::string values_sql(std::string_view head, int cols, size_t rows) {
-  std::string group = "(";
-  for (int c = 0; c < cols; ++c) group += c == 0 ? "?" : ",?";
-  group += ")";
-  std::string sql(head);
-  sql += " VALUES";
-  for (size_t r = 0; r < rows; ++r) {
-    if (r > 0) sql += ',';
-    sql += group;
-  }
-  return sql;
-}
-
-// Inserts `n` rows: full chunks of kRowsPerInsert through `many`, the rest through `one`.
-// bind(statement, first parameter index, row) binds one row's `cols` parameters.
-template <typename Stmt, typename Bind>
-void insert_rows(Stmt& many, Stmt& one, int cols, size_t n, Bind&& bind) {
-  size_t i = 0;
-  for (; i + kRowsPerInsert <= n; i += kRowsPerInsert) {
-    for (size_t r = 0; r < kRowsPerInsert; ++r) bind(many, static_cast<int>(r) * cols + 1, i + r);
-    many.run();
-  }
-  for (; i < n; ++i) {
-    bind(one, 1, i);
-    one.run();
-  }
-}
-
-// A Bloom filter over event ids: may_contain() is false only for an id never add()ed.
-// Sized for `capacity` ids at ~1% false positives; full() once more were added.
-class IdFilter {
- public:
-  explicit IdFilter(size_t capacity)
-      : capacity_(capacity), bits_(std::max<size_t>(capacity * 10 / 64 + 1, 1024), 0) {}
-
-  void add(std::string_view id) {
-    probe(id, [&](uint64_t& word, uint64_t bit) { word |= bit; return true; });
-    ++count_;
-  }
-  bool may_contain(std::string_view id) const {
-    return const_cast<IdFilter*>(this)->probe(
-        id, [](uint64_t& word, uint64_t bit) { return (word & bit) != 0; });
-  }
-  bool full() const { return count_ > capacity_; }
-  size_t count() const { return count_; }
-
- private:
-  static constexpr int kProbes = 7;
-  template <typename Fn>
-  bool probe(std::string_view id, Fn&& fn) {
-    const uint64_t h = std::hash<std::string_view>{}(id);
-    const uint64_t h2 = (h >> 29) * 0x9E3779B97F4A7C15ULL | 1;
-    const uint64_t m = bits_.size() * 64;
-    bool all = true;
-    for (int i = 0; i < kProbes; ++i) {
-      const uint64_t pos = (h + static_cast<uint64_t>(i) * h2) % m;
-      all = fn(bits_[pos / 64], uint64_t{1} << (pos % 64)) && all;
-    }
-    return all;
-  }
-  size_t capacity_, count_ = 0;
-  std::vector<uint64_t> bits_;
-};
-
-// Copies the write-ahead log back into the database file on its own thread and connection,
-// so a COMMIT does not pay for it (SQLite's automatic checkpoint runs inside the COMMIT that
-// crosses the threshold). Started by the writing connection's WAL hook; when the log still
-// grows past kWalLimitPages (the copy cannot keep up), the committing thread checkpoints
-// itself, as SQLite would.
-class Checkpointer {
- public:
-  static constexpr int kStartPages = 1000;    // SQLite's default auto-checkpoint threshold
-  static constexpr int kWalLimitPages = 32000;
-
-  Checkpointer(const std::string& path, sqlite3* writer)
-      : db_(Db::open(path)), thread_([this] { run(); }) {
-    sqlite3_wal_hook(writer, &Checkpointer::on_commit, this);
-  }
-  ~Checkpointer() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_one();
-    thread_.join();
-  }
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-
- private:
-  static int on_commit(void* self, sqlite3* writer, const char* schema, int wal_pages) {
-    if (wal_pages >= kWalLimitPages) {
-      sqlite3_wal_checkpoint_v2(writer, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    } else if (wal_pages >= kStartPages) {
-      auto* c = static_cast<Checkpointer*>(self);
-      {
-        std::lock_guard lock(c->mu_);
-        c->wanted_ = true;
-      }
-      c->cv_.notify_one();
-    }
-    return SQLITE_OK;
-  }
-
-  void run() {
-    pthread_setname_np(pthread_self(), "sqlite-ckpt");
-    for (;;) {
-      {
-        std::unique_lock lock(mu_);
-        cv_.wait(lock, [&] { return wanted_ || stop_; });
-        if (stop_) return;
-        wanted_ = false;
-      }
-      // Busy or locked: the next commit asks again.
-      sqlite3_wal_checkpoint_v2(db_.handle(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
-    }
-  }
-
-  Db db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wanted_ = false, stop_ = false;
-  std::thread thread_;  // last: starts once the members above exist
-};
 
 constexpr std::string_view kDeferredColumns =
     "event_id, waiting_for, customer_id, topic, part, off, since, value";
@@ -268,11 +137,11 @@ class SqliteStore final : public Store {
     deferred_keys_ = db_.prepare("SELECT waiting_for FROM deferred");
     // Multi-row VALUES insert in order, so ids follow the order of Changes::outbox.
     constexpr std::string_view kInsertOutbox =
-        "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of)";
-    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 6, 1));
-    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 6, kRowsPerInsert));
+        "INSERT INTO outbox(topic, customer_id, payload, error, version, as_of, origin)";
+    insert_outbox_ = db_.prepare(values_sql(kInsertOutbox, 7, 1));
+    insert_outboxes_ = db_.prepare(values_sql(kInsertOutbox, 7, kRowsPerInsert));
     pending_outbox_ = db_.prepare(
-        "SELECT id, customer_id, payload, topic, error, version, as_of FROM outbox ORDER BY id");
+        "SELECT id, customer_id, payload, topic, error, version, as_of, origin FROM outbox ORDER BY id");
     ack_outbox_ = db_.prepare("DELETE FROM outbox WHERE id <= ?1");
     load_balances_ = db_.prepare("SELECT account, currency, debit, credit FROM balances");
     add_balance_ = db_.prepare(
@@ -423,6 +292,7 @@ class SqliteStore final : public Store {
       m.customer_id = pending_outbox_.column_text(1);
       m.topic = pending_outbox_.column_text(3);
       m.error = pending_outbox_.column_text(4);
+      m.origin = pending_outbox_.column_text(7);
       if (const int64_t snapshot_version = pending_outbox_.column_int64(5); snapshot_version > 0) {
         auto payload = rebuild_snapshot(m.customer_id, snapshot_version, pending_outbox_.column_int64(6));
         if (!payload) continue;  // superseded: a later row carries the customer's newer version
@@ -529,14 +399,15 @@ class SqliteStore final : public Store {
     // A snapshot row keeps (version, as_of), not the payload: the customer's state row,
     // written in the same transaction, rebuilds it (rebuild_snapshot) when the relay reads
     // the table; the memory cache serves the payload itself.
-    insert_rows(insert_outboxes_, insert_outbox_, 6, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
+    insert_rows(insert_outboxes_, insert_outbox_, 7, c.outbox.size(), [&](sql::sqlite::Statement& s, int p, size_t i) {
       const OutboxRow& r = c.outbox[i];
       s.bind_text_view(p, r.topic)
           .bind_text_view(p + 1, r.customer_id)
           .bind_blob_view(p + 2, r.version > 0 ? std::string_view("", 0) : std::string_view(r.payload))
           .bind_text_view(p + 3, r.error)
           .bind_int64(p + 4, r.version)
-          .bind_int64(p + 5, r.as_of);
+          .bind_int64(p + 5, r.as_of)
+          .bind_text_view(p + 6, r.origin);
     });
     if (outbox_known_ && !c.outbox.empty()) {
       // AUTOINCREMENT ids of one statement's rows are consecutive, and every statement
@@ -549,6 +420,7 @@ class SqliteStore final : public Store {
         m.payload = r.payload;
         m.topic = r.topic;
         m.error = r.error;
+        m.origin = r.origin;
         staged_outbox_.push_back(std::move(m));
       }
     }
@@ -595,15 +467,19 @@ class SqliteStore final : public Store {
   }
 
   // Files made before the outbox kept (version, as_of) get the columns; their rows keep
-  // payloads (version 0).
+  // payloads (version 0). Files made before it kept origins get the column; their DLQ rows
+  // have none (published without the origin header).
   void migrate() {
-    auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = 'version'");
-    const bool has_version = columns.step() && columns.column_int64(0) > 0;
-    columns.reset();
-    if (!has_version) {
+    auto has_column = [&](std::string_view name) {
+      auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = ?1");
+      columns.bind_text(1, name);
+      return columns.step() && columns.column_int64(0) > 0;
+    };
+    if (!has_column("version")) {
       db_.exec("ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
                "ALTER TABLE outbox ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;");
     }
+    if (!has_column("origin")) db_.exec("ALTER TABLE outbox ADD COLUMN origin TEXT NOT NULL DEFAULT '';");
   }
 
   std::optional<CustomerState> load_customer(std::string_view customer_id,

@@ -1,7 +1,7 @@
 #include <algorithm>
 
-#include "state.hpp"
-#include "wire.hpp"
+#include "state.h"
+#include "wire.h"
 
 #include <absl/time/civil_time.h>
 #include <absl/time/time.h>

@@ -1,20 +1,20 @@
-// The classification service's own re-evaluation path (classification::Engine, as its
+// The classification service's own re-evaluation path (classification::TierKeeper, as its
 // schedule runs it) on N synthetic customers (default 1,000,000), and the memory it holds
 // per customer.
 //
 // The store (SQLite, in a temp dir) is filled with N accounts and profiles as the engine
 // would have committed them, with the event-time watermark at synthetic::as_of() (clock:
-// watermark, so every pass classifies as of the same instant). The Engine then loads it
+// watermark, so every pass classifies as of the same instant). The TierKeeper then loads it
 // (compact inputs in memory) and re-evaluates everyone:
 //  - pass 1: nobody has an assignment yet: everyone goes through evaluate_assignment() +
 //            decide() and is committed (1M history rows) and published (Kafka points at
 //            nothing and Redis is down: both are logged and retried by the engine, not
 //            measured here);
-//  - restart: a second Engine on the same store; its first pass decides everyone;
+//  - restart: a second TierKeeper on the same store; its first pass decides everyone;
 //  - pass 2, 3: the steady state of the schedule: features + population + classify() for
 //            everyone, decide() only for customers whose classification moved or whose
 //            assignment is time-dependent. This is the aim's figure (>= 200k customers/s).
-// Memory: Engine::bytes_per_customer() (what the engine's map holds, by construction) and
+// Memory: TierKeeper::bytes_per_customer() (what the engine's map holds, by construction) and
 // the process's resident set growth across loading, after malloc_trim (aim: <= 1 KB).
 // The restart pass also checks the fast path: at the same clock and inputs, deciding
 // everyone must change nothing (exit 1 otherwise). Figures are printed, never asserted.
@@ -33,7 +33,8 @@
 #include <vector>
 
 #include "common/kafka/kafka.h"
-#include "service/service.h"
+#include "service/tier_keeper.h"
+#include "service/tier_service.h"
 #include "service/store.h"
 #include "synthetic.h"
 #include "tests/support/process.h"
@@ -65,7 +66,7 @@ int main(int argc, char** argv) {
     cfg.clock = "watermark";
     cfg.redis.port = test_support::pick_free_port();  // nothing listens: Redis is "down"
     cfg.redis.timeout = std::chrono::milliseconds(200);
-    std::printf("classification Engine re-evaluation: %zu synthetic customers\n", n);
+    std::printf("classification TierKeeper re-evaluation: %zu synthetic customers\n", n);
 
     auto t = Clock::now();
     {
@@ -100,7 +101,7 @@ int main(int argc, char** argv) {
     malloc_trim(0);
     const double rss_before = rss_bytes();
     t = Clock::now();
-    Engine engine(cfg, producer, registry);
+    TierKeeper engine(cfg, producer, registry);
     const double load_s = seconds_since(t);
     malloc_trim(0);
     const double rss_loaded = rss_bytes();
@@ -123,12 +124,12 @@ int main(int argc, char** argv) {
     malloc_trim(0);
     const double rss_after = rss_bytes();
     const double held = engine.bytes_per_customer();
-    // A restart: a new Engine on the same store knows no customer's last classification,
+    // A restart: a new TierKeeper on the same store knows no customer's last classification,
     // so its first pass decides everyone against the stored assignments (one ordered scan).
     double restart_s = 0;
     size_t restart_changed = 0;
     {
-      Engine restarted(cfg, producer, registry2);
+      TierKeeper restarted(cfg, producer, registry2);
       t = Clock::now();
       restart_changed = restarted.reevaluate();
       restart_s = seconds_since(t);
@@ -137,11 +138,11 @@ int main(int argc, char** argv) {
                   restart_changed, restart_s, n / restart_s);
     }
     std::printf(
-        "\nRESULT Engine re-evaluation (steady state, best of 2): %.0f customers/s on %zu (aim >= 200,000: %s); "
+        "\nRESULT TierKeeper re-evaluation (steady state, best of 2): %.0f customers/s on %zu (aim >= 200,000: %s); "
         "%zu changed\n",
         n / best_s, n, n / best_s >= 200000 ? "met" : "NOT met", changed);
     std::printf(
-        "RESULT memory per customer held by the Engine: %.0f bytes by construction (aim <= 1024: %s); resident set "
+        "RESULT memory per customer held by the TierKeeper: %.0f bytes by construction (aim <= 1024: %s); resident set "
         "growth %.0f bytes/customer after loading, %.0f after 3 passes (includes the allocator's retained pages)\n",
         held, held <= 1024 ? "met" : "NOT met", (rss_loaded - rss_before) / n, (rss_after - rss_before) / n);
     // Same clock, same inputs: deciding everyone must change nothing the fast path kept.

@@ -3,7 +3,7 @@
 //
 // A real redis-server (tests/support/redis_server.h, TCP on a free port, no persistence)
 // is filled with 100,000 assignments in the service's format (HSET tf:tier:<id> tier ...
-// proto <TierAssignment bytes>, as RedisWriter writes them; the assignments come from the
+// proto <TierAssignment bytes>, as TierPublisher writes them; the assignments come from the
 // classification core on synthetic customers). Then, one after the other, in-process gRPC
 // servers answer GetTier (through the suite's server plumbing, grpcx::Server, unless said),
 // each driven by the same client: one channel, async stub, 32 calls always outstanding, a
@@ -36,10 +36,10 @@
 
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
-#include "common/redis/redis.h"
 #include "prometheus/registry.h"
 #include "common/redis/mux.h"
-#include "service/service.h"
+#include "service/tier_keeper.h"
+#include "service/tier_service.h"
 #include "spdlog/spdlog.h"
 #include "synthetic.h"
 #include "tests/support/process.h"
@@ -209,10 +209,12 @@ std::optional<RedisBench> redis_benchmark(int port, size_t requests, const std::
   return RedisBench{v[1], v[4], v[6], client_cpu * 1e6 / requests, 0};
 }
 
+constexpr std::chrono::seconds kRedisWait{30};  // the bench's own blocking calls
+
 // redis-server's own CPU (INFO cpu: used_cpu_sys + used_cpu_user).
-double redis_cpu_seconds(redis::Client& c) {
-  auto reply = c.command({"INFO", "cpu"});
-  const std::string_view s = reply.str();
+double redis_cpu_seconds(redis::Mux& c) {
+  const auto reply = c.call({"INFO", "cpu"}, kRedisWait);
+  const std::string_view s = reply.str;
   double total = 0;
   for (const char* key : {"used_cpu_sys:", "used_cpu_user:"}) {
     const size_t at = s.find(key);
@@ -221,9 +223,9 @@ double redis_cpu_seconds(redis::Client& c) {
   return total;
 }
 
-int64_t connections_received(redis::Client& c) {
-  auto reply = c.command({"INFO", "stats"});
-  const std::string_view s = reply.str();
+int64_t connections_received(redis::Mux& c) {
+  const auto reply = c.call({"INFO", "stats"}, kRedisWait);
+  const std::string_view s = reply.str;
   const size_t at = s.find("total_connections_received:");
   return at == std::string_view::npos ? -1 : std::atoll(s.data() + at + 27);
 }
@@ -244,7 +246,7 @@ int main(int argc, char** argv) {
     std::printf("GetTier benchmark: redis-server on 127.0.0.1:%d, %zu customers, %d concurrent callers\n",
                 server.port(), kCustomers, kConcurrency);
 
-    // Fill Redis as the service does (RedisWriter's HSET), from real assignments.
+    // Fill Redis as the service does (TierPublisher's HSET), from real assignments.
     const auto standard = Standard::load_file(std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml");
     const absl::Time now = synthetic::as_of();
     std::vector<v1::AccountSnapshot> accounts(kCustomers);
@@ -258,30 +260,28 @@ int main(int argc, char** argv) {
       features[i] = compute_features(*standard, inputs[i], now);
     }
     const Population pop = Population::compute(*standard, features);
-    redis::Client writer(cfg);
+    redis::Mux writer(cfg);
     size_t bytes = 0;
     for (size_t from = 0; from < kCustomers; from += 1000) {
-      std::vector<std::vector<std::string>> owned;
+      std::vector<redis::Mux::Command> cmds;
       for (size_t i = from; i < std::min(kCustomers, from + 1000); ++i) {
         bool changed = false;
         const v1::TierAssignment a = decide(*standard, evaluate_assignment(*standard, pop, features[i], inputs[i]),
                                             nullptr, nullptr, now, &changed);
         std::string proto = a.SerializeAsString();
         bytes += proto.size();
-        owned.push_back({"HSET", redis_key(a.customer_id()), "tier", a.tier(), "previous_tier", a.previous_tier(),
+        cmds.push_back({"HSET", redis_key(a.customer_id()), "tier", a.tier(), "previous_tier", a.previous_tier(),
                          "reason", a.reasons_size() > 0 ? a.reasons(0) : "", "version", std::to_string(a.version()),
                          "standard", a.standard_version(), "credit_hold", a.credit_hold() ? "1" : "0", "proto",
                          std::move(proto)});
       }
-      std::vector<std::vector<std::string_view>> cmds;
-      for (const auto& c : owned) cmds.emplace_back(c.begin(), c.end());
-      for (const auto& reply : writer.pipeline(cmds))
-        if (reply.is_error()) throw std::runtime_error("HSET failed: " + std::string(reply.str()));
+      for (const auto& reply : writer.call_all(std::move(cmds), kRedisWait))
+        if (reply.is_error()) throw std::runtime_error("HSET failed: " + reply.str);
     }
     std::printf("  filled: %zu assignments, %.0f bytes of proto each on average\n", kCustomers,
                 double(bytes) / kCustomers);
 
-    const size_t sample_size = writer.command({"HSTRLEN", "tf:tier:c-1", "proto"}).integer();
+    const size_t sample_size = static_cast<size_t>(writer.call({"HSTRLEN", "tf:tier:c-1", "proto"}, kRedisWait).integer);
     std::printf("  the machine is shared: each variant is paired with a redis-benchmark run just before it\n");
     // Baseline: redis-benchmark on the same Redis, the same command GetTier sends; redis's
     // own CPU per op is measured around it too.
@@ -367,7 +367,7 @@ int main(int argc, char** argv) {
       }
       rows.push_back(std::move(row));
     };
-    // The real service: its Engine (standard, SQLite store in the temp dir) with a producer
+    // The real service: its TierKeeper (standard, SQLite store in the temp dir) with a producer
     // that is never used (GetTier does not publish) and Redis pointing at our server.
     classification::Config service_cfg;
     service_cfg.redis = cfg;
@@ -375,9 +375,9 @@ int main(int argc, char** argv) {
     service_cfg.store_path = dir.file("classification.db");
     kafka::RdkafkaProducer producer("127.0.0.1:9", "gettier-bench");
     prometheus::Registry registry;
-    classification::Engine engine(service_cfg, producer, registry);
+    classification::TierKeeper engine(service_cfg, producer, registry);
     struct ServiceHolder {
-      ServiceHolder(const classification::Config& c, classification::Engine& e) : s(c, e) {}
+      ServiceHolder(const classification::Config& c, classification::TierKeeper& e) : s(c, e) {}
       classification::TierService s;
       grpc::Service* service() { return &s; }
       std::string note() {
@@ -393,7 +393,7 @@ int main(int argc, char** argv) {
       grpc::Service* service() { return &s; }
       std::string note() { return "no Redis: the gRPC floor"; }
     };
-    const std::string stored(writer.command({"HGET", "tf:tier:c-1", "proto"}).str());
+    const std::string stored = writer.call({"HGET", "tf:tier:c-1", "proto"}, kRedisWait).str;
     run("floor", [&] { return std::make_unique<FloorHolder>(stored); });
 
     std::printf("\n");

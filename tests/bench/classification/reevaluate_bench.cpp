@@ -6,7 +6,7 @@
 //  - proto:   what the service held before (v1::AccountSnapshot + v1::CustomerProfile);
 //             the baseline;
 //  - compact: CompactAccount + CompactProfile (tierflow/classification/compact.h), what the
-//             service holds now; engine_bench.cpp times the service's Engine itself.
+//             service holds now; engine_bench.cpp times the service's TierKeeper itself.
 // Also a machine yardstick measured in the same run (sorting N int64), since the machine
 // is shared. The compact path's classes must equal the proto path's for every customer:
 // a mismatch fails the run (exit 1). Figures are printed, never asserted.

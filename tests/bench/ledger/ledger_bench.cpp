@@ -26,9 +26,9 @@
 #include <vector>
 
 #include "tests/support/postgres_server.h"
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
-#include "tierflow/sql/sqlite.hpp"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
+#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/events.pb.h"
 #include "tierflow/v1/ledger.pb.h"
 

@@ -170,7 +170,7 @@ TEST(CdnowAcceptance, ValueShareOfClassAMatchesTheRawFile) {
         auto ctx = call_ctx();
         if (!svc.stub().GetDistribution(ctx.get(), v1::GetDistributionRequest(), &dist).ok()) return false;
         return dist.customers() == static_cast<int64_t>(n) &&
-               svc.engine().now() == absl::FromCivil(absl::CivilDay(1998, 6, 30), absl::UTCTimeZone());
+               svc.keeper().now() == absl::FromCivil(absl::CivilDay(1998, 6, 30), absl::UTCTimeZone());
       },
       std::chrono::seconds(120)))
       << "customers " << dist.customers() << " of " << n << "; " << svc.failure();

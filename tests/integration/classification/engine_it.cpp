@@ -12,7 +12,7 @@
 
 #include "absl/time/civil_time.h"
 #include "common/kafka/topics.h"
-#include "common/redis/redis.h"
+#include "common/redis/mux.h"
 #include "common/time/time.h"
 #include "service/store.h"
 #include "tests/integration/classification/harness.h"
@@ -23,6 +23,8 @@ namespace {
 using test_support::DevBroker;
 using test_support::RedisServer;
 using test_support::TempDir;
+
+constexpr std::chrono::seconds kRedisWait{10};  // the test's own blocking Redis calls
 
 absl::Time day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
 
@@ -86,11 +88,11 @@ class ClassificationIT : public ::testing::Test {
   }
 
   std::map<std::string, std::string> redis_hash(const std::string& id) {
-    redis::Client client(redis_->config());
+    redis::Mux client(redis_->config());
     std::map<std::string, std::string> out;
     for (const char* field : {"tier", "version", "standard"}) {
-      auto r = client.command({"HGET", redis_key(id), field});
-      if (!r.is_nil()) out[field] = std::string(r.str());
+      auto r = client.call({"HGET", redis_key(id), field}, kRedisWait);
+      if (!r.is_nil()) out[field] = r.str;
     }
     return out;
   }
@@ -305,8 +307,8 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
 
     // Redis lost its data: refilled from the service's state.
     {
-      redis::Client client(redis_->config());
-      client.command({"FLUSHALL"});
+      redis::Mux client(redis_->config());
+      client.call({"FLUSHALL"}, kRedisWait);
     }
     ASSERT_TRUE(eventually([&] { return redis_hash("c1")["tier"] == "gold"; }, std::chrono::seconds(20)));
 
@@ -370,13 +372,13 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
 // open no connection of their own.
 TEST_F(ClassificationIT, GetTierAndBatchGetTiersReadRedisThroughOneConnection) {
   Instance svc(cfg_);
-  redis::Client writer(redis_->config());
+  redis::Mux writer(redis_->config());
   for (const std::string id : {"r1", "r2"}) {
     v1::TierAssignment a;
     a.set_customer_id(id);
     a.set_tier("gold");
     a.set_version(3);
-    writer.command({"HSET", redis_key(id), "tier", "gold", "proto", a.SerializeAsString()});
+    writer.call({"HSET", redis_key(id), "tier", "gold", "proto", a.SerializeAsString()}, kRedisWait);
   }
   grpc::Status status;
   auto r1 = get(svc, "r1", &status);
@@ -390,8 +392,7 @@ TEST_F(ClassificationIT, GetTierAndBatchGetTiersReadRedisThroughOneConnection) {
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   auto connections = [&] {
-    auto info = writer.command({"INFO", "stats"});
-    const std::string text(info.str());
+    const std::string text = writer.call({"INFO", "stats"}, kRedisWait).str;
     const auto at = text.find("total_connections_received:");
     return std::stoll(text.substr(at + std::string("total_connections_received:").size()));
   };

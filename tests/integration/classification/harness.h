@@ -1,5 +1,5 @@
 // What the classification integration tests share: real Redis and devbroker as child
-// processes, and the classification Engine + TierService running in-process, stoppable and
+// processes, and the classification TierKeeper + TierService running in-process, stoppable and
 // restartable on the same store (a restart of the service).
 #pragma once
 
@@ -15,7 +15,8 @@
 
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
-#include "service/service.h"
+#include "service/tier_keeper.h"
+#include "service/tier_service.h"
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -23,19 +24,19 @@
 
 namespace tierflow::classification::it {
 
-// One running service instance: producer, engine (its consumer thread) and gRPC server.
+// One running service instance: producer, keeper (its consumer thread) and gRPC server.
 // Destruction is the graceful shutdown main.cpp does.
 class Instance {
  public:
   explicit Instance(const Config& cfg)
       : registry_(std::make_shared<prometheus::Registry>()),
         producer_(cfg.kafka.bootstrap_servers, "classification-it", cfg.kafka.properties),
-        engine_(cfg, producer_, *registry_),
-        service_(cfg, engine_),
+        keeper_(cfg, producer_, *registry_),
+        service_(cfg, keeper_),
         server_("127.0.0.1:0", {&service_}) {
     thread_ = std::jthread([this](std::stop_token stop) {
       try {
-        engine_.run(stop);
+        keeper_.run(stop);
       } catch (const std::exception& e) {
         failure_ = e.what();
       }
@@ -44,7 +45,7 @@ class Instance {
     stub_ = v1::TierService::NewStub(channel_);
   }
   ~Instance() {
-    engine_.close_watchers();
+    keeper_.close_watchers();
     server_.shutdown(std::chrono::seconds(2));
     thread_.request_stop();
     thread_.join();
@@ -52,7 +53,7 @@ class Instance {
   }
 
   v1::TierService::Stub& stub() { return *stub_; }
-  Engine& engine() { return engine_; }
+  TierKeeper& keeper() { return keeper_; }
   const std::string& failure() const { return failure_; }
 
   // Value of an unlabelled counter or gauge of this instance's registry (0 when absent).
@@ -68,7 +69,7 @@ class Instance {
  private:
   std::shared_ptr<prometheus::Registry> registry_;
   kafka::RdkafkaProducer producer_;
-  Engine engine_;
+  TierKeeper keeper_;
   TierService service_;
   grpcx::Server server_;
   std::shared_ptr<grpc::Channel> channel_;

@@ -11,6 +11,7 @@
 
 #include "common/kafka/topics.h"
 #include "tests/support/postgres_server.h"
+#include "tests/support/tokens.h"
 
 namespace tierflow::ledger_test {
 namespace {
@@ -102,6 +103,7 @@ void LedgerProcess::start(std::chrono::milliseconds timeout) {
   p.env["TIERFLOW_METRICS_LISTEN"] = "127.0.0.1:0";
   p.env["TIERFLOW_READY_FILE"] = ready_file_;
   p.env["TIERFLOW_LOG_LEVEL"] = options_.log_level;
+  p.env["TIERFLOW_AUTH_TOKENS_FILE"] = test_support::shared_tokens().file();
   p.log_file = log_file_;
   p.working_dir = options_.dir;
   std::error_code ec;
@@ -110,7 +112,7 @@ void LedgerProcess::start(std::chrono::milliseconds timeout) {
   process_.emplace(std::move(p));
   ++starts_;
   ready_ = test_support::wait_for_ready_file(ready_file_, *process_, timeout);
-  channel_ = grpc::CreateChannel(grpc_target(), grpc::InsecureChannelCredentials());
+  channel_ = test_support::shared_tokens().channel(grpc_target(), "finance");
   stub_ = v1::Ledger::NewStub(channel_);
 }
 
@@ -206,7 +208,7 @@ void wait_for_markers(LedgerProcess& ledger, const std::vector<std::string>& mar
 
 std::unordered_map<std::string, std::optional<v1::AccountSnapshot>> fetch_accounts(
     const std::string& target, const std::vector<std::string>& ids, int threads) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto channel = test_support::shared_tokens().channel(target, "finance");
   auto stub = v1::Ledger::NewStub(channel);
   std::vector<std::optional<v1::AccountSnapshot>> results(ids.size());
   parallel_for(ids.size(), threads, [&](size_t i) {
@@ -228,7 +230,7 @@ std::unordered_map<std::string, std::optional<v1::AccountSnapshot>> fetch_accoun
 
 std::unordered_map<std::string, std::vector<std::string>> fetch_posted_event_ids(
     const std::string& target, const std::vector<std::string>& ids, int threads) {
-  auto channel = grpc::CreateChannel(target, grpc::InsecureChannelCredentials());
+  auto channel = test_support::shared_tokens().channel(target, "finance");
   auto stub = v1::Ledger::NewStub(channel);
   std::vector<std::vector<std::string>> results(ids.size());
   parallel_for(ids.size(), threads, [&](size_t i) {

@@ -48,7 +48,7 @@ TEST_F(DedupeTest, AStoredIdIsMarkedWithTheWindowAndFoundByAnotherProcess) {
     ASSERT_EQ(first.begin("e-1", {}), Seen::kNew);
     first.finish("e-1", true);
     EXPECT_EQ(first.begin("e-1", {}), Seen::kStored);  // known here until Redis has it, then from Redis
-  }  // waits for the mark
+  }                                                    // waits for the mark
   const int64_t ttl = mux_.call({"TTL", Deduper::key("e-1")}, kTimeout).integer;
   EXPECT_GT(ttl, 3500);
   EXPECT_LE(ttl, 3600);
@@ -77,9 +77,8 @@ TEST_F(DedupeTest, ASlowRedisDegradesWithinTheCheckTimeout) {
   Deduper d(o, mux_, counters());
   // A BLPOP holds the one connection for 500 ms: the check queued behind it times out.
   std::promise<void> released;
-  mux_.submit({{"BLPOP", "empty", "0.5"}}, [&](std::span<const redis::Mux::Reply>, std::string_view) {
-    released.set_value();
-  });
+  mux_.submit({{"BLPOP", "empty", "0.5"}},
+              [&](std::span<const redis::Mux::Reply>, std::string_view) { released.set_value(); });
   const auto started = std::chrono::steady_clock::now();
   EXPECT_EQ(d.begin("e-1", {}), Seen::kNew);
   EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(450));

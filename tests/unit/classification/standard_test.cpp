@@ -5,7 +5,7 @@
 #include <string>
 
 #include "test_support.h"
-#include "tierflow/classification/money.h"
+#include "common/money/money.h"
 #include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
@@ -174,17 +174,17 @@ TEST(classification_standard_errors, MissingFileAndBadFileKeepsGoodOne) {
 }
 
 TEST(classification_money, FormatsWithSeparators) {
-  EXPECT_EQ(format_money(320000, "CNY"), "3,200.00 CNY");
-  EXPECT_EQ(format_money(123456789, "CNY"), "1,234,567.89 CNY");
-  EXPECT_EQ(format_money(-5, "USD"), "-0.05 USD");
-  EXPECT_EQ(format_money(1500, "JPY"), "1,500 JPY");
-  EXPECT_EQ(format_money(1234, "KWD"), "1.234 KWD");
-  EXPECT_EQ(format_grouped(-1234567), "-1,234,567");
-  EXPECT_EQ(parse_scaled_decimal("500000", 2), 50000000);
-  EXPECT_EQ(parse_scaled_decimal("0.95", 6), 950000);
-  EXPECT_EQ(parse_scaled_decimal("-1.5", 2), -150);
-  EXPECT_EQ(parse_scaled_decimal("1.234", 2), std::nullopt);
-  EXPECT_EQ(parse_scaled_decimal("abc", 0), std::nullopt);
+  EXPECT_EQ(money::format(320000, "CNY"), "3,200.00 CNY");
+  EXPECT_EQ(money::format(123456789, "CNY"), "1,234,567.89 CNY");
+  EXPECT_EQ(money::format(-5, "USD"), "-0.05 USD");
+  EXPECT_EQ(money::format(1500, "JPY"), "1,500 JPY");
+  EXPECT_EQ(money::format(1234, "KWD"), "1.234 KWD");
+  EXPECT_EQ(money::format_grouped(-1234567), "-1,234,567");
+  EXPECT_EQ(money::parse_scaled_decimal("500000", 2), 50000000);
+  EXPECT_EQ(money::parse_scaled_decimal("0.95", 6), 950000);
+  EXPECT_EQ(money::parse_scaled_decimal("-1.5", 2), -150);
+  EXPECT_EQ(money::parse_scaled_decimal("1.234", 2), std::nullopt);
+  EXPECT_EQ(money::parse_scaled_decimal("abc", 0), std::nullopt);
 }
 
 }  // namespace

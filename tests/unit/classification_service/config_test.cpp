@@ -7,7 +7,7 @@
 #include <fstream>
 
 #include "common/config/config.h"
-#include "service/service.h"
+#include "service/config.h"
 
 namespace tierflow::classification {
 namespace {

@@ -8,6 +8,7 @@
 
 #include <filesystem>
 
+#include "common/kafka/topics.h"
 #include "common/time/time.h"
 
 namespace tierflow::classification {
@@ -163,21 +164,21 @@ TEST_F(StoreTest, OffsetsInputsAndWatermarkSurviveReopening) {
     Store::Batch b;
     b.accounts.push_back(&acc);
     b.profiles.push_back(&prof);
-    b.offsets[{"ledger.accounts.v1", 3}] = 10;
-    b.offsets[{"crm.customers.v1", 3}] = 2;
+    b.offsets[{std::string(topics::kAccounts), 3}] = 10;
+    b.offsets[{std::string(topics::kCustomers), 3}] = 2;
     b.watermark = day(1998, 6, 30);
     s.apply(b);
 
     Store::Batch later;
-    later.offsets[{"ledger.accounts.v1", 3}] = 17;
+    later.offsets[{std::string(topics::kAccounts), 3}] = 17;
     later.watermark = day(1998, 1, 1);  // never moves back
     s.apply(later);
   }
   Store s(path_);
   const auto offsets = s.offsets();
   ASSERT_EQ(offsets.size(), 2u);
-  EXPECT_EQ(offsets.at({"ledger.accounts.v1", 3}), 17);
-  EXPECT_EQ(offsets.at({"crm.customers.v1", 3}), 2);
+  EXPECT_EQ(offsets.at({std::string(topics::kAccounts), 3}), 17);
+  EXPECT_EQ(offsets.at({std::string(topics::kCustomers), 3}), 2);
   ASSERT_TRUE(s.watermark());
   EXPECT_EQ(*s.watermark(), day(1998, 6, 30));
   std::vector<Store::CustomerRow> rows;

@@ -4,7 +4,7 @@
 
 #include <thread>
 
-#include "service/service.h"
+#include "service/watcher.h"
 
 namespace tierflow::classification {
 namespace {

@@ -4,11 +4,13 @@
 
 #include <gtest/gtest.h>
 
+#include <pqxx/except>
+
 #include <stdexcept>
 #include <string>
 
 #include "common/errors/errors.h"
-#include "common/kafka/kafka.h"
+#include "common/kafka/producer.h"
 #include "common/redis/mux.h"
 #include "tierflow/sql/sqlite.h"
 
@@ -42,6 +44,10 @@ TEST(ToStatus, StoreAndBrokerFailuresAreUnavailableWithRetryAdvice) {
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
   EXPECT_TRUE(contains(s.error_message(), "storage unavailable: sqlite: disk I/O error")) << s.error_message();
   EXPECT_TRUE(contains(s.error_message(), "retry later")) << s.error_message();
+
+  s = status_of(pqxx::broken_connection("could not connect to server: Connection refused"));
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(s.error_message(), "storage unavailable: could not connect to server: Connection refused; retry later");
 
   s = status_of(redis::RedisError("redis unavailable: Connection refused"));
   EXPECT_EQ(s.error_code(), grpc::StatusCode::UNAVAILABLE);

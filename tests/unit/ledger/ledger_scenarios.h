@@ -19,8 +19,8 @@
 #include <string>
 #include <vector>
 
-#include "tierflow/ledger/ledger.hpp"
-#include "tierflow/ledger/store.hpp"
+#include "tierflow/ledger/ledger.h"
+#include "tierflow/ledger/store.h"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger {
@@ -980,7 +980,8 @@ TEST_P(LedgerTest, CommitFailureDropsEverythingAfterTheLastCommit) {
 }
 
 // With dlq_in_outbox, rejections are stored in the batch's transaction and come back from
-// pending_outbox with their DLQ topic, reason and original bytes, in order with snapshots.
+// pending_outbox with their DLQ topic, reason, origin and original bytes, in order with
+// snapshots.
 TEST_P(LedgerTest, RejectionsGoToTheOutboxInTheSameTransaction) {
   reopen(Options{.dlq_in_outbox = true});
   auto bad = refund("r-1", "c-1", day(1), 900, "s-1");
@@ -992,8 +993,10 @@ TEST_P(LedgerTest, RejectionsGoToTheOutboxInTheSameTransaction) {
   EXPECT_EQ(out[0].customer_id, "c-1");
   EXPECT_EQ(out[0].payload, bad.SerializeAsString());
   EXPECT_EQ(out[0].error, "refund 9.00 CNY above the 5.00 CNY that remains refundable on sale s-1");
+  EXPECT_EQ(out[0].origin, "pos.events.v1/0@1");
   EXPECT_EQ(out[1].topic, "ledger.accounts.v1");
   EXPECT_TRUE(out[1].error.empty());
+  EXPECT_TRUE(out[1].origin.empty());
   ledger_->ack_outbox(out[1].id);
 
   // A deferred event that expires goes the same way.
@@ -1004,6 +1007,7 @@ TEST_P(LedgerTest, RejectionsGoToTheOutboxInTheSameTransaction) {
   ASSERT_EQ(out.size(), 1u);
   EXPECT_EQ(out[0].topic, "pos.events.v1.dlq");
   EXPECT_EQ(out[0].error, "sale s-404 never arrived within 7 days");
+  EXPECT_EQ(out[0].origin, "pos.events.v1/0@2");
   ledger_->ack_outbox(out[0].id);
   // Without the option nothing but snapshots is stored.
   reopen();

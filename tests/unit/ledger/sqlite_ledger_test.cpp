@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "ledger_scenarios.h"
+#include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
 namespace {
@@ -23,7 +24,8 @@ class SqliteDatabase final : public TestDatabase {
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
   }
-  std::unique_ptr<Store> open() override { return make_sqlite_store((dir_ / "ledger.db").string()); }
+  std::unique_ptr<Store> open() override { return make_sqlite_store(path()); }
+  std::string path() const { return (dir_ / "ledger.db").string(); }
 
  private:
   static std::string flat(std::string name) {
@@ -142,6 +144,39 @@ TEST(SqliteStoreOutbox, SnapshotsRebuiltFromTheTableEqualTheOnesServedFromMemory
   EXPECT_EQ(c1.open_invoices_size(), 1);
   EXPECT_EQ(absl::FromUnixSeconds(c1.as_of().seconds()), day(40));
   EXPECT_EQ(c1.ageing().days_1_30_minor(), 6000);  // due day 30, 10 days late on day 40
+}
+
+// A file made before the outbox kept origins still opens: its rows read back without one
+// (relayed without the origin header), and rows written from then on carry theirs.
+TEST(SqliteStoreOutbox, FilesWithoutTheOriginColumnStillOpen) {
+  SqliteDatabase db("SqliteStoreOldOutbox");
+  {
+    auto old = sql::sqlite::Db::open(db.path());
+    old.exec(
+        "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+        "customer_id TEXT NOT NULL, payload BLOB NOT NULL, error TEXT NOT NULL, "
+        "version INTEGER NOT NULL DEFAULT 0, as_of INTEGER NOT NULL DEFAULT 0);"
+        "INSERT INTO outbox(topic, customer_id, payload, error) VALUES('pos.events.v1.dlq', 'c-1', x'00ff', 'why');");
+  }
+  auto store = db.open();
+  auto rows = store->pending_outbox(10);
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].topic, "pos.events.v1.dlq");
+  EXPECT_EQ(rows[0].payload, std::string("\0\xff", 2));
+  EXPECT_EQ(rows[0].error, "why");
+  EXPECT_TRUE(rows[0].origin.empty());
+
+  Changes c;
+  c.outbox.push_back({"pos.events.v1.dlq", "c-2", "p", "bad"});
+  c.outbox.back().origin = "pos.events.v1/3@7";
+  store->begin();
+  store->write(c);
+  store->commit();
+  rows = db.open()->pending_outbox(10);  // another connection: read from the table
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_TRUE(rows[0].origin.empty());
+  EXPECT_EQ(rows[1].origin, "pos.events.v1/3@7");
+  EXPECT_EQ(rows[1].error, "bad");
 }
 
 }  // namespace

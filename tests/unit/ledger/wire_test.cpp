@@ -1,7 +1,7 @@
 // The ledger's hand-written wire encoder must produce exactly the bytes the generated
 // code would: readers compare and parse what the journal stores.
-#include "wire.hpp"
-#include "state.hpp"
+#include "wire.h"
+#include "state.h"
 
 #include <gtest/gtest.h>
 

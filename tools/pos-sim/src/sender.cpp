@@ -1,5 +1,7 @@
 #include "sender.h"
 
+#include <absl/base/thread_annotations.h>
+
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -63,30 +65,34 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
   grpc::ClientContext ctx;
   auto stream = stub.StreamEvents(&ctx);
 
-  std::mutex mu;
-  std::condition_variable cv;
-  AckTracker tracker(options.max_retries);
   struct Resend {
     Clock::time_point due;
     v1::PosEvent event;
   };
-  std::deque<Resend> resends;  // in due order: the backoff only grows per attempt
-  bool read_done = false;
-  auto last_ack = Clock::now();
+  // Shared by this thread (the writer) and the reader thread.
+  struct Shared {
+    explicit Shared(int max_retries) : tracker(max_retries) {}
+    std::mutex mu;
+    std::condition_variable cv;
+    AckTracker tracker ABSL_GUARDED_BY(mu);
+    std::deque<Resend> resends ABSL_GUARDED_BY(mu);  // in due order: the backoff only grows per attempt
+    bool read_done ABSL_GUARDED_BY(mu) = false;
+    Clock::time_point last_ack ABSL_GUARDED_BY(mu) = Clock::now();
+  } shared(options.max_retries);
 
   std::thread reader([&] {
     v1::EventAck ack;
     while (stream->Read(&ack)) {
-      std::lock_guard<std::mutex> lock(mu);
-      last_ack = Clock::now();
-      if (const v1::PosEvent* again = tracker.on_ack(ack)) {
-        resends.push_back({Clock::now() + options.retry_backoff, *again});
+      std::lock_guard<std::mutex> lock(shared.mu);
+      shared.last_ack = Clock::now();
+      if (const v1::PosEvent* again = shared.tracker.on_ack(ack)) {
+        shared.resends.push_back({Clock::now() + options.retry_backoff, *again});
       }
-      cv.notify_all();
+      shared.cv.notify_all();
     }
-    std::lock_guard<std::mutex> lock(mu);
-    read_done = true;
-    cv.notify_all();
+    std::lock_guard<std::mutex> lock(shared.mu);
+    shared.read_done = true;
+    shared.cv.notify_all();
   });
 
   const auto start = Clock::now();
@@ -97,8 +103,8 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
     last_progress = now;
     StreamProgress p;
     {
-      std::lock_guard<std::mutex> lock(mu);
-      const AckCounts& c = tracker.counts();
+      std::lock_guard<std::mutex> lock(shared.mu);
+      const AckCounts& c = shared.tracker.counts();
       p.sent = c.sent;
       p.acked = c.accepted + c.duplicate + c.rejected + c.retry_failed;
     }
@@ -115,19 +121,19 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
   while (true) {
     std::vector<v1::PosEvent> to_write;
     {
-      std::unique_lock<std::mutex> lock(mu);
-      cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
-        return read_done || (!resends.empty() && resends.front().due <= Clock::now()) ||
-               (!source_done && tracker.outstanding() < options.window) ||
-               (source_done && tracker.outstanding() == 0);
+      std::unique_lock<std::mutex> lock(shared.mu);
+      shared.cv.wait_for(lock, std::chrono::milliseconds(100), [&] {
+        return shared.read_done || (!shared.resends.empty() && shared.resends.front().due <= Clock::now()) ||
+               (!source_done && shared.tracker.outstanding() < options.window) ||
+               (source_done && shared.tracker.outstanding() == 0);
       });
-      if (read_done) break;
+      if (shared.read_done) break;
       const auto now = Clock::now();
-      if (!resends.empty() && resends.front().due <= now) {
-        to_write.push_back(std::move(resends.front().event));
-        resends.pop_front();
-        tracker.on_resent();
-      } else if (!source_done && tracker.outstanding() < options.window) {
+      if (!shared.resends.empty() && shared.resends.front().due <= now) {
+        to_write.push_back(std::move(shared.resends.front().event));
+        shared.resends.pop_front();
+        shared.tracker.on_resent();
+      } else if (!source_done && shared.tracker.outstanding() < options.window) {
         lock.unlock();
         const bool got = source.next(&event);
         lock.lock();
@@ -135,16 +141,16 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
           source_done = true;
         } else {
           ++originals;
-          tracker.on_sent(event);
+          shared.tracker.on_sent(event);
           to_write.push_back(event);
           if (options.duplicates_every > 0 && originals % options.duplicates_every == 0) {
-            tracker.on_sent(event);
+            shared.tracker.on_sent(event);
             to_write.push_back(event);
           }
         }
-      } else if (source_done && tracker.outstanding() == 0) {
+      } else if (source_done && shared.tracker.outstanding() == 0) {
         break;
-      } else if (tracker.outstanding() > 0 && now - last_ack > options.stall_timeout) {
+      } else if (shared.tracker.outstanding() > 0 && now - shared.last_ack > options.stall_timeout) {
         stalled = true;
         break;
       }
@@ -169,9 +175,9 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
   report(true);
 
   StreamResult result;
-  result.counts = tracker.counts();
-  result.rejections = tracker.rejections();
-  const std::int64_t missing = tracker.outstanding();
+  result.counts = shared.tracker.counts();
+  result.rejections = shared.tracker.rejections();
+  const std::int64_t missing = shared.tracker.outstanding();
   if (stalled) {
     return absl::DeadlineExceededError(fmt::format(
         "no ack for {} ms with {} events outstanding", options.stall_timeout.count(), missing));

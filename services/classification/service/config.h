@@ -1,0 +1,41 @@
+// The classification service's configuration: one typed struct, parsed once at start by
+// load_config (unknown keys rejected, every key with a default and a range).
+#pragma once
+
+#include <chrono>
+#include <string>
+
+#include "common/config/sections.h"
+
+namespace tierflow::classification {
+
+struct Config {
+  config::KafkaConfig kafka;
+  config::RedisConfig redis;
+  config::GrpcConfig grpc;
+  config::MetricsConfig metrics;
+  config::LogConfig log;
+  config::AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
+  std::string standard_path = "standard.yaml";
+  // SQLite file of the service's own state (created when missing).
+  std::string store_path = "classification.db";
+  // wall: now is the wall clock. watermark: now is the newest event time seen (replays
+  // of history classify as of the end of the data); the watermark is stored.
+  std::string clock = "wall";
+  // Everyone is re-evaluated this often even without input (time decay, percentiles).
+  std::chrono::milliseconds reevaluate_interval{60000};
+  // During a steady stream of input, an input waits at most this long for its evaluation
+  // (otherwise evaluation runs as soon as the input settles: an empty poll).
+  std::chrono::milliseconds evaluate_delay{1000};
+  // Changes queued per WatchTierChanges caller; a watcher that falls this far behind is
+  // dropped with RESOURCE_EXHAUSTED rather than slowing the engine.
+  int watch_queue_size = 1024;
+  std::string group_id = "classification";
+  std::string ready_file;
+};
+
+// Reads `path` (empty: the environment alone); TIERFLOW_* variables override its keys.
+// Throws config::ConfigError naming the key and what is allowed.
+Config load_config(const std::string& path);
+
+}  // namespace tierflow::classification

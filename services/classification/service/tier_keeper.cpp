@@ -1,0 +1,420 @@
+#include "service/tier_keeper.h"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "common/config/config.h"
+#include "common/errors/errors.h"
+#include "common/kafka/consumer_loop.h"
+#include "common/kafka/producer.h"
+#include "common/kafka/topics.h"
+#include "common/time/time.h"
+#include "service/tier_consumer.h"
+
+namespace tierflow::classification {
+
+TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+    : cfg_(cfg),
+      producer_(producer),
+      probe_(registry),
+      standard_(Standard::load_file(cfg.standard_path)),
+      store_(std::make_unique<Store>(cfg.store_path)),
+      publisher_(cfg, producer, *store_, probe_) {
+  spdlog::info("standard {} loaded from {}", standard_->version(), cfg.standard_path);
+  size_t assigned = 0, overrides = 0;
+  store_->load([&](Store::CustomerRow&& row) {
+    Customer& c = customers_[row.customer_id];
+    if (row.account) {
+      c.account = compact(*row.account);
+      c.account_version = row.account->version();
+    }
+    if (row.profile) c.profile = compact(*row.profile, vocabulary_);
+    if (row.current) note_current(c, *row.current);
+    if (row.override) c.override = std::make_unique<v1::TierOverride>(std::move(*row.override));
+    assigned += c.has_current ? 1 : 0;
+    overrides += c.override ? 1 : 0;
+  });
+  applied_offsets_ = store_->offsets();
+  if (auto w = store_->watermark()) watermark_ = stored_watermark_ = *w;
+  // The population as of the restored clock, so explain, distribution and overrides answer
+  // before the first evaluation (which decides everyone: no customer has `last` yet).
+  const absl::Time t = clock_locked();
+  std::vector<Features> all;
+  all.reserve(customers_.size());
+  for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  population_ = Population::compute(*standard_, all);
+  probe_.customers.Set(static_cast<double>(customers_.size()));
+  spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
+               customers_.size(), assigned, overrides, applied_offsets_.size(),
+               watermark_ == absl::InfinitePast() ? std::string() : ", watermark " + timeutil::format(watermark_));
+}
+
+TierKeeper::~TierKeeper() = default;
+
+void TierKeeper::note_current(Customer& c, const v1::TierAssignment& a) {
+  c.has_current = true;
+  c.pending_downgrade = a.has_pending_downgrade();
+}
+
+Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const {
+  // evaluate() reads the features and, of the inputs, only the profile's industry and region.
+  v1::CustomerProfile profile;
+  if (c.profile) profile = expand_for_evaluation(*c.profile, vocabulary_);
+  const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
+  return full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+}
+
+size_t TierKeeper::customers() const {
+  std::shared_lock lock(mu_);
+  return customers_.size();
+}
+
+double TierKeeper::bytes_per_customer() const {
+  std::shared_lock lock(mu_);
+  if (customers_.empty()) return 0;
+  // libstdc++ unordered_map: a node is {next pointer, value, cached hash}; one bucket
+  // pointer per bucket.
+  size_t bytes = customers_.bucket_count() * sizeof(void*);
+  for (const auto& [id, c] : customers_) {
+    bytes += sizeof(void*) + sizeof(std::pair<const std::string, Customer>) + sizeof(size_t);
+    if (id.capacity() > 15) bytes += id.capacity() + 1;
+    if (c.account && c.account->wide) bytes += sizeof(CompactAccount::Wide);
+    if (c.account && c.account->open_invoices) {
+      bytes += sizeof(std::vector<CompactAccount::OpenInvoice>) + 16 +
+               c.account->open_invoices->capacity() * sizeof(CompactAccount::OpenInvoice);
+    }
+    if (c.override) bytes += c.override->SpaceUsedLong();
+  }
+  return static_cast<double>(bytes) / static_cast<double>(customers_.size());
+}
+
+absl::Time TierKeeper::clock_locked() const {
+  if (cfg_.clock == "watermark" && watermark_ != absl::InfinitePast()) return watermark_;
+  return absl::Now();
+}
+
+absl::Time TierKeeper::now() const {
+  std::shared_lock lock(mu_);
+  return clock_locked();
+}
+
+std::vector<std::string> TierKeeper::tier_names() const {
+  std::shared_lock lock(mu_);
+  return standard_->tier_names();
+}
+
+std::optional<int64_t> TierKeeper::applied_offset(std::string_view topic, int32_t partition) const {
+  std::shared_lock lock(mu_);
+  auto it = applied_offsets_.find({std::string(topic), partition});
+  if (it == applied_offsets_.end()) return std::nullopt;
+  return it->second;
+}
+
+void TierKeeper::apply(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) {
+  // Parsed outside the lock (gRPC readers keep going); poison is confirmed by the broker
+  // before any of the batch reaches memory, so no commit can store an offset past it first.
+  std::vector<Input> inputs;
+  inputs.reserve(batch.size());
+  size_t poison = 0;
+  for (const auto& r : batch) {
+    probe_.records.Increment();
+    Input in{Store::TopicPartition{std::string(r.topic()), r.partition()}, r.offset(), {}, {}};
+    const char* why = nullptr;
+    if (r.topic() == topics::kAccounts) {
+      v1::AccountSnapshot s;
+      if (s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !s.customer_id().empty()) {
+        in.account = std::move(s);
+      } else {
+        why = "not a tierflow.v1.AccountSnapshot with a customer_id";
+      }
+    } else if (r.topic() == topics::kCustomers) {
+      v1::CustomerProfile p;
+      if (p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !p.customer_id().empty()) {
+        in.profile = std::move(p);
+      } else {
+        why = "not a tierflow.v1.CustomerProfile with a customer_id";
+      }
+    }
+    if (why != nullptr) {
+      probe_.poison.Increment();
+      dead_letters.add(r, why);
+      ++poison;
+    }
+    inputs.push_back(std::move(in));
+  }
+  if (poison > 0) dead_letters.confirm();  // throws when the broker will not take them: nothing applied
+  std::unique_lock lock(mu_);
+  for (auto& in : inputs) apply_input(in);
+}
+
+void TierKeeper::apply_input(Input& in) {
+  applied_offsets_[in.tp] = in.offset + 1;
+  pending_offsets_.insert(in.tp);
+  if (in.account) {
+    v1::AccountSnapshot& s = *in.account;
+    Customer& c = customers_[s.customer_id()];
+    if (c.account && c.account_version >= s.version()) {
+      probe_.stale.Increment();
+      return;
+    }
+    if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
+    c.account = compact(s);
+    c.account_version = s.version();
+    std::string id = s.customer_id();
+    pending_accounts_.insert_or_assign(std::move(id), std::move(s));
+  } else if (in.profile) {
+    v1::CustomerProfile& p = *in.profile;
+    customers_[p.customer_id()].profile = compact(p, vocabulary_);
+    std::string id = p.customer_id();
+    pending_profiles_.insert_or_assign(std::move(id), std::move(p));
+  }
+}
+
+void TierKeeper::check_store() const {
+  if (!store_failed_) return;
+  std::shared_lock lock(mu_);
+  std::rethrow_exception(store_failure_);
+}
+
+bool TierKeeper::publisher_attention_due(std::chrono::steady_clock::time_point now) const {
+  return publisher_.attention_due(now);
+}
+
+void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate) {
+  std::unique_lock lock(mu_);
+  publisher_.maintain(now);
+  if (evaluate) evaluate_all();
+}
+
+void TierKeeper::drain(bool dirty) {
+  // Evaluate what was consumed, wait for the broker's confirmations (bounded), and commit
+  // them with everything still pending, so a restart republishes nothing.
+  {
+    std::unique_lock lock(mu_);
+    if (dirty && !store_failed_) evaluate_all();
+  }
+  if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
+  std::unique_lock lock(mu_);
+  if (store_failure_) std::rethrow_exception(store_failure_);
+  Store::Batch batch;
+  fill_pending(batch);
+  store_->apply(batch);
+  clear_pending();
+}
+
+void TierKeeper::fill_pending(Store::Batch& batch) {
+  for (const auto& [id, a] : pending_accounts_) batch.accounts.push_back(&a);
+  for (const auto& [id, p] : pending_profiles_) batch.profiles.push_back(&p);
+  for (const auto& tp : pending_offsets_) batch.offsets[tp] = applied_offsets_.at(tp);
+  if (watermark_ > stored_watermark_) batch.watermark = watermark_;
+  publisher_.take_confirmed(batch.published);
+}
+
+void TierKeeper::clear_pending() {
+  pending_accounts_.clear();
+  pending_profiles_.clear();
+  pending_offsets_.clear();
+  stored_watermark_ = std::max(stored_watermark_, watermark_);
+}
+
+size_t TierKeeper::reevaluate() {
+  std::unique_lock lock(mu_);
+  return evaluate_all();
+}
+
+size_t TierKeeper::evaluate_all() {
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Time t = clock_locked();
+  // Pass 1: features (held for this evaluation only) and the population.
+  std::vector<std::pair<const std::string*, Customer*>> order;
+  std::vector<Features> all;
+  order.reserve(customers_.size());
+  all.reserve(customers_.size());
+  for (auto& [id, c] : customers_) {
+    order.emplace_back(&id, &c);
+    all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  }
+  population_ = Population::compute(*standard_, all);
+  if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
+    mappings_ = MappingTable(*standard_, vocabulary_);
+    mappings_standard_ = standard_.get();
+  }
+
+  // Pass 2: classify everyone; only customers whose classification moved, or whose
+  // assignment depends on time (pending downgrade, override), go through decide().
+  std::vector<size_t> need;
+  for (size_t i = 0; i < order.size(); ++i) {
+    Customer& c = *order[i].second;
+    const Classification cls = classify(*standard_, population_, all[i], c.profile ? &*c.profile : nullptr, mappings_);
+    if (!c.last_valid || cls != c.last || c.pending_downgrade || c.override) need.push_back(i);
+    c.last = cls;
+    c.last_valid = true;
+  }
+
+  std::vector<std::pair<Customer*, v1::TierAssignment>> next;
+  std::vector<Customer*> expired;
+  Store::Batch batch;
+  auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
+    const std::string& id = *order[i].first;
+    Customer& c = *order[i].second;
+    const v1::TierOverride* ovr = nullptr;
+    if (c.override) {
+      if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {
+        batch.overrides.push_back({id, Store::OverrideAction::expire, *c.override, "system", "expired", absl::Now()});
+        expired.push_back(&c);
+      } else {
+        ovr = c.override.get();
+      }
+    }
+    bool changed = false;
+    v1::TierAssignment a = decide(*standard_, evaluate_customer(id, c, all[i], false), current, ovr, t, &changed);
+    if (changed) next.emplace_back(&c, std::move(a));
+  };
+  // The current assignments come from the store: point reads for a few customers, one
+  // ordered scan merged with the (sorted) customers for many.
+  std::sort(need.begin(), need.end(), [&](size_t a, size_t b) { return *order[a].first < *order[b].first; });
+  if (need.size() * 16 < order.size()) {
+    for (size_t i : need) {
+      auto current = order[i].second->has_current ? store_->current(*order[i].first) : std::nullopt;
+      decide_one(i, current ? &*current : nullptr);
+    }
+  } else {
+    size_t k = 0;
+    auto decide_until = [&](const std::string* bound) {
+      for (; k < need.size() && (bound == nullptr || *order[need[k]].first < *bound); ++k) decide_one(need[k], nullptr);
+    };
+    store_->currents("", [&](v1::TierAssignment&& current) {
+      decide_until(&current.customer_id());
+      if (k < need.size() && *order[need[k]].first == current.customer_id()) decide_one(need[k++], &current);
+      return k < need.size();
+    });
+    decide_until(nullptr);
+  }
+  all = {};
+
+  batch.changes.reserve(next.size());
+  for (const auto& [c, a] : next) batch.changes.push_back(&a);
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (...) {
+    // Memory already holds the inputs the store lacks: stop, restart from the store.
+    store_failure_ = std::current_exception();
+    store_failed_ = true;
+    throw;
+  }
+  clear_pending();
+  for (Customer* c : expired) c->override.reset();
+  if (!expired.empty()) spdlog::info("{} overrides expired", expired.size());
+  probe_.overrides.Increment(static_cast<double>(expired.size()));
+  std::vector<const v1::TierAssignment*> changed;
+  changed.reserve(next.size());
+  for (auto& [c, a] : next) {
+    note_current(*c, a);
+    changed.push_back(&a);
+  }
+  publisher_.publish(changed);
+  probe_.customers.Set(static_cast<double>(customers_.size()));
+  probe_.evaluation_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
+  return changed.size();
+}
+
+void TierKeeper::run(std::stop_token stop) {
+  TierConsumer handler(*this, cfg_);
+  kafka::ConsumerLoop loop(TierConsumer::options(cfg_), handler, producer_);
+  loop.run(stop);
+}
+
+v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
+  const std::string& id = requested.customer_id();
+  if (id.empty()) throw errors::InvalidArgument("override.customer_id is required");
+  if (requested.kind() != v1::OVERRIDE_KIND_PIN && requested.kind() != v1::OVERRIDE_KIND_FLOOR) {
+    throw errors::InvalidArgument("override.kind must be OVERRIDE_KIND_PIN or OVERRIDE_KIND_FLOOR");
+  }
+  if (requested.tier().empty()) throw errors::InvalidArgument("override.tier is required");
+  if (requested.actor().empty()) throw errors::InvalidArgument("override.actor is required");
+  if (requested.reason_code().empty()) throw errors::InvalidArgument("override.reason_code is required");
+  if (requested.actor().size() > 200) throw errors::InvalidArgument("override.actor is longer than 200");
+  if (requested.reason_code().size() > 200) {
+    throw errors::InvalidArgument("override.reason_code is longer than 200");
+  }
+  if (requested.has_expire_time() && !timeutil::valid(requested.expire_time())) {
+    throw errors::InvalidArgument("override.expire_time is not a valid timestamp");
+  }
+
+  std::unique_lock lock(mu_);
+  if (standard_->tier_index(requested.tier()) < 0) {
+    std::string known;
+    for (const auto& t : standard_->tier_names()) known += (known.empty() ? "" : ", ") + t;
+    throw errors::InvalidArgument(fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
+                                              standard_->version(), requested.tier(), known));
+  }
+  auto it = customers_.find(id);
+  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
+  const absl::Time t = clock_locked();
+  if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
+    throw errors::InvalidArgument("override.expire_time " +
+                                  timeutil::format(timeutil::from_proto(requested.expire_time())) +
+                                  " is not after the service's clock " + timeutil::format(t));
+  }
+  v1::TierOverride o = requested;
+  timeutil::to_proto(absl::Now(), o.mutable_set_time());
+
+  Customer& c = it->second;
+  const auto next =
+      commit_override(id, c, &o, {id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()}, t,
+                      "override not stored: ");
+  c.override = std::make_unique<v1::TierOverride>(std::move(o));
+  spdlog::info("override {} {} set for customer {}", v1::OverrideKind_Name(c.override->kind()), c.override->tier(), id);
+  if (next) publisher_.publish({&*next});
+  return *c.override;
+}
+
+bool TierKeeper::clear_override(const std::string& id, const std::string& actor, const std::string& reason_code) {
+  if (id.empty()) throw errors::InvalidArgument("customer_id is required");
+  if (actor.empty()) throw errors::InvalidArgument("actor is required (overrides are audited)");
+  if (actor.size() > 200) throw errors::InvalidArgument("actor is longer than 200");
+  if (reason_code.size() > 200) throw errors::InvalidArgument("reason_code is longer than 200");
+  std::unique_lock lock(mu_);
+  auto it = customers_.find(id);
+  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
+  Customer& c = it->second;
+  if (!c.override) return false;
+  const auto next =
+      commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
+                      clock_locked(), "override not cleared: ");
+  c.override.reset();
+  spdlog::info("override of customer {} cleared", id);
+  if (next) publisher_.publish({&*next});
+  return true;
+}
+
+std::optional<v1::TierAssignment> TierKeeper::commit_override(const std::string& id, Customer& c,
+                                                              const v1::TierOverride* ovr, Store::OverrideChange change,
+                                                              absl::Time t, const char* what) {
+  const auto current = c.has_current ? store_->current(id) : std::nullopt;
+  bool changed = false;
+  v1::TierAssignment next =
+      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
+             current ? &*current : nullptr, ovr, t, &changed);
+  Store::Batch batch;
+  batch.overrides.push_back(std::move(change));
+  if (changed) batch.changes.push_back(&next);
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (const sql::Error& e) {
+    throw errors::Unavailable(what + std::string(e.what()));
+  }
+  clear_pending();
+  c.last_valid = false;  // decided with the override (or without it): the next evaluation decides again
+  probe_.overrides.Increment();
+  if (!changed) return std::nullopt;
+  note_current(c, next);
+  return next;
+}
+
+}  // namespace tierflow::classification

@@ -1,0 +1,56 @@
+#include "service/config.h"
+
+#include "common/config/config.h"
+#include "common/kafka/topics.h"
+
+namespace tierflow::ledger {
+
+Config load_config(const std::string& path) {
+  config::Loader loader(path);
+  auto root = loader.root();
+  Config c;
+  c.kafka = config::read_kafka(root.section("kafka"), "ledger");
+  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7002");
+  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9102");
+  c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
+  auto store = root.section("store");
+  c.store_backend = store.get_enum("backend", c.store_backend, {"sqlite", "postgres"});
+  c.store_path = store.get_string("path", c.store_path);
+  c.store_postgres_url = store.get_string("postgres_url", "");
+  if (c.store_backend == "postgres" && c.store_postgres_url.empty()) {
+    throw config::ConfigError(loader.file() +
+                              ": key 'store.postgres_url': required with store.backend postgres "
+                              "(env TIERFLOW_STORE_POSTGRES_URL)");
+  }
+  c.group_id = root.get_string("group_id", c.group_id);
+  c.max_batch = static_cast<int>(root.get_int("max_batch", c.max_batch, 1, 1000000));
+  c.deferred_max_wait = absl::Seconds(root.get_int("deferred_max_wait_s", 7 * 24 * 3600, 1, 365LL * 24 * 3600));
+  c.ready_file = root.get_string("ready_file", "");
+  loader.finish();
+  return c;
+}
+
+std::unique_ptr<Ledger> open_ledger(const Config& cfg) {
+  Options options;
+  options.dlq_in_outbox = true;
+  // Commit batch N on a writer thread while batch N+1 is processed: the second core.
+  options.pipeline = true;
+  return cfg.store_backend == "postgres" ? Ledger::open_postgres(cfg.store_postgres_url, options)
+                                         : Ledger::open_sqlite(cfg.store_path, options);
+}
+
+kafka::ConsumerOptions consumer_options(const Config& cfg) {
+  kafka::ConsumerOptions o;
+  o.bootstrap = config::resolve_bootstrap(cfg.kafka);
+  o.group_id = cfg.group_id;
+  o.client_id = cfg.kafka.client_id;
+  o.topics = {std::string(topics::kPosEvents)};
+  o.session_timeout = cfg.kafka.session_timeout;
+  o.max_batch = static_cast<size_t>(cfg.max_batch);
+  o.poll_timeout = std::chrono::milliseconds(100);
+  o.properties = cfg.kafka.properties;
+  return o;
+}
+
+}  // namespace tierflow::ledger

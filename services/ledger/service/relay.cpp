@@ -1,0 +1,125 @@
+#include "service/relay.h"
+
+#include <absl/base/thread_annotations.h>
+#include <spdlog/spdlog.h>
+
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "common/kafka/topics.h"
+
+namespace tierflow::ledger {
+namespace {
+
+constexpr std::string_view kSnapshotType = "tierflow.v1.AccountSnapshot";
+constexpr std::string_view kEventType = "tierflow.v1.PosEvent";
+
+// What one round's delivery callbacks report; shared with them, so a report that comes
+// after relay() stopped waiting lands here rather than in a dead stack frame.
+struct Reports {
+  explicit Reports(size_t rows) : confirmed(rows, false) {}
+  std::mutex mu;
+  std::condition_variable cv;
+  size_t outstanding ABSL_GUARDED_BY(mu) = 0;  // queued, not yet reported
+  std::vector<bool> confirmed ABSL_GUARDED_BY(mu);
+  std::string first_error ABSL_GUARDED_BY(mu);
+};
+
+std::vector<kafka::Header> headers_of(const OutboxMessage& m) {
+  if (m.topic == topics::kAccounts) return {{std::string(kafka::kTypeHeader), std::string(kSnapshotType)}};
+  std::vector<kafka::Header> h{{std::string(kafka::kTypeHeader), std::string(kEventType)},
+                               {std::string(kafka::kErrorHeader), m.error}};
+  if (!m.origin.empty()) h.push_back({std::string(kafka::kOriginHeader), m.origin});
+  return h;
+}
+
+}  // namespace
+
+OutboxRelay::OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics)
+    : OutboxRelay(ledger, producer, metrics, Options{}) {}
+
+OutboxRelay::OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics, Options options)
+    : ledger_(ledger), producer_(producer), metrics_(metrics), options_(options) {}
+
+size_t OutboxRelay::relay() {
+  size_t acknowledged = 0;
+  while (round(acknowledged)) {
+  }
+  return acknowledged;
+}
+
+bool OutboxRelay::round(size_t& acknowledged) {
+  const auto pending = ledger_.with([&](Ledger& l) { return l.pending_outbox(options_.rows_per_round); });
+  if (pending.empty()) return false;
+
+  auto reports = std::make_shared<Reports>(pending.size());
+  size_t queued = 0;  // rows [0, queued) were produced or are remembered as confirmed
+  std::string produce_error;
+  for (; queued < pending.size(); ++queued) {
+    const OutboxMessage& m = pending[queued];
+    if (!confirmed_.empty() && confirmed_.count(m.id)) {
+      std::lock_guard lock(reports->mu);
+      reports->confirmed[queued] = true;
+      continue;
+    }
+    {
+      std::lock_guard lock(reports->mu);
+      ++reports->outstanding;
+    }
+    try {
+      producer_.produce(m.topic, m.customer_id, m.payload, headers_of(m),
+                        [reports, i = queued](const kafka::DeliveryReport& r) {
+                          std::lock_guard lock(reports->mu);
+                          if (r.ok) {
+                            reports->confirmed[i] = true;
+                          } else if (reports->first_error.empty()) {
+                            reports->first_error = r.error;
+                          }
+                          --reports->outstanding;
+                          reports->cv.notify_all();
+                        });
+    } catch (const std::exception& e) {
+      // Nothing was queued for this row: stop here, wait for the rest, retry later.
+      std::lock_guard lock(reports->mu);
+      --reports->outstanding;
+      produce_error = e.what();
+      break;
+    }
+  }
+
+  size_t prefix = 0;  // rows confirmed with every row before them
+  std::string delivery_error;
+  {
+    std::unique_lock lock(reports->mu);
+    const bool all_reported =
+        reports->cv.wait_for(lock, options_.delivery_timeout, [&] { return reports->outstanding == 0; });
+    if (!all_reported) delivery_error = std::to_string(reports->outstanding) + " not reported in time";
+    if (!reports->first_error.empty()) delivery_error = reports->first_error;
+    while (prefix < queued && reports->confirmed[prefix]) ++prefix;
+    for (size_t i = prefix; i < queued; ++i) {
+      if (reports->confirmed[i]) confirmed_.insert(pending[i].id);
+    }
+  }
+  if (prefix > 0) {
+    const int64_t up_to = pending[prefix - 1].id;
+    ledger_.with([&](Ledger& l) {
+      l.ack_outbox(up_to);
+      return 0;
+    });
+    confirmed_.erase(confirmed_.begin(), confirmed_.upper_bound(up_to));
+    metrics_.relayed.Increment(static_cast<double>(prefix));
+    acknowledged += prefix;
+  }
+  if (prefix == pending.size()) return true;
+  metrics_.relay_retries.Increment();
+  spdlog::warn("outbox: {} of {} rows not acknowledged (row {} not confirmed: {}); retrying on the next tick",
+               pending.size() - prefix, pending.size(), pending[prefix].id,
+               !produce_error.empty() ? produce_error : delivery_error);
+  return false;
+}
+
+}  // namespace tierflow::ledger

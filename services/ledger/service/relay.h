@@ -1,0 +1,62 @@
+// The outbox relay: publishes the ledger's transactional outbox (account snapshots to
+// ledger.accounts.v1, rejected records to <topic>.dlq) and acknowledges what the broker
+// stored.
+//
+// Contract (at least once, never past a gap): a row is acknowledged only when its record
+// and every record before it were confirmed. A failed delivery, or a produce() that throws
+// (nothing more is queued then; what was queued is waited for), leaves the rest for the
+// next relay() call. Records confirmed behind an unconfirmed one are remembered and not
+// produced again by this process (a restart may publish them again; readers keep the
+// newest version). An older snapshot cannot land after a newer one of the same customer
+// on a retry: the store leaves superseded snapshot rows out of pending_outbox() once they
+// are read from its table, which every read after a partly acknowledged round does.
+//
+// DLQ records look like kafka::DeadLetters': the original key and bytes, the type header,
+// the reason in kafka::kErrorHeader and "topic/partition@offset" in kafka::kOriginHeader
+// (left out for rows stored before the ledger kept origins).
+//
+// Threading: relay() runs on one thread at a time (the consumer loop's). Delivery
+// callbacks run on the producer's thread; they touch only the state of their round, which
+// they share with relay() and which outlives it (a late report after a timed-out wait).
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <set>
+
+#include "common/kafka/producer.h"
+#include "service/metrics.h"
+#include "service/shared_ledger.h"
+
+namespace tierflow::ledger {
+
+class OutboxRelay {
+ public:
+  struct Options {
+    size_t rows_per_round = 5000;
+    // How long one round waits for the broker's reports before it acknowledges what was
+    // confirmed and leaves the rest for the next call.
+    std::chrono::milliseconds delivery_timeout{60000};
+  };
+
+  OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics);
+  OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics, Options options);
+
+  // Publishes what the outbox holds, round by round, until it is empty or a round stops at
+  // a record not confirmed. Returns the rows acknowledged. Throws what the ledger throws
+  // (a store failure); Kafka failures are logged and retried by the next call.
+  size_t relay();
+
+ private:
+  // One round over at most rows_per_round rows; false when it stopped early.
+  bool round(size_t& acknowledged);
+
+  SharedLedger& ledger_;
+  kafka::Producer& producer_;
+  LedgerMetrics& metrics_;
+  const Options options_;
+  std::set<int64_t> confirmed_;  // ids confirmed behind an unconfirmed row, not yet acknowledged
+};
+
+}  // namespace tierflow::ledger

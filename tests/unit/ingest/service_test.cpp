@@ -1,0 +1,215 @@
+// IngestService through tests/support/fake_kafka.h's FakeProducer, with Redis unreachable
+// (its Mux points at a closed port): the ack rules without a broker. ACCEPTED only after
+// the delivery report; a copy that arrives while the first copy is in flight waits for
+// its outcome (DUPLICATE if stored, RETRY if not); a produce that throws is a RETRY and
+// frees the id; with Redis down the in-flight check still holds.
+#include "src/service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <prometheus/registry.h>
+
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/kafka/producer.h"
+#include "common/kafka/topics.h"
+#include "common/redis/mux.h"
+#include "common/time/time.h"
+#include "tests/support/fake_kafka.h"
+#include "tests/support/redis_server.h"
+
+namespace tierflow::ingest {
+namespace {
+
+using testing::FakeProducer;
+constexpr auto kWait = std::chrono::seconds(10);  // bound on every wait
+
+v1::PosEvent sale(const std::string& id, const std::string& customer = "c-1") {
+  v1::PosEvent e;
+  e.set_event_id(id);
+  e.set_customer_id(customer);
+  timeutil::to_proto(absl::Now() - absl::Hours(1), e.mutable_event_time());
+  e.mutable_sale()->mutable_total()->set_minor_units(1000);
+  e.mutable_sale()->mutable_total()->set_currency("CNY");
+  return e;
+}
+
+// Polls `done` until it holds (a state another thread reaches), bounded.
+template <class F>
+bool eventually(F done) {
+  const auto give_up = std::chrono::steady_clock::now() + kWait;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > give_up) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+class IngestServiceTest : public ::testing::Test {
+ protected:
+  explicit IngestServiceTest(FakeProducer::Mode mode = FakeProducer::Mode::manual) : producer_(mode) {}
+
+  static Config config() {
+    Config c;
+    c.redis.port = test_support::pick_free_port();  // nothing listens: the duplicate check degrades
+    c.redis.timeout = std::chrono::milliseconds(200);
+    c.dedupe.backoff = std::chrono::milliseconds(0);
+    return c;
+  }
+
+  // SubmitEvents on a thread of its own: it returns only once every event is answered.
+  std::future<v1::SubmitEventsResponse> submit(std::vector<v1::PosEvent> events) {
+    return std::async(std::launch::async, [this, events = std::move(events)] {
+      v1::SubmitEventsRequest req;
+      for (const auto& e : events) *req.add_events() = e;
+      v1::SubmitEventsResponse resp;
+      const grpc::Status s = service_.SubmitEvents(nullptr, &req, &resp);
+      EXPECT_TRUE(s.ok()) << s.error_message();
+      return resp;
+    });
+  }
+
+  Config cfg_ = config();
+  FakeProducer producer_;
+  redis::Mux mux_{cfg_.redis};
+  prometheus::Registry registry_;
+  IngestService service_{cfg_, producer_, mux_, registry_};
+};
+
+class ImmediateDelivery : public IngestServiceTest {
+ protected:
+  ImmediateDelivery() : IngestServiceTest(FakeProducer::Mode::immediate) {}
+};
+
+TEST_F(IngestServiceTest, AcceptedOnlyAfterTheDeliveryReport) {
+  auto call = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
+  EXPECT_EQ(call.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);  // no ack yet
+  producer_.deliver();
+  ASSERT_EQ(call.wait_for(kWait), std::future_status::ready);
+  const auto resp = call.get();
+  ASSERT_EQ(resp.acks_size(), 1);
+  EXPECT_EQ(resp.acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+  const auto stored = producer_.stored(topics::kPosEvents);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].key, "c-1");
+  EXPECT_EQ(stored[0].header(kafka::kTypeHeader), "tierflow.v1.PosEvent");
+  v1::PosEvent written;
+  ASSERT_TRUE(written.ParseFromString(stored[0].value));
+  EXPECT_TRUE(written.has_received_time());
+}
+
+TEST_F(IngestServiceTest, ACopyWhileTheFirstIsInFlightIsDuplicateOnceTheFirstIsStored) {
+  auto first = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
+  auto copy = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
+  EXPECT_EQ(copy.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);  // waits for the first
+  producer_.deliver();
+  EXPECT_EQ(first.get().acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+  const auto c = copy.get();
+  EXPECT_EQ(c.acks(0).status(), v1::ACK_STATUS_DUPLICATE);
+  EXPECT_EQ(c.acks(0).reason(), "event already stored");
+  EXPECT_EQ(producer_.attempts(), 1u);  // the copy was never written
+}
+
+TEST_F(IngestServiceTest, ACopyWhileTheFirstIsInFlightIsRetryWhenTheFirstFails) {
+  producer_.fail_deliveries(1);
+  auto first = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
+  auto copy = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
+  producer_.deliver();
+  const auto f = first.get();
+  EXPECT_EQ(f.acks(0).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(f.acks(0).reason(), "not stored: fake producer: broker unavailable");
+  const auto c = copy.get();
+  EXPECT_EQ(c.acks(0).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_NE(c.acks(0).reason().find("send it again"), std::string::npos) << c.acks(0).reason();
+  EXPECT_TRUE(producer_.stored().empty());
+  // The id is free again: the resend is written.
+  auto resend = submit({sale("e-1")});
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
+  producer_.deliver();
+  EXPECT_EQ(resend.get().acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+}
+
+TEST_F(ImmediateDelivery, AThrowingProduceIsRetryAndFreesTheId) {
+  producer_.throw_on_produce(1);
+  auto r = submit({sale("e-1")}).get();
+  EXPECT_EQ(r.acks(0).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(r.acks(0).reason(), "not stored: fake producer: local queue full");
+  EXPECT_EQ(service_.deduper().in_flight(), 0u);
+  EXPECT_EQ(submit({sale("e-1")}).get().acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+}
+
+TEST_F(ImmediateDelivery, ABatchIsAnsweredInOrderWithItsOwnCopiesAndRejections) {
+  v1::PosEvent bad = sale("e-3");
+  bad.clear_customer_id();
+  const auto r = submit({sale("e-1"), sale("e-2"), sale("e-1"), bad}).get();
+  ASSERT_EQ(r.acks_size(), 4);
+  EXPECT_EQ(r.acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+  EXPECT_EQ(r.acks(1).status(), v1::ACK_STATUS_ACCEPTED);
+  EXPECT_EQ(r.acks(2).status(), v1::ACK_STATUS_ACCEPTED);  // keyed by id: the first copy's ack
+  EXPECT_EQ(r.acks(3).status(), v1::ACK_STATUS_REJECTED);
+  EXPECT_NE(r.acks(3).reason().find("customer_id"), std::string::npos) << r.acks(3).reason();
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), 2u);  // e-1 once, e-2; never the rejected one
+}
+
+TEST_F(ImmediateDelivery, WithRedisDownAResendAfterTheFirstLeftIsWrittenAgainForTheLedgerToDedupe) {
+  ASSERT_EQ(submit({sale("e-1")}).get().acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+  // The mark could not reach Redis; once it failed the id leaves the in-flight map.
+  ASSERT_TRUE(eventually([&] { return service_.deduper().in_flight() == 0; }));
+  EXPECT_EQ(submit({sale("e-1")}).get().acks(0).status(), v1::ACK_STATUS_ACCEPTED);
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), 2u);
+}
+
+TEST_F(IngestServiceTest, StreamAcksACopyWithTheFirstCopysOutcome) {
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service_);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
+  auto stream = stub->StreamEvents(&ctx);
+  ASSERT_TRUE(stream->Write(sale("e-1")));
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
+  ASSERT_TRUE(stream->Write(sale("e-1")));
+  ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
+  ASSERT_TRUE(stream->Write(sale("e-2")));
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 2; }));
+  stream->WritesDone();
+  producer_.deliver();
+  std::vector<std::pair<std::string, v1::AckStatus>> acks;
+  v1::EventAck ack;
+  while (stream->Read(&ack)) acks.emplace_back(ack.event_id(), ack.status());
+  EXPECT_TRUE(stream->Finish().ok());
+  // The first copy's report answers it and then its waiting copy, then e-2's report.
+  EXPECT_EQ(acks, (std::vector<std::pair<std::string, v1::AckStatus>>{{"e-1", v1::ACK_STATUS_DUPLICATE},
+                                                                      {"e-1", v1::ACK_STATUS_ACCEPTED},
+                                                                      {"e-2", v1::ACK_STATUS_ACCEPTED}}));
+  server->Shutdown();
+}
+
+TEST_F(ImmediateDelivery, UpsertCustomersAcksAfterDeliveryAndRetriesAThrowingProduce) {
+  v1::UpsertCustomersRequest req;
+  for (const char* id : {"c-1", "c-2"}) req.add_customers()->set_customer_id(id);
+  producer_.throw_on_produce(1);
+  v1::UpsertCustomersResponse resp;
+  ASSERT_TRUE(service_.UpsertCustomers(nullptr, &req, &resp).ok());
+  ASSERT_EQ(resp.acks_size(), 2);
+  EXPECT_EQ(resp.acks(0).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(resp.acks(0).reason(), "not stored: fake producer: local queue full");
+  EXPECT_EQ(resp.acks(1).status(), v1::ACK_STATUS_ACCEPTED);
+  const auto stored = producer_.stored(topics::kCustomers);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].key, "c-2");
+}
+
+}  // namespace
+}  // namespace tierflow::ingest
