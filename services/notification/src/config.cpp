@@ -46,6 +46,7 @@ Config load_config(const std::string& path) {
   c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7004");
   c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9104");
   c.log = config::read_log(root.section("log"));
+  c.access = config::read_access(root);
   c.store_path = root.get_string("store_path", c.store_path);
   c.group_id = root.get_string("group_id", c.group_id);
   auto channels = root.section("channels");

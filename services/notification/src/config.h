@@ -59,6 +59,7 @@ struct Config {
   config::GrpcConfig grpc;
   config::MetricsConfig metrics;
   config::LogConfig log;
+  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
   std::string store_path = "notification.db";
   std::string file_channel_path = "messages.jsonl";
   std::string group_id = "notification";

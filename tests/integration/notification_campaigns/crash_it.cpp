@@ -20,6 +20,7 @@
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
 #include "tests/support/smtp_server.h"
+#include "tests/support/tokens.h"
 #include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/campaign.grpc.pb.h"
 #include "workload.h"
@@ -31,7 +32,8 @@ using namespace std::chrono_literals;
 
 class NotificationProcess {
  public:
-  NotificationProcess(std::string dir, std::string config) : dir_(std::move(dir)), config_(std::move(config)) {}
+  NotificationProcess(std::string dir, std::string config, const test_support::TestTokens& tokens)
+      : dir_(std::move(dir)), config_(std::move(config)), tokens_(tokens) {}
   void start() {
     std::filesystem::remove(dir_ + "/ready");
     test_support::ProcessOptions p;
@@ -39,10 +41,11 @@ class NotificationProcess {
     p.args = {"--config", config_};
     p.log_file = dir_ + "/notification.log";
     p.working_dir = dir_;
+    p.env = tokens_.env();
     process_.emplace(std::move(p));
     ready_ = test_support::wait_for_ready_file(dir_ + "/ready", *process_, 30s);
     stub_ = v1::CampaignService::NewStub(
-        grpc::CreateChannel("127.0.0.1:" + std::to_string(ready_.grpc_port()), grpc::InsecureChannelCredentials()));
+        tokens_.channel("127.0.0.1:" + std::to_string(ready_.grpc_port()), "campaign"));
   }
   void kill() { process_->kill_now(); }
   test_support::ExitStatus stop() { return process_->stop(20s); }
@@ -51,6 +54,7 @@ class NotificationProcess {
 
  private:
   std::string dir_, config_;
+  const test_support::TestTokens& tokens_;
   std::optional<test_support::ChildProcess> process_;
   test_support::ReadyInfo ready_;
   std::unique_ptr<v1::CampaignService::Stub> stub_;
@@ -103,7 +107,8 @@ TEST(NotificationCrash, KilledTenTimesMidCampaignEveryExpectedCustomerOnce) {
   // Deferred deliveries (quiet hours, the cap) are due hours after the simulated now.
   const int64_t soon = absl::ToUnixSeconds(workload::now() + absl::Hours(1));
 
-  NotificationProcess service(dir.path().string(), dir.file("notification.yaml"));
+  test_support::TestTokens tokens(dir.path().string());
+  NotificationProcess service(dir.path().string(), dir.file("notification.yaml"), tokens);
   service.start();
   {
     grpc::ClientContext ctx;

@@ -276,9 +276,10 @@ int cmd_campaign_deliveries(CampaignStub& stub, const Context& ctx, const Campai
   return finish(ctx, "campaign deliveries", stub.ListDeliveries(&c, req, &resp), resp, render_deliveries);
 }
 
-int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx) {
+int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx,
+                         const std::shared_ptr<grpc::Channel>& channel) {
   if (cmds.campaign == nullptr || !cmds.campaign->parsed()) return -1;
-  auto stub = v1::CampaignService::NewStub(grpc::CreateChannel(args.addr, grpc::InsecureChannelCredentials()));
+  auto stub = v1::CampaignService::NewStub(channel);
   if (cmds.start->parsed()) return cmd_campaign_start(*stub, ctx, args);
   if (cmds.get->parsed()) return cmd_campaign_get(*stub, ctx, args.id);
   if (cmds.cancel->parsed()) return cmd_campaign_cancel(*stub, ctx, args.id);

@@ -36,8 +36,10 @@ struct CampaignCommands {
 };
 
 CampaignCommands add_campaign_commands(CLI::App& app, CampaignArgs& args);
-// -1 when no campaign verb was parsed.
-int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx);
+// -1 when no campaign verb was parsed. `channel` is to args.addr (main makes it, with the
+// token of the campaign role and the TLS options).
+int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx,
+                         const std::shared_ptr<grpc::Channel>& channel);
 
 // Builds the request from the flags; "" or the error naming the flag.
 std::string campaign_request(const CampaignArgs& args, v1::CampaignRequest* req);
