@@ -10,6 +10,7 @@
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"
+#include "src/campaigns.h"
 #include "src/channels.h"
 #include "src/store.h"
 #include "tierflow/v1/tier.pb.h"
@@ -163,6 +164,11 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
         {"tier-retention", retention_message(cfg_.policy, a, profile, was_at_risk, now)}};
     for (const auto& [campaign, message] : messages) {
       if (!message) continue;
+      // Service messages need the customer's transactional consent (absent consents: allowed).
+      if (profile != nullptr && !consents(*profile, v1::CHANNEL_FILE, false)) {
+        spdlog::info("{} message to customer {} not sent: no transactional consent", campaign, a.customer_id());
+        continue;
+      }
       const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
       const std::string cap_key = a.customer_id() + "\x1f" + campaign;
       std::optional<int64_t> last;

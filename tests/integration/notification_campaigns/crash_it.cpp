@@ -44,8 +44,8 @@ class NotificationProcess {
     p.env = tokens_.env();
     process_.emplace(std::move(p));
     ready_ = test_support::wait_for_ready_file(dir_ + "/ready", *process_, 30s);
-    stub_ = v1::CampaignService::NewStub(
-        tokens_.channel("127.0.0.1:" + std::to_string(ready_.grpc_port()), "campaign"));
+    stub_ =
+        v1::CampaignService::NewStub(tokens_.channel("127.0.0.1:" + std::to_string(ready_.grpc_port()), "campaign"));
   }
   void kill() { process_->kill_now(); }
   test_support::ExitStatus stop() { return process_->stop(20s); }

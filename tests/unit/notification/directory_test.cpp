@@ -103,5 +103,30 @@ TEST_F(DirectoryTest, TiersSegmentsZonesAndAnErasureTombstone) {
   EXPECT_FALSE(store.profile("c-1").has_value());
 }
 
+TEST_F(DirectoryTest, TierChangeMessagesNeedTransactionalConsent) {
+  Worker worker(cfg_, producer_, registry_);
+  tierflow::testing::LoopDriver driver(worker, producer_);
+  const std::string customers(topics::kCustomers), assignments(topics::kAssignments);
+  v1::CustomerProfile p;
+  p.set_customer_id("c-1");
+  p.set_language("en");
+  auto* c = p.add_consents();
+  c->set_channel(v1::CHANNEL_EMAIL);
+  c->set_marketing(true);
+  c->set_transactional(false);
+  driver.push(customers, 0, "c-1", p.SerializeAsString());
+  v1::TierAssignment a;
+  a.set_customer_id("c-1");
+  a.set_tier("gold");
+  a.set_previous_tier("silver");
+  a.set_version(2);
+  a.mutable_evaluated_time()->set_seconds(absl::ToUnixSeconds(absl::Now()));
+  driver.push(assignments, 0, "c-1", a.SerializeAsString());
+  driver.assign({{customers, 0}, {assignments, 0}});
+  driver.run_until_idle();
+  int64_t last = 0;
+  EXPECT_TRUE(Store(cfg_.store_path).deliveries("c-1", 10, INT64_MAX, &last).empty());
+}
+
 }  // namespace
 }  // namespace tierflow::notification
