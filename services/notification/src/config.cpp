@@ -42,11 +42,7 @@ Config load_config(const std::string& path) {
   auto root = loader.root();
   const std::string file = loader.file();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "notification");
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7004");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9104");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
+  config::read_service(root, "notification", "127.0.0.1:7004", "127.0.0.1:9104", c);
   c.store_path = root.get_string("store_path", c.store_path);
   c.group_id = root.get_string("group_id", c.group_id);
   auto channels = root.section("channels");
@@ -67,7 +63,6 @@ Config load_config(const std::string& path) {
   }
   c.policy.downgrade_warning_tiers = tc.get_string_list("downgrade_warning_tiers", c.policy.downgrade_warning_tiers);
   c.policy.retention_tiers = tc.get_string_list("retention_tiers", c.policy.retention_tiers);
-  c.ready_file = root.get_string("ready_file", "");
 
   // Campaign channels: a section with a url enables the channel; secrets from the environment.
   try {

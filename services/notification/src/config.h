@@ -54,17 +54,11 @@ struct StandingCampaign {
   MissedPolicy missed = MissedPolicy::kCatchUp;
 };
 
-struct Config {
-  config::KafkaConfig kafka;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
+struct Config : config::ServiceConfig {  // kafka, grpc, metrics, log, access, ready_file
   std::string store_path = "notification.db";
   std::string file_channel_path = "messages.jsonl";
   std::string group_id = "notification";
   TierChangePolicy policy = default_policy();
-  std::string ready_file;
 
   // Campaign channels; absent ones are nullopt (a campaign naming one is INVALID_ARGUMENT).
   std::optional<channels::SmtpConfig> smtp;
