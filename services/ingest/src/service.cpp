@@ -157,8 +157,18 @@ grpc::Status IngestService::upsert_customers(const v1::UpsertCustomersRequest& r
       promise->set_value({false, e.what(), -1, -1});
     }
   }
+  // Bounded like events: what Kafka has not confirmed by then is RETRY (the promise is
+  // shared with the callback, so a late report is harmless).
+  const auto deadline = std::chrono::steady_clock::now() + cfg_.limits.ack_timeout;
   for (int i = 0; i < request.customers_size(); ++i) {
     if (!pending[i].valid()) continue;
+    if (pending[i].wait_until(deadline) != std::future_status::ready) {
+      v1::CustomerAck* ack = response.mutable_acks(i);
+      ack->set_status(v1::ACK_STATUS_RETRY);
+      ack->set_reason("not confirmed by Kafka within " + std::to_string(cfg_.limits.ack_timeout.count()) +
+                      " ms; send it again");
+      continue;
+    }
     const kafka::DeliveryReport r = pending[i].get();
     v1::CustomerAck* ack = response.mutable_acks(i);
     if (r.ok) {
