@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
 #include "common/redis/mux.h"
 #include "common/time/time.h"
 #include "sender.h"
@@ -171,6 +172,10 @@ int main(int argc, char** argv) {
   const char* linger = std::getenv("BENCH_LINGER_MS");
   kafka::RdkafkaProducer producer(broker.bootstrap(), "ingest-bench",
                                   {{"linger.ms", linger != nullptr ? linger : "5"}});
+  // Connected, with its producer id, before the clock starts (as a running ingest is).
+  const auto warm = kafka::produce_sync(producer, topics::kPosEvents, "warm-up", sale("warm", 0).SerializeAsString(),
+                                        {}, std::chrono::seconds(20));
+  if (!warm.ok) fmt::print(stderr, "warm-up produce failed: {}\n", warm.error);
   redis::Mux mux(cfg.redis);
   prometheus::Registry registry;
   int port = 0;
