@@ -28,6 +28,7 @@
 #include "common/redis/mux.h"
 #include "common/time/time.h"
 #include "src/service.h"
+#include "ledger_harness.h"
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -136,7 +137,8 @@ class IngestFaults : public ::testing::Test {
         std::lock_guard lock(mu);
         sent[ids[i]] = Clock::now();
       }
-      if (!s->Write(sale(ids[i]))) break;
+      const auto it = overrides_ != nullptr ? overrides_->find(ids[i]) : decltype(overrides_->end()){};
+      if (!s->Write(overrides_ != nullptr && it != overrides_->end() ? it->second : sale(ids[i]))) break;
       std::this_thread::sleep_for(gap);
     }
     s->WritesDone();
@@ -211,6 +213,7 @@ class IngestFaults : public ::testing::Test {
   int port_ = 0;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::PosIngest::Stub> stub_;
+  const std::map<std::string, v1::PosEvent>* overrides_ = nullptr;  // events to send instead of sale(id)
 };
 
 TEST_F(IngestFaults, EveryBrokerDown) {
@@ -267,6 +270,64 @@ TEST_F(IngestFaults, RedisPausedKilledAndFlushed) {
   ::kill(pid, SIGKILL);
   const auto killed = ids("rkill", 1000);
   check_and_heal(killed, stream(killed), false);
+}
+
+// The tills' resends after faults leave every ledger total right: the real ledger binary
+// (tests/integration/ledger_crash's harness) consumes what ingest stored, copies included.
+TEST_F(IngestFaults, ResendsAfterFaultsLeaveEveryLedgerTotalRight) {
+  ledger_test::LedgerOptions lo;
+  lo.dir = dir_.file("ledger");
+  std::filesystem::create_directories(lo.dir);
+  lo.bootstrap_file = broker_.addr_file();
+  lo.backend = ledger_test::make_backend("sqlite", lo.dir);
+
+  std::map<std::string, int64_t> expected_sales, expected_orders;
+  std::map<std::string, v1::PosEvent> events;
+  std::vector<std::string> all;
+  for (int i = 0; i < 1500; ++i) {
+    v1::PosEvent e = sale("ledger-" + std::to_string(i));
+    e.set_customer_id("lc-" + std::to_string(i % 60));
+    e.mutable_sale()->mutable_total()->set_minor_units(100 * (i % 37 + 1));
+    expected_sales[e.customer_id()] += e.sale().total().minor_units();
+    expected_orders[e.customer_id()] += 1;
+    all.push_back(e.event_id());
+    events[e.event_id()] = e;
+  }
+  overrides_ = &events;
+  const pid_t pid = broker_.process().pid();
+  // A fatal producer error, then the broker paused: both answered RETRY in time.
+  auto answers = stream(all, [&] {
+    producer_->test_fatal_error("forced by the test");
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    ::kill(pid, SIGSTOP);
+  });
+  ::kill(pid, SIGCONT);
+  check_and_heal(all, answers, true);
+  // A till that lost its acks sends everything again: DUPLICATE (or stored twice, and the
+  // ledger dedupes).
+  for (const auto& [id, a] : stream(all, {}, std::chrono::microseconds(0))) {
+    EXPECT_TRUE(a.status == v1::ACK_STATUS_ACCEPTED || a.status == v1::ACK_STATUS_DUPLICATE) << id << a.reason;
+  }
+  ASSERT_TRUE(producer_->flush(std::chrono::seconds(20)));
+  // The ledger reads the topic from its start, copies included, once the faults are over
+  // (a consumer group joined during a paused broker is the ledger's own subject).
+  ledger_test::LedgerProcess ledger(lo);
+  ledger.start();
+  const auto markers = ledger_test::produce_partition_markers(*producer_, broker_.partitions(), "faults");
+  try {
+    ledger_test::wait_for_markers(ledger, markers, std::chrono::seconds(90));
+  } catch (const std::exception& e) {
+    FAIL() << e.what() << "\n" << ledger.log_tail();
+  }
+  std::vector<std::string> customers;
+  for (const auto& [c, _] : expected_sales) customers.push_back(c);
+  const auto accounts = ledger_test::fetch_accounts(ledger.grpc_target(), customers);
+  for (const auto& c : customers) {
+    const auto& a = accounts.at(c);
+    ASSERT_TRUE(a.has_value()) << c;
+    EXPECT_EQ(a->lifetime_sales_minor(), expected_sales[c]) << c;
+    EXPECT_EQ(a->lifetime_orders(), expected_orders[c]) << c;
+  }
 }
 
 TEST_F(IngestFaults, TheBrokerProcessKilledAnswersRetryWithinTheBound) {
