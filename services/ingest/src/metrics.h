@@ -20,7 +20,8 @@ namespace tierflow::ingest {
 
 struct Metrics {
   explicit Metrics(prometheus::Registry& r)
-      : accepted(metrics::counter(r, "tierflow_ingest_events_total", "Events answered, by ack status", {{"status", "accepted"}})),
+      : accepted(metrics::counter(r, "tierflow_ingest_events_total", "Events answered, by ack status",
+                                  {{"status", "accepted"}})),
         duplicate(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "duplicate"}})),
         rejected(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "rejected"}})),
         retry(metrics::counter(r, "tierflow_ingest_events_total", "", {{"status", "retry"}})),
@@ -33,9 +34,9 @@ struct Metrics {
                                          "down (the ledger still dedupes)")),
         store_latency(metrics::histogram(r, "tierflow_ingest_store_seconds", "From receipt to Kafka's confirmation",
                                          {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0})),
-        ack_latency(metrics::histogram(r, "tierflow_ingest_ack_seconds",
-                                       "From receipt of an event to its ack (every status but REJECTED)",
-                                       {0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0})),
+        ack_latency(metrics::histogram(
+            r, "tierflow_ingest_ack_seconds", "From receipt of an event to its ack (every status but REJECTED)",
+            {0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0})),
         in_flight(metrics::gauge(r, "tierflow_ingest_in_flight_events",
                                  "Events received and not yet answered (bounded by limits.process_in_flight)")),
         reasons(prometheus::BuildCounter()

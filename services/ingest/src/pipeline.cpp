@@ -164,20 +164,20 @@ void Pipeline::produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot) {
   std::string value;
   try {
     value = event.SerializeAsString();
-    producer_.produce(topics::kPosEvents, event.customer_id(), value, event.backfill() ? kBackfillHeaders : kHeaders,
-                      [this, slot](const kafka::DeliveryReport& r) {
-                        if (r.ok) {
-                          metrics_.store_latency.Observe(
-                              std::chrono::duration<double>(Clock::now() - slot->received).count());
-                          // Copies waiting for this one hear first, then this one (stream order).
-                          deduper_.finish(slot->id, true);
-                          answer(*slot, v1::ACK_STATUS_ACCEPTED, "", "");
-                        } else {
-                          deduper_.finish(slot->id, false);
-                          if (!slot->answered.load()) spdlog::warn("event {} not stored: {}", slot->id, r.error);
-                          answer(*slot, v1::ACK_STATUS_RETRY, "not stored: " + r.error, "kafka_error");
-                        }
-                      });
+    producer_.produce(
+        topics::kPosEvents, event.customer_id(), value, event.backfill() ? kBackfillHeaders : kHeaders,
+        [this, slot](const kafka::DeliveryReport& r) {
+          if (r.ok) {
+            metrics_.store_latency.Observe(std::chrono::duration<double>(Clock::now() - slot->received).count());
+            // Copies waiting for this one hear first, then this one (stream order).
+            deduper_.finish(slot->id, true);
+            answer(*slot, v1::ACK_STATUS_ACCEPTED, "", "");
+          } else {
+            deduper_.finish(slot->id, false);
+            if (!slot->answered.load()) spdlog::warn("event {} not stored: {}", slot->id, r.error);
+            answer(*slot, v1::ACK_STATUS_RETRY, "not stored: " + r.error, "kafka_error");
+          }
+        });
   } catch (const std::exception& e) {
     // produce() did not take the record (KafkaError: queue full, fatal producer state;
     // or out of memory), so no report will come.

@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "common/grpc/auth.h"
-#include "src/delay_queue.h"
 #include "src/deduper.h"
+#include "src/delay_queue.h"
 #include "src/metrics.h"
 #include "tierflow/v1/ingest.pb.h"
 
@@ -77,8 +77,8 @@ class Pipeline {
   // exactly once, within ack_timeout. `checked` (may be empty) runs once the duplicate
   // check is done and the new events were handed to the producer, possibly before
   // handle() returns: a stream sends its next batch then.
-  void handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_point> received,
-              std::shared_ptr<AckSink> sink, std::function<void()> checked);
+  void handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_point> received, std::shared_ptr<AckSink> sink,
+              std::function<void()> checked);
 
   int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   bool has_room() const { return in_flight() < options_.max_in_flight; }

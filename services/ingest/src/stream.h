@@ -68,7 +68,7 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventA
   const int64_t max_in_flight_;
   std::shared_ptr<StreamCall> self_;  // until OnDone
 
-  v1::PosEvent read_;      // the read in progress (reused)
+  v1::PosEvent read_;         // the read in progress (reused)
   v1::EventAck writing_ack_;  // the write in progress
 
   std::mutex mu_;

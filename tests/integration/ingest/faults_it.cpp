@@ -27,8 +27,8 @@
 #include "common/kafka/topics.h"
 #include "common/redis/mux.h"
 #include "common/time/time.h"
-#include "src/service.h"
 #include "ledger_harness.h"
+#include "src/service.h"
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -102,12 +102,11 @@ class IngestFaults : public ::testing::Test {
   // Tells devbroker to apply `commands` and waits until it did.
   void broker_command(const std::string& commands) {
     const std::string file = broker_.addr_file() + ".cmd";
-    {
-      std::ofstream(file + ".tmp") << commands << "\n";
-    }
+    { std::ofstream(file + ".tmp") << commands << "\n"; }
     std::filesystem::rename(file + ".tmp", file);
     const auto give_up = Clock::now() + std::chrono::seconds(10);
-    while (std::filesystem::exists(file) && Clock::now() < give_up) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    while (std::filesystem::exists(file) && Clock::now() < give_up)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
     ASSERT_FALSE(std::filesystem::exists(file)) << "devbroker did not apply " << commands;
   }
 

@@ -27,7 +27,7 @@ class Fanout {
   EventSource& inner_;
   std::mutex mu_;
   std::vector<std::deque<tierflow::v1::PosEvent>> kept_;  // guarded by mu_
-  bool done_ = false;                                      // guarded by mu_
+  bool done_ = false;                                     // guarded by mu_
   std::vector<std::unique_ptr<EventSource>> lanes_;
 };
 
