@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # CDNOW through the whole stack: every row of ../shared/datasets/CDNOW_master.txt is a
 # cash sale sent by pos-sim to ingest; the ledger posts it, classification classifies as
-# of the end of the data (clock: watermark, 1998-06-30). The A class's share of value that
+# of the end of the data (clock: events, 1998-06-30). The A class's share of value that
 # `tierctl distribution` prints must equal the share computed here from the raw file:
 #   value    = sales in the 12 calendar months 1997-07 .. 1998-06 (no cost: gross profit
 #              is sales), per customer, in cents;

@@ -20,6 +20,7 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
     : cfg_(cfg),
       producer_(producer),
       probe_(registry),
+      events_clock_(cfg.clock == "events" || cfg.clock == "watermark"),
       standard_(Standard::load_file(cfg.standard_path)),
       store_(std::make_unique<Store>(cfg.store_path)),
       publisher_(cfg, producer, *store_, probe_) {
@@ -44,7 +45,9 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
   const absl::Time t = clock_locked();
   std::vector<Features> all;
   all.reserve(customers_.size());
-  for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  if (clock_known_locked()) {
+    for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  }
   population_ = Population::compute(*standard_, all);
   probe_.customers.Set(static_cast<double>(customers_.size()));
   spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
@@ -64,7 +67,15 @@ Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& 
   v1::CustomerProfile profile;
   if (c.profile) profile = expand_for_evaluation(*c.profile, vocabulary_);
   const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
-  return full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+  Evaluation e = full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+  e.assignment.set_clock(events_clock_ ? "events" : "wall");
+  if (c.account && !c.account->currency.accepts(standard_->currency())) {
+    e.explanation.push_back(fmt::format(
+        "this customer's money is in {}, which standard {} does not value: none of it is counted (sales, value "
+        "and receivables read as zero)",
+        c.account->currency.text(), standard_->version()));
+  }
+  return e;
 }
 
 size_t TierKeeper::customers() const {
@@ -92,9 +103,12 @@ double TierKeeper::bytes_per_customer() const {
 }
 
 absl::Time TierKeeper::clock_locked() const {
-  if (cfg_.clock == "watermark" && watermark_ != absl::InfinitePast()) return watermark_;
+  // The event clock never falls back to the wall clock: one history, one clock.
+  if (events_clock_) return watermark_;
   return absl::Now();
 }
+
+bool TierKeeper::clock_known_locked() const { return clock_locked() != absl::InfinitePast(); }
 
 absl::Time TierKeeper::now() const {
   std::shared_lock lock(mu_);
@@ -162,6 +176,13 @@ void TierKeeper::apply_input(Input& in) {
     }
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
     c.account = compact(s);
+    if (!c.foreign_warned && !c.account->currency.accepts(standard_->currency())) {
+      // Once per customer and process: the money is ignored, which must not be silent.
+      c.foreign_warned = true;
+      probe_.foreign_currency.Add({{"currency", s.currency()}}).Increment();
+      spdlog::warn("customer {}: money in {} is not counted (standard {} values {})", s.customer_id(), s.currency(),
+                   standard_->version(), standard_->currency());
+    }
     c.account_version = s.version();
     std::string id = s.customer_id();
     pending_accounts_.insert_or_assign(std::move(id), std::move(s));
@@ -228,6 +249,20 @@ size_t TierKeeper::reevaluate() {
 size_t TierKeeper::evaluate_all() {
   const auto started = std::chrono::steady_clock::now();
   const absl::Time t = clock_locked();
+  if (!clock_known_locked()) {
+    // No event time yet (events clock, profiles only): store the inputs, decide nothing.
+    Store::Batch batch;
+    fill_pending(batch);
+    try {
+      store_->apply(batch);
+    } catch (...) {
+      store_failure_ = std::current_exception();
+      store_failed_ = true;
+      throw;
+    }
+    clear_pending();
+    return 0;
+  }
   // Pass 1: features (held for this evaluation only) and the population.
   std::vector<std::pair<const std::string*, Customer*>> order;
   std::vector<Features> all;
@@ -355,6 +390,7 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   auto it = customers_.find(id);
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   const absl::Time t = clock_locked();
+  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
     throw errors::InvalidArgument("override.expire_time " +
                                   timeutil::format(timeutil::from_proto(requested.expire_time())) +
@@ -383,6 +419,7 @@ bool TierKeeper::clear_override(const std::string& id, const std::string& actor,
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   Customer& c = it->second;
   if (!c.override) return false;
+  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   const auto next =
       commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
                       clock_locked(), "override not cleared: ");
@@ -397,9 +434,26 @@ std::optional<v1::TierAssignment> TierKeeper::commit_override(const std::string&
                                                               absl::Time t, const char* what) {
   const auto current = c.has_current ? store_->current(id) : std::nullopt;
   bool changed = false;
-  v1::TierAssignment next =
-      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
-             current ? &*current : nullptr, ovr, t, &changed);
+  Evaluation fresh = evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false);
+  v1::TierAssignment next;
+  if (ovr == nullptr && current && current->has_override()) {
+    // Clearing: the grace policy applies to what the standard did, not to what a person
+    // pinned. Decide from the assignment the standard gave before the override (its grace
+    // period keeps running), or afresh when there was none; the result follows `current`.
+    const auto before = store_->before_override(id, current->version());
+    next = decide(*standard_, std::move(fresh), before ? &*before : nullptr, nullptr, t, nullptr);
+    next.set_version(current->version() + 1);
+    if (next.tier() != current->tier()) {
+      next.set_previous_tier(current->tier());
+      timeutil::to_proto(t, next.mutable_assigned_time());
+    } else {
+      next.set_previous_tier(current->previous_tier());
+      *next.mutable_assigned_time() = current->assigned_time();
+    }
+    changed = true;
+  } else {
+    next = decide(*standard_, std::move(fresh), current ? &*current : nullptr, ovr, t, &changed);
+  }
   Store::Batch batch;
   batch.overrides.push_back(std::move(change));
   if (changed) batch.changes.push_back(&next);

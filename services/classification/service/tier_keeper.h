@@ -147,6 +147,7 @@ class TierKeeper {
     bool last_valid = false;
     bool has_current = false;        // the store holds a current assignment
     bool pending_downgrade = false;  // ... which announces a downgrade (time-dependent)
+    bool foreign_warned = false;     // money in a currency the standard does not value, logged
   };
   CompactInputs compact_inputs(const std::string& id, const Customer& c) const {
     return CompactInputs{id, c.account ? &*c.account : nullptr, c.profile ? &*c.profile : nullptr};
@@ -156,6 +157,8 @@ class TierKeeper {
   static void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
+  // False while the events clock has seen no event time: nothing can be decided yet.
+  bool clock_known_locked() const;
   // One consumed record, parsed (account or profile; neither for poison or another topic).
   struct Input {
     Store::TopicPartition tp;
@@ -183,6 +186,7 @@ class TierKeeper {
   const Config& cfg_;
   kafka::Producer& producer_;
   Probe probe_;
+  const bool events_clock_;  // clock: events (or its older name, watermark)
   // Guards the state below. Shared: gRPC reads. Unique: everything that changes memory or
   // writes the store and Redis (the publisher is used under it too).
   mutable std::shared_mutex mu_;

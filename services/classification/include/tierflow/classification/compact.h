@@ -47,6 +47,11 @@ struct CompactCurrency {
   bool accepts(std::string_view standard_currency) const {
     return kind == Kind::empty || (kind == Kind::code && std::string_view(code.data(), 3) == standard_currency);
   }
+  // For explanations: the code, "an unrecognised currency", or "" when empty.
+  std::string text() const {
+    if (kind == Kind::code) return std::string(code.data(), 3);
+    return kind == Kind::other ? "an unrecognised currency" : "";
+  }
   bool operator==(const CompactCurrency&) const = default;
 };
 
