@@ -94,7 +94,7 @@ class TierKeeper {
 
   // For gRPC (any thread).
   std::optional<Evaluation> explain(const std::string& customer_id, v1::TierAssignment* current) const;
-  v1::Distribution distribution() const;
+  v1::Distribution distribution(const v1::GetDistributionRequest& request = {}) const;
   std::vector<v1::TierAssignment> list(const std::string& tier, const std::string& dimension,
                                        const std::string& class_name, const std::string& after, int limit,
                                        std::string* next) const;

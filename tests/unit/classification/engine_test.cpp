@@ -464,5 +464,59 @@ TEST_F(classification_reports, DistributionSharesAndPareto) {
   EXPECT_DOUBLE_EQ(d.pareto(10).value_share(), 1.0);
 }
 
+// The 80/20 questions: the full curve, customers needed to reach a value share, the share
+// of the top N, and RFM quartile and quintile cut points.
+TEST_F(classification_reports, DistributionCurveReachTopAndCutPoints) {
+  // Values 80, 5, 5, 2, 2, 2, 1, 1, 1, 1: cumulative 80, 85, 90, 92, 94, 96, 97, 98, 99, 100.
+  const int64_t vals[] = {8000, 500, 500, 200, 200, 200, 100, 100, 100, 100};
+  std::vector<v1::TierAssignment> as(10);
+  std::vector<Features> fs;
+  for (int i = 0; i < 10; ++i) {
+    Features f;
+    f.set(Feature::value, vals[i]);
+    f.set(Feature::orders_12m, i + 1);  // 1..10
+    if (i < 5) f.set(Feature::recency_days, 10 * i);  // 0, 10, 20, 30, 40; the rest bought never
+    fs.push_back(f);
+  }
+  const auto d = distribution(*s_, as, fs);
+  ASSERT_EQ(d.curve_size(), 100);
+  EXPECT_DOUBLE_EQ(d.curve(0).customer_share(), 0.01);
+  EXPECT_DOUBLE_EQ(d.curve(0).value_share(), 0.80);   // ceil(1% of 10) = 1 customer
+  EXPECT_DOUBLE_EQ(d.curve(10).value_share(), 0.85);  // 11%: 2 customers
+  EXPECT_DOUBLE_EQ(d.curve(99).value_share(), 1.0);
+  // Default shares 50, 80, 90, 95%.
+  ASSERT_EQ(d.reach_size(), 4);
+  EXPECT_EQ(d.reach(0).customers(), 1);
+  EXPECT_EQ(d.reach(1).customers(), 1);  // 80 >= 80: exact ties reach
+  EXPECT_DOUBLE_EQ(d.reach(1).customer_share(), 0.1);
+  EXPECT_EQ(d.reach(2).customers(), 3);
+  EXPECT_EQ(d.reach(3).customers(), 6);  // 96 >= 95
+  ASSERT_EQ(d.top_size(), 3);            // top 10, 100, 1000
+  EXPECT_EQ(d.top(0).top_n(), 10);
+  EXPECT_EQ(d.top(0).customers(), 10);
+  EXPECT_DOUBLE_EQ(d.top(0).value_share(), 1.0);
+  // Asked for: 85% needs 2 customers; the top 3 bring 90%.
+  v1::GetDistributionRequest req;
+  req.add_value_shares(0.85);
+  req.add_top_n(3);
+  const auto asked = distribution(*s_, as, fs, req);
+  ASSERT_EQ(asked.reach_size(), 1);
+  EXPECT_EQ(asked.reach(0).customers(), 2);
+  ASSERT_EQ(asked.top_size(), 1);
+  EXPECT_EQ(asked.top(0).value_minor(), 9000);
+  EXPECT_DOUBLE_EQ(asked.top(0).value_share(), 0.90);
+  // Cut points (the test standard has no rfm dimension: the default features).
+  auto cuts = [&](const std::string& component, int q) {
+    for (const auto& c : d.cut_points())
+      if (c.component() == component && c.quantiles() == q) return std::vector<int64_t>(c.cuts().begin(), c.cuts().end());
+    return std::vector<int64_t>{-1};
+  };
+  // monetary ascending 100 x4, 200 x3, 500 x2, 8000: quartile cuts = 3rd, 5th, 8th smallest.
+  EXPECT_EQ(cuts("monetary", 4), (std::vector<int64_t>{100, 200, 500}));
+  EXPECT_EQ(cuts("monetary", 5), (std::vector<int64_t>{100, 100, 200, 500}));  // 2nd, 4th, 6th, 8th
+  EXPECT_EQ(cuts("frequency", 5), (std::vector<int64_t>{2, 4, 6, 8}));
+  EXPECT_EQ(cuts("recency", 4), (std::vector<int64_t>{10, 20, 30}));  // of 5: 2nd, 3rd, 4th smallest
+}
+
 }  // namespace
 }  // namespace tierflow::classification

@@ -175,6 +175,39 @@ std::string render_distribution(const v1::Distribution& d) {
     }
     text += "\n" + pareto.render();
   }
+  // The 80/20 answers. Lines, not tables: scripts read them with awk (tests/e2e/cdnow_e2e.sh).
+  if (d.reach_size() > 0 || d.top_size() > 0) text += "\n";
+  for (const auto& r : d.reach()) {
+    text += fmt::format("customers to reach {} of value: {} ({} of customers)\n", format_share(r.value_share()),
+                        format_int(r.customers()), format_share(r.customer_share()));
+  }
+  for (const auto& t : d.top()) {
+    text += fmt::format("top {} customers: {}, {} of value\n", format_int(t.top_n()),
+                        format_money(t.value_minor(), d.currency()), format_share(t.value_share()));
+  }
+  if (d.cut_points_size() > 0) text += "\n";
+  for (const auto& c : d.cut_points()) {
+    std::string cuts;
+    for (int64_t v : c.cuts()) cuts += (cuts.empty() ? "" : " | ") + format_int(v);
+    text += fmt::format("{}{} ({}) {}: {}\n", c.dimension().empty() ? "" : c.dimension() + " ", c.component(),
+                        c.feature(), c.quantiles() == 4 ? "quartiles" : c.quantiles() == 5 ? "quintiles" : "quantiles",
+                        cuts.empty() ? "-" : cuts);
+  }
+  if (d.curve_size() > 0) {
+    // The full curve, ten points a row: row "11-20%" holds the value shares of the top 11% .. 20%.
+    std::vector<std::string> header{"top customers"};
+    for (int i = 1; i <= 10; ++i) header.push_back(fmt::format("+{}%", i));
+    std::vector<Align> align(header.size(), Align::kRight);
+    Table curve(header, align);
+    for (int row = 0; row * 10 < d.curve_size(); ++row) {
+      std::vector<std::string> cells{fmt::format("{}-{}%", row * 10 + 1, row * 10 + 10)};
+      for (int i = row * 10; i < std::min(d.curve_size(), row * 10 + 10); ++i)
+        cells.push_back(format_share(d.curve(i).value_share()));
+      while (cells.size() < header.size()) cells.emplace_back("");
+      curve.add_row(cells);
+    }
+    text += "\nPareto curve (value share of the top x% of customers)\n" + curve.render();
+  }
   return text;
 }
 
