@@ -250,11 +250,17 @@ Features compute(const Standard& standard, const Account* a, const Profile* p, a
       f.set(Feature::gross_profit_12m, gp);
       f.set(Feature::lifetime_net_sales, a->lifetime_sales() - a->lifetime_refunds());
       f.set(Feature::lifetime_gross_profit, a->lifetime_gross_profit());
-      if (vm > 0) {
-        f.set(Feature::value, standard.value_basis_gross_profit() ? v_gp : v_sales - v_refunds);
-      } else {
-        f.set(Feature::value, standard.value_basis_gross_profit() ? a->lifetime_gross_profit()
-                                                                  : a->lifetime_sales() - a->lifetime_refunds());
+      const bool window = vm > 0;
+      switch (standard.value_basis()) {
+        case ValueBasis::gross_profit:
+          f.set(Feature::value, window ? v_gp : a->lifetime_gross_profit());
+          break;
+        case ValueBasis::net_sales:
+          f.set(Feature::value, window ? v_sales - v_refunds : a->lifetime_sales() - a->lifetime_refunds());
+          break;
+        case ValueBasis::gross_sales:
+          f.set(Feature::value, window ? v_sales : a->lifetime_sales());
+          break;
       }
       f.set(Feature::receivable, a->receivable());
       f.set(Feature::overdue, a->overdue(now));

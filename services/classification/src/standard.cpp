@@ -50,7 +50,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (!root.IsMap()) fail(root, "", "the standard must be a YAML mapping");
   s_.reset(new Standard());
   s_->name_ = name_;
-  check_keys(root, "", {"version", "currency", "windows", "features", "dimensions", "tiers",
+  check_keys(root, "", {"version", "currency", "windows", "percentile", "features", "dimensions", "tiers",
                         "rules", "credit_hold", "description"});
   s_->version_ = get_string(require(root, "version", ""), "version");
   if (s_->version_.empty()) fail(root["version"], "version", "must not be empty");
@@ -59,6 +59,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
       !std::all_of(s_->currency_.begin(), s_->currency_.end(), absl::ascii_isupper))
     fail(root["currency"], "currency", "must be an ISO 4217 code such as CNY");
   parse_windows(require(root, "windows", ""));
+  if (root["percentile"]) parse_percentile(root["percentile"]);
   parse_features(require(root, "features", ""));
   parse_dimensions(require(root, "dimensions", ""));
   parse_tiers(require(root, "tiers", ""));
@@ -162,10 +163,42 @@ void StandardLoader::parse_windows(const YAML::Node& w) {
   }
   if (w["value_basis"]) {
     const std::string b = get_string(w["value_basis"], "windows.value_basis");
-    if (b == "gross_profit") s_->value_gross_profit_ = true;
-    else if (b == "sales") s_->value_gross_profit_ = false;
-    else fail(w["value_basis"], "windows.value_basis", "must be gross_profit or sales");
+    if (b == "gross_profit") s_->value_basis_ = ValueBasis::gross_profit;
+    else if (b == "net_sales" || b == "sales") s_->value_basis_ = ValueBasis::net_sales;  // sales: older name
+    else if (b == "gross_sales") s_->value_basis_ = ValueBasis::gross_sales;
+    else fail(w["value_basis"], "windows.value_basis", "must be gross_sales, net_sales or gross_profit");
   }
+}
+
+void StandardLoader::parse_percentile(const YAML::Node& p) {
+  expect_map(p, "percentile");
+  check_keys(p, "percentile", {"population", "rounding"});
+  if (p["population"]) {
+    const std::string v = get_string(p["population"], "percentile.population");
+    if (v == "all") s_->percentile_population_ = PercentilePopulation::all;
+    else if (v == "positive") s_->percentile_population_ = PercentilePopulation::positive;
+    else fail(p["population"], "percentile.population", "must be all or positive");
+  }
+  if (p["rounding"]) {
+    const std::string v = get_string(p["rounding"], "percentile.rounding");
+    if (v == "up") s_->percentile_rounding_ = PercentileRounding::up;
+    else if (v == "nearest") s_->percentile_rounding_ = PercentileRounding::nearest;
+    else if (v == "down") s_->percentile_rounding_ = PercentileRounding::down;
+    else fail(p["rounding"], "percentile.rounding", "must be up, nearest or down");
+  }
+}
+
+std::string_view name(ValueBasis b) {
+  switch (b) {
+    case ValueBasis::gross_sales: return "gross_sales";
+    case ValueBasis::net_sales: return "net_sales";
+    case ValueBasis::gross_profit: return "gross_profit";
+  }
+  return "";
+}
+std::string_view name(PercentilePopulation p) { return p == PercentilePopulation::all ? "all" : "positive"; }
+std::string_view name(PercentileRounding r) {
+  return r == PercentileRounding::up ? "up" : r == PercentileRounding::nearest ? "nearest" : "down";
 }
 
 void StandardLoader::parse_features(const YAML::Node& fs) {

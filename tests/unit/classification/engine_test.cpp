@@ -32,6 +32,26 @@ std::string class_of(const v1::TierAssignment& a, const std::string& dim) {
 
 using classification_features = Engine;
 
+// windows.value_basis: gross_sales does not subtract refunds; net_sales does; gross_profit
+// is the ledger's gross profit. Over the 12-month window and over the lifetime.
+TEST_F(classification_features, ValueBasisGrossNetProfit) {
+  const auto acc = account("c1", {{2023, 6, 900000, 0, 100, 9}, {2024, 6, 1000000, 250000, 30, 3}}, at(2022, 6, 15),
+                           at(2024, 6, 5));
+  auto value = [&](const std::string& basis, const std::string& months) {
+    std::string y = testing::kTestStandard;
+    const std::string from = "windows: {value_months: 12, value_basis: sales}";
+    y.replace(y.find(from), from.size(), "windows: {value_months: " + months + ", value_basis: " + basis + "}");
+    const auto s = Standard::parse(y, "t.yaml");
+    return compute_features(*s, {"c1", &acc, nullptr}, kNow).get(Feature::value);
+  };
+  EXPECT_EQ(value("gross_sales", "12"), 1000000);
+  EXPECT_EQ(value("net_sales", "12"), 750000);
+  EXPECT_EQ(value("gross_profit", "12"), 30);
+  EXPECT_EQ(value("gross_sales", "lifetime"), 1900000);
+  EXPECT_EQ(value("net_sales", "lifetime"), 1650000);
+  EXPECT_EQ(value("gross_profit", "lifetime"), 130);
+}
+
 TEST_F(classification_features, WindowsRefundsRecencyTenure) {
   // 2023-06 is 12 months back: outside the 12-month window (2023-07 .. 2024-06).
   const auto acc = account("c1",

@@ -120,6 +120,19 @@ struct Rule {
   int line = 0;
 };
 
+// windows.value_basis: what `value` sums. gross_sales: sales, refunds not subtracted;
+// net_sales: sales minus refunds; gross_profit: the ledger's gross profit (net of
+// refunded margin).
+enum class ValueBasis : uint8_t { gross_sales, net_sales, gross_profit };
+// percentile.population: who percentile bands rank (every customer with the feature, or
+// only those whose value of it is > 0). percentile.rounding: how p x n customers is
+// turned into a count k (up: ceil, nearest: half up, down: floor).
+enum class PercentilePopulation : uint8_t { all, positive };
+enum class PercentileRounding : uint8_t { up, nearest, down };
+std::string_view name(ValueBasis b);
+std::string_view name(PercentilePopulation p);
+std::string_view name(PercentileRounding r);
+
 class Standard {
  public:
   // Throws StandardError naming the file (the path), line and field.
@@ -136,7 +149,11 @@ class Standard {
 
   // windows
   int value_months() const { return value_months_; }  // 0 = lifetime
-  bool value_basis_gross_profit() const { return value_gross_profit_; }
+  bool value_basis_gross_profit() const { return value_basis_ == ValueBasis::gross_profit; }
+  ValueBasis value_basis() const { return value_basis_; }
+  // percentile (defaults: all, up: every holder of the feature, ceil(p x n))
+  PercentilePopulation percentile_population() const { return percentile_population_; }
+  PercentileRounding percentile_rounding() const { return percentile_rounding_; }
 
   const std::vector<Dimension>& dimensions() const { return dimensions_; }
   const std::vector<Tier>& tiers() const { return tiers_; }
@@ -156,7 +173,9 @@ class Standard {
   std::string currency_;
   std::string name_;
   int value_months_ = 12;
-  bool value_gross_profit_ = true;
+  ValueBasis value_basis_ = ValueBasis::gross_profit;
+  PercentilePopulation percentile_population_ = PercentilePopulation::all;
+  PercentileRounding percentile_rounding_ = PercentileRounding::up;
   std::vector<Dimension> dimensions_;
   std::vector<Tier> tiers_;
   std::vector<Rule> rules_;
