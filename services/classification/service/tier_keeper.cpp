@@ -16,6 +16,14 @@
 
 namespace tierflow::classification {
 
+namespace {
+// Money in `c` counts under `s` (its own currency, or one listed with a fixed rate).
+bool values_currency(const Standard& s, const CompactCurrency& c) {
+  if (c.accepts(s.currency())) return true;
+  return c.kind == CompactCurrency::Kind::code && s.conversion(c.text()).has_value();
+}
+}  // namespace
+
 TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
     : cfg_(cfg),
       producer_(producer),
@@ -69,11 +77,14 @@ Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& 
   const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
   Evaluation e = full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
   e.assignment.set_clock(events_clock_ ? "events" : "wall");
-  if (c.account && !c.account->currency.accepts(standard_->currency())) {
+  if (c.account && !values_currency(*standard_, c.account->currency)) {
     e.explanation.push_back(fmt::format(
         "this customer's money is in {}, which standard {} does not value: none of it is counted (sales, value "
         "and receivables read as zero)",
         c.account->currency.text(), standard_->version()));
+  } else if (c.account && !c.account->currency.accepts(standard_->currency())) {
+    e.explanation.push_back(fmt::format("this customer's money is in {}, converted to {} at the standard's fixed rate",
+                                        c.account->currency.text(), standard_->currency()));
   }
   return e;
 }
@@ -176,7 +187,7 @@ void TierKeeper::apply_input(Input& in) {
     }
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
     c.account = compact(s);
-    if (!c.foreign_warned && !c.account->currency.accepts(standard_->currency())) {
+    if (!c.foreign_warned && !values_currency(*standard_, c.account->currency)) {
       // Once per customer and process: the money is ignored, which must not be silent.
       c.foreign_warned = true;
       probe_.foreign_currency.Add({{"currency", s.currency()}}).Increment();

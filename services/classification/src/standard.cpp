@@ -50,7 +50,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (!root.IsMap()) fail(root, "", "the standard must be a YAML mapping");
   s_.reset(new Standard());
   s_->name_ = name_;
-  check_keys(root, "", {"version", "currency", "windows", "percentile", "features", "dimensions", "tiers",
+  check_keys(root, "", {"version", "currency", "currencies", "windows", "percentile", "features", "dimensions", "tiers",
                         "rules", "credit_hold", "description"});
   s_->version_ = get_string(require(root, "version", ""), "version");
   if (s_->version_.empty()) fail(root["version"], "version", "must not be empty");
@@ -58,6 +58,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (s_->currency_.size() != 3 ||
       !std::all_of(s_->currency_.begin(), s_->currency_.end(), absl::ascii_isupper))
     fail(root["currency"], "currency", "must be an ISO 4217 code such as CNY");
+  if (root["currencies"]) parse_currencies(root["currencies"]);
   parse_windows(require(root, "windows", ""));
   if (root["percentile"]) parse_percentile(root["percentile"]);
   parse_features(require(root, "features", ""));
@@ -168,6 +169,42 @@ void StandardLoader::parse_windows(const YAML::Node& w) {
     else if (b == "gross_sales") s_->value_basis_ = ValueBasis::gross_sales;
     else fail(w["value_basis"], "windows.value_basis", "must be gross_sales, net_sales or gross_profit");
   }
+}
+
+void StandardLoader::parse_currencies(const YAML::Node& cs) {
+  expect_map(cs, "currencies");
+  const int to_digits = money::minor_digits(s_->currency_);
+  for (const auto& kv : cs) {
+    const std::string code = kv.first.as<std::string>();
+    const std::string field = "currencies." + code;
+    const auto digits = money::currency_exponent(code);
+    if (!digits || code == s_->currency_) {
+      fail(kv.first, field, "must be an ISO 4217 code the suite knows, other than the standard's currency");
+    }
+    // Units of the standard's currency per unit of `code`, to 6 decimals.
+    const int64_t micro = get_scaled(kv.second, field, 6);
+    if (micro <= 0 || micro > int64_t{1'000'000'000'000}) fail(kv.second, field, "must be a rate above 0");
+    MoneyConversion c;
+    c.num = micro;
+    c.den = 1'000'000;
+    for (int i = 0; i < to_digits; ++i) c.num *= 10;
+    for (int i = 0; i < *digits; ++i) c.den *= 10;
+    s_->currencies_.emplace_back(code, c);
+  }
+}
+
+int64_t MoneyConversion::operator()(int64_t minor) const {
+  if (num == den) return minor;
+  const __int128 x = static_cast<__int128>(minor) * num;
+  const __int128 q = (x >= 0 ? x + den / 2 : x - den / 2) / den;
+  return static_cast<int64_t>(q);
+}
+
+std::optional<MoneyConversion> Standard::conversion(std::string_view code) const {
+  if (code.empty() || code == currency_) return MoneyConversion{};
+  for (const auto& [c, conv] : currencies_)
+    if (c == code) return conv;
+  return std::nullopt;
 }
 
 void StandardLoader::parse_percentile(const YAML::Node& p) {

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "test_support.h"
+#include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
 
 namespace tierflow::classification {
@@ -50,6 +51,31 @@ TEST_F(classification_features, ValueBasisGrossNetProfit) {
   EXPECT_EQ(value("gross_sales", "lifetime"), 1900000);
   EXPECT_EQ(value("net_sales", "lifetime"), 1650000);
   EXPECT_EQ(value("gross_profit", "lifetime"), 130);
+}
+
+// A standard may accept other currencies at fixed rates (currencies: {GBP: 9.5}): money
+// in GBP is converted to the standard's minor units; a currency not listed counts nothing.
+TEST_F(classification_features, AcceptedCurrencyAtAFixedRate) {
+  auto acc = account("c1", {{2024, 6, 100000, 20000, 30000, 3}}, at(2022, 6, 15), at(2024, 6, 5));
+  acc.set_currency("GBP");
+  std::string y = testing::kTestStandard;
+  const std::string from = "currency: CNY\n";
+  y.replace(y.find(from), from.size(), "currency: CNY\ncurrencies: {GBP: 9.5, JPY: 0.048}\n");
+  const auto s = Standard::parse(y, "t.yaml");
+  const Features f = compute_features(*s, {"c1", &acc, nullptr}, kNow);
+  EXPECT_EQ(f.get(Feature::sales_12m), 950000);  // 1,000.00 GBP = 9,500.00 CNY
+  EXPECT_EQ(f.get(Feature::value), 760000);      // net sales: 800.00 GBP
+  acc.set_currency("JPY");                        // no minor digits: 100,000 JPY = 4,800.00 CNY
+  EXPECT_EQ(compute_features(*s, {"c1", &acc, nullptr}, kNow).get(Feature::sales_12m), 480000);
+  acc.set_currency("USD");  // not listed: no money features
+  EXPECT_FALSE(compute_features(*s, {"c1", &acc, nullptr}, kNow).has(Feature::sales_12m));
+  const auto compact_acc = compact(acc);
+  EXPECT_FALSE(compute_features(*s, CompactInputs{"c1", &compact_acc, nullptr}, kNow).has(Feature::sales_12m));
+  acc.set_currency("GBP");
+  const auto compact_gbp = compact(acc);
+  EXPECT_EQ(compute_features(*s, CompactInputs{"c1", &compact_gbp, nullptr}, kNow).get(Feature::sales_12m), 950000);
+  y.replace(y.find("GBP: 9.5"), 8, "GBP: -1");
+  EXPECT_THROW(Standard::parse(y, "t.yaml"), StandardError);
 }
 
 TEST_F(classification_features, WindowsRefundsRecencyTenure) {

@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -129,6 +130,13 @@ enum class ValueBasis : uint8_t { gross_sales, net_sales, gross_profit };
 // turned into a count k (up: ceil, nearest: half up, down: floor).
 enum class PercentilePopulation : uint8_t { all, positive };
 enum class PercentileRounding : uint8_t { up, nearest, down };
+// Money in another currency, converted at a fixed rate to the standard's minor units:
+// x * num / den, rounded half away from zero.
+struct MoneyConversion {
+  int64_t num = 1, den = 1;
+  int64_t operator()(int64_t minor) const;
+};
+
 std::string_view name(ValueBasis b);
 std::string_view name(PercentilePopulation p);
 std::string_view name(PercentileRounding r);
@@ -146,6 +154,11 @@ class Standard {
   // -1 when the standard has no such tier.
   int tier_index(std::string_view name) const;
   int dimension_index(std::string_view name) const;
+
+  // How money in `code` counts: identity for the standard's currency (or no currency);
+  // the fixed rate for a currency listed under `currencies:`; nullopt otherwise (money in
+  // it is not counted).
+  std::optional<MoneyConversion> conversion(std::string_view code) const;
 
   // windows
   int value_months() const { return value_months_; }  // 0 = lifetime
@@ -173,6 +186,8 @@ class Standard {
   std::string currency_;
   std::string name_;
   int value_months_ = 12;
+  // currencies: code -> conversion to the standard's minor units.
+  std::vector<std::pair<std::string, MoneyConversion>> currencies_;
   ValueBasis value_basis_ = ValueBasis::gross_profit;
   PercentilePopulation percentile_population_ = PercentilePopulation::all;
   PercentileRounding percentile_rounding_ = PercentileRounding::up;
