@@ -196,11 +196,13 @@ void TierKeeper::apply_input(Input& in) {
     }
     c.account_version = s.version();
     std::string id = s.customer_id();
+    changed_.insert(id);
     pending_accounts_.insert_or_assign(std::move(id), std::move(s));
   } else if (in.profile) {
     v1::CustomerProfile& p = *in.profile;
     customers_[p.customer_id()].profile = compact(p, vocabulary_);
     std::string id = p.customer_id();
+    changed_.insert(id);
     pending_profiles_.insert_or_assign(std::move(id), std::move(p));
   }
 }
@@ -215,10 +217,24 @@ bool TierKeeper::publisher_attention_due(std::chrono::steady_clock::time_point n
   return publisher_.attention_due(now);
 }
 
-void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate) {
+void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate, bool point) {
   std::unique_lock lock(mu_);
   publisher_.maintain(now);
-  if (evaluate) evaluate_all();
+  if (!evaluate) return;
+  if (point || point_due_locked()) {
+    evaluate_all();
+  } else {
+    evaluate_changed();
+  }
+}
+
+bool TierKeeper::point_due_locked() const {
+  // The first evaluation of a process computes the population; with the events clock,
+  // so does the first evaluation of each new day (UTC) of event time.
+  if (last_point_ == absl::InfinitePast()) return true;
+  if (!events_clock_ || !clock_known_locked()) return false;
+  const absl::TimeZone utc = absl::UTCTimeZone();
+  return absl::ToCivilDay(watermark_, utc) > absl::ToCivilDay(last_point_, utc);
 }
 
 void TierKeeper::drain(bool dirty) {
@@ -226,7 +242,13 @@ void TierKeeper::drain(bool dirty) {
   // them with everything still pending, so a restart republishes nothing.
   {
     std::unique_lock lock(mu_);
-    if (dirty && !store_failed_) evaluate_all();
+    if (dirty && !store_failed_) {
+      if (point_due_locked()) {
+        evaluate_all();
+      } else {
+        evaluate_changed();
+      }
+    }
   }
   if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
   std::unique_lock lock(mu_);
@@ -257,11 +279,15 @@ size_t TierKeeper::reevaluate() {
   return evaluate_all();
 }
 
-size_t TierKeeper::evaluate_all() {
+size_t TierKeeper::evaluate_all() { return run_evaluation(true); }
+size_t TierKeeper::evaluate_changed() { return run_evaluation(false); }
+
+size_t TierKeeper::run_evaluation(bool point) {
   const auto started = std::chrono::steady_clock::now();
   const absl::Time t = clock_locked();
   if (!clock_known_locked()) {
-    // No event time yet (events clock, profiles only): store the inputs, decide nothing.
+    // No event time yet (events clock, profiles only): store the inputs, decide nothing
+    // (changed_ is kept: they are decided at the first point).
     Store::Batch batch;
     fill_pending(batch);
     try {
@@ -275,15 +301,30 @@ size_t TierKeeper::evaluate_all() {
     return 0;
   }
   // Pass 1: features (held for this evaluation only) and the population.
+  // A point: everyone, and the population's cut points from them. Between points: only the
+  // customers whose inputs changed, against the frozen cut points (no population pass).
   std::vector<std::pair<const std::string*, Customer*>> order;
   std::vector<Features> all;
-  order.reserve(customers_.size());
-  all.reserve(customers_.size());
-  for (auto& [id, c] : customers_) {
-    order.emplace_back(&id, &c);
-    all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  if (point) {
+    order.reserve(customers_.size());
+    all.reserve(customers_.size());
+    for (auto& [id, c] : customers_) {
+      order.emplace_back(&id, &c);
+      all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+    }
+    population_ = Population::compute(*standard_, all);
+    last_point_ = t;
+  } else {
+    order.reserve(changed_.size());
+    all.reserve(changed_.size());
+    for (const std::string& id : changed_) {
+      auto it = customers_.find(id);
+      if (it == customers_.end()) continue;
+      order.emplace_back(&it->first, &it->second);
+      all.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), t));
+    }
   }
-  population_ = Population::compute(*standard_, all);
+  changed_.clear();
   if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
     mappings_ = MappingTable(*standard_, vocabulary_);
     mappings_standard_ = standard_.get();
@@ -322,7 +363,7 @@ size_t TierKeeper::evaluate_all() {
   // The current assignments come from the store: point reads for a few customers, one
   // ordered scan merged with the (sorted) customers for many.
   std::sort(need.begin(), need.end(), [&](size_t a, size_t b) { return *order[a].first < *order[b].first; });
-  if (need.size() * 16 < order.size()) {
+  if (!point || need.size() * 16 < order.size()) {
     for (size_t i : need) {
       auto current = order[i].second->has_current ? store_->current(*order[i].first) : std::nullopt;
       decide_one(i, current ? &*current : nullptr);

@@ -250,5 +250,36 @@ TEST_F(AuditTest, ForeignCurrencyIsCountedAndExplained) {
   EXPECT_TRUE(said) << "explain must say that GBP money was not counted";
 }
 
+// Between evaluation points the population's cut points are frozen: a changed customer is
+// evaluated alone against them (no whole-population pass per batch). The next point (a
+// new day of event time, or the schedule: reevaluate()) recomputes them for everyone.
+TEST_F(AuditTest, CutPointsAreFrozenBetweenEvaluationPoints) {
+  // Ten customers on one day: value A is the top 20% (2 customers): c9 and c10.
+  for (int i = 1; i <= 10; ++i) {
+    driver_->push(topics::kAccounts, 0, "c" + std::to_string(i),
+                  snapshot("c" + std::to_string(i), 1, i * 10'000'00, day(2010, 6, 1)).SerializeAsString(),
+                  {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
+  }
+  driver_->run_until_idle();
+  auto value_class = [&](const std::string& id) {
+    const v1::TierAssignment a = current(id);
+    for (const auto& d : a.dimensions())
+      if (d.dimension() == "value") return d.class_name();
+    return std::string("-");
+  };
+  ASSERT_EQ(value_class("c9"), "A");
+  ASSERT_EQ(value_class("c8"), "B");
+  // Two big customers arrive the same day: they reach A against the frozen cut points,
+  // and c9 keeps its A until the next point.
+  account(snapshot("c11", 1, 500'000'00, day(2010, 6, 1)));
+  account(snapshot("c12", 1, 600'000'00, day(2010, 6, 1)));
+  EXPECT_EQ(value_class("c11"), "A");
+  EXPECT_EQ(value_class("c9"), "A") << "evaluated again although nothing of it changed";
+  // The next point: 12 customers, top 20% = ceil(2.4) = 3: c12, c11, c10.
+  keeper_->reevaluate();
+  EXPECT_EQ(value_class("c9"), "B");
+  EXPECT_EQ(value_class("c10"), "A");
+}
+
 }  // namespace
 }  // namespace tierflow::classification
