@@ -285,6 +285,7 @@ size_t TierKeeper::evaluate_changed() { return run_evaluation(false); }
 size_t TierKeeper::run_evaluation(bool point) {
   const auto started = std::chrono::steady_clock::now();
   const absl::Time t = clock_locked();
+  const absl::Time t_point = t;
   if (!clock_known_locked()) {
     // No event time yet (events clock, profiles only): store the inputs, decide nothing
     // (changed_ is kept: they are decided at the first point).
@@ -305,6 +306,7 @@ size_t TierKeeper::run_evaluation(bool point) {
   // customers whose inputs changed, against the frozen cut points (no population pass).
   std::vector<std::pair<const std::string*, Customer*>> order;
   std::vector<Features> all;
+  std::vector<absl::Time> own;  // between points: each customer's evaluation time
   if (point) {
     order.reserve(customers_.size());
     all.reserve(customers_.size());
@@ -320,8 +322,16 @@ size_t TierKeeper::run_evaluation(bool point) {
     for (const std::string& id : changed_) {
       auto it = customers_.find(id);
       if (it == customers_.end()) continue;
+      // clock: events: the customer's own newest event time (never before the last point,
+      // so its history never runs backwards); clock: wall: now.
+      absl::Time at = t;
+      const Customer& c = it->second;
+      if (events_clock_ && c.account && c.account->as_of_micros != 0) {
+        at = std::min(t, std::max(absl::FromUnixMicros(c.account->as_of_micros), last_point_));
+      }
       order.emplace_back(&it->first, &it->second);
-      all.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), t));
+      own.push_back(at);
+      all.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), at));
     }
   }
   changed_.clear();
@@ -347,6 +357,7 @@ size_t TierKeeper::run_evaluation(bool point) {
   auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
     const std::string& id = *order[i].first;
     Customer& c = *order[i].second;
+    const absl::Time t = point ? t_point : own[i];
     const v1::TierOverride* ovr = nullptr;
     if (c.override) {
       if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {

@@ -250,6 +250,22 @@ TEST_F(AuditTest, ForeignCurrencyIsCountedAndExplained) {
   EXPECT_TRUE(said) << "explain must say that GBP money was not counted";
 }
 
+// Between points a changed customer is evaluated at its own newest event time (not at the
+// newest time any customer of the batch brought), so its result does not depend on what
+// shared its batch.
+TEST_F(AuditTest, BetweenPointsACustomerIsEvaluatedAtItsOwnEventTime) {
+  account(snapshot("c0", 1, 10'000'00, day(2010, 6, 1)));  // the first point: 2010-06-01
+  const absl::Time c1_at = day(2010, 6, 1) + absl::Hours(9);
+  const absl::Time c2_at = day(2010, 6, 1) + absl::Hours(22);
+  driver_->push(topics::kAccounts, 0, "c1", snapshot("c1", 1, 40'000'00, c1_at).SerializeAsString(),
+                {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
+  driver_->push(topics::kAccounts, 0, "c2", snapshot("c2", 1, 40'000'00, c2_at).SerializeAsString(),
+                {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
+  driver_->run_until_idle();
+  EXPECT_EQ(timeutil::from_proto(current("c1").evaluated_time()), c1_at);
+  EXPECT_EQ(timeutil::from_proto(current("c2").evaluated_time()), c2_at);
+}
+
 // Between evaluation points the population's cut points are frozen: a changed customer is
 // evaluated alone against them (no whole-population pass per batch). The next point (a
 // new day of event time, or the schedule: reevaluate()) recomputes them for everyone.

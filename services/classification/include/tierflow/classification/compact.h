@@ -77,6 +77,8 @@ struct CompactAccount {
     int64_t open_minor;
   };
   std::shared_ptr<const std::vector<OpenInvoice>> open_invoices;
+  // The snapshot's as_of (its customer's newest event time), unix microseconds; 0 = unset.
+  int64_t as_of_micros = 0;
   // last_purchase as in the proto (seconds, nanos); both 0 = unset.
   int64_t last_purchase_seconds = 0;
   int32_t last_purchase_nanos = 0;
