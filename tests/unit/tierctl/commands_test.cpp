@@ -97,6 +97,29 @@ TEST(Render, DistributionReachTopCutsAndCurve) {
   EXPECT_NE(text.find("75.0%"), std::string::npos) << text;
 }
 
+// History: one row per change, each time saying its clock, `from` the row before it.
+TEST(Render, HistorySaysTheClockAndWhatChanged) {
+  v1::GetTierHistoryResponse r;
+  auto add = [&](int64_t v, std::string tier, bool hold, int64_t seconds) {
+    auto* a = r.add_changes();
+    a->set_version(v);
+    a->set_tier(tier);
+    a->set_credit_hold(hold);
+    a->set_clock("events");
+    a->mutable_evaluated_time()->set_seconds(seconds);
+    a->add_reasons("rule x");
+  };
+  add(7, "gold", true, 1291161600);   // 2010-12-01: credit hold set
+  add(4, "gold", false, 1288569600);  // 2010-11-01: silver -> gold
+  add(1, "silver", false, 1285891200);
+  const std::string text = render_history(r);
+  EXPECT_NE(text.find("2010-12-01 00:00:00 UTC (events)"), std::string::npos) << text;
+  EXPECT_NE(text.find("gold -> gold"), std::string::npos) << text;
+  EXPECT_NE(text.find("silver -> gold"), std::string::npos) << text;
+  EXPECT_NE(text.find("credit hold set"), std::string::npos) << text;
+  EXPECT_NE(text.find("- -> silver"), std::string::npos) << text;
+}
+
 TEST(Render, WhatIfMatrix) {
   v1::WhatIfResponse r;
   r.set_candidate_version("v4");

@@ -86,7 +86,7 @@ std::string render_override(const v1::TierOverride& o) {
   if (!o.actor().empty()) s += fmt::format(" by {}", o.actor());
   if (!o.reason_code().empty()) s += fmt::format(" ({})", o.reason_code());
   if (o.has_expire_time()) s += fmt::format(", expires {}", format_time(o.expire_time()));
-  if (o.has_set_time()) s += fmt::format(", set {}", format_time(o.set_time()));
+  if (o.has_set_time()) s += fmt::format(", set {} (wall clock)", format_time(o.set_time()));
   return s;
 }
 
@@ -102,8 +102,9 @@ std::string render_assignment(const v1::TierAssignment& a) {
   row("credit hold", yes_no(a.credit_hold()));
   row("matched rule", or_dash(a.matched_rule()));
   row("standard", or_dash(a.standard_version()));
-  row("assigned", format_time(a.assigned_time()));
-  row("evaluated", format_time(a.evaluated_time()));
+  const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + " clock)";
+  row("assigned", format_time(a.assigned_time()) + clock);
+  row("evaluated", format_time(a.evaluated_time()) + clock);
   if (a.has_override()) row("override", render_override(a.override()));
   if (a.has_pending_downgrade()) {
     const auto& p = a.pending_downgrade();
@@ -223,13 +224,32 @@ std::string render_list(const v1::ListCustomersResponse& r) {
 }
 
 std::string render_history(const v1::GetTierHistoryResponse& r) {
-  Table t({"assigned", "version", "from", "to", "standard", "reason"},
+  // One row per change (newest first): when it was evaluated and on which clock, the tier
+  // it moved from (the next older row's; previous_tier for the oldest row of the page), to,
+  // what else changed (credit hold, pending downgrade), and why.
+  Table t({"evaluated (clock)", "version", "tier", "change", "standard", "reason"},
           {Align::kLeft, Align::kRight, Align::kLeft, Align::kLeft, Align::kLeft, Align::kLeft});
-  for (const auto& a : r.changes()) {
+  const int n = r.changes_size();
+  for (int i = 0; i < n; ++i) {
+    const auto& a = r.changes(i);
+    const v1::TierAssignment* older = i + 1 < n ? &r.changes(i + 1) : nullptr;
+    const std::string from = older != nullptr ? older->tier() : or_dash(a.previous_tier());
+    std::vector<std::string> what;
+    if (older != nullptr && older->credit_hold() != a.credit_hold())
+      what.push_back(a.credit_hold() ? "credit hold set" : "credit hold cleared");
+    if (older != nullptr && older->has_pending_downgrade() && !a.has_pending_downgrade())
+      what.push_back("pending downgrade cleared");
+    if (a.has_pending_downgrade()) {
+      what.push_back(fmt::format("downgrade to {} on {}", a.pending_downgrade().to_tier(),
+                                 format_time(a.pending_downgrade().effective_time())));
+    }
+    std::string change;
+    for (const auto& w : what) change += (change.empty() ? "" : "; ") + w;
     std::string reason = a.reasons_size() > 0 ? a.reasons(0) : a.matched_rule();
     if (a.has_override()) reason = render_override(a.override());
-    t.add_row({format_time(a.assigned_time()), std::to_string(a.version()), or_dash(a.previous_tier()),
-               a.tier(), or_dash(a.standard_version()), reason});
+    const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + ")";
+    t.add_row({format_time(a.evaluated_time()) + clock, std::to_string(a.version()), from + " -> " + a.tier(),
+               or_dash(change), or_dash(a.standard_version()), reason});
   }
   std::string text = t.render();
   if (!r.next_page_token().empty()) text += fmt::format("next page: --page-token {}\n", r.next_page_token());
