@@ -230,11 +230,12 @@ void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evalua
 
 bool TierKeeper::point_due_locked() const {
   // The first evaluation of a process computes the population; with the events clock,
-  // so does the first evaluation of each new day (UTC) of event time.
+  // so does the first evaluation of each new day of event time in the standard's
+  // evaluation.time_zone.
   if (last_point_ == absl::InfinitePast()) return true;
   if (!events_clock_ || !clock_known_locked()) return false;
-  const absl::TimeZone utc = absl::UTCTimeZone();
-  return absl::ToCivilDay(watermark_, utc) > absl::ToCivilDay(last_point_, utc);
+  const absl::TimeZone& zone = standard_->evaluation_zone();
+  return absl::ToCivilDay(watermark_, zone) > absl::ToCivilDay(last_point_, zone);
 }
 
 void TierKeeper::drain(bool dirty) {

@@ -50,7 +50,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (!root.IsMap()) fail(root, "", "the standard must be a YAML mapping");
   s_.reset(new Standard());
   s_->name_ = name_;
-  check_keys(root, "", {"version", "currency", "currencies", "windows", "percentile", "features", "dimensions", "tiers",
+  check_keys(root, "", {"version", "currency", "currencies", "windows", "percentile", "evaluation", "features", "dimensions", "tiers",
                         "rules", "credit_hold", "description"});
   s_->version_ = get_string(require(root, "version", ""), "version");
   if (s_->version_.empty()) fail(root["version"], "version", "must not be empty");
@@ -61,6 +61,18 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (root["currencies"]) parse_currencies(root["currencies"]);
   parse_windows(require(root, "windows", ""));
   if (root["percentile"]) parse_percentile(root["percentile"]);
+  if (root["evaluation"]) {
+    const YAML::Node e = root["evaluation"];
+    expect_map(e, "evaluation");
+    check_keys(e, "evaluation", {"time_zone"});
+    if (e["time_zone"]) {
+      const std::string z = get_string(e["time_zone"], "evaluation.time_zone");
+      if (!absl::LoadTimeZone(z, &s_->evaluation_zone_)) {
+        fail(e["time_zone"], "evaluation.time_zone", "must be an IANA time zone such as Asia/Shanghai or UTC");
+      }
+      s_->evaluation_zone_name_ = z;
+    }
+  }
   parse_features(require(root, "features", ""));
   parse_dimensions(require(root, "dimensions", ""));
   parse_tiers(require(root, "tiers", ""));

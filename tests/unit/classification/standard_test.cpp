@@ -229,5 +229,21 @@ TEST(classification_standard_options, ValueBasisAndPercentileOptions) {
   EXPECT_THAT(error(with("net_sales", "percentile: {popluation: all}")), ::testing::HasSubstr("popluation"));
 }
 
+// evaluation.time_zone: the zone whose day ends are the evaluation points (default UTC).
+TEST(classification_standard_options, EvaluationTimeZone) {
+  using testing::kTestStandard;
+  EXPECT_EQ(Standard::parse(kTestStandard, "t.yaml")->evaluation_zone_name(), "UTC");
+  std::string s = kTestStandard;
+  s += "evaluation: {time_zone: Asia/Shanghai}\n";
+  const auto z = Standard::parse(s, "t.yaml");
+  EXPECT_EQ(z->evaluation_zone_name(), "Asia/Shanghai");
+  // 2010-06-01 16:00 UTC is already 2010-06-02 in Shanghai.
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(2010, 6, 1, 16, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(absl::ToCivilDay(t, z->evaluation_zone()), absl::CivilDay(2010, 6, 2));
+  std::string bad = kTestStandard;
+  bad += "evaluation: {time_zone: Mars/Olympus}\n";
+  EXPECT_THROW(Standard::parse(bad, "bad.yaml"), StandardError);
+}
+
 }  // namespace
 }  // namespace tierflow::classification

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "tierflow/classification/features.h"
 
 namespace tierflow::classification {
@@ -164,6 +165,9 @@ class Standard {
   int value_months() const { return value_months_; }  // 0 = lifetime
   bool value_basis_gross_profit() const { return value_basis_ == ValueBasis::gross_profit; }
   ValueBasis value_basis() const { return value_basis_; }
+  // evaluation.time_zone: evaluation points are this zone's day ends (default UTC).
+  const absl::TimeZone& evaluation_zone() const { return evaluation_zone_; }
+  const std::string& evaluation_zone_name() const { return evaluation_zone_name_; }
   // percentile (defaults: all, up: every holder of the feature, ceil(p x n))
   PercentilePopulation percentile_population() const { return percentile_population_; }
   PercentileRounding percentile_rounding() const { return percentile_rounding_; }
@@ -189,6 +193,8 @@ class Standard {
   // currencies: code -> conversion to the standard's minor units.
   std::vector<std::pair<std::string, MoneyConversion>> currencies_;
   ValueBasis value_basis_ = ValueBasis::gross_profit;
+  absl::TimeZone evaluation_zone_ = absl::UTCTimeZone();
+  std::string evaluation_zone_name_ = "UTC";
   PercentilePopulation percentile_population_ = PercentilePopulation::all;
   PercentileRounding percentile_rounding_ = PercentileRounding::up;
   std::vector<Dimension> dimensions_;
