@@ -51,6 +51,16 @@ LogConfig read_log(const Section& s) {
   return l;
 }
 
+void read_service(const Section& root, std::string_view name, std::string_view grpc_listen,
+                  std::string_view metrics_listen, ServiceConfig& out) {
+  out.kafka = read_kafka(root.section("kafka"), name);
+  out.grpc = read_grpc(root.section("grpc"), grpc_listen);
+  out.metrics = read_metrics(root.section("metrics"), metrics_listen);
+  out.log = read_log(root.section("log"));
+  out.access = read_access(root);
+  out.ready_file = root.get_string("ready_file", "");
+}
+
 AccessConfig read_access(const Section& root) {
   AccessConfig a;
   const Section auth = root.section("auth");

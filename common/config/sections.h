@@ -68,6 +68,17 @@ struct AccessConfig {
   TlsConfig tls;
 };
 
+// What every service's config has: the edges common/ wires for it (Kafka, gRPC with access
+// control, /metrics, logging, the ready file). A service's Config derives from it.
+struct ServiceConfig {
+  KafkaConfig kafka;
+  GrpcConfig grpc;
+  MetricsConfig metrics;
+  LogConfig log;
+  AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
+  std::string ready_file;
+};
+
 KafkaConfig read_kafka(const Section& s, std::string_view default_client_id);
 RedisConfig read_redis(const Section& s);
 GrpcConfig read_grpc(const Section& s, std::string_view default_listen);
@@ -77,6 +88,10 @@ LogConfig read_log(const Section& s);
 // key_file, or a client CA without them, is a ConfigError. An empty auth.tokens_file is
 // allowed here (unit tests load configs); the server refuses to start without one.
 AccessConfig read_access(const Section& root);
+// Reads the ServiceConfig keys of `root` (kafka, grpc, metrics, log, auth, tls, ready_file)
+// into `out`; `name` is the default Kafka client id.
+void read_service(const Section& root, std::string_view name, std::string_view grpc_listen,
+                  std::string_view metrics_listen, ServiceConfig& out);
 
 // Resolves bootstrap_servers, reading bootstrap_file when needed. Blocks up to
 // bootstrap_wait for the file; throws ConfigError naming the file when it never comes.

@@ -118,18 +118,9 @@ size_t ConsumerLoop::step() {
     handler_.handle(records, dead_letters_);
     // The handler confirms before its own commit; this catches one that did not.
     dead_letters_.confirm();
-    std::vector<TopicPartition> next;
-    for (const Record& r : records) {
-      auto it = std::find_if(next.begin(), next.end(), [&](const TopicPartition& tp) {
-        return tp.partition == r.partition() && tp.topic == r.topic();
-      });
-      if (it == next.end()) {
-        next.push_back({std::string(r.topic()), r.partition(), r.offset() + 1});
-      } else {
-        it->offset = std::max(it->offset, r.offset() + 1);
-      }
-    }
-    source_->commit(next);
+    // Nothing is committed to the group: the handler's store holds the offsets that count.
+    // A group offset committed here could run ahead of a store that commits later
+    // (the ledger's pipelined writer) and make a restart skip what was never stored.
   }
   handler_.tick();
   return records.size();

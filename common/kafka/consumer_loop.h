@@ -2,19 +2,21 @@
 // polling, the rebalance callbacks, where each assigned partition starts, the dead-letter
 // policy and a bounded close; the service supplies a BatchHandler.
 //
-//   poll ─▶ handler.handle(batch, dead_letters) ─▶ dead_letters.confirm() ─▶ group commit
+//   poll ─▶ handler.handle(batch, dead_letters) ─▶ dead_letters.confirm()
 //     └──▶ handler.tick()  (after every poll, with or without records: relays, timers)
 //   stop ─▶ handler.drain() ─▶ leave the group (bounded) ─▶ run() returns
 //
 // Offsets: services keep the offsets they applied in their own store, in the same
 // transaction as the effects (exactly once); `start_offset` reads them back at every
-// assignment. The loop's commit to the group afterwards is advisory (lag dashboards).
+// assignment, and a partition the store knows nothing of starts at the beginning. The loop
+// commits nothing to the consumer group: a group offset could run ahead of a store that
+// commits later (a pipelined writer) and make a restart skip records never stored.
 //
 // Dead letters (the one policy, DESIGN.md): a record a handler cannot use goes to
 // `<topic>.dlq` unchanged (key, value, type header) with the reason in `tierflow-error`
 // and its origin in `tierflow-origin`, and is confirmed by the broker before any offset
 // past it is committed: the handler calls `dead_letters.confirm()` before it commits its
-// store; the loop confirms again before the group commit. A DLQ the broker will not take
+// store; the loop confirms again after handle() returns. A DLQ the broker will not take
 // (within `dead_letter_timeout`) throws out of run(): the service stops and its restart
 // resumes from the stored offsets, before the poison record.
 //
@@ -74,8 +76,8 @@ class BatchHandler {
  public:
   virtual ~BatchHandler() = default;
 
-  // Where a newly assigned partition starts: an offset from the service's store, or
-  // nullopt for the group's committed offset (else the earliest). Throwing leaves the
+  // Where a newly assigned partition starts: the next offset from the service's store, or
+  // nullopt when the store has none (then the partition's beginning). Throwing leaves the
   // partitions unassigned and ends run().
   virtual std::optional<int64_t> start_offset(std::string_view topic, int32_t partition) = 0;
   // After partitions are assigned (after every start_offset of the rebalance).
@@ -122,8 +124,6 @@ class RecordSource {
   // Up to `max` records, waiting at most `timeout` for the first. Rethrows what a callback
   // threw during a rebalance inside this poll.
   virtual std::vector<Record> poll(size_t max, std::chrono::milliseconds timeout) = 0;
-  // Advisory: next offsets to read, asynchronously.
-  virtual void commit(const std::vector<TopicPartition>& offsets) = 0;
   // Leaves the group (revoking what is assigned), bounded by `timeout`.
   virtual void close(std::chrono::milliseconds timeout) = 0;
 };
@@ -144,7 +144,7 @@ class ConsumerLoop {
   // (after closing). Creates the source (joins the group) on entry.
   void run(std::stop_token stop);
 
-  // One iteration of run(): poll, handle, confirm, commit, tick. For drivers that step the
+  // One iteration of run(): poll, handle, confirm, tick. For drivers that step the
   // loop themselves; the source is created on the first call. Returns the records handled.
   size_t step();
   // What run() does after the stop: drain, then close the source.

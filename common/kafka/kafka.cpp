@@ -191,7 +191,8 @@ void Consumer::on_rebalance(int err, void* partitions) {
         auto& tp = parts->elems[i];
         std::optional<int64_t> from;
         if (callbacks_.start) from = callbacks_.start(tp.topic, tp.partition);
-        tp.offset = from ? *from : RD_KAFKA_OFFSET_STORED;
+        // No stored offset: the beginning, never a group offset (the store is the truth).
+        tp.offset = from ? *from : RD_KAFKA_OFFSET_BEGINNING;
       }
     } catch (...) {
       callback_error_ = std::current_exception();
@@ -249,16 +250,6 @@ std::vector<Record> Consumer::poll(size_t max, std::chrono::milliseconds timeout
     wait = 0;  // take what is already fetched, do not wait for more
   }
   return out;
-}
-
-void Consumer::commit(const std::vector<TopicPartition>& offsets) {
-  if (offsets.empty()) return;
-  rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(static_cast<int>(offsets.size()));
-  for (const auto& tp : offsets) rd_kafka_topic_partition_list_add(list, tp.topic.c_str(), tp.partition)->offset = tp.offset;
-  const rd_kafka_resp_err_t err = rd_kafka_commit(rk_, list, 1);
-  rd_kafka_topic_partition_list_destroy(list);
-  // Advisory: the services' own stores hold the offsets that count.
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) spdlog::debug("kafka: group commit not queued: {}", rd_kafka_err2str(err));
 }
 
 std::vector<TopicPartition> Consumer::assignment() const {

@@ -72,8 +72,6 @@ class Consumer final : public RecordSource {
   // Errors that are not fatal (partition EOF, transient broker errors) are logged and
   // skipped; a fatal consumer error throws KafkaError.
   std::vector<Record> poll(size_t max, std::chrono::milliseconds timeout) override;
-  // Asynchronous; a failure is logged (advisory when the service keeps its own offsets).
-  void commit(const std::vector<TopicPartition>& offsets) override;
   // Leaves the group (the revoke callback runs), waiting at most `timeout`.
   void close(std::chrono::milliseconds timeout) override;
   std::vector<TopicPartition> assignment() const;

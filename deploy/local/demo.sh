@@ -78,12 +78,25 @@ messages=$(wc -l <"$RUN_DIR/messages.jsonl" 2>/dev/null || echo 0)
 echo "$messages tier-upgrade messages; the first:"
 head -1 "$RUN_DIR/messages.jsonl" 2>/dev/null || true
 
+heading "today's birthdays (tierctl campaign): each in the customer's own zone, quiet hours kept"
+notification_addr="127.0.0.1:$(ready_port notification grpc)"
+campaign="demo-birthday-$(date -u +%Y%m%d)"
+"$tierctl" campaign --addr "$notification_addr" preview --kind birthday --channel file | head -12 || true
+"$tierctl" campaign --addr "$notification_addr" start "$campaign" --kind birthday --channel file || true
+sleep 2
+birthday_progress=$("$tierctl" campaign --addr "$notification_addr" get "$campaign" 2>&1 | tail -1 | sed 's/^ *//' || true)
+echo "$birthday_progress"
+echo "(the standing campaign greets the same birthdays at 09:00 local if this one has not: one greeting a year)"
+"$tierctl" campaign --addr "$notification_addr" get standing-birthday || true
+
 heading "summary"
 echo "events sent $(json_field "$RUN_DIR/pos-sim.json" sent), accepted $accepted, duplicates $(json_field "$RUN_DIR/pos-sim.json" duplicate), rejected $(json_field "$RUN_DIR/pos-sim.json" rejected) ($(json_field "$RUN_DIR/pos-sim.json" events_per_s) events/s)"
 echo "ledger posted $(metric ledger tierflow_ledger_events_total) events; $(metric classification tierflow_classification_assignment_changes_total) tier assignments published; $messages messages"
 for svc in ingest ledger classification notification; do
   echo "$svc: gRPC 127.0.0.1:$(ready_port $svc grpc), metrics http://127.0.0.1:$(ready_port $svc metrics)/metrics"
 done
+echo "birthday campaign $campaign: ${birthday_progress:-none today}"
+echo "campaigns: $tierctl campaign --addr $notification_addr get|deliveries|cancel ..."
 echo "redis: redis-cli -p $(cat "$RUN_DIR/redis.port") HGETALL tf:tier:<customer>"
 echo "look a customer up: $tierctl --addr $tier_addr get <customer>   (token: $TIERFLOW_TOKENS_DIR/call-center.token)"
 

@@ -67,7 +67,7 @@ case "$explain" in *"1,200,000.00"*) fail "the duplicate sale was posted twice" 
 messages="$RUN_DIR/messages.jsonl"
 deadline=$((SECONDS + 30))
 until grep -q '"customer_id":"c-e2e-silver"' "$messages" 2>/dev/null || [ $SECONDS -ge $deadline ]; do sleep 0.2; done
-for want in "c-e2e-diamond:You are now diamond" "c-e2e-gold:恭喜您升级为gold客户" "c-e2e-silver:You are now silver"; do
+for want in "c-e2e-diamond:You are now diamond" "c-e2e-gold:恭喜您升级为金牌客户" "c-e2e-silver:You are now silver"; do
   id=${want%%:*} subject=${want#*:}
   if grep "\"customer_id\":\"$id\"" "$messages" | grep -q "\"subject\":\"$subject\""; then
     pass "message to $id: $subject"

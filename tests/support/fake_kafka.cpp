@@ -113,7 +113,6 @@ struct LoopDriver::State {
   };
   std::map<PartitionKey, Log> logs;
   std::map<PartitionKey, int64_t> positions;  // assigned partitions: next offset to read
-  std::map<PartitionKey, int64_t> committed;
   std::vector<kafka::TopicPartition> to_assign;
   bool assign_requested = false;
   bool revoke_requested = false;
@@ -147,10 +146,6 @@ class FakeSource final : public kafka::RecordSource {
     return out;
   }
 
-  void commit(const std::vector<kafka::TopicPartition>& offsets) override {
-    for (const auto& tp : offsets) state_->committed[{tp.topic, tp.partition}] = tp.offset;
-  }
-
   void close(std::chrono::milliseconds) override {
     if (closed_) return;
     closed_ = true;
@@ -177,13 +172,8 @@ class FakeSource final : public kafka::RecordSource {
       std::map<PartitionKey, int64_t> starts;
       for (auto& tp : parts) {  // a throwing start leaves every partition of the rebalance unassigned
         std::optional<int64_t> from = callbacks_.start ? callbacks_.start(tp.topic, tp.partition) : std::nullopt;
-        int64_t at = 0;
-        if (from && *from >= 0) {
-          at = *from;
-        } else if (!from) {
-          auto c = state_->committed.find({tp.topic, tp.partition});
-          at = c == state_->committed.end() ? 0 : c->second;
-        }  // negative: a logical offset (beginning)
+        // nullopt or a logical (negative) offset: the beginning, as the librdkafka source does.
+        const int64_t at = from && *from >= 0 ? *from : 0;
         tp.offset = at;
         starts[{tp.topic, tp.partition}] = at;
       }
@@ -241,8 +231,6 @@ size_t LoopDriver::run_until_idle() {
 }
 
 void LoopDriver::finish() { loop_->finish(); }
-
-std::map<std::pair<std::string, int32_t>, int64_t> LoopDriver::committed() const { return state_->committed; }
 
 std::map<std::pair<std::string, int32_t>, int64_t> LoopDriver::positions() const { return state_->positions; }
 

@@ -86,12 +86,12 @@ class LoopDriver {
   int64_t push(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
                std::vector<kafka::Header> headers = {});
   // The next step() assigns these partitions (start_offset is asked for each; nullopt
-  // means the committed offset, else 0), then calls on_assigned.
+  // means the beginning), then calls on_assigned.
   void assign(std::vector<kafka::TopicPartition> partitions);
   // The next step() calls on_revoked with everything assigned, then unassigns it.
   void revoke();
 
-  // One iteration of the loop (poll, handle, confirm, commit, tick). Rethrows what the
+  // One iteration of the loop (poll, handle, confirm, tick). Rethrows what the
   // handler or a rebalance callback threw. Returns the records handled.
   size_t step();
   // step() until a step handles no record; returns the records handled.
@@ -99,8 +99,6 @@ class LoopDriver {
   // drain() and close, as at shutdown.
   void finish();
 
-  // Advisory group commits the loop made: next offset per topic/partition.
-  std::map<std::pair<std::string, int32_t>, int64_t> committed() const;
   // Where each assigned partition will be read next.
   std::map<std::pair<std::string, int32_t>, int64_t> positions() const;
   kafka::ConsumerLoop& loop() { return *loop_; }

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "campaign.h"
 #include "commands.h"
 #include "common/grpc/client.h"
 #include "grpcpp/grpcpp.h"
@@ -85,6 +86,9 @@ int main(int argc, char** argv) {
     sub->fallthrough();
   }
 
+  CampaignArgs campaign_args;
+  const CampaignCommands campaign = add_campaign_commands(app, campaign_args);
+
   CLI11_PARSE(app, argc, argv);
 
   Context ctx{std::cout, std::cerr, json, std::chrono::milliseconds(deadline_ms)};
@@ -92,15 +96,17 @@ int main(int argc, char** argv) {
   const char* role = "call-center";
   if (override_cmd->parsed() || reload->parsed()) role = "admin";
   if (what_if->parsed()) role = "finance";
+  if (campaign.campaign->parsed()) role = "campaign";
   if (token_file.empty() && !health->parsed()) token_file = tierflow::grpcx::default_token_file(role);
   std::shared_ptr<grpc::Channel> channel;
   try {
     if (!token_file.empty()) client.token = tierflow::grpcx::read_token_file(token_file);
-    channel = tierflow::grpcx::make_channel(addr, client);
+    channel = tierflow::grpcx::make_channel(campaign.campaign->parsed() ? campaign_args.addr : addr, client);
   } catch (const std::exception& e) {
     std::cerr << "tierctl: " << e.what() << "\n";
     return 2;
   }
+  if (int rc = run_campaign_command(campaign, campaign_args, ctx, channel); rc >= 0) return rc;
   if (health->parsed()) return cmd_health(channel, ctx, service, std::chrono::milliseconds(wait_ms));
   auto stub = tierflow::v1::TierService::NewStub(channel);
   if (get->parsed()) return cmd_get(*stub, ctx, customer, as_of);

@@ -13,12 +13,8 @@ Config load_config(const std::string& path) {
   config::Loader loader(path);
   auto root = loader.root();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "classification");
+  config::read_service(root, "classification", "127.0.0.1:7003", "127.0.0.1:9103", c);
   c.redis = config::read_redis(root.section("redis"));
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7003");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9103");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
   c.standard_path = root.get_string("standard_path", c.standard_path);
   c.store_path = root.get_string("store_path", c.store_path);
   c.clock = root.get_enum("clock", c.clock, {"wall", "events", "watermark"});
@@ -29,7 +25,6 @@ Config load_config(const std::string& path) {
       std::chrono::milliseconds(root.get_int("evaluate_delay_ms", c.evaluate_delay.count(), 1, int64_t{3600} * 1000));
   c.watch_queue_size = static_cast<int>(root.get_int("watch_queue_size", c.watch_queue_size, 1, 1000000));
   c.group_id = root.get_string("group_id", c.group_id);
-  c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   for (const auto& [key, value] : {std::pair<std::string_view, const std::string*>{"standard_path", &c.standard_path},
                                    {"store_path", &c.store_path},

@@ -9,13 +9,8 @@
 
 namespace tierflow::classification {
 
-struct Config {
-  config::KafkaConfig kafka;
+struct Config : config::ServiceConfig {
   config::RedisConfig redis;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
   std::string standard_path = "standard.yaml";
   // SQLite file of the service's own state (created when missing).
   std::string store_path = "classification.db";
@@ -35,7 +30,6 @@ struct Config {
   // dropped with RESOURCE_EXHAUSTED rather than slowing the engine.
   int watch_queue_size = 1024;
   std::string group_id = "classification";
-  std::string ready_file;
 };
 
 // Reads `path` (empty: the environment alone); TIERFLOW_* variables override its keys.

@@ -27,17 +27,12 @@ Config load_config(const std::string& path) {
   config::Loader loader(path);
   auto root = loader.root();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "ingest");
+  config::read_service(root, "ingest", "127.0.0.1:7001", "127.0.0.1:9101", c);
   c.redis = config::read_redis(root.section("redis"));
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7001");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9101");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
   auto dedupe = root.section("dedupe");
   c.dedupe.enabled = dedupe.get_bool("enabled", true);
   c.dedupe.window = absl::Seconds(dedupe.get_int("window_s", 7 * 24 * 3600, 60, 90LL * 24 * 3600));
   c.dedupe.check_timeout = std::chrono::milliseconds(dedupe.get_int("check_timeout_ms", 100, 1, 10000));
-  c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
 }

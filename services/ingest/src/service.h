@@ -35,15 +35,9 @@ class Mux;
 
 namespace tierflow::ingest {
 
-struct Config {
-  config::KafkaConfig kafka;
+struct Config : config::ServiceConfig {
   config::RedisConfig redis;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
   Deduper::Options dedupe;      // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
-  std::string ready_file;
 };
 
 Config load_config(const std::string& path);

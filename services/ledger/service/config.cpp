@@ -9,11 +9,7 @@ Config load_config(const std::string& path) {
   config::Loader loader(path);
   auto root = loader.root();
   Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "ledger");
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7002");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9102");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
+  config::read_service(root, "ledger", "127.0.0.1:7002", "127.0.0.1:9102", c);
   auto store = root.section("store");
   c.store_backend = store.get_enum("backend", c.store_backend, {"sqlite", "postgres"});
   c.store_path = store.get_string("path", c.store_path);
@@ -26,7 +22,6 @@ Config load_config(const std::string& path) {
   c.group_id = root.get_string("group_id", c.group_id);
   c.max_batch = static_cast<int>(root.get_int("max_batch", c.max_batch, 1, 1000000));
   c.deferred_max_wait = absl::Seconds(root.get_int("deferred_max_wait_s", 7 * 24 * 3600, 1, 365LL * 24 * 3600));
-  c.ready_file = root.get_string("ready_file", "");
   loader.finish();
   return c;
 }

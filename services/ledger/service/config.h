@@ -13,19 +13,13 @@
 
 namespace tierflow::ledger {
 
-struct Config {
-  config::KafkaConfig kafka;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // tokens and roles per call, TLS (common/grpc/auth.h)
+struct Config : config::ServiceConfig {
   std::string store_backend = "sqlite";  // sqlite (one instance) | postgres (several)
   std::string store_path = "ledger.db";  // sqlite
   std::string store_postgres_url;        // postgres: libpq URL; secrets via TIERFLOW_STORE_POSTGRES_URL
   std::string group_id = "ledger";
   int max_batch = 20000;  // records per SQL transaction
   absl::Duration deferred_max_wait = absl::Hours(24 * 7);
-  std::string ready_file;
 };
 
 // Reads and validates `path`; throws config::ConfigError naming the key.

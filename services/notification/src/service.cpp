@@ -1,55 +1,26 @@
 #include "src/service.h"
 
-#include <grpcpp/grpcpp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
-#include <charconv>
 #include <map>
 
 #include "common/config/config.h"
-#include "common/errors/errors.h"
-#include "common/grpc/status.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/time/time.h"
+#include "src/campaigns.h"
 #include "src/channels.h"
 #include "src/store.h"
 #include "tierflow/v1/tier.pb.h"
 
 namespace tierflow::notification {
 
-Config load_config(const std::string& path) {
-  config::Loader loader(path);
-  auto root = loader.root();
-  Config c;
-  c.kafka = config::read_kafka(root.section("kafka"), "notification");
-  c.grpc = config::read_grpc(root.section("grpc"), "127.0.0.1:7004");
-  c.metrics = config::read_metrics(root.section("metrics"), "127.0.0.1:9104");
-  c.log = config::read_log(root.section("log"));
-  c.access = config::read_access(root);
-  c.store_path = root.get_string("store_path", c.store_path);
-  c.group_id = root.get_string("group_id", c.group_id);
-  c.file_channel_path = root.section("channels").section("file").get_string("path", c.file_channel_path);
-  auto tc = root.section("tier_change");
-  c.policy.tier_order = tc.get_string_list("tier_order", c.policy.tier_order);
-  c.policy.notify_from = tc.get_string("notify_from", c.policy.notify_from);
-  c.policy.max_age = absl::Seconds(tc.get_int("max_age_s", absl::ToInt64Seconds(c.policy.max_age), 0, INT64_C(1) << 40));
-  c.policy.cap_period = absl::Seconds(tc.get_int("cap_period_s", absl::ToInt64Seconds(c.policy.cap_period), 0, INT64_C(1) << 40));
-  if (c.policy.tier_order.empty()) throw config::ConfigError(loader.file() + ": key 'tier_change.tier_order': must list the tiers, lowest first");
-  if (std::find(c.policy.tier_order.begin(), c.policy.tier_order.end(), c.policy.notify_from) == c.policy.tier_order.end()) {
-    throw config::ConfigError(loader.file() + ": key 'tier_change.notify_from': '" + c.policy.notify_from +
-                              "' is not in tier_change.tier_order");
-  }
-  c.ready_file = root.get_string("ready_file", "");
-  loader.finish();
-  return c;
-}
-
 struct Worker::Metrics {
   explicit Metrics(prometheus::Registry& r)
-      : sent(metrics::counter(r, "tierflow_notification_deliveries_total", "Deliveries by outcome", {{"status", "sent"}})),
+      : sent(metrics::counter(r, "tierflow_notification_deliveries_total", "Deliveries by outcome",
+                              {{"status", "sent"}})),
         failed(metrics::counter(r, "tierflow_notification_deliveries_total", "", {{"status", "failed"}})),
         resent(metrics::counter(r, "tierflow_notification_resent_claims_total",
                                 "Claims left unconfirmed by a crash, sent again with the same key")),
@@ -66,7 +37,9 @@ struct Worker::Metrics {
 };
 
 Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
-    : cfg_(cfg), producer_(producer), store_(std::make_unique<Store>(cfg.store_path)),
+    : cfg_(cfg),
+      producer_(producer),
+      store_(std::make_unique<Store>(cfg.store_path)),
       file_channel_(std::make_unique<FileChannel>(cfg.file_channel_path)),
       metrics_(std::make_unique<Metrics>(registry)) {}
 
@@ -135,6 +108,13 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
     next[{std::string(r.topic()), r.partition()}] = r.offset() + 1;
     if (r.topic() != topics::kCustomers) continue;
     v1::CustomerProfile p;
+    if (r.value().empty() && !r.key().empty()) {
+      // A tombstone: the customer asked to be erased.
+      p.set_customer_id(std::string(r.key()));
+      p.set_erased(true);
+      profiles[p.customer_id()] = p;
+      continue;
+    }
     if (!p.ParseFromArray(r.value().data(), static_cast<int>(r.value().size()))) {
       poison(r, "value is not a tierflow.v1.CustomerProfile");
       continue;
@@ -147,6 +127,7 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
   }
   // Newest message time per customer in this batch, on top of the store's, for the cap.
   std::map<std::string, int64_t> sent_in_batch;
+  std::map<std::string, std::string> segments;  // the RFM segment each customer had last in this batch
   const absl::Time now = absl::Now();
   for (const auto& r : records) {
     if (r.topic() != topics::kAssignments) continue;
@@ -166,63 +147,59 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
     } else if ((stored = store_->profile(a.customer_id()))) {
       profile = &*stored;
     }
-    auto message = upgrade_message(cfg_.policy, a, profile, now);
-    if (!message) continue;
-    const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
-    std::optional<int64_t> last;
-    if (auto it = sent_in_batch.find(a.customer_id()); it != sent_in_batch.end()) {
-      last = it->second;
-    } else {
-      last = store_->last_sent(a.customer_id(), "tier-change");
+    if (profile != nullptr && profile->erased()) profile = nullptr;
+    const std::string segment = rfm_segment(a);
+    bool was_at_risk = false;
+    if (auto it = segments.find(a.customer_id()); it != segments.end()) {
+      was_at_risk = at_risk_segment(it->second);
+    } else if (auto rec = store_->recipient(a.customer_id())) {
+      was_at_risk = at_risk_segment(rec->segment);
     }
-    if (last && at - *last < absl::ToInt64Seconds(cfg_.policy.cap_period)) {
-      metrics_->capped.Increment();
-      continue;
+    segments[a.customer_id()] = segment;
+    batch.tiers.push_back({a.customer_id(), a.tier(), segment});
+    // Each kind of tier-change message is its own campaign with its own cap.
+    const std::pair<const char*, std::optional<Message>> messages[] = {
+        {"tier-change", upgrade_message(cfg_.policy, a, profile, now)},
+        {"tier-downgrade", downgrade_warning(cfg_.policy, a, profile, now)},
+        {"tier-retention", retention_message(cfg_.policy, a, profile, was_at_risk, now)}};
+    for (const auto& [campaign, message] : messages) {
+      if (!message) continue;
+      // Service messages need the customer's transactional consent (absent consents: allowed).
+      if (profile != nullptr && !consents(*profile, v1::CHANNEL_FILE, false)) {
+        spdlog::info("{} message to customer {} not sent: no transactional consent", campaign, a.customer_id());
+        continue;
+      }
+      const int64_t at = a.has_evaluated_time() ? a.evaluated_time().seconds() : absl::ToUnixSeconds(now);
+      const std::string cap_key = a.customer_id() + "\x1f" + campaign;
+      std::optional<int64_t> last;
+      if (auto it = sent_in_batch.find(cap_key); it != sent_in_batch.end()) {
+        last = it->second;
+      } else {
+        last = store_->last_sent(a.customer_id(), campaign);
+      }
+      if (last && at - *last < absl::ToInt64Seconds(cfg_.policy.cap_period)) {
+        metrics_->capped.Increment();
+        continue;
+      }
+      sent_in_batch[cap_key] = at;
+      batch.sent.push_back({a.customer_id(), campaign, at});
+      v1::Delivery d;
+      d.set_dedupe_key(message->dedupe_key);
+      d.set_campaign_id(campaign);
+      d.set_customer_id(a.customer_id());
+      d.set_channel(v1::CHANNEL_FILE);
+      d.set_status(v1::DELIVERY_STATUS_CLAIMED);
+      d.set_subject(message->subject);
+      d.set_body(message->body);
+      timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
+      batch.claims.push_back(std::move(d));
     }
-    sent_in_batch[a.customer_id()] = at;
-    batch.sent.push_back({a.customer_id(), "tier-change", at});
-    v1::Delivery d;
-    d.set_dedupe_key(message->dedupe_key);
-    d.set_campaign_id("tier-change");
-    d.set_customer_id(a.customer_id());
-    d.set_channel(v1::CHANNEL_FILE);
-    d.set_status(v1::DELIVERY_STATUS_CLAIMED);
-    d.set_subject(message->subject);
-    d.set_body(message->body);
-    timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
-    batch.claims.push_back(std::move(d));
   }
   for (auto& [_, p] : profiles) batch.profiles.push_back(std::move(p));
   for (const auto& [tp, offset] : next) batch.offsets.push_back({tp.first, tp.second, offset});
   // The poison records are in their .dlq before the offsets past them are stored.
   dead_letters.confirm();
   for (const auto& d : store_->apply(batch)) send(d);
-}
-
-CampaignService::CampaignService(const Config& cfg) : cfg_(cfg) {}
-CampaignService::~CampaignService() = default;
-
-grpc::Status CampaignService::ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* req,
-                                             v1::ListDeliveriesResponse* resp) {
-  return grpcx::guarded([&] {
-    int64_t before = INT64_MAX;
-    if (!req->page().page_token().empty()) {
-      const std::string& token = req->page().page_token();
-      auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), before);
-      if (ec != std::errc() || end != token.data() + token.size() || before <= 0) {
-        throw errors::InvalidArgument("page.page_token '" + token + "' is not a token this service returned");
-      }
-    }
-    Store store(cfg_.store_path);  // a connection of this call's own; WAL lets it read beside the writer
-    const int limit = req->page().page_size() > 0 ? std::min(req->page().page_size(), 1000) : 100;
-    int64_t last = 0;
-    for (auto& d : store.deliveries(req->customer_id(), limit, before, &last)) {
-      if (!req->campaign_id().empty() && d.campaign_id() != req->campaign_id()) continue;
-      *resp->add_deliveries() = std::move(d);
-    }
-    if (last > 1) resp->set_next_page_token(std::to_string(last));
-    return grpc::Status::OK;
-  });
 }
 
 }  // namespace tierflow::notification

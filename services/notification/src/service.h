@@ -1,46 +1,35 @@
-// The notification service: a consumer of customer profiles and tier assignments that
-// sends tier-upgrade messages exactly once, and the CampaignService gRPC front.
+// The notification service's consumer: keeps the recipient directory from
+// crm.customers.v1 and tiers.assignments.v1 and sends tier-change messages (upgrade
+// congratulations, downgrade warnings, retention) exactly once.
 //
-// Threading: run() drives the consumer on the calling thread until the stop token fires;
-// the gRPC service reads its own store connection on gRPC's threads.
+// Threading: run() drives the consumer on the calling thread until the stop token fires.
 #pragma once
+
+#include <absl/time/clock.h>
 
 #include <memory>
 #include <stop_token>
 #include <string>
 
-#include "common/config/sections.h"
 #include "common/kafka/consumer_loop.h"
+#include "src/config.h"
 #include "src/tier_change.h"
-#include "tierflow/v1/campaign.grpc.pb.h"
+#include "tierflow/v1/campaign.pb.h"
 
 namespace prometheus {
 class Registry;
 }
 namespace tierflow::notification {
 
-struct Config {
-  config::KafkaConfig kafka;
-  config::GrpcConfig grpc;
-  config::MetricsConfig metrics;
-  config::LogConfig log;
-  config::AccessConfig access;  // auth.*, tls.*: who may call (common/grpc/auth.h)
-  std::string store_path = "notification.db";
-  std::string file_channel_path = "messages.jsonl";
-  std::string group_id = "notification";
-  TierChangePolicy policy = default_policy();
-  std::string ready_file;
-};
-
-Config load_config(const std::string& path);
-
 class Store;
 class Channel;
 
 // The consumer of crm.customers.v1 and tiers.assignments.v1: keeps the recipient
-// directory, claims tier-change messages in the same transaction as the offsets, sends
-// them after the commit and confirms them. Unparseable records go to their `.dlq`
-// (confirmed before the offsets are stored). Runs on the consumer loop's thread.
+// directory (a tombstone, an empty value or a profile marked erased, erases the
+// customer's contact data and masks it in stored deliveries), claims tier-change messages
+// in the same transaction as the offsets, sends them after the commit and confirms them.
+// Unparseable records go to their `.dlq` (confirmed before the offsets are stored).
+// Runs on the consumer loop's thread.
 class Worker final : public kafka::BatchHandler {
  public:
   Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
@@ -64,19 +53,6 @@ class Worker final : public kafka::BatchHandler {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Channel> file_channel_;
   std::unique_ptr<Metrics> metrics_;
-};
-
-class CampaignService final : public v1::CampaignService::Service {
- public:
-  explicit CampaignService(const Config& cfg);
-  ~CampaignService() override;
-  grpc::Status ListDeliveries(grpc::ServerContext* ctx, const v1::ListDeliveriesRequest* req,
-                              v1::ListDeliveriesResponse* resp) override;
-  // StartCampaign, GetCampaign, CancelCampaign, PreviewCampaign: UNIMPLEMENTED until the
-  // campaigns issue (birthday, holiday, custom) lands.
-
- private:
-  const Config& cfg_;
 };
 
 }  // namespace tierflow::notification

@@ -16,6 +16,16 @@ TierChangePolicy default_policy() {
   p.upgrade_templates["zh"] = {"恭喜您升级为{{tier}}客户",
                                "尊敬的{{name}}：感谢您的支持，您的客户等级已由{{previous_tier}}升级为{{tier}}，"
                                "将享受相应的价格与服务。"};
+  p.downgrade_templates["en"] = {"Keep your {{tier}} status",
+                                 "Dear {{name}}, your account is due to move from {{tier}} to {{previous_tier}}. "
+                                 "To keep {{tier}}: {{distance}}"};
+  p.downgrade_templates["zh"] = {
+      "您的{{tier}}客户等级即将调整",
+      "尊敬的{{name}}：您的客户等级将由{{tier}}调整为{{previous_tier}}。保级还需：{{distance}}"};
+  p.retention_templates["en"] = {
+      "We miss you, {{name}}", "Dear {{name}}, it has been a while. As a {{tier}} customer your benefits are waiting."};
+  p.retention_templates["zh"] = {"{{name}}，我们想念您",
+                                 "尊敬的{{name}}：好久不见，作为{{tier}}客户，您的专属权益一直为您保留。"};
   return p;
 }
 
@@ -39,12 +49,36 @@ std::string render(const std::string& text, const std::map<std::string, std::str
 }
 
 namespace {
-const Template* pick(const TierChangePolicy& policy, const std::string& language) {
+const Template* pick(const std::map<std::string, Template>& templates, const std::string& language) {
   for (const std::string& lang : {language, language.substr(0, language.find('-')), std::string("en")}) {
-    auto it = policy.upgrade_templates.find(lang);
-    if (it != policy.upgrade_templates.end()) return &it->second;
+    auto it = templates.find(lang);
+    if (it != templates.end()) return &it->second;
   }
-  return policy.upgrade_templates.empty() ? nullptr : &policy.upgrade_templates.begin()->second;
+  return templates.empty() ? nullptr : &templates.begin()->second;
+}
+
+std::string display(const TierChangePolicy& policy, const std::string& tier, const std::string& language) {
+  auto it = policy.tier_names.find(tier);
+  if (it == policy.tier_names.end()) return tier;
+  for (const std::string& lang : {language, language.substr(0, language.find('-')), std::string("en")}) {
+    if (auto n = it->second.find(lang); n != it->second.end()) return n->second;
+    for (const auto& [l, name] : it->second) {
+      if (l.substr(0, l.find('-')) == lang) return name;
+    }
+  }
+  return tier;
+}
+
+bool listed(const std::vector<std::string>& tiers, const std::string& tier) {
+  return std::find(tiers.begin(), tiers.end(), tier) != tiers.end();
+}
+
+bool fresh(const TierChangePolicy& policy, const v1::TierAssignment& a, absl::Time now) {
+  return !a.has_evaluated_time() || timeutil::from_proto(a.evaluated_time()) >= now - policy.max_age;
+}
+
+std::string name_of(const v1::CustomerProfile* profile) {
+  return profile && !profile->name().empty() ? profile->name() : "customer";
 }
 }  // namespace
 
@@ -63,13 +97,56 @@ std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1:
   const int floor = rank(policy.notify_from);
   if (floor >= 0 && to < floor) return std::nullopt;
   if (a.has_evaluated_time() && timeutil::from_proto(a.evaluated_time()) < now - policy.max_age) return std::nullopt;
-  const Template* tpl = pick(policy, profile ? profile->language() : "");
+  const std::string language = profile ? profile->language() : "";
+  const Template* tpl = pick(policy.upgrade_templates, language);
   if (tpl == nullptr) return std::nullopt;
-  const std::map<std::string, std::string> values{
-      {"name", profile && !profile->name().empty() ? profile->name() : "customer"},
-      {"tier", a.tier()},
-      {"previous_tier", previous}};
+  const std::map<std::string, std::string> values{{"name", name_of(profile)},
+                                                  {"tier", display(policy, a.tier(), language)},
+                                                  {"previous_tier", display(policy, previous, language)}};
   return Message{"tier-upgrade:" + a.customer_id() + ":" + std::to_string(a.version()), render(tpl->subject, values),
+                 render(tpl->body, values)};
+}
+
+std::optional<Message> downgrade_warning(const TierChangePolicy& policy, const v1::TierAssignment& a,
+                                         const v1::CustomerProfile* profile, absl::Time now) {
+  if (!a.has_pending_downgrade() || a.pending_downgrade().to_tier().empty()) return std::nullopt;
+  if (!listed(policy.downgrade_warning_tiers, a.tier()) || !fresh(policy, a, now)) return std::nullopt;
+  const std::string language = profile ? profile->language() : "";
+  const Template* tpl = pick(policy.downgrade_templates, language);
+  if (tpl == nullptr) return std::nullopt;
+  const auto& pd = a.pending_downgrade();
+  std::string distance = a.to_keep().text();
+  if (distance.empty()) distance = pd.reason();
+  const std::map<std::string, std::string> values{{"name", name_of(profile)},
+                                                  {"tier", display(policy, a.tier(), language)},
+                                                  {"previous_tier", display(policy, pd.to_tier(), language)},
+                                                  {"distance", distance}};
+  return Message{
+      "tier-downgrade:" + a.customer_id() + ":" + pd.to_tier() + ":" + std::to_string(pd.effective_time().seconds()),
+      render(tpl->subject, values), render(tpl->body, values)};
+}
+
+std::string rfm_segment(const v1::TierAssignment& a) {
+  for (const auto& d : a.dimensions()) {
+    if (d.dimension() == "rfm") return d.class_name();
+  }
+  return "";
+}
+
+bool at_risk_segment(const std::string& s) {
+  return s == "At Risk" || s == "Can't Lose Them" || s == "About To Sleep" || s == "Hibernating" || s == "at_risk";
+}
+
+std::optional<Message> retention_message(const TierChangePolicy& policy, const v1::TierAssignment& a,
+                                         const v1::CustomerProfile* profile, bool was_at_risk, absl::Time now) {
+  if (was_at_risk || !at_risk_segment(rfm_segment(a))) return std::nullopt;
+  if (!listed(policy.retention_tiers, a.tier()) || !fresh(policy, a, now)) return std::nullopt;
+  const std::string language = profile ? profile->language() : "";
+  const Template* tpl = pick(policy.retention_templates, language);
+  if (tpl == nullptr) return std::nullopt;
+  const std::map<std::string, std::string> values{{"name", name_of(profile)},
+                                                  {"tier", display(policy, a.tier(), language)}};
+  return Message{"tier-retention:" + a.customer_id() + ":" + std::to_string(a.version()), render(tpl->subject, values),
                  render(tpl->body, values)};
 }
 

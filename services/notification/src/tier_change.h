@@ -34,6 +34,16 @@ struct TierChangePolicy {
   absl::Duration cap_period = absl::Hours(24 * 7);
   // By language ("en", "zh-CN"); the language's prefix ("zh") and then "en" are fallbacks.
   std::map<std::string, Template> upgrade_templates;
+  // Tier display names by tier, then language ("gold" -> {"zh-CN": "金牌"}); a tier
+  // without one reads as its id. The service fills it from config (tier_names).
+  std::map<std::string, std::map<std::string, std::string>> tier_names;
+  // A downgrade the grace policy announced (TierAssignment.pending_downgrade) is warned
+  // about, with the distance to keep the tier, for customers in these tiers.
+  std::vector<std::string> downgrade_warning_tiers{"silver", "gold", "diamond"};
+  std::map<std::string, Template> downgrade_templates;  // {{tier}}, {{previous_tier}} (the lower one), {{distance}}
+  // A customer of these tiers whose RFM segment turns at-risk gets a retention message.
+  std::vector<std::string> retention_tiers{"gold", "diamond"};
+  std::map<std::string, Template> retention_templates;
 };
 
 TierChangePolicy default_policy();
@@ -50,6 +60,21 @@ struct Message {
 // The cap is the caller's: it needs the customer's earlier messages.
 std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1::TierAssignment& assignment,
                                        const v1::CustomerProfile* profile, absl::Time now);
+
+// A warning when the assignment announces a pending downgrade of a customer in one of
+// downgrade_warning_tiers (within max_age); key "tier-downgrade:<customer>:<to>:<effective unix s>",
+// so one announced downgrade is warned about once.
+std::optional<Message> downgrade_warning(const TierChangePolicy& policy, const v1::TierAssignment& assignment,
+                                         const v1::CustomerProfile* profile, absl::Time now);
+
+// A retention message when a customer of retention_tiers turns at-risk (`was_at_risk`:
+// the segment before this assignment); key "tier-retention:<customer>:<version>".
+std::optional<Message> retention_message(const TierChangePolicy& policy, const v1::TierAssignment& assignment,
+                                         const v1::CustomerProfile* profile, bool was_at_risk, absl::Time now);
+
+// The RFM segment of an assignment ("" when it has none), and whether it means at-risk.
+std::string rfm_segment(const v1::TierAssignment& assignment);
+bool at_risk_segment(const std::string& segment);
 
 // Replaces {{key}} with values[key]; unknown placeholders stay as they are.
 std::string render(const std::string& text, const std::map<std::string, std::string>& values);

@@ -137,6 +137,7 @@ class AuthIt : public ::testing::TestWithParam<ServiceCase> {
              {"TIERFLOW_AUTH_RELOAD_CHECK_MS", "200"},
              {"TIERFLOW_STORE_PATH", dir_->file("store.db")},
              {"TIERFLOW_STANDARD_PATH", std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml"},
+             {"TIERFLOW_HOLIDAYS_PATH", std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/holidays.yaml"},
              {"TIERFLOW_CHANNELS_FILE_PATH", dir_->file("messages.jsonl")},
              {"TIERFLOW_GROUP_ID", "auth-it-" + GetParam().name}};
     p.log_file = dir_->file("service.log");

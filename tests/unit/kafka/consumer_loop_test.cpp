@@ -57,7 +57,7 @@ class RecordingHandler : public kafka::BatchHandler {
 
 const std::string kTopic(topics::kPosEvents);
 
-TEST(ConsumerLoop, HandsRecordsInOrderAndCommitsTheNextOffsets) {
+TEST(ConsumerLoop, HandsRecordsInOrderPerPartition) {
   FakeProducer producer;
   RecordingHandler handler(producer);
   LoopDriver driver(handler, producer);
@@ -67,8 +67,8 @@ TEST(ConsumerLoop, HandsRecordsInOrderAndCommitsTheNextOffsets) {
   EXPECT_EQ(driver.run_until_idle(), 6u);
   EXPECT_EQ(handler.assigned, 2u);
   EXPECT_EQ(handler.values, (std::vector<std::string>{"e0", "e1", "e2", "e3", "e4", "x0"}));
-  EXPECT_EQ(driver.committed().at({kTopic, 0}), 5);
-  EXPECT_EQ(driver.committed().at({kTopic, 1}), 1);
+  EXPECT_EQ(driver.positions().at({kTopic, 0}), 5);
+  EXPECT_EQ(driver.positions().at({kTopic, 1}), 1);
   EXPECT_GE(handler.ticks, 2u);  // also after the empty poll
 }
 
@@ -81,6 +81,28 @@ TEST(ConsumerLoop, StartsEachPartitionWhereTheHandlersStoreSays) {
   driver.assign({{kTopic, 0}});
   driver.run_until_idle();
   EXPECT_EQ(handler.values, (std::vector<std::string>{"e3", "e4"}));
+}
+
+// A store that commits after handle() returns (the ledger's pipelined writer) may have no
+// offset when the partition comes back after a crash or a rebalance: the partition is read
+// again from its beginning, never from a position the loop remembered on the group's side.
+TEST(ConsumerLoop, APartitionTheStoreHasNoOffsetForIsReadFromTheBeginningAgain) {
+  FakeProducer producer;
+  struct NotYetCommitted : RecordingHandler {
+    using RecordingHandler::RecordingHandler;
+    void handle(std::span<const kafka::Record> batch, kafka::DeadLetters&) override {
+      for (const auto& r : batch) values.emplace_back(r.value());  // nothing stored yet
+    }
+  } handler(producer);
+  LoopDriver driver(handler, producer);
+  for (int i = 0; i < 3; ++i) driver.push(kTopic, 0, "c-1", "e" + std::to_string(i));
+  driver.assign({{kTopic, 0}});
+  driver.run_until_idle();
+  driver.revoke();
+  driver.step();
+  driver.assign({{kTopic, 0}});
+  driver.run_until_idle();
+  EXPECT_EQ(handler.values, (std::vector<std::string>{"e0", "e1", "e2", "e0", "e1", "e2"}));
 }
 
 TEST(ConsumerLoop, PoisonGoesToTheDlqWithReasonAndOriginBeforeTheHandlerCommits) {
@@ -115,7 +137,6 @@ TEST(ConsumerLoop, AFailedDeadLetterStopsTheLoopBeforeAnythingIsCommitted) {
   driver.assign({{kTopic, 0}});
   EXPECT_THROW(driver.step(), kafka::KafkaError);
   EXPECT_TRUE(handler.stored.empty());
-  EXPECT_TRUE(driver.committed().empty());
   EXPECT_TRUE(producer.stored().empty());
 }
 
@@ -133,7 +154,6 @@ TEST(ConsumerLoop, AThrowingDeadLetterProduceStopsTheLoopBeforeAnythingIsCommitt
     EXPECT_NE(std::string(e.what()).find("pos.events.v1/0@0"), std::string::npos) << e.what();
   }
   EXPECT_TRUE(handler.stored.empty());
-  EXPECT_TRUE(driver.committed().empty());
 }
 
 TEST(ConsumerLoop, ADeadLetterTheBrokerNeverConfirmsTimesOut) {

@@ -1,0 +1,160 @@
+#include "src/grpc_service.h"
+
+#include <grpcpp/grpcpp.h>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+
+#include "common/errors/errors.h"
+#include "common/grpc/status.h"
+#include "common/time/time.h"
+
+namespace tierflow::notification {
+
+CampaignService::CampaignService(const Config& cfg, const Clock& clock, const Planner& planner)
+    : cfg_(cfg), clock_(clock), planner_(planner) {}
+CampaignService::~CampaignService() = default;
+
+v1::CampaignProgress CampaignService::progress(Store& store, const CampaignRow& row) const {
+  const auto p = store.progress(row.campaign_id, absl::ToUnixSeconds(clock_.now()));
+  v1::CampaignProgress out;
+  out.set_campaign_id(row.campaign_id);
+  out.set_kind(row.request.kind());
+  out.set_audience(row.audience);
+  out.set_sent(p.sent);
+  out.set_skipped(p.skipped + store.standing_missed(row.campaign_id));
+  out.set_failed(p.failed);
+  out.set_pending(p.pending);
+  out.set_deferred(p.deferred);
+  out.set_state(row.state == "cancelled"  ? "cancelled"
+                : row.state == "standing" ? "standing"
+                : p.pending > 0           ? "running"
+                                          : "done");
+  out.mutable_started_time()->set_seconds(row.started_unix_s);
+  return out;
+}
+
+grpc::Status CampaignService::StartCampaign(grpc::ServerContext*, const v1::CampaignRequest* req,
+                                            v1::CampaignProgress* resp) {
+  return grpcx::guarded([&] {
+    const absl::Time now = clock_.now();
+    Store store(cfg_.store_path);
+    if (!req->campaign_id().empty()) {
+      if (auto existing = store.campaign(req->campaign_id())) {
+        // The same id again is the same campaign (a client's retry), whatever it says now.
+        *resp = progress(store, *existing);
+        return grpc::Status::OK;
+      }
+    }
+    planner_.validate(*req, now);
+    auto deliveries = planner_.plan(store, *req, now);
+    if (deliveries.empty()) {
+      throw errors::FailedPrecondition("audience: matches no customer" +
+                                       std::string(req->kind() == v1::CAMPAIGN_KIND_BIRTHDAY
+                                                       ? " with a birthday today in their own time zone"
+                                                       : ""));
+    }
+    CampaignRow row;
+    row.campaign_id = req->campaign_id();
+    row.request = *req;
+    row.state = "running";
+    row.audience = static_cast<int64_t>(deliveries.size());
+    row.started_unix_s = absl::ToUnixSeconds(now);
+    if (req->dry_run()) {
+      resp->set_campaign_id(row.campaign_id);
+      resp->set_kind(req->kind());
+      resp->set_state("dry_run");
+      resp->set_audience(row.audience);
+      for (const auto& d : deliveries) {
+        if (d.record.status() == v1::DELIVERY_STATUS_SKIPPED) {
+          resp->set_skipped(resp->skipped() + 1);
+        } else {
+          resp->set_pending(resp->pending() + 1);
+        }
+      }
+      return grpc::Status::OK;
+    }
+    if (!store.start_campaign(row, deliveries)) {
+      // Started concurrently under the same id: that one is the campaign.
+      *resp = progress(store, *store.campaign(row.campaign_id));
+      return grpc::Status::OK;
+    }
+    spdlog::info("campaign {} started: {} deliveries claimed", row.campaign_id, row.audience);
+    *resp = progress(store, row);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status CampaignService::GetCampaign(grpc::ServerContext*, const v1::GetCampaignRequest* req,
+                                          v1::CampaignProgress* resp) {
+  return grpcx::guarded([&] {
+    if (req->campaign_id().empty()) throw errors::InvalidArgument("campaign_id: required");
+    Store store(cfg_.store_path);
+    auto row = store.campaign(req->campaign_id());
+    if (!row) throw errors::NotFound("campaign_id: no campaign '" + req->campaign_id() + "'");
+    *resp = progress(store, *row);
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status CampaignService::CancelCampaign(grpc::ServerContext*, const v1::CancelCampaignRequest* req,
+                                             v1::CampaignProgress* resp) {
+  return grpcx::guarded([&] {
+    if (req->campaign_id().empty()) throw errors::InvalidArgument("campaign_id: required");
+    Store store(cfg_.store_path);
+    auto row = store.campaign(req->campaign_id());
+    if (!row) throw errors::NotFound("campaign_id: no campaign '" + req->campaign_id() + "'");
+    if (row->state == "standing") {
+      throw errors::FailedPrecondition("campaign_id: '" + req->campaign_id() +
+                                       "' is a standing campaign (switch it off in config)");
+    }
+    store.cancel_campaign(req->campaign_id());
+    spdlog::info("campaign {} cancelled", req->campaign_id());
+    *resp = progress(store, *store.campaign(req->campaign_id()));
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status CampaignService::PreviewCampaign(grpc::ServerContext*, const v1::CampaignRequest* req,
+                                              v1::PreviewCampaignResponse* resp) {
+  return grpcx::guarded([&] {
+    const absl::Time now = clock_.now();
+    v1::CampaignRequest r = *req;
+    if (r.campaign_id().empty()) r.set_campaign_id("preview");
+    planner_.validate(r, now);
+    Store store(cfg_.store_path);
+    auto deliveries = planner_.plan(store, r, now);
+    resp->set_audience(static_cast<int64_t>(deliveries.size()));
+    // Samples: one per language and tier, at most 10.
+    std::set<std::pair<std::string, std::string>> seen;
+    for (const auto& d : deliveries) {
+      if (resp->samples_size() >= 10) break;
+      if (!seen.insert({d.record.language(), d.record.subject()}).second) continue;
+      *resp->add_samples() = d.record;
+    }
+    return grpc::Status::OK;
+  });
+}
+
+grpc::Status CampaignService::ListDeliveries(grpc::ServerContext*, const v1::ListDeliveriesRequest* req,
+                                             v1::ListDeliveriesResponse* resp) {
+  return grpcx::guarded([&] {
+    int64_t before = INT64_MAX;
+    if (!req->page().page_token().empty()) {
+      const std::string& token = req->page().page_token();
+      auto [end, ec] = std::from_chars(token.data(), token.data() + token.size(), before);
+      if (ec != std::errc() || end != token.data() + token.size() || before <= 0) {
+        throw errors::InvalidArgument("page.page_token '" + token + "' is not a token this service returned");
+      }
+    }
+    Store store(cfg_.store_path);  // a connection of this call's own; WAL lets it read beside the writer
+    const int limit = req->page().page_size() > 0 ? std::min(req->page().page_size(), 1000) : 100;
+    int64_t last = 0;
+    auto page = store.deliveries(req->customer_id(), limit, before, &last, req->campaign_id());
+    for (auto& d : page) *resp->add_deliveries() = std::move(d);
+    if (last > 1 && static_cast<int>(page.size()) == limit) resp->set_next_page_token(std::to_string(last));
+    return grpc::Status::OK;
+  });
+}
+
+}  // namespace tierflow::notification
