@@ -17,7 +17,8 @@ Config load_config(const std::string& path) {
   c.redis = config::read_redis(root.section("redis"));
   c.standard_path = root.get_string("standard_path", c.standard_path);
   c.store_path = root.get_string("store_path", c.store_path);
-  c.clock = root.get_enum("clock", c.clock, {"wall", "watermark"});
+  c.clock = root.get_enum("clock", c.clock, {"wall", "events", "watermark"});
+  if (c.clock == "watermark") c.clock = "events";  // the older name of the same clock
   c.reevaluate_interval = std::chrono::milliseconds(
       root.get_int("reevaluate_interval_ms", c.reevaluate_interval.count(), 10, int64_t{7} * 24 * 3600 * 1000));
   c.evaluate_delay =

@@ -14,8 +14,12 @@ struct Config : config::ServiceConfig {
   std::string standard_path = "standard.yaml";
   // SQLite file of the service's own state (created when missing).
   std::string store_path = "classification.db";
-  // wall: now is the wall clock. watermark: now is the newest event time seen (replays
-  // of history classify as of the end of the data); the watermark is stored.
+  // One clock per deployment (issue 10). wall: live, now is the wall clock. events:
+  // replay and backfill, now is the newest event time seen (stored); before any event
+  // time is known nothing is decided (nothing is ever dated with the wall clock).
+  // "watermark", the older name of events, is read as events. Every assignment says
+  // which clock its times are on (TierAssignment.clock); overrides and audit rows always
+  // carry wall time.
   std::string clock = "wall";
   // Everyone is re-evaluated this often even without input (time decay, percentiles).
   std::chrono::milliseconds reevaluate_interval{60000};

@@ -20,6 +20,10 @@ Probe::Probe(prometheus::Registry& r)
       customers(metrics::gauge(r, "tierflow_classification_customers", "Customers held by this instance")),
       evaluation_seconds(metrics::histogram(r, "tierflow_classification_evaluation_seconds",
                                             "One full re-evaluation of the population, commit included",
-                                            {0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10})) {}
+                                            {0.001, 0.01, 0.05, 0.1, 0.5, 1, 2.5, 5, 10})),
+      foreign_currency(prometheus::BuildCounter()
+                           .Name("tierflow_classification_foreign_currency_customers_total")
+                           .Help("Customers whose money is in a currency the standard does not value (not counted)")
+                           .Register(r)) {}
 
 }  // namespace tierflow::classification

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <prometheus/counter.h>
+#include <prometheus/family.h>
 #include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
@@ -28,6 +29,9 @@ class Probe {
   prometheus::Counter& watchers_dropped;  // WatchTierChanges callers that fell behind
   prometheus::Gauge& customers;           // customers held
   prometheus::Histogram& evaluation_seconds;
+  // Customers whose money is in a currency the standard does not value (counted once per
+  // customer and process), labelled by currency.
+  prometheus::Family<prometheus::Counter>& foreign_currency;
 };
 
 }  // namespace tierflow::classification

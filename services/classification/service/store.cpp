@@ -232,21 +232,53 @@ void Store::currents(const std::string& after, const std::function<bool(v1::Tier
   }
 }
 
+namespace {
+// What a history reader calls a change: the tier, the credit hold, or the pending
+// downgrade (set, cleared, or another target or date). Versions that move only the
+// matched rule, a class or the standard version are published, but are not history.
+bool same_for_history(const v1::TierAssignment& a, const v1::TierAssignment& b) {
+  if (a.tier() != b.tier() || a.credit_hold() != b.credit_hold()) return false;
+  if (a.has_pending_downgrade() != b.has_pending_downgrade()) return false;
+  if (!a.has_pending_downgrade()) return true;
+  return a.pending_downgrade().to_tier() == b.pending_downgrade().to_tier() &&
+         a.pending_downgrade().effective_time().seconds() == b.pending_downgrade().effective_time().seconds();
+}
+}  // namespace
+
 std::vector<v1::TierAssignment> Store::history(const std::string& customer_id, int64_t before_version, int limit,
                                                bool* more) {
-  auto q = db_.prepare(
-      "SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC LIMIT ?3");
-  q.bind_text(1, customer_id).bind_int64(2, before_version > 0 ? before_version : INT64_MAX).bind_int64(3, limit + 1);
+  // Newest first; a row is kept when it differs from the next older one (the oldest row,
+  // the first assignment, always counts). A customer's rows are few: this reads them all.
+  auto q = db_.prepare("SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC");
+  q.bind_text(1, customer_id).bind_int64(2, before_version > 0 ? before_version : INT64_MAX);
   std::vector<v1::TierAssignment> out;
   *more = false;
-  while (q.step()) {
+  std::optional<v1::TierAssignment> newer;  // read, not yet known to be a change
+  auto offer = [&](v1::TierAssignment&& row) {
     if (static_cast<int>(out.size()) == limit) {
       *more = true;
-      break;
+      return false;
     }
-    out.push_back(parse_blob<v1::TierAssignment>(q, 0));
+    out.push_back(std::move(row));
+    return true;
+  };
+  while (q.step()) {
+    v1::TierAssignment row = parse_blob<v1::TierAssignment>(q, 0);
+    if (newer && !same_for_history(*newer, row) && !offer(std::move(*newer))) return out;
+    newer = std::move(row);
   }
+  if (newer) offer(std::move(*newer));
   return out;
+}
+
+std::optional<v1::TierAssignment> Store::before_override(const std::string& customer_id, int64_t before_version) {
+  auto q = db_.prepare("SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC");
+  q.bind_text(1, customer_id).bind_int64(2, before_version);
+  while (q.step()) {
+    auto a = parse_blob<v1::TierAssignment>(q, 0);
+    if (!a.has_override()) return a;
+  }
+  return std::nullopt;
 }
 
 std::optional<v1::TierAssignment> Store::as_of(const std::string& customer_id, absl::Time t) {

@@ -96,8 +96,12 @@ class Store {
   // Every current assignment, in customer id order, with customer_id > after (empty: all).
   // `each` returns false to stop the scan.
   void currents(const std::string& after, const std::function<bool(v1::TierAssignment&&)>& each);
-  // Versions of one customer, newest first, with version < before_version (0: from the
-  // newest). *more is set when older versions remain.
+  // The changes of one customer (tier, credit hold, pending downgrade set, moved or
+  // cleared; the first assignment), newest first, with version < before_version (0: from
+  // the newest). *more is set when older changes remain.
+  // The newest assignment with version < before_version that no override decided: what
+  // the standard gave before a pin or floor. nullopt when there is none.
+  std::optional<v1::TierAssignment> before_override(const std::string& customer_id, int64_t before_version);
   std::vector<v1::TierAssignment> history(const std::string& customer_id, int64_t before_version, int limit,
                                           bool* more);
   // The version in force at `t`: the newest one whose evaluated_time is <= t. nullopt when

@@ -53,7 +53,7 @@ void TierConsumer::tick() {
   const bool input_due = dirty_ && (settled || now - first_pending_ >= cfg_.evaluate_delay);
   const bool schedule_due = now - last_eval_ >= cfg_.reevaluate_interval;
   if (!input_due && !schedule_due && !keeper_.publisher_attention_due(now)) return;
-  keeper_.maintain(now, input_due || schedule_due);
+  keeper_.maintain(now, input_due || schedule_due, schedule_due);
   if (input_due || schedule_due) {
     dirty_ = false;
     last_eval_ = Clock::now();

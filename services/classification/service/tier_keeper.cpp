@@ -16,10 +16,19 @@
 
 namespace tierflow::classification {
 
+namespace {
+// Money in `c` counts under `s` (its own currency, or one listed with a fixed rate).
+bool values_currency(const Standard& s, const CompactCurrency& c) {
+  if (c.accepts(s.currency())) return true;
+  return c.kind == CompactCurrency::Kind::code && s.conversion(c.text()).has_value();
+}
+}  // namespace
+
 TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
     : cfg_(cfg),
       producer_(producer),
       probe_(registry),
+      events_clock_(cfg.clock == "events" || cfg.clock == "watermark"),
       standard_(Standard::load_file(cfg.standard_path)),
       store_(std::make_unique<Store>(cfg.store_path)),
       publisher_(cfg, producer, *store_, probe_) {
@@ -44,7 +53,9 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
   const absl::Time t = clock_locked();
   std::vector<Features> all;
   all.reserve(customers_.size());
-  for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  if (clock_known_locked()) {
+    for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  }
   population_ = Population::compute(*standard_, all);
   probe_.customers.Set(static_cast<double>(customers_.size()));
   spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
@@ -64,7 +75,18 @@ Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& 
   v1::CustomerProfile profile;
   if (c.profile) profile = expand_for_evaluation(*c.profile, vocabulary_);
   const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
-  return full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+  Evaluation e = full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
+  e.assignment.set_clock(events_clock_ ? "events" : "wall");
+  if (c.account && !values_currency(*standard_, c.account->currency)) {
+    e.explanation.push_back(fmt::format(
+        "this customer's money is in {}, which standard {} does not value: none of it is counted (sales, value "
+        "and receivables read as zero)",
+        c.account->currency.text(), standard_->version()));
+  } else if (c.account && !c.account->currency.accepts(standard_->currency())) {
+    e.explanation.push_back(fmt::format("this customer's money is in {}, converted to {} at the standard's fixed rate",
+                                        c.account->currency.text(), standard_->currency()));
+  }
+  return e;
 }
 
 size_t TierKeeper::customers() const {
@@ -92,9 +114,12 @@ double TierKeeper::bytes_per_customer() const {
 }
 
 absl::Time TierKeeper::clock_locked() const {
-  if (cfg_.clock == "watermark" && watermark_ != absl::InfinitePast()) return watermark_;
+  // The event clock never falls back to the wall clock: one history, one clock.
+  if (events_clock_) return watermark_;
   return absl::Now();
 }
+
+bool TierKeeper::clock_known_locked() const { return clock_locked() != absl::InfinitePast(); }
 
 absl::Time TierKeeper::now() const {
   std::shared_lock lock(mu_);
@@ -162,13 +187,22 @@ void TierKeeper::apply_input(Input& in) {
     }
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
     c.account = compact(s);
+    if (!c.foreign_warned && !values_currency(*standard_, c.account->currency)) {
+      // Once per customer and process: the money is ignored, which must not be silent.
+      c.foreign_warned = true;
+      probe_.foreign_currency.Add({{"currency", s.currency()}}).Increment();
+      spdlog::warn("customer {}: money in {} is not counted (standard {} values {})", s.customer_id(), s.currency(),
+                   standard_->version(), standard_->currency());
+    }
     c.account_version = s.version();
     std::string id = s.customer_id();
+    changed_.insert(id);
     pending_accounts_.insert_or_assign(std::move(id), std::move(s));
   } else if (in.profile) {
     v1::CustomerProfile& p = *in.profile;
     customers_[p.customer_id()].profile = compact(p, vocabulary_);
     std::string id = p.customer_id();
+    changed_.insert(id);
     pending_profiles_.insert_or_assign(std::move(id), std::move(p));
   }
 }
@@ -183,10 +217,25 @@ bool TierKeeper::publisher_attention_due(std::chrono::steady_clock::time_point n
   return publisher_.attention_due(now);
 }
 
-void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate) {
+void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evaluate, bool point) {
   std::unique_lock lock(mu_);
   publisher_.maintain(now);
-  if (evaluate) evaluate_all();
+  if (!evaluate) return;
+  if (point || point_due_locked()) {
+    evaluate_all();
+  } else {
+    evaluate_changed();
+  }
+}
+
+bool TierKeeper::point_due_locked() const {
+  // The first evaluation of a process computes the population; with the events clock,
+  // so does the first evaluation of each new day of event time in the standard's
+  // evaluation.time_zone.
+  if (last_point_ == absl::InfinitePast()) return true;
+  if (!events_clock_ || !clock_known_locked()) return false;
+  const absl::TimeZone& zone = standard_->evaluation_zone();
+  return absl::ToCivilDay(watermark_, zone) > absl::ToCivilDay(last_point_, zone);
 }
 
 void TierKeeper::drain(bool dirty) {
@@ -194,7 +243,13 @@ void TierKeeper::drain(bool dirty) {
   // them with everything still pending, so a restart republishes nothing.
   {
     std::unique_lock lock(mu_);
-    if (dirty && !store_failed_) evaluate_all();
+    if (dirty && !store_failed_) {
+      if (point_due_locked()) {
+        evaluate_all();
+      } else {
+        evaluate_changed();
+      }
+    }
   }
   if (!producer_.flush(std::chrono::seconds(10))) spdlog::warn("some assignments were not confirmed by the broker");
   std::unique_lock lock(mu_);
@@ -225,19 +280,62 @@ size_t TierKeeper::reevaluate() {
   return evaluate_all();
 }
 
-size_t TierKeeper::evaluate_all() {
+size_t TierKeeper::evaluate_all() { return run_evaluation(true); }
+size_t TierKeeper::evaluate_changed() { return run_evaluation(false); }
+
+size_t TierKeeper::run_evaluation(bool point) {
   const auto started = std::chrono::steady_clock::now();
   const absl::Time t = clock_locked();
+  const absl::Time t_point = t;
+  if (!clock_known_locked()) {
+    // No event time yet (events clock, profiles only): store the inputs, decide nothing
+    // (changed_ is kept: they are decided at the first point).
+    Store::Batch batch;
+    fill_pending(batch);
+    try {
+      store_->apply(batch);
+    } catch (...) {
+      store_failure_ = std::current_exception();
+      store_failed_ = true;
+      throw;
+    }
+    clear_pending();
+    return 0;
+  }
   // Pass 1: features (held for this evaluation only) and the population.
+  // A point: everyone, and the population's cut points from them. Between points: only the
+  // customers whose inputs changed, against the frozen cut points (no population pass).
   std::vector<std::pair<const std::string*, Customer*>> order;
   std::vector<Features> all;
-  order.reserve(customers_.size());
-  all.reserve(customers_.size());
-  for (auto& [id, c] : customers_) {
-    order.emplace_back(&id, &c);
-    all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+  std::vector<absl::Time> own;  // between points: each customer's evaluation time
+  if (point) {
+    order.reserve(customers_.size());
+    all.reserve(customers_.size());
+    for (auto& [id, c] : customers_) {
+      order.emplace_back(&id, &c);
+      all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+    }
+    population_ = Population::compute(*standard_, all);
+    last_point_ = t;
+  } else {
+    order.reserve(changed_.size());
+    all.reserve(changed_.size());
+    for (const std::string& id : changed_) {
+      auto it = customers_.find(id);
+      if (it == customers_.end()) continue;
+      // clock: events: the customer's own newest event time (never before the last point,
+      // so its history never runs backwards); clock: wall: now.
+      absl::Time at = t;
+      const Customer& c = it->second;
+      if (events_clock_ && c.account && c.account->as_of_micros != 0) {
+        at = std::min(t, std::max(absl::FromUnixMicros(c.account->as_of_micros), last_point_));
+      }
+      order.emplace_back(&it->first, &it->second);
+      own.push_back(at);
+      all.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), at));
+    }
   }
-  population_ = Population::compute(*standard_, all);
+  changed_.clear();
   if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
     mappings_ = MappingTable(*standard_, vocabulary_);
     mappings_standard_ = standard_.get();
@@ -260,6 +358,7 @@ size_t TierKeeper::evaluate_all() {
   auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
     const std::string& id = *order[i].first;
     Customer& c = *order[i].second;
+    const absl::Time t = point ? t_point : own[i];
     const v1::TierOverride* ovr = nullptr;
     if (c.override) {
       if (c.override->has_expire_time() && timeutil::from_proto(c.override->expire_time()) <= t) {
@@ -276,7 +375,7 @@ size_t TierKeeper::evaluate_all() {
   // The current assignments come from the store: point reads for a few customers, one
   // ordered scan merged with the (sorted) customers for many.
   std::sort(need.begin(), need.end(), [&](size_t a, size_t b) { return *order[a].first < *order[b].first; });
-  if (need.size() * 16 < order.size()) {
+  if (!point || need.size() * 16 < order.size()) {
     for (size_t i : need) {
       auto current = order[i].second->has_current ? store_->current(*order[i].first) : std::nullopt;
       decide_one(i, current ? &*current : nullptr);
@@ -355,6 +454,7 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   auto it = customers_.find(id);
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   const absl::Time t = clock_locked();
+  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
     throw errors::InvalidArgument("override.expire_time " +
                                   timeutil::format(timeutil::from_proto(requested.expire_time())) +
@@ -383,6 +483,7 @@ bool TierKeeper::clear_override(const std::string& id, const std::string& actor,
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
   Customer& c = it->second;
   if (!c.override) return false;
+  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   const auto next =
       commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
                       clock_locked(), "override not cleared: ");
@@ -397,9 +498,26 @@ std::optional<v1::TierAssignment> TierKeeper::commit_override(const std::string&
                                                               absl::Time t, const char* what) {
   const auto current = c.has_current ? store_->current(id) : std::nullopt;
   bool changed = false;
-  v1::TierAssignment next =
-      decide(*standard_, evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false),
-             current ? &*current : nullptr, ovr, t, &changed);
+  Evaluation fresh = evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false);
+  v1::TierAssignment next;
+  if (ovr == nullptr && current && current->has_override()) {
+    // Clearing: the grace policy applies to what the standard did, not to what a person
+    // pinned. Decide from the assignment the standard gave before the override (its grace
+    // period keeps running), or afresh when there was none; the result follows `current`.
+    const auto before = store_->before_override(id, current->version());
+    next = decide(*standard_, std::move(fresh), before ? &*before : nullptr, nullptr, t, nullptr);
+    next.set_version(current->version() + 1);
+    if (next.tier() != current->tier()) {
+      next.set_previous_tier(current->tier());
+      timeutil::to_proto(t, next.mutable_assigned_time());
+    } else {
+      next.set_previous_tier(current->previous_tier());
+      *next.mutable_assigned_time() = current->assigned_time();
+    }
+    changed = true;
+  } else {
+    next = decide(*standard_, std::move(fresh), current ? &*current : nullptr, ovr, t, &changed);
+  }
   Store::Batch batch;
   batch.overrides.push_back(std::move(change));
   if (changed) batch.changes.push_back(&next);

@@ -34,6 +34,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "service/config.h"
@@ -83,18 +84,22 @@ class TierKeeper {
   void check_store() const;
   bool publisher_attention_due(std::chrono::steady_clock::time_point now) const;
   // Under the unique lock: the publisher's retries, then an evaluation when `evaluate`.
-  void maintain(std::chrono::steady_clock::time_point now, bool evaluate);
+  // `evaluate`: an evaluation point when `point` or when one is due (the first evaluation,
+  // or a new day of event time with clock: events), else only the changed customers
+  // against the frozen cut points.
+  void maintain(std::chrono::steady_clock::time_point now, bool evaluate, bool point = false);
   // Shutdown: evaluates when `dirty`, waits for the broker (bounded), commits the rest.
   void drain(bool dirty);
 
-  // Re-evaluates everyone now, as the schedule in run() does (any thread; takes the unique
-  // lock). Returns how many assignments changed. Throws what the store's commit throws
+  // An evaluation point now, as the schedule in run() does (any thread; takes the unique
+  // lock): the population's cut points are computed again and everyone is re-evaluated.
+  // Returns how many assignments changed. Throws what the store's commit throws
   // (then run() stops: memory is ahead of the store).
   size_t reevaluate();
 
   // For gRPC (any thread).
   std::optional<Evaluation> explain(const std::string& customer_id, v1::TierAssignment* current) const;
-  v1::Distribution distribution() const;
+  v1::Distribution distribution(const v1::GetDistributionRequest& request = {}) const;
   std::vector<v1::TierAssignment> list(const std::string& tier, const std::string& dimension,
                                        const std::string& class_name, const std::string& after, int limit,
                                        std::string* next) const;
@@ -147,6 +152,7 @@ class TierKeeper {
     bool last_valid = false;
     bool has_current = false;        // the store holds a current assignment
     bool pending_downgrade = false;  // ... which announces a downgrade (time-dependent)
+    bool foreign_warned = false;     // money in a currency the standard does not value, logged
   };
   CompactInputs compact_inputs(const std::string& id, const Customer& c) const {
     return CompactInputs{id, c.account ? &*c.account : nullptr, c.profile ? &*c.profile : nullptr};
@@ -156,6 +162,8 @@ class TierKeeper {
   static void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
+  // False while the events clock has seen no event time: nothing can be decided yet.
+  bool clock_known_locked() const;
   // One consumed record, parsed (account or profile; neither for poison or another topic).
   struct Input {
     Store::TopicPartition tp;
@@ -170,6 +178,12 @@ class TierKeeper {
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch
   // (pending inputs and offsets with it) and publishes what changed. Unique lock held.
   size_t evaluate_all();
+  // Between points: only the customers in changed_, against the frozen population (cost
+  // per customer: its features, classify() against the cut points, one point read of its
+  // current assignment; nothing proportional to the population). Unique lock held.
+  size_t evaluate_changed();
+  size_t run_evaluation(bool point);
+  bool point_due_locked() const;
   // Decides customer `id` again at `t` under `ovr` (the override being set; null when
   // clearing) and stores `change`, the decision and the pending inputs in one commit
   // (errors::Unavailable, prefixed by `what`, when the store fails; nothing changed).
@@ -183,6 +197,7 @@ class TierKeeper {
   const Config& cfg_;
   kafka::Producer& producer_;
   Probe probe_;
+  const bool events_clock_;  // clock: events (or its older name, watermark)
   // Guards the state below. Shared: gRPC reads. Unique: everything that changes memory or
   // writes the store and Redis (the publisher is used under it too).
   mutable std::shared_mutex mu_;
@@ -195,6 +210,10 @@ class TierKeeper {
   MappingTable mappings_ ABSL_GUARDED_BY(mu_);
   const Standard* mappings_standard_ ABSL_GUARDED_BY(mu_) = nullptr;
   absl::Time watermark_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // The clock of the last evaluation point (InfinitePast: none yet in this process).
+  absl::Time last_point_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  // Customers whose inputs were applied since the last evaluation.
+  std::unordered_set<std::string> changed_ ABSL_GUARDED_BY(mu_);
   absl::Time stored_watermark_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   // The writer connection (the publisher uses it under the unique lock too).
   std::unique_ptr<Store> store_ ABSL_PT_GUARDED_BY(mu_);

@@ -40,7 +40,7 @@ std::optional<Evaluation> TierKeeper::explain(const std::string& id, v1::TierAss
   return evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), clock_locked()), true);
 }
 
-v1::Distribution TierKeeper::distribution() const {
+v1::Distribution TierKeeper::distribution(const v1::GetDistributionRequest& request) const {
   std::shared_lock lock(mu_);
   const absl::Time t = clock_locked();
   std::vector<v1::TierAssignment> assignments;
@@ -53,7 +53,7 @@ v1::Distribution TierKeeper::distribution() const {
     assignments.push_back(std::move(a));
     return true;
   });
-  return classification::distribution(*standard_, assignments, features);
+  return classification::distribution(*standard_, assignments, features, request);
 }
 
 std::vector<v1::TierAssignment> TierKeeper::list(const std::string& tier, const std::string& dimension,

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 
+#include "common/errors/errors.h"
 #include "common/grpc/status.h"
 #include "common/redis/mux.h"
 #include "common/time/time.h"
@@ -229,10 +230,19 @@ grpc::Status TierService::ClearOverride(grpc::ServerContext*, const v1::ClearOve
   });
 }
 
-grpc::Status TierService::GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest*,
+grpc::Status TierService::GetDistribution(grpc::ServerContext*, const v1::GetDistributionRequest* req,
                                           v1::Distribution* out) {
   return grpcx::guarded([&] {
-    *out = keeper_.distribution();
+    for (double s : req->value_shares()) {
+      if (!(s > 0 && s <= 1)) throw errors::InvalidArgument("value_shares: each share must be in (0, 1]");
+    }
+    for (int64_t n : req->top_n()) {
+      if (n < 1) throw errors::InvalidArgument("top_n: each N must be at least 1");
+    }
+    if (req->value_shares_size() > 100 || req->top_n_size() > 100) {
+      throw errors::InvalidArgument("value_shares, top_n: at most 100 each");
+    }
+    *out = keeper_.distribution(*req);
     return grpc::Status::OK;
   });
 }

@@ -77,6 +77,7 @@ CompactAccount compact(const v1::AccountSnapshot& a) {
     for (const auto& inv : a.open_invoices()) open->push_back({inv.due_time().seconds(), inv.open_minor()});
     out.open_invoices = std::move(open);
   }
+  if (a.has_as_of()) out.as_of_micros = absl::ToUnixMicros(timeutil::from_proto(a.as_of()));
   out.last_purchase_seconds = a.last_purchase().seconds();
   out.last_purchase_nanos = a.last_purchase().nanos();
   const auto& fp = a.first_purchase();

@@ -145,7 +145,9 @@ int classify_dimension(const Standard& s, const Population& pop, size_t d, const
 
 std::string feature_label(const Standard& s, Feature f) {
   if (f != Feature::value) return std::string(feature_info(f).label);
-  const char* basis = s.value_basis_gross_profit() ? "gross profit" : "net sales";
+  const char* basis = s.value_basis() == ValueBasis::gross_profit ? "gross profit"
+                      : s.value_basis() == ValueBasis::net_sales  ? "net sales"
+                                                                   : "gross sales";
   if (s.value_months() == 0) return fmt::format("value ({}, lifetime)", basis);
   return fmt::format("value ({} in {} months)", basis, s.value_months());
 }
@@ -573,6 +575,21 @@ Evaluation evaluate_impl(const Standard& s, const Population& pop, const Feature
   }
   if (a.has_to_next()) ex.push_back(a.to_next().text() + ".");
   ex.push_back(a.to_keep().text() + ".");
+  // The standard's options behind the numbers above, so an audit can redo them.
+  bool percentile = false;
+  for (const auto& d : s.dimensions()) percentile = percentile || (d.kind == DimensionKind::bands && d.percentile);
+  ex.push_back(fmt::format(
+      "Standard options: value_basis {}{}.", name(s.value_basis()),
+      percentile ? fmt::format(", percentile population {} ({}), rounding {} (top p% of n customers is {} of p x n)",
+                               name(s.percentile_population()),
+                               s.percentile_population() == PercentilePopulation::all
+                                   ? "every customer with the feature"
+                                   : "only customers whose value is above 0",
+                               name(s.percentile_rounding()),
+                               s.percentile_rounding() == PercentileRounding::up        ? "the ceiling"
+                               : s.percentile_rounding() == PercentileRounding::nearest ? "the nearest whole number"
+                                                                                        : "the floor")
+                 : std::string()));
   return ev;
 }
 }  // namespace

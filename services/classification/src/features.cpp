@@ -74,7 +74,7 @@ constexpr int64_t kOver90Seconds = 90 * 86400;
 // compact inputs, so that both paths share every line of arithmetic below.
 struct ProtoAccount {
   const v1::AccountSnapshot& a;
-  bool money_ok(const Standard& s) const { return a.currency().empty() || a.currency() == s.currency(); }
+  std::optional<MoneyConversion> money(const Standard& s) const { return s.conversion(a.currency()); }
   // fn(age in months, sales, refunds, gross profit, orders, refund count) per bucket.
   template <class Fn>
   void for_each_month(absl::CivilMonth this_month, Fn&& fn) const {
@@ -143,7 +143,11 @@ const absl::CivilDay kEpochDay(1970, 1, 1);
 
 struct CompactAccountView {
   const CompactAccount& a;
-  bool money_ok(const Standard& s) const { return a.currency.accepts(s.currency()); }
+  std::optional<MoneyConversion> money(const Standard& s) const {
+    if (a.currency.accepts(s.currency())) return MoneyConversion{};
+    if (a.currency.kind != CompactCurrency::Kind::code) return std::nullopt;
+    return s.conversion(a.currency.text());
+  }
   template <class Fn>
   void for_each_month(absl::CivilMonth this_month, Fn&& fn) const {
     if (!a.has_months) return;
@@ -220,7 +224,7 @@ Features compute(const Standard& standard, const Account* a, const Profile* p, a
 
   std::optional<absl::CivilDay> start;
   if (a != nullptr) {
-    const bool money_ok = a->money_ok(standard);
+    const std::optional<MoneyConversion> money = a->money(standard);
     int64_t sales = 0, refunds = 0, gp = 0, orders = 0, orders90 = 0, refund_n = 0, active = 0;
     int64_t v_sales = 0, v_refunds = 0, v_gp = 0;
     const int vm = standard.value_months();
@@ -243,22 +247,30 @@ Features compute(const Standard& standard, const Account* a, const Profile* p, a
         v_gp += b_gp;
       }
     });
-    if (money_ok) {
-      f.set(Feature::sales_12m, sales);
-      f.set(Feature::refunds_12m, refunds);
-      f.set(Feature::net_sales_12m, sales - refunds);
-      f.set(Feature::gross_profit_12m, gp);
-      f.set(Feature::lifetime_net_sales, a->lifetime_sales() - a->lifetime_refunds());
-      f.set(Feature::lifetime_gross_profit, a->lifetime_gross_profit());
-      if (vm > 0) {
-        f.set(Feature::value, standard.value_basis_gross_profit() ? v_gp : v_sales - v_refunds);
-      } else {
-        f.set(Feature::value, standard.value_basis_gross_profit() ? a->lifetime_gross_profit()
-                                                                  : a->lifetime_sales() - a->lifetime_refunds());
+    if (money) {
+      // Sums first, converted once (a fixed rate; identity for the standard's currency).
+      const MoneyConversion& m = *money;
+      f.set(Feature::sales_12m, m(sales));
+      f.set(Feature::refunds_12m, m(refunds));
+      f.set(Feature::net_sales_12m, m(sales - refunds));
+      f.set(Feature::gross_profit_12m, m(gp));
+      f.set(Feature::lifetime_net_sales, m(a->lifetime_sales() - a->lifetime_refunds()));
+      f.set(Feature::lifetime_gross_profit, m(a->lifetime_gross_profit()));
+      const bool window = vm > 0;
+      switch (standard.value_basis()) {
+        case ValueBasis::gross_profit:
+          f.set(Feature::value, m(window ? v_gp : a->lifetime_gross_profit()));
+          break;
+        case ValueBasis::net_sales:
+          f.set(Feature::value, m(window ? v_sales - v_refunds : a->lifetime_sales() - a->lifetime_refunds()));
+          break;
+        case ValueBasis::gross_sales:
+          f.set(Feature::value, m(window ? v_sales : a->lifetime_sales()));
+          break;
       }
-      f.set(Feature::receivable, a->receivable());
-      f.set(Feature::overdue, a->overdue(now));
-      f.set(Feature::overdue_over_90, a->overdue_over_90(now));
+      f.set(Feature::receivable, m(a->receivable()));
+      f.set(Feature::overdue, m(a->overdue(now)));
+      f.set(Feature::overdue_over_90, m(a->overdue_over_90(now)));
     }
     f.set(Feature::orders_12m, orders);
     f.set(Feature::orders_90d, orders90);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <tuple>
 
 #include "tierflow/classification/standard.h"
 
@@ -10,12 +11,13 @@ namespace tierflow::classification {
 namespace {
 const std::vector<int64_t> kEmpty;
 
-// Values of feature f over customers that have it (negated when `negate`), unordered.
-std::vector<int64_t> collect(std::span<const Features> fs, Feature f, bool negate) {
+// Values of feature f over customers that have it (only those > 0 when `positive`;
+// negated when `negate`), unordered.
+std::vector<int64_t> collect(std::span<const Features> fs, Feature f, bool negate, bool positive) {
   std::vector<int64_t> v;
   v.reserve(fs.size());
   for (const auto& x : fs)
-    if (x.has(f)) v.push_back(negate ? -x.get(f) : x.get(f));
+    if (x.has(f) && (!positive || x.get(f) > 0)) v.push_back(negate ? -x.get(f) : x.get(f));
   return v;
 }
 
@@ -51,18 +53,21 @@ Population Population::compute(const Standard& standard, std::span<const Feature
     bool top;        // percentile band: rank n - ceil(bp * n); RFM cut: ceil(q * n / 5) - 1
     uint64_t param;  // basis points, or q
   };
-  std::vector<std::pair<Feature, bool>> columns;
+  // (feature, negate, positive only): percentile bands under `percentile.population:
+  // positive` rank only customers with a value > 0; RFM always ranks every holder.
+  std::vector<std::tuple<Feature, bool, bool>> columns;
   std::vector<Request> requests;
-  auto column_of = [&](Feature f, bool negate) {
+  const bool positive = standard.percentile_population() == PercentilePopulation::positive;
+  auto column_of = [&](Feature f, bool negate, bool pos = false) {
     for (size_t i = 0; i < columns.size(); ++i)
-      if (columns[i] == std::make_pair(f, negate)) return i;
-    columns.emplace_back(f, negate);
+      if (columns[i] == std::make_tuple(f, negate, pos)) return i;
+    columns.emplace_back(f, negate, pos);
     return columns.size() - 1;
   };
   for (size_t d = 0; d < standard.dimensions().size(); ++d) {
     const Dimension& dim = standard.dimensions()[d];
     if (dim.kind == DimensionKind::bands && dim.percentile) {
-      const size_t col = column_of(dim.features[0], false);
+      const size_t col = column_of(dim.features[0], false, positive);
       for (size_t i = 0; i < dim.top_bp.size(); ++i) requests.push_back({d, i, col, true, dim.top_bp[i]});
       p.thresholds_[d].assign(dim.top_bp.size(), kNone);
     } else if (dim.kind == DimensionKind::rfm) {
@@ -76,7 +81,8 @@ Population Population::compute(const Standard& standard, std::span<const Feature
   }
 
   for (size_t col = 0; col < columns.size(); ++col) {
-    std::vector<int64_t> v = collect(features, columns[col].first, columns[col].second);
+    const auto& [feature, negate, pos] = columns[col];
+    std::vector<int64_t> v = collect(features, feature, negate, pos);
     const uint64_t n = v.size();
     std::vector<std::pair<size_t, size_t>> wanted;
     std::vector<int64_t> out(requests.size(), kNone);
@@ -84,8 +90,12 @@ Population Population::compute(const Standard& standard, std::span<const Feature
       const Request& q = requests[r];
       if (q.column != col || n == 0) continue;
       if (q.top) {
-        // The ceil(p*n)-th best value; none when p*n rounds to nobody.
-        const uint64_t k = (q.param * n + 9999) / 10000;
+        // The k-th best value, k = p*n rounded per percentile.rounding (default up:
+        // ceil); none when p*n rounds to nobody.
+        const uint64_t k = standard.percentile_rounding() == PercentileRounding::up ? (q.param * n + 9999) / 10000
+                           : standard.percentile_rounding() == PercentileRounding::nearest
+                               ? (q.param * n + 5000) / 10000
+                               : q.param * n / 10000;
         if (k == 0) continue;
         wanted.emplace_back(n - k, r);
       } else {

@@ -1,5 +1,7 @@
 // Population reports: what-if migration matrix and the distribution / Pareto report.
 #include <algorithm>
+#include <cmath>
+#include <cstdlib>
 #include <map>
 #include <numeric>
 
@@ -43,8 +45,30 @@ v1::WhatIfResponse what_if(const Standard& current, const Standard& candidate,
   return out;
 }
 
+namespace {
+// Cut k of q over `values` (sorted ascending): the ceil(k*n/q)-th smallest.
+void add_cuts(v1::Distribution& out, const std::string& dimension, const char* component, Feature f,
+              std::span<const Features> features) {
+  std::vector<int64_t> values;
+  for (const auto& x : features)
+    if (x.has(f)) values.push_back(x.get(f));
+  std::sort(values.begin(), values.end());
+  const size_t n = values.size();
+  for (int q : {4, 5}) {
+    auto* c = out.add_cut_points();
+    c->set_dimension(dimension);
+    c->set_component(component);
+    c->set_feature(std::string(feature_info(f).name));
+    c->set_quantiles(q);
+    c->set_customers(static_cast<int64_t>(n));
+    if (n == 0) continue;
+    for (int k = 1; k < q; ++k) c->add_cuts(values[(static_cast<size_t>(k) * n + q - 1) / q - 1]);
+  }
+}
+}  // namespace
+
 v1::Distribution distribution(const Standard& s, std::span<const v1::TierAssignment> assignments,
-                              std::span<const Features> features) {
+                              std::span<const Features> features, const v1::GetDistributionRequest& request) {
   v1::Distribution out;
   out.set_currency(s.currency());
   out.set_standard_version(s.version());
@@ -117,6 +141,52 @@ v1::Distribution distribution(const Standard& s, std::span<const v1::TierAssignm
       p->set_customer_share(pct / 100.0);
       p->set_value_share(share(cum[k]));
     }
+    for (int pct = 1; pct <= 100; ++pct) {
+      const size_t k = (static_cast<size_t>(pct) * n + 99) / 100;
+      auto* p = out.add_curve();
+      p->set_customer_share(pct / 100.0);
+      p->set_value_share(share(cum[k]));
+    }
+  }
+  std::vector<double> shares(request.value_shares().begin(), request.value_shares().end());
+  if (shares.empty()) shares = {0.5, 0.8, 0.9, 0.95};
+  for (double want : shares) {
+    if (!(want > 0 && want <= 1)) continue;
+    // In integers where the share is a whole basis point (0.8 -> 8000), so that the figure
+    // equals one computed from the raw data; cum[k] >= ceil(share x total).
+    const int64_t bp = std::llround(want * 10000);
+    const int64_t need = std::abs(want * 10000 - static_cast<double>(bp)) < 1e-9
+                             ? (bp * total + 9999) / 10000
+                             : static_cast<int64_t>(std::ceil(want * static_cast<double>(total)));
+    const size_t k = static_cast<size_t>(std::lower_bound(cum.begin(), cum.end(), need) - cum.begin());
+    auto* r = out.add_reach();
+    r->set_value_share(want);
+    r->set_customers(static_cast<int64_t>(std::min(k, n)));
+    r->set_customer_share(n > 0 ? static_cast<double>(std::min(k, n)) / static_cast<double>(n) : 0.0);
+  }
+  std::vector<int64_t> tops(request.top_n().begin(), request.top_n().end());
+  if (tops.empty()) tops = {10, 100, 1000};
+  for (int64_t top_n : tops) {
+    if (top_n < 1) continue;
+    const size_t k = std::min(static_cast<size_t>(top_n), n);
+    auto* t = out.add_top();
+    t->set_top_n(top_n);
+    t->set_customers(static_cast<int64_t>(k));
+    t->set_value_minor(cum[k]);
+    t->set_value_share(share(cum[k]));
+  }
+  bool rfm = false;
+  for (const auto& d : s.dimensions()) {
+    if (d.kind != DimensionKind::rfm) continue;
+    rfm = true;
+    add_cuts(out, d.name, "recency", d.recency, features.first(n));
+    add_cuts(out, d.name, "frequency", d.frequency, features.first(n));
+    add_cuts(out, d.name, "monetary", d.monetary, features.first(n));
+  }
+  if (!rfm) {
+    add_cuts(out, "", "recency", Feature::recency_days, features.first(n));
+    add_cuts(out, "", "frequency", Feature::orders_12m, features.first(n));
+    add_cuts(out, "", "monetary", Feature::value, features.first(n));
   }
   return out;
 }

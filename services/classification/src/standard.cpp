@@ -50,7 +50,7 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (!root.IsMap()) fail(root, "", "the standard must be a YAML mapping");
   s_.reset(new Standard());
   s_->name_ = name_;
-  check_keys(root, "", {"version", "currency", "windows", "features", "dimensions", "tiers",
+  check_keys(root, "", {"version", "currency", "currencies", "windows", "percentile", "evaluation", "features", "dimensions", "tiers",
                         "rules", "credit_hold", "description"});
   s_->version_ = get_string(require(root, "version", ""), "version");
   if (s_->version_.empty()) fail(root["version"], "version", "must not be empty");
@@ -58,7 +58,21 @@ std::shared_ptr<const Standard> StandardLoader::load(std::string_view text) {
   if (s_->currency_.size() != 3 ||
       !std::all_of(s_->currency_.begin(), s_->currency_.end(), absl::ascii_isupper))
     fail(root["currency"], "currency", "must be an ISO 4217 code such as CNY");
+  if (root["currencies"]) parse_currencies(root["currencies"]);
   parse_windows(require(root, "windows", ""));
+  if (root["percentile"]) parse_percentile(root["percentile"]);
+  if (root["evaluation"]) {
+    const YAML::Node e = root["evaluation"];
+    expect_map(e, "evaluation");
+    check_keys(e, "evaluation", {"time_zone"});
+    if (e["time_zone"]) {
+      const std::string z = get_string(e["time_zone"], "evaluation.time_zone");
+      if (!absl::LoadTimeZone(z, &s_->evaluation_zone_)) {
+        fail(e["time_zone"], "evaluation.time_zone", "must be an IANA time zone such as Asia/Shanghai or UTC");
+      }
+      s_->evaluation_zone_name_ = z;
+    }
+  }
   parse_features(require(root, "features", ""));
   parse_dimensions(require(root, "dimensions", ""));
   parse_tiers(require(root, "tiers", ""));
@@ -162,10 +176,78 @@ void StandardLoader::parse_windows(const YAML::Node& w) {
   }
   if (w["value_basis"]) {
     const std::string b = get_string(w["value_basis"], "windows.value_basis");
-    if (b == "gross_profit") s_->value_gross_profit_ = true;
-    else if (b == "sales") s_->value_gross_profit_ = false;
-    else fail(w["value_basis"], "windows.value_basis", "must be gross_profit or sales");
+    if (b == "gross_profit") s_->value_basis_ = ValueBasis::gross_profit;
+    else if (b == "net_sales" || b == "sales") s_->value_basis_ = ValueBasis::net_sales;  // sales: older name
+    else if (b == "gross_sales") s_->value_basis_ = ValueBasis::gross_sales;
+    else fail(w["value_basis"], "windows.value_basis", "must be gross_sales, net_sales or gross_profit");
   }
+}
+
+void StandardLoader::parse_currencies(const YAML::Node& cs) {
+  expect_map(cs, "currencies");
+  const int to_digits = money::minor_digits(s_->currency_);
+  for (const auto& kv : cs) {
+    const std::string code = kv.first.as<std::string>();
+    const std::string field = "currencies." + code;
+    const auto digits = money::currency_exponent(code);
+    if (!digits || code == s_->currency_) {
+      fail(kv.first, field, "must be an ISO 4217 code the suite knows, other than the standard's currency");
+    }
+    // Units of the standard's currency per unit of `code`, to 6 decimals.
+    const int64_t micro = get_scaled(kv.second, field, 6);
+    if (micro <= 0 || micro > int64_t{1'000'000'000'000}) fail(kv.second, field, "must be a rate above 0");
+    MoneyConversion c;
+    c.num = micro;
+    c.den = 1'000'000;
+    for (int i = 0; i < to_digits; ++i) c.num *= 10;
+    for (int i = 0; i < *digits; ++i) c.den *= 10;
+    s_->currencies_.emplace_back(code, c);
+  }
+}
+
+int64_t MoneyConversion::operator()(int64_t minor) const {
+  if (num == den) return minor;
+  const __int128 x = static_cast<__int128>(minor) * num;
+  const __int128 q = (x >= 0 ? x + den / 2 : x - den / 2) / den;
+  return static_cast<int64_t>(q);
+}
+
+std::optional<MoneyConversion> Standard::conversion(std::string_view code) const {
+  if (code.empty() || code == currency_) return MoneyConversion{};
+  for (const auto& [c, conv] : currencies_)
+    if (c == code) return conv;
+  return std::nullopt;
+}
+
+void StandardLoader::parse_percentile(const YAML::Node& p) {
+  expect_map(p, "percentile");
+  check_keys(p, "percentile", {"population", "rounding"});
+  if (p["population"]) {
+    const std::string v = get_string(p["population"], "percentile.population");
+    if (v == "all") s_->percentile_population_ = PercentilePopulation::all;
+    else if (v == "positive") s_->percentile_population_ = PercentilePopulation::positive;
+    else fail(p["population"], "percentile.population", "must be all or positive");
+  }
+  if (p["rounding"]) {
+    const std::string v = get_string(p["rounding"], "percentile.rounding");
+    if (v == "up") s_->percentile_rounding_ = PercentileRounding::up;
+    else if (v == "nearest") s_->percentile_rounding_ = PercentileRounding::nearest;
+    else if (v == "down") s_->percentile_rounding_ = PercentileRounding::down;
+    else fail(p["rounding"], "percentile.rounding", "must be up, nearest or down");
+  }
+}
+
+std::string_view name(ValueBasis b) {
+  switch (b) {
+    case ValueBasis::gross_sales: return "gross_sales";
+    case ValueBasis::net_sales: return "net_sales";
+    case ValueBasis::gross_profit: return "gross_profit";
+  }
+  return "";
+}
+std::string_view name(PercentilePopulation p) { return p == PercentilePopulation::all ? "all" : "positive"; }
+std::string_view name(PercentileRounding r) {
+  return r == PercentileRounding::up ? "up" : r == PercentileRounding::nearest ? "nearest" : "down";
 }
 
 void StandardLoader::parse_features(const YAML::Node& fs) {

@@ -53,6 +53,8 @@ class StandardLoader {
   // A feature name that must be known and declared in `features:`.
   Feature get_feature(const YAML::Node& n, const std::string& field);
   void parse_windows(const YAML::Node& w);
+  void parse_percentile(const YAML::Node& p);
+  void parse_currencies(const YAML::Node& cs);
   void parse_features(const YAML::Node& fs);
   uint32_t push_node(const CondNode& n, const std::vector<uint32_t>& kids);
 

@@ -223,9 +223,11 @@ void UnitOfWork::flush(Batch& b) {
     CustomerState& st = *changed;
     CustomerRow& row = ch.customers.emplace_back();
     std::string payload;
-    stage_customer(st, b.max_event_time, arena, row, payload);
+    // As of the customer's own newest event: never another customer's clock, so the
+    // snapshot does not depend on what else shared its batch (issue 10).
+    stage_customer(st, st.last_event_time, arena, row, payload);
     ch.outbox.push_back(
-        {std::string(topics::kAccounts), st.customer_id, std::move(payload), {}, st.version, b.max_event_time});
+        {std::string(topics::kAccounts), st.customer_id, std::move(payload), {}, st.version, st.last_event_time});
   }
   for (const auto& key : b.dirty_offsets) {
     ch.offsets.push_back({key.first, key.second, offsets_.at(key)});
@@ -415,7 +417,6 @@ void UnitOfWork::touch(CustomerState& st, Micros t, Batch& b) {
     b.changed.push_back(&st);
     b.result.changed_customers.push_back(st.customer_id);
   }
-  b.max_event_time = std::max(b.max_event_time, t);
 }
 
 void UnitOfWork::add_deferred(DeferredRow row, Batch& b) {

@@ -76,7 +76,6 @@ struct Batch {
   std::vector<CustomerState*> changed;  // in the order of result.changed_customers
   std::set<std::pair<std::string, int32_t>> dirty_offsets;
   BalanceMap balance_deltas;  // what this batch adds to each (account, currency)
-  Micros max_event_time = kMinMicros;
   Changes changes;  // filled by processing (deferred, outbox DLQ rows) and by flush()
 };
 

@@ -105,7 +105,7 @@ inline Config base_config(const test_support::DevBroker& broker, const test_supp
   cfg.redis = redis.config();
   cfg.store_path = dir + "/classification.db";
   cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-  cfg.clock = "watermark";
+  cfg.clock = "events";
   cfg.reevaluate_interval = std::chrono::milliseconds(500);
   cfg.evaluate_delay = std::chrono::milliseconds(200);
   cfg.group_id = "classification-it";

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "test_support.h"
+#include "tierflow/classification/compact.h"
 #include "tierflow/classification/engine.h"
 
 namespace tierflow::classification {
@@ -31,6 +32,51 @@ std::string class_of(const v1::TierAssignment& a, const std::string& dim) {
 }
 
 using classification_features = Engine;
+
+// windows.value_basis: gross_sales does not subtract refunds; net_sales does; gross_profit
+// is the ledger's gross profit. Over the 12-month window and over the lifetime.
+TEST_F(classification_features, ValueBasisGrossNetProfit) {
+  const auto acc = account("c1", {{2023, 6, 900000, 0, 100, 9}, {2024, 6, 1000000, 250000, 30, 3}}, at(2022, 6, 15),
+                           at(2024, 6, 5));
+  auto value = [&](const std::string& basis, const std::string& months) {
+    std::string y = testing::kTestStandard;
+    const std::string from = "windows: {value_months: 12, value_basis: sales}";
+    y.replace(y.find(from), from.size(), "windows: {value_months: " + months + ", value_basis: " + basis + "}");
+    const auto s = Standard::parse(y, "t.yaml");
+    return compute_features(*s, {"c1", &acc, nullptr}, kNow).get(Feature::value);
+  };
+  EXPECT_EQ(value("gross_sales", "12"), 1000000);
+  EXPECT_EQ(value("net_sales", "12"), 750000);
+  EXPECT_EQ(value("gross_profit", "12"), 30);
+  EXPECT_EQ(value("gross_sales", "lifetime"), 1900000);
+  EXPECT_EQ(value("net_sales", "lifetime"), 1650000);
+  EXPECT_EQ(value("gross_profit", "lifetime"), 130);
+}
+
+// A standard may accept other currencies at fixed rates (currencies: {GBP: 9.5}): money
+// in GBP is converted to the standard's minor units; a currency not listed counts nothing.
+TEST_F(classification_features, AcceptedCurrencyAtAFixedRate) {
+  auto acc = account("c1", {{2024, 6, 100000, 20000, 30000, 3}}, at(2022, 6, 15), at(2024, 6, 5));
+  acc.set_currency("GBP");
+  std::string y = testing::kTestStandard;
+  const std::string from = "currency: CNY\n";
+  y.replace(y.find(from), from.size(), "currency: CNY\ncurrencies: {GBP: 9.5, JPY: 0.048}\n");
+  const auto s = Standard::parse(y, "t.yaml");
+  const Features f = compute_features(*s, {"c1", &acc, nullptr}, kNow);
+  EXPECT_EQ(f.get(Feature::sales_12m), 950000);  // 1,000.00 GBP = 9,500.00 CNY
+  EXPECT_EQ(f.get(Feature::value), 760000);      // net sales: 800.00 GBP
+  acc.set_currency("JPY");                        // no minor digits: 100,000 JPY = 4,800.00 CNY
+  EXPECT_EQ(compute_features(*s, {"c1", &acc, nullptr}, kNow).get(Feature::sales_12m), 480000);
+  acc.set_currency("USD");  // not listed: no money features
+  EXPECT_FALSE(compute_features(*s, {"c1", &acc, nullptr}, kNow).has(Feature::sales_12m));
+  const auto compact_acc = compact(acc);
+  EXPECT_FALSE(compute_features(*s, CompactInputs{"c1", &compact_acc, nullptr}, kNow).has(Feature::sales_12m));
+  acc.set_currency("GBP");
+  const auto compact_gbp = compact(acc);
+  EXPECT_EQ(compute_features(*s, CompactInputs{"c1", &compact_gbp, nullptr}, kNow).get(Feature::sales_12m), 950000);
+  y.replace(y.find("GBP: 9.5"), 8, "GBP: -1");
+  EXPECT_THROW(Standard::parse(y, "t.yaml"), StandardError);
+}
 
 TEST_F(classification_features, WindowsRefundsRecencyTenure) {
   // 2023-06 is 12 months back: outside the 12-month window (2023-07 .. 2024-06).
@@ -462,6 +508,60 @@ TEST_F(classification_reports, DistributionSharesAndPareto) {
   EXPECT_DOUBLE_EQ(d.pareto(1).value_share(), 0.80);
   EXPECT_DOUBLE_EQ(d.pareto(2).value_share(), 0.85);
   EXPECT_DOUBLE_EQ(d.pareto(10).value_share(), 1.0);
+}
+
+// The 80/20 questions: the full curve, customers needed to reach a value share, the share
+// of the top N, and RFM quartile and quintile cut points.
+TEST_F(classification_reports, DistributionCurveReachTopAndCutPoints) {
+  // Values 80, 5, 5, 2, 2, 2, 1, 1, 1, 1: cumulative 80, 85, 90, 92, 94, 96, 97, 98, 99, 100.
+  const int64_t vals[] = {8000, 500, 500, 200, 200, 200, 100, 100, 100, 100};
+  std::vector<v1::TierAssignment> as(10);
+  std::vector<Features> fs;
+  for (int i = 0; i < 10; ++i) {
+    Features f;
+    f.set(Feature::value, vals[i]);
+    f.set(Feature::orders_12m, i + 1);  // 1..10
+    if (i < 5) f.set(Feature::recency_days, 10 * i);  // 0, 10, 20, 30, 40; the rest bought never
+    fs.push_back(f);
+  }
+  const auto d = distribution(*s_, as, fs);
+  ASSERT_EQ(d.curve_size(), 100);
+  EXPECT_DOUBLE_EQ(d.curve(0).customer_share(), 0.01);
+  EXPECT_DOUBLE_EQ(d.curve(0).value_share(), 0.80);   // ceil(1% of 10) = 1 customer
+  EXPECT_DOUBLE_EQ(d.curve(10).value_share(), 0.85);  // 11%: 2 customers
+  EXPECT_DOUBLE_EQ(d.curve(99).value_share(), 1.0);
+  // Default shares 50, 80, 90, 95%.
+  ASSERT_EQ(d.reach_size(), 4);
+  EXPECT_EQ(d.reach(0).customers(), 1);
+  EXPECT_EQ(d.reach(1).customers(), 1);  // 80 >= 80: exact ties reach
+  EXPECT_DOUBLE_EQ(d.reach(1).customer_share(), 0.1);
+  EXPECT_EQ(d.reach(2).customers(), 3);
+  EXPECT_EQ(d.reach(3).customers(), 6);  // 96 >= 95
+  ASSERT_EQ(d.top_size(), 3);            // top 10, 100, 1000
+  EXPECT_EQ(d.top(0).top_n(), 10);
+  EXPECT_EQ(d.top(0).customers(), 10);
+  EXPECT_DOUBLE_EQ(d.top(0).value_share(), 1.0);
+  // Asked for: 85% needs 2 customers; the top 3 bring 90%.
+  v1::GetDistributionRequest req;
+  req.add_value_shares(0.85);
+  req.add_top_n(3);
+  const auto asked = distribution(*s_, as, fs, req);
+  ASSERT_EQ(asked.reach_size(), 1);
+  EXPECT_EQ(asked.reach(0).customers(), 2);
+  ASSERT_EQ(asked.top_size(), 1);
+  EXPECT_EQ(asked.top(0).value_minor(), 9000);
+  EXPECT_DOUBLE_EQ(asked.top(0).value_share(), 0.90);
+  // Cut points (the test standard has no rfm dimension: the default features).
+  auto cuts = [&](const std::string& component, int q) {
+    for (const auto& c : d.cut_points())
+      if (c.component() == component && c.quantiles() == q) return std::vector<int64_t>(c.cuts().begin(), c.cuts().end());
+    return std::vector<int64_t>{-1};
+  };
+  // monetary ascending 100 x4, 200 x3, 500 x2, 8000: quartile cuts = 3rd, 5th, 8th smallest.
+  EXPECT_EQ(cuts("monetary", 4), (std::vector<int64_t>{100, 200, 500}));
+  EXPECT_EQ(cuts("monetary", 5), (std::vector<int64_t>{100, 100, 200, 500}));  // 2nd, 4th, 6th, 8th
+  EXPECT_EQ(cuts("frequency", 5), (std::vector<int64_t>{2, 4, 6, 8}));
+  EXPECT_EQ(cuts("recency", 4), (std::vector<int64_t>{10, 20, 30}));  // of 5: 2nd, 3rd, 4th smallest
 }
 
 }  // namespace

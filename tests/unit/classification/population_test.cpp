@@ -65,3 +65,39 @@ TEST(classification_population, SelectionEqualsSortingWithTiesAndGaps) {
 
 }  // namespace
 }  // namespace tierflow::classification
+
+namespace tierflow::classification {
+namespace {
+
+// percentile.population and percentile.rounding: top 20% of value over values
+// 5, 4, 3, 2 and six zeros.
+TEST(classification_population, PercentilePopulationAndRounding) {
+  auto standard = [](const std::string& options) {
+    std::string s = testing::kTestStandard;
+    const std::string from = "value_basis: sales}";
+    s.replace(s.find(from), from.size(), "value_basis: sales}\n" + options);
+    return Standard::parse(s, "t.yaml");
+  };
+  std::vector<Features> fs(10);
+  const int64_t vals[] = {5, 4, 3, 2, 0, 0, 0, 0, 0, 0};
+  for (size_t i = 0; i < fs.size(); ++i) fs[i].set(Feature::value, vals[i]);
+  auto a_threshold = [&](const std::string& options) {
+    const auto s = standard(options);
+    return Population::compute(*s, fs).thresholds(static_cast<size_t>(s->dimension_index("value")))[0];
+  };
+  constexpr int64_t kNone = std::numeric_limits<int64_t>::max();
+  EXPECT_EQ(a_threshold(""), 4);  // all 10, ceil(2) = 2nd best: today's behaviour
+  EXPECT_EQ(a_threshold("percentile: {population: all, rounding: up}"), 4);
+  EXPECT_EQ(a_threshold("percentile: {population: positive}"), 5);  // 4 holders, ceil(0.8) = 1
+  EXPECT_EQ(a_threshold("percentile: {population: positive, rounding: nearest}"), 5);  // round(0.8) = 1
+  EXPECT_EQ(a_threshold("percentile: {population: positive, rounding: down}"), kNone);  // floor(0.8) = 0
+  // B is the cumulative top 80%: all 10 -> 8 (up, nearest, down alike); positive: 3.2
+  // -> up 4, nearest 3, down 3.
+  const auto s = standard("percentile: {population: positive, rounding: nearest}");
+  EXPECT_EQ(Population::compute(*s, fs).thresholds(static_cast<size_t>(s->dimension_index("value")))[1], 3);
+  const auto up = standard("percentile: {population: positive}");
+  EXPECT_EQ(Population::compute(*up, fs).thresholds(static_cast<size_t>(up->dimension_index("value")))[1], 2);
+}
+
+}  // namespace
+}  // namespace tierflow::classification

@@ -189,3 +189,61 @@ TEST(classification_money, FormatsWithSeparators) {
 
 }  // namespace
 }  // namespace tierflow::classification
+
+namespace tierflow::classification {
+namespace {
+
+// value_basis, percentile.population and percentile.rounding (issue 10): parsed, defaults
+// that reproduce the older behaviour, and errors that name the field and what is allowed.
+TEST(classification_standard_options, ValueBasisAndPercentileOptions) {
+  using testing::kTestStandard;
+  const auto old = Standard::parse(kTestStandard, "t.yaml");  // value_basis: sales, no percentile section
+  EXPECT_EQ(old->value_basis(), ValueBasis::net_sales);
+  EXPECT_EQ(old->percentile_population(), PercentilePopulation::all);
+  EXPECT_EQ(old->percentile_rounding(), PercentileRounding::up);
+  auto with = [](const std::string& basis, const std::string& extra) {
+    std::string s = kTestStandard;
+    const std::string from = "value_basis: sales}";
+    s.replace(s.find(from), from.size(), "value_basis: " + basis + "}\n" + extra);
+    return s;
+  };
+  EXPECT_EQ(Standard::parse(with("gross_sales", ""), "t.yaml")->value_basis(), ValueBasis::gross_sales);
+  EXPECT_EQ(Standard::parse(with("net_sales", ""), "t.yaml")->value_basis(), ValueBasis::net_sales);
+  EXPECT_EQ(Standard::parse(with("gross_profit", ""), "t.yaml")->value_basis(), ValueBasis::gross_profit);
+  const auto p = Standard::parse(with("net_sales", "percentile: {population: positive, rounding: nearest}"), "t.yaml");
+  EXPECT_EQ(p->percentile_population(), PercentilePopulation::positive);
+  EXPECT_EQ(p->percentile_rounding(), PercentileRounding::nearest);
+  auto error = [](const std::string& yaml) -> std::string {
+    try {
+      Standard::parse(yaml, "bad.yaml");
+    } catch (const StandardError& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  EXPECT_THAT(error(with("profit", "")), ::testing::HasSubstr("must be gross_sales, net_sales or gross_profit"));
+  EXPECT_THAT(error(with("net_sales", "percentile: {population: some}")),
+              ::testing::HasSubstr("percentile.population: must be all or positive"));
+  EXPECT_THAT(error(with("net_sales", "percentile: {rounding: sideways}")),
+              ::testing::HasSubstr("percentile.rounding: must be up, nearest or down"));
+  EXPECT_THAT(error(with("net_sales", "percentile: {popluation: all}")), ::testing::HasSubstr("popluation"));
+}
+
+// evaluation.time_zone: the zone whose day ends are the evaluation points (default UTC).
+TEST(classification_standard_options, EvaluationTimeZone) {
+  using testing::kTestStandard;
+  EXPECT_EQ(Standard::parse(kTestStandard, "t.yaml")->evaluation_zone_name(), "UTC");
+  std::string s = kTestStandard;
+  s += "evaluation: {time_zone: Asia/Shanghai}\n";
+  const auto z = Standard::parse(s, "t.yaml");
+  EXPECT_EQ(z->evaluation_zone_name(), "Asia/Shanghai");
+  // 2010-06-01 16:00 UTC is already 2010-06-02 in Shanghai.
+  const absl::Time t = absl::FromCivil(absl::CivilSecond(2010, 6, 1, 16, 0, 0), absl::UTCTimeZone());
+  EXPECT_EQ(absl::ToCivilDay(t, z->evaluation_zone()), absl::CivilDay(2010, 6, 2));
+  std::string bad = kTestStandard;
+  bad += "evaluation: {time_zone: Mars/Olympus}\n";
+  EXPECT_THROW(Standard::parse(bad, "bad.yaml"), StandardError);
+}
+
+}  // namespace
+}  // namespace tierflow::classification

@@ -39,7 +39,7 @@ class ConfigTest : public ::testing::Test {
 TEST_F(ConfigTest, ShippedLocalFileLoads) {
   const Config c = load_config(std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/classification.yaml");
   EXPECT_EQ(c.store_path, ".run/classification.db");
-  EXPECT_EQ(c.clock, "watermark");
+  EXPECT_EQ(c.clock, "events");
   EXPECT_EQ(c.reevaluate_interval, std::chrono::milliseconds(10000));
   EXPECT_EQ(c.evaluate_delay, std::chrono::milliseconds(1000));
   EXPECT_EQ(c.watch_queue_size, 1024);

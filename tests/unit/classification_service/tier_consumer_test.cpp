@@ -26,7 +26,7 @@ class TierConsumerTest : public ::testing::Test {
     cfg_.store_path = dir_.file("classification.db");
     cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg_.kafka.bootstrap_servers = "127.0.0.1:1";  // never dialled: the loop reads the fake
-    cfg_.clock = "watermark";
+    cfg_.clock = "wall";  // profiles alone carry no event time: the event clock would decide nothing
     cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
     cfg_.redis.timeout = std::chrono::milliseconds(200);
     cfg_.reevaluate_interval = std::chrono::hours(1);

@@ -649,7 +649,7 @@ TEST_P(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
   EXPECT_EQ(s.customer_id(), "c-1");
   EXPECT_EQ(s.version(), 1);
   EXPECT_EQ(s.lifetime_sales_minor(), 1500);
-  EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(day(3)));  // newest event of the batch
+  EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(day(2)));  // c-1's own newest event, not c-2's day 3
   EXPECT_EQ(s.feedback().detractors(), 1);
 
   ledger_->ack_outbox(out[1].id);  // relayed, as the service does after every batch
@@ -666,6 +666,21 @@ TEST_P(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
   ledger_->ack_outbox(out[0].id);
   EXPECT_TRUE(ledger_->pending_outbox(100).empty());
   EXPECT_EQ(ledger_->pending_outbox(0).size(), 0u);
+}
+
+// A snapshot is as of its customer's own newest event, whatever else shares the batch: a
+// customer evaluated at another customer's clock looks idle ("1 order in 90 days") where
+// its data had 3, and the answer would depend on how the events were batched.
+TEST_P(LedgerTest, SnapshotAsOfIsTheCustomersOwnNewestEventNotTheBatchs) {
+  feed({sale("s-1", "c-1", day(10), 1000), sale("s-2", "c-2", day(200), 2000), sale("s-3", "c-1", day(12), 500)});
+  auto out = ledger_->pending_outbox(100);
+  ASSERT_EQ(out.size(), 2u);
+  for (const auto& row : out) {
+    v1::AccountSnapshot s;
+    ASSERT_TRUE(s.ParseFromString(row.payload));
+    const absl::Time want = s.customer_id() == "c-1" ? day(12) : day(200);
+    EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(want)) << s.customer_id();
+  }
 }
 
 // With room for one customer, the cache is dropped after every batch (pipelined: all but

@@ -63,6 +63,63 @@ TEST(Render, Distribution) {
   EXPECT_NE(text.find("20.0%        80.0%"), std::string::npos) << text;
 }
 
+// The 80/20 answers: customers needed per value share, top N, RFM cut points, the curve.
+TEST(Render, DistributionReachTopCutsAndCurve) {
+  v1::Distribution d;
+  d.set_customers(23570);
+  d.set_currency("USD");
+  auto* r = d.add_reach();
+  r->set_value_share(0.8);
+  r->set_customers(4467);
+  r->set_customer_share(4467.0 / 23570);
+  auto* t = d.add_top();
+  t->set_top_n(10);
+  t->set_customers(10);
+  t->set_value_minor(12345678);
+  t->set_value_share(0.049);
+  auto* c = d.add_cut_points();
+  c->set_dimension("rfm");
+  c->set_component("monetary");
+  c->set_feature("value");
+  c->set_quantiles(4);
+  c->set_customers(23570);
+  for (int64_t v : {1999, 4343, 10637}) c->add_cuts(v);
+  for (int pct = 1; pct <= 100; ++pct) {
+    auto* p = d.add_curve();
+    p->set_customer_share(pct / 100.0);
+    p->set_value_share(pct == 20 ? 0.75 : 1.0);
+  }
+  const std::string text = render_distribution(d);
+  EXPECT_NE(text.find("customers to reach 80.0% of value: 4,467 (19.0% of customers)"), std::string::npos) << text;
+  EXPECT_NE(text.find("top 10 customers: 123,456.78 USD, 4.9% of value"), std::string::npos) << text;
+  EXPECT_NE(text.find("rfm monetary (value) quartiles: 1,999 | 4,343 | 10,637"), std::string::npos) << text;
+  EXPECT_NE(text.find("11-20%"), std::string::npos) << text;
+  EXPECT_NE(text.find("75.0%"), std::string::npos) << text;
+}
+
+// History: one row per change, each time saying its clock, `from` the row before it.
+TEST(Render, HistorySaysTheClockAndWhatChanged) {
+  v1::GetTierHistoryResponse r;
+  auto add = [&](int64_t v, std::string tier, bool hold, int64_t seconds) {
+    auto* a = r.add_changes();
+    a->set_version(v);
+    a->set_tier(tier);
+    a->set_credit_hold(hold);
+    a->set_clock("events");
+    a->mutable_evaluated_time()->set_seconds(seconds);
+    a->add_reasons("rule x");
+  };
+  add(7, "gold", true, 1291161600);   // 2010-12-01: credit hold set
+  add(4, "gold", false, 1288569600);  // 2010-11-01: silver -> gold
+  add(1, "silver", false, 1285891200);
+  const std::string text = render_history(r);
+  EXPECT_NE(text.find("2010-12-01 00:00:00 UTC (events)"), std::string::npos) << text;
+  EXPECT_NE(text.find("gold -> gold"), std::string::npos) << text;
+  EXPECT_NE(text.find("silver -> gold"), std::string::npos) << text;
+  EXPECT_NE(text.find("credit hold set"), std::string::npos) << text;
+  EXPECT_NE(text.find("- -> silver"), std::string::npos) << text;
+}
+
 TEST(Render, WhatIfMatrix) {
   v1::WhatIfResponse r;
   r.set_candidate_version("v4");

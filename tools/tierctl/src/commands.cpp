@@ -86,7 +86,7 @@ std::string render_override(const v1::TierOverride& o) {
   if (!o.actor().empty()) s += fmt::format(" by {}", o.actor());
   if (!o.reason_code().empty()) s += fmt::format(" ({})", o.reason_code());
   if (o.has_expire_time()) s += fmt::format(", expires {}", format_time(o.expire_time()));
-  if (o.has_set_time()) s += fmt::format(", set {}", format_time(o.set_time()));
+  if (o.has_set_time()) s += fmt::format(", set {} (wall clock)", format_time(o.set_time()));
   return s;
 }
 
@@ -102,8 +102,9 @@ std::string render_assignment(const v1::TierAssignment& a) {
   row("credit hold", yes_no(a.credit_hold()));
   row("matched rule", or_dash(a.matched_rule()));
   row("standard", or_dash(a.standard_version()));
-  row("assigned", format_time(a.assigned_time()));
-  row("evaluated", format_time(a.evaluated_time()));
+  const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + " clock)";
+  row("assigned", format_time(a.assigned_time()) + clock);
+  row("evaluated", format_time(a.evaluated_time()) + clock);
   if (a.has_override()) row("override", render_override(a.override()));
   if (a.has_pending_downgrade()) {
     const auto& p = a.pending_downgrade();
@@ -175,6 +176,39 @@ std::string render_distribution(const v1::Distribution& d) {
     }
     text += "\n" + pareto.render();
   }
+  // The 80/20 answers. Lines, not tables: scripts read them with awk (tests/e2e/cdnow_e2e.sh).
+  if (d.reach_size() > 0 || d.top_size() > 0) text += "\n";
+  for (const auto& r : d.reach()) {
+    text += fmt::format("customers to reach {} of value: {} ({} of customers)\n", format_share(r.value_share()),
+                        format_int(r.customers()), format_share(r.customer_share()));
+  }
+  for (const auto& t : d.top()) {
+    text += fmt::format("top {} customers: {}, {} of value\n", format_int(t.top_n()),
+                        format_money(t.value_minor(), d.currency()), format_share(t.value_share()));
+  }
+  if (d.cut_points_size() > 0) text += "\n";
+  for (const auto& c : d.cut_points()) {
+    std::string cuts;
+    for (int64_t v : c.cuts()) cuts += (cuts.empty() ? "" : " | ") + format_int(v);
+    text += fmt::format("{}{} ({}) {}: {}\n", c.dimension().empty() ? "" : c.dimension() + " ", c.component(),
+                        c.feature(), c.quantiles() == 4 ? "quartiles" : c.quantiles() == 5 ? "quintiles" : "quantiles",
+                        cuts.empty() ? "-" : cuts);
+  }
+  if (d.curve_size() > 0) {
+    // The full curve, ten points a row: row "11-20%" holds the value shares of the top 11% .. 20%.
+    std::vector<std::string> header{"top customers"};
+    for (int i = 1; i <= 10; ++i) header.push_back(fmt::format("+{}%", i));
+    std::vector<Align> align(header.size(), Align::kRight);
+    Table curve(header, align);
+    for (int row = 0; row * 10 < d.curve_size(); ++row) {
+      std::vector<std::string> cells{fmt::format("{}-{}%", row * 10 + 1, row * 10 + 10)};
+      for (int i = row * 10; i < std::min(d.curve_size(), row * 10 + 10); ++i)
+        cells.push_back(format_share(d.curve(i).value_share()));
+      while (cells.size() < header.size()) cells.emplace_back("");
+      curve.add_row(cells);
+    }
+    text += "\nPareto curve (value share of the top x% of customers)\n" + curve.render();
+  }
   return text;
 }
 
@@ -190,13 +224,32 @@ std::string render_list(const v1::ListCustomersResponse& r) {
 }
 
 std::string render_history(const v1::GetTierHistoryResponse& r) {
-  Table t({"assigned", "version", "from", "to", "standard", "reason"},
+  // One row per change (newest first): when it was evaluated and on which clock, the tier
+  // it moved from (the next older row's; previous_tier for the oldest row of the page), to,
+  // what else changed (credit hold, pending downgrade), and why.
+  Table t({"evaluated (clock)", "version", "tier", "change", "standard", "reason"},
           {Align::kLeft, Align::kRight, Align::kLeft, Align::kLeft, Align::kLeft, Align::kLeft});
-  for (const auto& a : r.changes()) {
+  const int n = r.changes_size();
+  for (int i = 0; i < n; ++i) {
+    const auto& a = r.changes(i);
+    const v1::TierAssignment* older = i + 1 < n ? &r.changes(i + 1) : nullptr;
+    const std::string from = older != nullptr ? older->tier() : or_dash(a.previous_tier());
+    std::vector<std::string> what;
+    if (older != nullptr && older->credit_hold() != a.credit_hold())
+      what.push_back(a.credit_hold() ? "credit hold set" : "credit hold cleared");
+    if (older != nullptr && older->has_pending_downgrade() && !a.has_pending_downgrade())
+      what.push_back("pending downgrade cleared");
+    if (a.has_pending_downgrade()) {
+      what.push_back(fmt::format("downgrade to {} on {}", a.pending_downgrade().to_tier(),
+                                 format_time(a.pending_downgrade().effective_time())));
+    }
+    std::string change;
+    for (const auto& w : what) change += (change.empty() ? "" : "; ") + w;
     std::string reason = a.reasons_size() > 0 ? a.reasons(0) : a.matched_rule();
     if (a.has_override()) reason = render_override(a.override());
-    t.add_row({format_time(a.assigned_time()), std::to_string(a.version()), or_dash(a.previous_tier()),
-               a.tier(), or_dash(a.standard_version()), reason});
+    const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + ")";
+    t.add_row({format_time(a.evaluated_time()) + clock, std::to_string(a.version()), from + " -> " + a.tier(),
+               or_dash(change), or_dash(a.standard_version()), reason});
   }
   std::string text = t.render();
   if (!r.next_page_token().empty()) text += fmt::format("next page: --page-token {}\n", r.next_page_token());

@@ -47,6 +47,11 @@ struct CompactCurrency {
   bool accepts(std::string_view standard_currency) const {
     return kind == Kind::empty || (kind == Kind::code && std::string_view(code.data(), 3) == standard_currency);
   }
+  // For explanations: the code, "an unrecognised currency", or "" when empty.
+  std::string text() const {
+    if (kind == Kind::code) return std::string(code.data(), 3);
+    return kind == Kind::other ? "an unrecognised currency" : "";
+  }
   bool operator==(const CompactCurrency&) const = default;
 };
 
@@ -72,6 +77,8 @@ struct CompactAccount {
     int64_t open_minor;
   };
   std::shared_ptr<const std::vector<OpenInvoice>> open_invoices;
+  // The snapshot's as_of (its customer's newest event time), unix microseconds; 0 = unset.
+  int64_t as_of_micros = 0;
   // last_purchase as in the proto (seconds, nanos); both 0 = unset.
   int64_t last_purchase_seconds = 0;
   int32_t last_purchase_nanos = 0;

@@ -83,9 +83,14 @@ v1::WhatIfResponse what_if(const Standard& current, const Standard& candidate, s
 // Distribution: counts and value share per tier and per dimension class, and the Pareto
 // curve. assignments[i] and features[i] describe the same customer. Value is the `value`
 // feature clamped at 0 (a customer whose refunds exceed sales brings no value).
-// Pareto points at customer shares 5%, 10%, 20%, ..., 100%.
+// Pareto points at customer shares 5%, 10%, 20%, ..., 100%, and the full curve at every
+// 1% (the top ceil(p*n) customers). Customers needed to reach each of `request`'s value
+// shares (the fewest whose cumulative value >= share x total), the share of the top N,
+// and RFM quartile and quintile cut points per component (population.h's rule). Invalid
+// shares (outside (0, 1]) and N < 1 in `request` are skipped (the service validates).
 v1::Distribution distribution(const Standard& standard, std::span<const v1::TierAssignment> assignments,
-                              std::span<const Features> features);
+                              std::span<const Features> features,
+                              const v1::GetDistributionRequest& request = v1::GetDistributionRequest());
 
 // Condition text for explanations: "value is A", "sales in 12 months >= 500,000.00 CNY".
 std::string describe_condition(const Standard& standard, uint32_t node);

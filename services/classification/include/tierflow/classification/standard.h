@@ -9,6 +9,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
 #include "tierflow/classification/features.h"
 
 namespace tierflow::classification {
@@ -120,6 +122,26 @@ struct Rule {
   int line = 0;
 };
 
+// windows.value_basis: what `value` sums. gross_sales: sales, refunds not subtracted;
+// net_sales: sales minus refunds; gross_profit: the ledger's gross profit (net of
+// refunded margin).
+enum class ValueBasis : uint8_t { gross_sales, net_sales, gross_profit };
+// percentile.population: who percentile bands rank (every customer with the feature, or
+// only those whose value of it is > 0). percentile.rounding: how p x n customers is
+// turned into a count k (up: ceil, nearest: half up, down: floor).
+enum class PercentilePopulation : uint8_t { all, positive };
+enum class PercentileRounding : uint8_t { up, nearest, down };
+// Money in another currency, converted at a fixed rate to the standard's minor units:
+// x * num / den, rounded half away from zero.
+struct MoneyConversion {
+  int64_t num = 1, den = 1;
+  int64_t operator()(int64_t minor) const;
+};
+
+std::string_view name(ValueBasis b);
+std::string_view name(PercentilePopulation p);
+std::string_view name(PercentileRounding r);
+
 class Standard {
  public:
   // Throws StandardError naming the file (the path), line and field.
@@ -134,9 +156,21 @@ class Standard {
   int tier_index(std::string_view name) const;
   int dimension_index(std::string_view name) const;
 
+  // How money in `code` counts: identity for the standard's currency (or no currency);
+  // the fixed rate for a currency listed under `currencies:`; nullopt otherwise (money in
+  // it is not counted).
+  std::optional<MoneyConversion> conversion(std::string_view code) const;
+
   // windows
   int value_months() const { return value_months_; }  // 0 = lifetime
-  bool value_basis_gross_profit() const { return value_gross_profit_; }
+  bool value_basis_gross_profit() const { return value_basis_ == ValueBasis::gross_profit; }
+  ValueBasis value_basis() const { return value_basis_; }
+  // evaluation.time_zone: evaluation points are this zone's day ends (default UTC).
+  const absl::TimeZone& evaluation_zone() const { return evaluation_zone_; }
+  const std::string& evaluation_zone_name() const { return evaluation_zone_name_; }
+  // percentile (defaults: all, up: every holder of the feature, ceil(p x n))
+  PercentilePopulation percentile_population() const { return percentile_population_; }
+  PercentileRounding percentile_rounding() const { return percentile_rounding_; }
 
   const std::vector<Dimension>& dimensions() const { return dimensions_; }
   const std::vector<Tier>& tiers() const { return tiers_; }
@@ -156,7 +190,13 @@ class Standard {
   std::string currency_;
   std::string name_;
   int value_months_ = 12;
-  bool value_gross_profit_ = true;
+  // currencies: code -> conversion to the standard's minor units.
+  std::vector<std::pair<std::string, MoneyConversion>> currencies_;
+  ValueBasis value_basis_ = ValueBasis::gross_profit;
+  absl::TimeZone evaluation_zone_ = absl::UTCTimeZone();
+  std::string evaluation_zone_name_ = "UTC";
+  PercentilePopulation percentile_population_ = PercentilePopulation::all;
+  PercentileRounding percentile_rounding_ = PercentileRounding::up;
   std::vector<Dimension> dimensions_;
   std::vector<Tier> tiers_;
   std::vector<Rule> rules_;
