@@ -12,6 +12,7 @@
 #include "common/time/time.h"
 #include "src/campaigns.h"
 #include "src/channels.h"
+#include "src/outbox.h"
 #include "src/store.h"
 #include "tierflow/v1/tier.pb.h"
 
@@ -36,12 +37,16 @@ struct Worker::Metrics {
   prometheus::Counter& poison;
 };
 
-Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry,
+               std::shared_ptr<OutboxPublisher> outbox)
     : cfg_(cfg),
       producer_(producer),
       store_(std::make_unique<Store>(cfg.store_path)),
       file_channel_(std::make_unique<FileChannel>(cfg.file_channel_path)),
-      metrics_(std::make_unique<Metrics>(registry)) {}
+      metrics_(std::make_unique<Metrics>(registry)),
+      outbox_(outbox ? std::move(outbox) : std::make_shared<OutboxPublisher>(cfg.store_path, producer)) {}
+
+void Worker::tick() { outbox_->tick(); }
 
 Worker::~Worker() = default;
 
@@ -58,15 +63,7 @@ void Worker::send(const v1::Delivery& claimed) {
   }
   metrics_->sent.Increment();
   spdlog::info("sent {} to customer {}", claimed.dedupe_key(), claimed.customer_id());
-  try {
-    producer_.produce(topics::kDeliveries, outgoing.customer_id(), outgoing.SerializeAsString(),
-                      {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
-                        if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
-                      });
-  } catch (const kafka::KafkaError& e) {
-    // The delivery itself is confirmed in the store; only its record on the topic is lost.
-    spdlog::warn("delivery record {} not queued: {}", claimed.dedupe_key(), e.what());
-  }
+  // The outcome record went into the outbox with the confirmation; tick() publishes it.
 }
 
 void Worker::resend_unconfirmed() {
@@ -78,6 +75,7 @@ void Worker::resend_unconfirmed() {
 
 void Worker::run(std::stop_token stop) {
   resend_unconfirmed();
+  outbox_->tick();  // what a previous run left unpublished
   kafka::ConsumerOptions options;
   options.bootstrap = config::resolve_bootstrap(cfg_.kafka);
   options.group_id = cfg_.group_id;

@@ -22,6 +22,7 @@ class Registry;
 namespace tierflow::notification {
 
 class Store;
+class OutboxPublisher;
 class Channel;
 
 // The consumer of crm.customers.v1 and tiers.assignments.v1: keeps the recipient
@@ -32,7 +33,9 @@ class Channel;
 // Runs on the consumer loop's thread.
 class Worker final : public kafka::BatchHandler {
  public:
-  Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry);
+  // `outbox` publishes the outcome records (shared with the sender); null: its own.
+  Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry,
+         std::shared_ptr<OutboxPublisher> outbox = nullptr);
   ~Worker() override;
   // Sends what a crash left claimed and unconfirmed, then consumes until stop is
   // requested and leaves the group. Throws on a store failure.
@@ -41,6 +44,8 @@ class Worker final : public kafka::BatchHandler {
   // kafka::BatchHandler (the loop's thread).
   std::optional<int64_t> start_offset(std::string_view topic, int32_t partition) override;
   void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override;
+  // Produces the outbox's unpublished outcome records.
+  void tick() override;
   // Claims a crash left unconfirmed go out again, under their original keys.
   void resend_unconfirmed();
 
@@ -53,6 +58,7 @@ class Worker final : public kafka::BatchHandler {
   std::unique_ptr<Store> store_;
   std::unique_ptr<Channel> file_channel_;
   std::unique_ptr<Metrics> metrics_;
+  std::shared_ptr<OutboxPublisher> outbox_;
 };
 
 }  // namespace tierflow::notification

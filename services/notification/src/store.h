@@ -74,6 +74,12 @@ struct DeliveryUpdate {
   bool inflight = false;  // handed to a channel, not yet confirmed
 };
 
+// An outcome record waiting in the outbox to be produced (and, if FAILED, its DLQ copy).
+struct OutboxRow {
+  int64_t seq = 0;
+  std::string topic, key, value, error;
+};
+
 class Store {
  public:
   explicit Store(const std::string& path);
@@ -116,6 +122,13 @@ class Store {
   // Newest first; customer_id / campaign_id may be empty for all.
   std::vector<v1::Delivery> deliveries(const std::string& customer_id, int limit, int64_t before_id, int64_t* last_id,
                                        const std::string& campaign_id = "");
+
+  // --- the outbox: every final outcome (SENT, FAILED, SKIPPED) is inserted unpublished in
+  // the transaction that records it (confirm, update); OutboxPublisher produces it. ---
+  std::vector<OutboxRow> outbox_after(int64_t after_seq, int limit);
+  // Published = removed; only a prefix all confirmed by the broker is ever passed here.
+  void mark_published(int64_t up_to_seq);
+  int64_t unpublished();
 
   // --- directory ---
   std::vector<Recipient> audience(const AudienceQuery& query);
@@ -164,6 +177,7 @@ class Store {
 
  private:
   void erase_customer(const std::string& customer_id);
+  void add_outbox(const v1::Delivery& d);  // inside the caller's transaction
   int64_t insert_queued(const std::vector<QueuedDelivery>& deliveries);
   // A statement prepared once per connection (the sender's per-delivery reads).
   sql::sqlite::Statement& cached(sql::sqlite::Statement& slot, std::string_view sql);

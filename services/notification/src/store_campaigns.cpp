@@ -161,6 +161,11 @@ void Store::update(const std::vector<DeliveryUpdate>& updates) {
     if (u.count_against_cap) {
       cap.bind_text(1, u.record.dedupe_key()).bind_text(2, u.record.customer_id()).bind_int64(3, u.cap_at_unix_s).run();
     }
+    const auto st = u.record.status();
+    if (!u.inflight && (st == v1::DELIVERY_STATUS_SENT || st == v1::DELIVERY_STATUS_FAILED ||
+                        st == v1::DELIVERY_STATUS_SKIPPED)) {
+      add_outbox(u.record);  // the outcome and its record commit together (the outbox)
+    }
   }
   tx.commit();
 }
