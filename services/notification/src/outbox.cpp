@@ -80,10 +80,17 @@ OutboxPublisher::Tick OutboxPublisher::tick() {
 }
 
 void OutboxPublisher::drain(std::chrono::milliseconds timeout) {
-  producer_.flush(timeout);
-  std::lock_guard lock(mu_);
-  Tick t;
-  harvest(t);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (true) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return;
+    producer_.flush(left);
+    const Tick t = tick();
+    if (t.produced == 0 && t.failed == 0 && !t.stopped && in_flight() == 0) {
+      tick();  // marks the last confirmed ones
+      return;
+    }
+  }
 }
 
 size_t OutboxPublisher::in_flight() const {

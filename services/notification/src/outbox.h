@@ -35,7 +35,7 @@ class OutboxPublisher {
   };
   // Marks the confirmed prefix published, requeues failed records, produces the next ones.
   Tick tick();
-  // Waits up to `timeout` for what is in flight, then marks what was confirmed.
+  // Ticks and flushes until nothing is left to produce or in flight, or `timeout` passed.
   void drain(std::chrono::milliseconds timeout);
   // Records produced and not yet reported.
   size_t in_flight() const;
