@@ -15,6 +15,7 @@
 #include "src/config.h"
 #include "src/grpc_service.h"
 #include "src/outbox.h"
+#include "src/sender.h"
 #include "src/service.h"
 
 namespace tierflow::notification {
@@ -34,6 +35,7 @@ class App {
   calendar::HolidayCalendar holidays_;
   std::unique_ptr<Planner> planner_;
   std::shared_ptr<OutboxPublisher> outbox_;  // the consumer's and the sender's
+  std::shared_ptr<Sender> sender_;  // campaigns and tier-change messages
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<CampaignService> grpc_;
 };

@@ -182,7 +182,8 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       qs = campaign.window().quiet_start_hour();
       qe = campaign.window().quiet_end_hour();
     }
-    if (in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
+    // Transactional messages too (a tier change at 3 a.m. waits for the morning), unless turned off.
+    if ((q.marketing || cfg_.rules.transactional_quiet_hours) && in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
       defer(quiet_hours_end(now, tz, qs, qe));
       continue;
     }

@@ -69,6 +69,9 @@ class Sender {
   // Rounds until stop; sleeps idle_poll when nothing is due. Throws on a store failure.
   void run(std::stop_token stop);
 
+  // The clock every "now" of the sender reads (queuers date their deliveries by it).
+  const Clock& clock() const { return clock_; }
+
   struct Metrics;
 
  private:

@@ -186,6 +186,7 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
     claim.bind_blob(4, d.SerializeAsString()).bind_text(5, d.campaign_id()).run();
     if (db_.changes() > 0) fresh.push_back(d);
   }
+  insert_queued(batch.queued);
   auto sent = db_.prepare(
       "INSERT INTO last_sent (customer_id, campaign_id, at_unix_s) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET at_unix_s = max(at_unix_s, excluded.at_unix_s)");

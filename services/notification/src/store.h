@@ -94,6 +94,9 @@ class Store {
     };
     std::vector<Tier> tiers;
     std::vector<v1::Delivery> claims;  // inserted unless the dedupe key exists
+    // Queued for the sender (tier-change messages): inserted unless the key or the
+    // (customer, occasion) exists, in the same transaction as the offsets.
+    std::vector<QueuedDelivery> queued;
     // Per (customer, campaign): the evaluation time of the newest message claimed, for caps.
     struct Sent {
       std::string customer_id;
