@@ -154,8 +154,9 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       ++round.skipped;
       metrics_->skipped.Increment();
     };
-    auto defer = [&](absl::Time until) {
+    auto defer = [&](absl::Time until, const char* why) {
       timeutil::to_proto(until, d.mutable_due_time());
+      d.set_error(why);  // why it waits (GetCampaign's notes); cleared when it goes
       before.push_back({q.id, d});
       ++round.deferred;
       metrics_->deferred.Increment();
@@ -184,7 +185,7 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
     }
     // Transactional messages too (a tier change at 3 a.m. waits for the morning), unless turned off.
     if ((q.marketing || cfg_.rules.transactional_quiet_hours) && in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
-      defer(quiet_hours_end(now, tz, qs, qe));
+      defer(quiet_hours_end(now, tz, qs, qe), "quiet hours");
       continue;
     }
     if (q.marketing && d.attempts() == 0) {
@@ -195,7 +196,7 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       if (count + extra >= cfg_.rules.cap_count ||
           (last_slot && store_.higher_priority_due(d.customer_id(), q.priority, now_s))) {
         const int64_t free_at = (count > 0 ? oldest : now_s) + absl::ToInt64Seconds(cfg_.rules.cap_period) + 1;
-        defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)));
+        defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)), "the marketing cap");
         continue;
       }
       ++extra;
@@ -214,6 +215,7 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       ++round.waiting;
       continue;  // stays due; a later round
     }
+    if (d.error() == "quiet hours" || d.error() == "the marketing cap") d.clear_error();
     d.set_attempts(d.attempts() + 1);
     DeliveryUpdate mark{q.id, d, q.marketing, now_s};
     mark.inflight = true;

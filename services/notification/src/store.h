@@ -155,6 +155,14 @@ class Store {
     int64_t total = 0, sent = 0, skipped = 0, failed = 0, pending = 0, deferred = 0;
   };
   Progress progress(const std::string& campaign_id, int64_t now_unix_s);
+  // The deliveries not sent, for explaining progress: the record (its error is the reason)
+  // and the customer's zone ("" when none); deferred (pending, due after now) and skipped.
+  struct Unsent {
+    v1::Delivery record;
+    std::string zone;
+    bool deferred = false;
+  };
+  std::vector<Unsent> unsent(const std::string& campaign_id, int64_t now_unix_s, int limit);
 
   // --- sender ---
   // Due deliveries not in flight, oldest due first (the index's order; the sender orders a batch by priority).

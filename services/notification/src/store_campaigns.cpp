@@ -92,6 +92,25 @@ void Store::cancel_campaign(const std::string& campaign_id) {
   tx.commit();
 }
 
+std::vector<Store::Unsent> Store::unsent(const std::string& campaign_id, int64_t now_unix_s, int limit) {
+  auto q = db_.prepare(
+      "SELECT d.record, coalesce(r.zone, ''), d.status FROM deliveries d LEFT JOIN directory r "
+      "ON r.customer_id = d.customer_id WHERE d.campaign_id = ?1 AND "
+      "((d.status = ?3 AND d.due_at > ?2) OR d.status = ?4) LIMIT ?5");
+  q.bind_text(1, campaign_id).bind_int64(2, now_unix_s).bind_int64(3, v1::DELIVERY_STATUS_CLAIMED);
+  q.bind_int64(4, v1::DELIVERY_STATUS_SKIPPED).bind_int64(5, limit);
+  std::vector<Unsent> out;
+  while (q.step()) {
+    Unsent u;
+    const auto blob = q.column_blob(0);
+    u.record.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+    u.zone = std::string(q.column_text(1));
+    u.deferred = q.column_int64(2) == v1::DELIVERY_STATUS_CLAIMED;
+    out.push_back(std::move(u));
+  }
+  return out;
+}
+
 Store::Progress Store::progress(const std::string& campaign_id, int64_t now_unix_s) {
   auto q = db_.prepare(
       "SELECT status, count(*), sum(CASE WHEN due_at > ?2 THEN 1 ELSE 0 END) FROM deliveries "
