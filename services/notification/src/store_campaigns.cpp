@@ -88,6 +88,7 @@ void Store::cancel_campaign(const std::string& campaign_id) {
     d.set_status(v1::DELIVERY_STATUS_SKIPPED);
     d.set_error("cancelled");
     put.bind_int64(1, id).bind_int64(2, v1::DELIVERY_STATUS_SKIPPED).bind_blob(3, d.SerializeAsString()).run();
+    add_outbox(d);
   }
   tx.commit();
 }
