@@ -87,6 +87,10 @@ campaign="demo-birthday-$(date -u +%Y%m%d)"
 sleep 2
 birthday_progress=$("$tierctl" campaign --addr "$notification_addr" get "$campaign" 2>&1 | tail -1 | sed 's/^ *//' || true)
 echo "$birthday_progress"
+# Why what was not sent is not sent yet (quiet hours, the cap, consent): GetCampaign's notes.
+birthday_notes=$("$tierctl" --json campaign --addr "$notification_addr" get "$campaign" 2>/dev/null | tr -d '\n' |
+  grep -o '"notes": *\[[^]]*\]' | sed -e 's/^"notes": *\[ *//' -e 's/ *\]$//' -e 's/" *, *"/; /g' -e 's/"//g' || true)
+if [ -n "$birthday_notes" ]; then echo "why: $birthday_notes"; fi
 echo "(the standing campaign greets the same birthdays at 09:00 local if this one has not: one greeting a year)"
 "$tierctl" campaign --addr "$notification_addr" get standing-birthday || true
 
@@ -96,7 +100,7 @@ echo "ledger posted $(metric ledger tierflow_ledger_events_total) events; $(metr
 for svc in ingest ledger classification notification; do
   echo "$svc: gRPC 127.0.0.1:$(ready_port $svc grpc), metrics http://127.0.0.1:$(ready_port $svc metrics)/metrics"
 done
-echo "birthday campaign $campaign: ${birthday_progress:-none today}"
+echo "birthday campaign $campaign: ${birthday_progress:-no birthday today}${birthday_notes:+ (why: $birthday_notes)}"
 echo "campaigns: $tierctl campaign --addr $notification_addr get|deliveries|cancel ..."
 echo "redis: redis-cli -p $(cat "$RUN_DIR/redis.port") HGETALL tf:tier:<customer>"
 echo "look a customer up: $tierctl --addr $tier_addr get <customer>   (token: $TIERFLOW_TOKENS_DIR/call-center.token)"

@@ -19,7 +19,9 @@ App::App(const Config& cfg, kafka::Producer& producer, prometheus::Registry& reg
   }
   if (!cfg.holidays_path.empty()) holidays_ = calendar::HolidayCalendar::load(cfg.holidays_path);
   planner_ = std::make_unique<Planner>(cfg_, holidays_);
-  worker_ = std::make_unique<Worker>(cfg_, producer_, registry_);
+  outbox_ = std::make_shared<OutboxPublisher>(cfg_.store_path, producer_);
+  sender_ = std::make_shared<Sender>(cfg_, *clock_, producer_, make_channels(cfg_), &registry_, outbox_);
+  worker_ = std::make_unique<Worker>(cfg_, producer_, registry_, outbox_, sender_.get());
   grpc_ = std::make_unique<CampaignService>(cfg_, *clock_, *planner_);
 }
 
@@ -43,9 +45,8 @@ void App::run(std::stop_token stop) {
     };
   };
   std::vector<std::jthread> threads;
+  threads.emplace_back(guard("sender", [this, token = all.get_token()] { sender_->run(token); }));
   if (cfg_.campaigns_enabled) {
-    auto sender = std::make_shared<Sender>(cfg_, *clock_, producer_, make_channels(cfg_), &registry_);
-    threads.emplace_back(guard("campaign sender", [sender, token = all.get_token()] { sender->run(token); }));
     if (!cfg_.standing.empty()) {
       auto scheduler = std::make_shared<Scheduler>(cfg_, *clock_, *planner_);
       threads.emplace_back(
@@ -55,6 +56,7 @@ void App::run(std::stop_token stop) {
   guard("consumer", [this, token = all.get_token()] { worker_->run(token); })();
   all.request_stop();
   threads.clear();  // joins
+  outbox_->drain(std::chrono::seconds(5));
   if (failure) std::rethrow_exception(failure);
 }
 

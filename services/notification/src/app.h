@@ -14,6 +14,8 @@
 #include "src/clock.h"
 #include "src/config.h"
 #include "src/grpc_service.h"
+#include "src/outbox.h"
+#include "src/sender.h"
 #include "src/service.h"
 
 namespace tierflow::notification {
@@ -32,6 +34,8 @@ class App {
   std::unique_ptr<Clock> clock_;
   calendar::HolidayCalendar holidays_;
   std::unique_ptr<Planner> planner_;
+  std::shared_ptr<OutboxPublisher> outbox_;  // the consumer's and the sender's
+  std::shared_ptr<Sender> sender_;  // campaigns and tier-change messages
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<CampaignService> grpc_;
 };

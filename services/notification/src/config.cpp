@@ -123,6 +123,8 @@ Config load_config(const std::string& path) {
     if (v < 0) throw config::ConfigError(file + ": key 'rules.rate_per_s." + ch + "': expected a count >= 0");
     c.rules.rate_per_s[std::string(channel_name(*channel_from_name(ch)))] = v;
   }
+  c.rules.transactional_quiet_hours = rules.get_bool("transactional_quiet_hours", c.rules.transactional_quiet_hours);
+  c.tier_change_channels = read_channels(tc, {}, c, file);
   auto sender = root.section("sender");
   c.sender.threads = static_cast<int>(sender.get_int("threads", c.sender.threads, 1, 256));
   c.sender.batch = static_cast<int>(sender.get_int("batch", c.sender.batch, 1, 10000));

@@ -23,6 +23,9 @@ namespace tierflow::notification {
 struct SendRules {
   int quiet_start_hour = 21;  // local, in the customer's zone; [start, end) wraps midnight
   int quiet_end_hour = 8;
+  // Whether transactional messages (tier changes) wait out the quiet hours too. Off in the
+  // local stack and its e2e, which run at any hour and expect the upgrade messages at once.
+  bool transactional_quiet_hours = true;
   // At most cap_count marketing messages per customer per cap_period; more are deferred
   // to the next free slot (transactional messages are exempt and do not count).
   int cap_count = 2;
@@ -77,7 +80,10 @@ struct Config : config::ServiceConfig {  // kafka, grpc, metrics, log, access, r
   std::map<std::string, std::map<std::string, std::string>> tier_names;
   // Start the clock at this instant (tests); unset: wall time.
   std::optional<absl::Time> clock_start;
-  bool campaigns_enabled = true;  // the sender and scheduler threads
+  bool campaigns_enabled = true;  // the scheduler thread (the sender always runs: tier changes)
+  // Tier-change messages: v1::Channel values in order of preference (tier_change.channels);
+  // empty: every configured channel, e-mail, SMS, webhook, then the file channel.
+  std::vector<int> tier_change_channels;
 };
 
 Config load_config(const std::string& path);

@@ -1,9 +1,12 @@
 #include "src/grpc_service.h"
 
 #include <grpcpp/grpcpp.h>
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <map>
+#include <tuple>
 
 #include "common/errors/errors.h"
 #include "common/grpc/status.h"
@@ -31,6 +34,35 @@ v1::CampaignProgress CampaignService::progress(Store& store, const CampaignRow& 
                 : p.pending > 0           ? "running"
                                           : "done");
   out.mutable_started_time()->set_seconds(row.started_unix_s);
+  if (p.deferred > 0 || p.skipped > 0) {
+    // Grouped by reason, zone and local due time: why nothing (or less) was sent yet.
+    const absl::Time now = clock_.now();
+    std::map<std::tuple<bool, std::string, std::string, std::string>, int64_t> groups;
+    for (const auto& u : store.unsent(row.campaign_id, absl::ToUnixSeconds(now), 100000)) {
+      const std::string zone_name = u.zone.empty() ? cfg_.default_time_zone : u.zone;
+      absl::TimeZone tz;
+      if (!absl::LoadTimeZone(zone_name, &tz)) tz = absl::UTCTimeZone();
+      std::string when;
+      if (u.deferred) {
+        when = absl::FormatTime("%H:%M", timeutil::from_proto(u.record.due_time()), tz);
+        const auto due_day = absl::ToCivilDay(timeutil::from_proto(u.record.due_time()), tz);
+        if (due_day != absl::ToCivilDay(now, tz)) when += absl::FormatTime(" on %Y-%m-%d", timeutil::from_proto(u.record.due_time()), tz);
+      }
+      ++groups[{u.deferred, u.record.error().empty() ? (u.deferred ? "its send time" : "no reason recorded") : u.record.error(),
+                zone_name, when}];
+    }
+    for (const auto& [g, n] : groups) {
+      const auto& [deferred, reason, zone_name, when] = g;
+      absl::TimeZone tz;
+      if (!absl::LoadTimeZone(zone_name, &tz)) tz = absl::UTCTimeZone();
+      if (deferred) {
+        out.add_notes(fmt::format("{} deferred to {} local by {} ({} now {})", n, when, reason, zone_name,
+                                  absl::FormatTime("%H:%M", now, tz)));
+      } else {
+        out.add_notes(fmt::format("{} skipped: {} ({})", n, reason, zone_name));
+      }
+    }
+  }
   return out;
 }
 

@@ -93,8 +93,13 @@ struct Sender::Metrics {
 };
 
 Sender::Sender(const Config& cfg, const Clock& clock, kafka::Producer& producer, ChannelMap channels,
-               prometheus::Registry* registry)
-    : cfg_(cfg), clock_(clock), producer_(producer), channels_(std::move(channels)), store_(cfg.store_path) {
+               prometheus::Registry* registry, std::shared_ptr<OutboxPublisher> outbox)
+    : cfg_(cfg),
+      clock_(clock),
+      producer_(producer),
+      channels_(std::move(channels)),
+      store_(cfg.store_path),
+      outbox_(outbox ? std::move(outbox) : std::make_shared<OutboxPublisher>(cfg.store_path, producer)) {
   static prometheus::Registry fallback;
   metrics_ = std::make_unique<Metrics>(registry ? *registry : fallback);
   // The sweep: what a crash left in flight is due again, to be resent under its own key.
@@ -123,26 +128,6 @@ bool Sender::take_token(const std::string& channel) {
   return true;
 }
 
-void Sender::publish(const v1::Delivery& d) {
-  try {
-    producer_.produce(topics::kDeliveries, d.customer_id(), d.SerializeAsString(),
-                      {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
-                        if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
-                      });
-    if (d.status() == v1::DELIVERY_STATUS_FAILED) {
-      producer_.produce(
-          topics::dlq(topics::kDeliveries), d.customer_id(), d.SerializeAsString(),
-          {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}, {std::string(kafka::kErrorHeader), d.error()}},
-          [](const kafka::DeliveryReport& r) {
-            if (!r.ok) spdlog::warn("failed delivery not put on the DLQ: {}", r.error);
-          });
-    }
-  } catch (const kafka::KafkaError& e) {
-    // The outcome is in the store (ListDeliveries); only its record on the topic is lost.
-    spdlog::warn("delivery record {} not queued: {}", d.dedupe_key(), e.what());
-  }
-}
-
 void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
   const absl::Time now = clock_.now();
   const int64_t now_s = absl::ToUnixSeconds(now);
@@ -169,8 +154,9 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       ++round.skipped;
       metrics_->skipped.Increment();
     };
-    auto defer = [&](absl::Time until) {
+    auto defer = [&](absl::Time until, const char* why) {
       timeutil::to_proto(until, d.mutable_due_time());
+      d.set_error(why);  // why it waits (GetCampaign's notes); cleared when it goes
       before.push_back({q.id, d});
       ++round.deferred;
       metrics_->deferred.Increment();
@@ -197,8 +183,9 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       qs = campaign.window().quiet_start_hour();
       qe = campaign.window().quiet_end_hour();
     }
-    if (in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
-      defer(quiet_hours_end(now, tz, qs, qe));
+    // Transactional messages too (a tier change at 3 a.m. waits for the morning), unless turned off.
+    if ((q.marketing || cfg_.rules.transactional_quiet_hours) && in_quiet_hours(absl::ToCivilHour(now, tz).hour(), qs, qe)) {
+      defer(quiet_hours_end(now, tz, qs, qe), "quiet hours");
       continue;
     }
     if (q.marketing && d.attempts() == 0) {
@@ -209,7 +196,7 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       if (count + extra >= cfg_.rules.cap_count ||
           (last_slot && store_.higher_priority_due(d.customer_id(), q.priority, now_s))) {
         const int64_t free_at = (count > 0 ? oldest : now_s) + absl::ToInt64Seconds(cfg_.rules.cap_period) + 1;
-        defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)));
+        defer(absl::FromUnixSeconds(std::max(free_at, now_s + 1)), "the marketing cap");
         continue;
       }
       ++extra;
@@ -228,6 +215,7 @@ void Sender::dispatch(Round& round, std::vector<v1::Delivery>& outcomes) {
       ++round.waiting;
       continue;  // stays due; a later round
     }
+    if (d.error() == "quiet hours" || d.error() == "the marketing cap") d.clear_error();
     d.set_attempts(d.attempts() + 1);
     DeliveryUpdate mark{q.id, d, q.marketing, now_s};
     mark.inflight = true;
@@ -329,13 +317,14 @@ Sender::Round Sender::run_once() {
   std::vector<v1::Delivery> outcomes;
   dispatch(round, outcomes);
   collect(round, outcomes, true);
-  for (const auto& d : outcomes) publish(d);
+  outbox_->tick();
   return round;
 }
 
 void Sender::run(std::stop_token stop) {
   // Pipelined: the next batch is read, checked and marked while the last one is sent.
   const size_t max_in_flight = 2 * static_cast<size_t>(cfg_.sender.batch);
+  outbox_->tick();  // what a previous run left unpublished
   while (!stop.stop_requested()) {
     Round round;
     std::vector<v1::Delivery> outcomes;
@@ -346,7 +335,7 @@ void Sender::run(std::stop_token stop) {
     }
     if (in_flight < max_in_flight) dispatch(round, outcomes);
     collect(round, outcomes, false);
-    for (const auto& d : outcomes) publish(d);
+    outbox_->tick();
     {
       std::lock_guard lock(mu_);
       in_flight = in_flight_;
@@ -360,7 +349,8 @@ void Sender::run(std::stop_token stop) {
   Round round;
   std::vector<v1::Delivery> outcomes;
   collect(round, outcomes, true);
-  for (const auto& d : outcomes) publish(d);
+  outbox_->tick();
+  outbox_->drain(std::chrono::seconds(5));
 }
 
 }  // namespace tierflow::notification

@@ -7,11 +7,12 @@
 // the channel's rate: left for a later round); mark the rest in flight (attempts + 1) in ONE transaction; send them on
 // `threads` threads; write the outcomes in ONE transaction (SENT; retryable: due again
 // after a backoff; permanent or out of attempts: FAILED and to notifications.deliveries.v1.dlq
-// with the reason); publish every final outcome to notifications.deliveries.v1.
+// with the reason); every final outcome goes into the store's outbox in the same transaction, and
+// the outbox publisher (outbox.h) produces it to notifications.deliveries.v1 on the next tick.
 //
 // A crash after the first transaction leaves rows CLAIMED with attempts > 0: they are
 // due, and the next round sends them again under the same dedupe key (the provider's
-// idempotency key). A crash after the second loses nothing but, possibly, outcome records.
+// idempotency key). A crash after the second loses nothing: the outcome records wait in the outbox.
 //
 // run() pipelines the same steps: the next batch is read, checked and marked while up to
 // two batches are being sent, and outcomes are confirmed as they come in.
@@ -36,6 +37,7 @@
 #include "services/notification/src/channels/channel.h"
 #include "src/clock.h"
 #include "src/config.h"
+#include "src/outbox.h"
 #include "src/store.h"
 
 namespace prometheus {
@@ -52,8 +54,10 @@ ChannelMap make_channels(const Config& cfg);
 
 class Sender {
  public:
+  // `outbox` publishes the outcome records (shared with the consumer in the service);
+  // null: the sender makes its own over cfg.store_path and `producer`.
   Sender(const Config& cfg, const Clock& clock, kafka::Producer& producer, ChannelMap channels,
-         prometheus::Registry* registry);
+         prometheus::Registry* registry, std::shared_ptr<OutboxPublisher> outbox = nullptr);
   ~Sender();
 
   struct Round {
@@ -64,6 +68,9 @@ class Sender {
   Round run_once();
   // Rounds until stop; sleeps idle_poll when nothing is due. Throws on a store failure.
   void run(std::stop_token stop);
+
+  // The clock every "now" of the sender reads (queuers date their deliveries by it).
+  const Clock& clock() const { return clock_; }
 
   struct Metrics;
 
@@ -77,7 +84,6 @@ class Sender {
   // Writes the outcomes of finished sends (all in flight when wait_all).
   void collect(Round& round, std::vector<v1::Delivery>& outcomes, bool wait_all);
   void worker(std::stop_token stop);
-  void publish(const v1::Delivery& d);
   bool take_token(const std::string& channel);
 
   const Config& cfg_;
@@ -85,6 +91,7 @@ class Sender {
   kafka::Producer& producer_;
   ChannelMap channels_;
   Store store_;
+  std::shared_ptr<OutboxPublisher> outbox_;
   std::unique_ptr<Metrics> metrics_;
   std::map<std::string, v1::CampaignRequest> campaigns_;  // cache: requests never change
   struct Bucket {

@@ -12,6 +12,10 @@
 #include "common/time/time.h"
 #include "src/campaigns.h"
 #include "src/channels.h"
+#include "src/clock.h"
+#include "src/content.h"
+#include "src/outbox.h"
+#include "src/sender.h"
 #include "src/store.h"
 #include "tierflow/v1/tier.pb.h"
 
@@ -36,12 +40,45 @@ struct Worker::Metrics {
   prometheus::Counter& poison;
 };
 
-Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry)
+Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry,
+               std::shared_ptr<OutboxPublisher> outbox, Sender* sender)
     : cfg_(cfg),
       producer_(producer),
       store_(std::make_unique<Store>(cfg.store_path)),
       file_channel_(std::make_unique<FileChannel>(cfg.file_channel_path)),
-      metrics_(std::make_unique<Metrics>(registry)) {}
+      metrics_(std::make_unique<Metrics>(registry)),
+      outbox_(outbox ? std::move(outbox) : std::make_shared<OutboxPublisher>(cfg.store_path, producer)) {
+  if (sender == nullptr) {
+    own_clock_ = std::make_unique<SystemClock>();
+    own_sender_ = std::make_unique<Sender>(cfg, *own_clock_, producer, make_channels(cfg), &registry, outbox_);
+    sender = own_sender_.get();
+  }
+  clock_ = &sender->clock();
+}
+
+namespace {
+// The first channel of the preference the customer can be reached on with transactional
+// consent; else the first configured one (the sender then skips it for want of consent).
+int tier_change_channel(const Config& cfg, const v1::CustomerProfile* p) {
+  std::vector<int> prefs = cfg.tier_change_channels;
+  if (prefs.empty()) {
+    for (int ch : {v1::CHANNEL_EMAIL, v1::CHANNEL_SMS, v1::CHANNEL_WEBHOOK, v1::CHANNEL_FILE}) {
+      if (channel_configured(cfg, ch)) prefs.push_back(ch);
+    }
+  }
+  if (prefs.empty()) return v1::CHANNEL_FILE;
+  for (int ch : prefs) {
+    if (p == nullptr) {
+      if (ch == v1::CHANNEL_FILE || ch == v1::CHANNEL_WEBHOOK) return ch;
+      continue;
+    }
+    if (reachable(*p, ch) && consents(*p, ch, false)) return ch;
+  }
+  return prefs.front();
+}
+}  // namespace
+
+void Worker::tick() { outbox_->tick(); }
 
 Worker::~Worker() = default;
 
@@ -58,15 +95,7 @@ void Worker::send(const v1::Delivery& claimed) {
   }
   metrics_->sent.Increment();
   spdlog::info("sent {} to customer {}", claimed.dedupe_key(), claimed.customer_id());
-  try {
-    producer_.produce(topics::kDeliveries, outgoing.customer_id(), outgoing.SerializeAsString(),
-                      {{std::string(kafka::kTypeHeader), "tierflow.v1.Delivery"}}, [](const kafka::DeliveryReport& r) {
-                        if (!r.ok) spdlog::warn("delivery record not published: {}", r.error);
-                      });
-  } catch (const kafka::KafkaError& e) {
-    // The delivery itself is confirmed in the store; only its record on the topic is lost.
-    spdlog::warn("delivery record {} not queued: {}", claimed.dedupe_key(), e.what());
-  }
+  // The outcome record went into the outbox with the confirmation; tick() publishes it.
 }
 
 void Worker::resend_unconfirmed() {
@@ -78,6 +107,7 @@ void Worker::resend_unconfirmed() {
 
 void Worker::run(std::stop_token stop) {
   resend_unconfirmed();
+  outbox_->tick();  // what a previous run left unpublished
   kafka::ConsumerOptions options;
   options.bootstrap = config::resolve_bootstrap(cfg_.kafka);
   options.group_id = cfg_.group_id;
@@ -183,23 +213,34 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
       }
       sent_in_batch[cap_key] = at;
       batch.sent.push_back({a.customer_id(), campaign, at});
-      v1::Delivery d;
+      QueuedDelivery q;
+      v1::Delivery& d = q.record;
       d.set_dedupe_key(message->dedupe_key);
       d.set_campaign_id(campaign);
       d.set_customer_id(a.customer_id());
-      d.set_channel(v1::CHANNEL_FILE);
+      d.set_channel(static_cast<v1::Channel>(tier_change_channel(cfg_, profile)));
       d.set_status(v1::DELIVERY_STATUS_CLAIMED);
       d.set_subject(message->subject);
       d.set_body(message->body);
-      timeutil::to_proto(absl::Now(), d.mutable_claimed_time());
-      batch.claims.push_back(std::move(d));
+      d.set_occasion(message->dedupe_key);  // one message per change, whatever asks again
+      if (profile != nullptr) d.set_language(profile->language());
+      timeutil::to_proto(clock_->now(), d.mutable_claimed_time());
+      timeutil::to_proto(clock_->now(), d.mutable_due_time());
+      q.priority = 30;  // the tier change's (README, Rules at send time)
+      q.marketing = false;
+      batch.queued.push_back(std::move(q));
     }
   }
   for (auto& [_, p] : profiles) batch.profiles.push_back(std::move(p));
   for (const auto& [tp, offset] : next) batch.offsets.push_back({tp.first, tp.second, offset});
   // The poison records are in their .dlq before the offsets past them are stored.
   dead_letters.confirm();
-  for (const auto& d : store_->apply(batch)) send(d);
+  for (const auto& d : store_->apply(batch)) send(d);  // none but from an older version's batches
+  if (own_sender_ && !batch.queued.empty()) {
+    // Inline: what is due now goes out before the next batch (deferred ones wait for a later round).
+    for (int i = 0; i < 100 && own_sender_->run_once().handled() > 0; ++i) {
+    }
+  }
 }
 
 }  // namespace tierflow::notification

@@ -2,6 +2,7 @@
 
 #include <absl/time/time.h>
 
+#include "common/kafka/topics.h"
 #include "common/time/time.h"
 
 namespace tierflow::notification {
@@ -58,6 +59,12 @@ Store::Store(const std::string& path) : db_(sql::sqlite::Db::open(path)) {
       part INTEGER NOT NULL,
       next_offset INTEGER NOT NULL,
       PRIMARY KEY (topic, part)) WITHOUT ROWID;
+    CREATE TABLE IF NOT EXISTS outbox (
+      seq INTEGER PRIMARY KEY AUTOINCREMENT,
+      topic TEXT NOT NULL,
+      msg_key TEXT NOT NULL,
+      record BLOB NOT NULL,
+      error TEXT NOT NULL);
     CREATE TABLE IF NOT EXISTS deliveries (
       id INTEGER PRIMARY KEY,
       dedupe_key TEXT NOT NULL UNIQUE,
@@ -179,6 +186,7 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
     claim.bind_blob(4, d.SerializeAsString()).bind_text(5, d.campaign_id()).run();
     if (db_.changes() > 0) fresh.push_back(d);
   }
+  insert_queued(batch.queued);
   auto sent = db_.prepare(
       "INSERT INTO last_sent (customer_id, campaign_id, at_unix_s) VALUES (?1, ?2, ?3) "
       "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET at_unix_s = max(at_unix_s, excluded.at_unix_s)");
@@ -339,8 +347,49 @@ void Store::confirm(const std::string& dedupe_key, v1::DeliveryStatus status, co
   d.set_error(error);
   d.set_attempts(d.attempts() + 1);
   if (status == v1::DELIVERY_STATUS_SENT) timeutil::to_proto(absl::Now(), d.mutable_sent_time());
+  sql::sqlite::Transaction tx(db_);
   auto put = db_.prepare("UPDATE deliveries SET status = ?2, record = ?3 WHERE dedupe_key = ?1");
   put.bind_text(1, dedupe_key).bind_int64(2, status).bind_blob(3, d.SerializeAsString()).run();
+  add_outbox(d);
+  tx.commit();
+}
+
+void Store::add_outbox(const v1::Delivery& d) {
+  auto put = db_.prepare("INSERT INTO outbox (topic, msg_key, record, error) VALUES (?1, ?2, ?3, ?4)");
+  const std::string value = d.SerializeAsString();
+  put.bind_text(1, std::string(topics::kDeliveries)).bind_text(2, d.customer_id()).bind_blob(3, value).bind_text(4, "");
+  put.run();
+  if (d.status() == v1::DELIVERY_STATUS_FAILED) {
+    put.reset();
+    put.bind_text(1, topics::dlq(topics::kDeliveries)).bind_text(2, d.customer_id()).bind_blob(3, value);
+    put.bind_text(4, d.error()).run();
+  }
+}
+
+std::vector<OutboxRow> Store::outbox_after(int64_t after_seq, int limit) {
+  auto q = db_.prepare("SELECT seq, topic, msg_key, record, error FROM outbox WHERE seq > ?1 ORDER BY seq LIMIT ?2");
+  q.bind_int64(1, after_seq).bind_int64(2, limit);
+  std::vector<OutboxRow> out;
+  while (q.step()) {
+    OutboxRow r;
+    r.seq = q.column_int64(0);
+    r.topic = std::string(q.column_text(1));
+    r.key = std::string(q.column_text(2));
+    r.value = std::string(q.column_blob(3));
+    r.error = std::string(q.column_text(4));
+    out.push_back(std::move(r));
+  }
+  return out;
+}
+
+void Store::mark_published(int64_t up_to_seq) {
+  db_.prepare("DELETE FROM outbox WHERE seq <= ?1").bind_int64(1, up_to_seq).run();
+}
+
+int64_t Store::unpublished() {
+  auto q = db_.prepare("SELECT count(*) FROM outbox");
+  q.step();
+  return q.column_int64(0);
 }
 
 namespace {

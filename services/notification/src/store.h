@@ -74,6 +74,12 @@ struct DeliveryUpdate {
   bool inflight = false;  // handed to a channel, not yet confirmed
 };
 
+// An outcome record waiting in the outbox to be produced (and, if FAILED, its DLQ copy).
+struct OutboxRow {
+  int64_t seq = 0;
+  std::string topic, key, value, error;
+};
+
 class Store {
  public:
   explicit Store(const std::string& path);
@@ -88,6 +94,9 @@ class Store {
     };
     std::vector<Tier> tiers;
     std::vector<v1::Delivery> claims;  // inserted unless the dedupe key exists
+    // Queued for the sender (tier-change messages): inserted unless the key or the
+    // (customer, occasion) exists, in the same transaction as the offsets.
+    std::vector<QueuedDelivery> queued;
     // Per (customer, campaign): the evaluation time of the newest message claimed, for caps.
     struct Sent {
       std::string customer_id;
@@ -117,6 +126,13 @@ class Store {
   std::vector<v1::Delivery> deliveries(const std::string& customer_id, int limit, int64_t before_id, int64_t* last_id,
                                        const std::string& campaign_id = "");
 
+  // --- the outbox: every final outcome (SENT, FAILED, SKIPPED) is inserted unpublished in
+  // the transaction that records it (confirm, update); OutboxPublisher produces it. ---
+  std::vector<OutboxRow> outbox_after(int64_t after_seq, int limit);
+  // Published = removed; only a prefix all confirmed by the broker is ever passed here.
+  void mark_published(int64_t up_to_seq);
+  int64_t unpublished();
+
   // --- directory ---
   std::vector<Recipient> audience(const AudienceQuery& query);
   std::vector<std::string> zones();  // distinct zones of the directory ("" included; erased customers have "")
@@ -139,6 +155,14 @@ class Store {
     int64_t total = 0, sent = 0, skipped = 0, failed = 0, pending = 0, deferred = 0;
   };
   Progress progress(const std::string& campaign_id, int64_t now_unix_s);
+  // The deliveries not sent, for explaining progress: the record (its error is the reason)
+  // and the customer's zone ("" when none); deferred (pending, due after now) and skipped.
+  struct Unsent {
+    v1::Delivery record;
+    std::string zone;
+    bool deferred = false;
+  };
+  std::vector<Unsent> unsent(const std::string& campaign_id, int64_t now_unix_s, int limit);
 
   // --- sender ---
   // Due deliveries not in flight, oldest due first (the index's order; the sender orders a batch by priority).
@@ -164,6 +188,7 @@ class Store {
 
  private:
   void erase_customer(const std::string& customer_id);
+  void add_outbox(const v1::Delivery& d);  // inside the caller's transaction
   int64_t insert_queued(const std::vector<QueuedDelivery>& deliveries);
   // A statement prepared once per connection (the sender's per-delivery reads).
   sql::sqlite::Statement& cached(sql::sqlite::Statement& slot, std::string_view sql);

@@ -88,8 +88,28 @@ void Store::cancel_campaign(const std::string& campaign_id) {
     d.set_status(v1::DELIVERY_STATUS_SKIPPED);
     d.set_error("cancelled");
     put.bind_int64(1, id).bind_int64(2, v1::DELIVERY_STATUS_SKIPPED).bind_blob(3, d.SerializeAsString()).run();
+    add_outbox(d);
   }
   tx.commit();
+}
+
+std::vector<Store::Unsent> Store::unsent(const std::string& campaign_id, int64_t now_unix_s, int limit) {
+  auto q = db_.prepare(
+      "SELECT d.record, coalesce(r.zone, ''), d.status FROM deliveries d LEFT JOIN directory r "
+      "ON r.customer_id = d.customer_id WHERE d.campaign_id = ?1 AND "
+      "((d.status = ?3 AND d.due_at > ?2) OR d.status = ?4) LIMIT ?5");
+  q.bind_text(1, campaign_id).bind_int64(2, now_unix_s).bind_int64(3, v1::DELIVERY_STATUS_CLAIMED);
+  q.bind_int64(4, v1::DELIVERY_STATUS_SKIPPED).bind_int64(5, limit);
+  std::vector<Unsent> out;
+  while (q.step()) {
+    Unsent u;
+    const auto blob = q.column_blob(0);
+    u.record.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+    u.zone = std::string(q.column_text(1));
+    u.deferred = q.column_int64(2) == v1::DELIVERY_STATUS_CLAIMED;
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 Store::Progress Store::progress(const std::string& campaign_id, int64_t now_unix_s) {
@@ -160,6 +180,11 @@ void Store::update(const std::vector<DeliveryUpdate>& updates) {
     put.bind_int64(4, u.record.due_time().seconds()).bind_int64(5, u.inflight ? 1 : 0).run();
     if (u.count_against_cap) {
       cap.bind_text(1, u.record.dedupe_key()).bind_text(2, u.record.customer_id()).bind_int64(3, u.cap_at_unix_s).run();
+    }
+    const auto st = u.record.status();
+    if (!u.inflight && (st == v1::DELIVERY_STATUS_SENT || st == v1::DELIVERY_STATUS_FAILED ||
+                        st == v1::DELIVERY_STATUS_SKIPPED)) {
+      add_outbox(u.record);  // the outcome and its record commit together (the outbox)
     }
   }
   tx.commit();

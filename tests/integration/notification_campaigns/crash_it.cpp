@@ -23,6 +23,7 @@
 #include "tests/support/tokens.h"
 #include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/campaign.grpc.pb.h"
+#include "tierflow/v1/campaign.pb.h"
 #include "workload.h"
 
 namespace tierflow::notification {
@@ -171,6 +172,38 @@ TEST(NotificationCrash, KilledTenTimesMidCampaignEveryExpectedCustomerOnce) {
   }
   auto [sent, due] = store_state(store, soon);
   EXPECT_EQ(sent.size(), expected);
+
+  // Every outcome the store recorded is on notifications.deliveries.v1 (the outbox), kills
+  // notwithstanding: each dedupe key's final status, and every key confirmed at a kill.
+  std::map<std::string, int> on_topic;  // dedupe key -> status
+  for (const auto& r : test_support::read_topic(broker.bootstrap(), "notifications.deliveries.v1")) {
+    v1::Delivery d;
+    ASSERT_TRUE(d.ParseFromString(r.value));
+    on_topic[d.dedupe_key()] = d.status();
+  }
+  {
+    auto db = sql::sqlite::Db::open(store);
+    auto q = db.prepare("SELECT dedupe_key, status FROM deliveries WHERE status IN (2, 3, 4)");
+    size_t finals = 0;
+    while (q.step()) {
+      ++finals;
+      const std::string key(q.column_text(0));
+      auto it = on_topic.find(key);
+      if (it == on_topic.end()) {
+        ADD_FAILURE() << key << ": outcome not on the topic";
+        continue;
+      }
+      EXPECT_EQ(it->second, q.column_int64(1)) << key;
+    }
+    auto left = db.prepare("SELECT count(*) FROM outbox");
+    left.step();
+    EXPECT_EQ(left.column_int64(0), 0) << "outcome records left unpublished after a clean stop";
+    std::printf("%zu final outcomes in the store, %zu distinct keys on notifications.deliveries.v1\n", finals,
+                on_topic.size());
+  }
+  for (const auto& [confirmed, counts] : snapshots) {
+    for (const auto& key : confirmed) EXPECT_EQ(on_topic.count(key), 1u) << key << " confirmed, no outcome record";
+  }
   std::printf("%d kills; %zu expected, %zu received once or more; %zu resends of in-flight claims (same key)\n", kills,
               expected, final_counts.smtp.size() + final_counts.http.size(), duplicates);
 }

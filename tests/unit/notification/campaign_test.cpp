@@ -211,6 +211,22 @@ TEST_F(CampaignTest, RulesAtSendTime) {
   EXPECT_EQ(p.sent, 1);
   EXPECT_EQ(p.skipped, 3);   // no consent, withdrawn, erased
   EXPECT_EQ(p.deferred, 2);  // London at night; sh-capped to the next free slot
+  {
+    // GetCampaign says why: per reason, zone and local due time.
+    CampaignService svc(cfg_, clock_, *planner_);
+    grpc::ServerContext ctx;
+    v1::GetCampaignRequest get;
+    get.set_campaign_id("b-1");
+    v1::CampaignProgress prog;
+    ASSERT_TRUE(svc.GetCampaign(&ctx, &get, &prog).ok());
+    const std::vector<std::string> notes(prog.notes().begin(), prog.notes().end());
+    const auto has = [&](const std::string& text) { return std::find(notes.begin(), notes.end(), text) != notes.end(); };
+    EXPECT_TRUE(has("1 deferred to 08:00 local by quiet hours (Europe/London now 05:00)")) << ::testing::PrintToString(notes);
+    EXPECT_TRUE(has("2 skipped: consent withdrawn (Asia/Shanghai)")) << ::testing::PrintToString(notes);
+    EXPECT_TRUE(std::any_of(notes.begin(), notes.end(), [](const std::string& n) {
+      return n.rfind("1 deferred to ", 0) == 0 && n.find("by the marketing cap (Asia/Shanghai now 12:00)") != std::string::npos;
+    })) << ::testing::PrintToString(notes);
+  }
   int64_t last = 0;
   for (const auto& d : store.deliveries("sh-erased", 10, INT64_MAX, &last)) {
     EXPECT_EQ(d.body(), "[erased]");

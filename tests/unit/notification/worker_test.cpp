@@ -9,6 +9,9 @@
 #include <sstream>
 
 #include "common/kafka/topics.h"
+#include "src/clock.h"
+#include "src/outbox.h"
+#include "src/sender.h"
 #include "src/service.h"
 #include "src/store.h"
 #include "tests/support/fake_kafka.h"
@@ -29,6 +32,8 @@ class WorkerTest : public ::testing::Test {
     cfg_.store_path = (dir_ / "notification.db").string();
     cfg_.file_channel_path = (dir_ / "messages.jsonl").string();
     cfg_.policy.max_age = absl::Hours(24 * 365 * 100);  // the fixture's assignments are "now"
+    // These tests expect the message at once, at whatever hour they run (quiet hours have a test of their own).
+    cfg_.rules.transactional_quiet_hours = false;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
@@ -130,6 +135,34 @@ TEST_F(WorkerTest, ADeliveryRecordThatCannotBeQueuedDoesNotUndoTheSend) {
   Store store(cfg_.store_path);
   EXPECT_TRUE(store.unconfirmed().empty());
   EXPECT_EQ(store.next_offset(assignments, 0), 1);
+}
+
+TEST_F(WorkerTest, ATierChangeDueAtNightWaitsForTheMorningInTheCustomersZone) {
+  cfg_.rules.transactional_quiet_hours = true;
+  // 23:00 in Asia/Shanghai (the default zone: the customer's profile has none).
+  ManualClock clock(absl::FromUnixSeconds(1781535600));  // 2026-06-15T15:00:00Z
+  auto outbox = std::make_shared<OutboxPublisher>(cfg_.store_path, producer_);
+  Sender sender(cfg_, clock, producer_, make_channels(cfg_), nullptr, outbox);
+  Worker worker(cfg_, producer_, registry_, outbox, &sender);
+  testing::LoopDriver driver(worker, producer_);
+  const std::string assignments(topics::kAssignments);
+  driver.push(assignments, 0, "c-1", upgrade("c-1", 2));
+  driver.push(assignments, 0, "c-1", upgrade("c-1", 2));  // the same change again: one message
+  driver.assign({{assignments, 0}});
+  driver.run_until_idle();
+  EXPECT_EQ(sender.run_once().deferred, 1u);
+  EXPECT_EQ(messages(), "");
+  EXPECT_EQ(sender.run_once().handled(), 0u);  // deferred to 08:00 there
+  clock.advance(absl::Hours(9));               // 08:00 in Shanghai
+  EXPECT_EQ(sender.run_once().sent, 1u);
+  EXPECT_NE(messages().find("tier-upgrade:c-1:2"), std::string::npos);
+  EXPECT_EQ(sender.run_once().handled(), 0u);
+  outbox->tick();
+  ASSERT_EQ(producer_.stored(topics::kDeliveries).size(), 1u);
+  int64_t last = 0;
+  const auto stored = Store(cfg_.store_path).deliveries("c-1", 10, INT64_MAX, &last);
+  ASSERT_EQ(stored.size(), 1u);
+  EXPECT_EQ(stored[0].status(), v1::DELIVERY_STATUS_SENT);
 }
 
 }  // namespace
