@@ -268,6 +268,19 @@ void TierKeeper::fill_pending(Store::Batch& batch) {
   publisher_.take_confirmed(batch.published);
 }
 
+void TierKeeper::commit_pending(Store::Batch& batch) {
+  fill_pending(batch);
+  try {
+    store_->apply(batch);
+  } catch (...) {
+    // Memory already holds the inputs the store lacks: stop, restart from the store.
+    store_failure_ = std::current_exception();
+    store_failed_ = true;
+    throw;
+  }
+  clear_pending();
+}
+
 void TierKeeper::clear_pending() {
   pending_accounts_.clear();
   pending_profiles_.clear();
@@ -291,15 +304,7 @@ size_t TierKeeper::run_evaluation(bool point) {
     // No event time yet (events clock, profiles only): store the inputs, decide nothing
     // (changed_ is kept: they are decided at the first point).
     Store::Batch batch;
-    fill_pending(batch);
-    try {
-      store_->apply(batch);
-    } catch (...) {
-      store_failure_ = std::current_exception();
-      store_failed_ = true;
-      throw;
-    }
-    clear_pending();
+    commit_pending(batch);
     return 0;
   }
   // Pass 1: features (held for this evaluation only) and the population.
@@ -396,16 +401,7 @@ size_t TierKeeper::run_evaluation(bool point) {
 
   batch.changes.reserve(next.size());
   for (const auto& [c, a] : next) batch.changes.push_back(&a);
-  fill_pending(batch);
-  try {
-    store_->apply(batch);
-  } catch (...) {
-    // Memory already holds the inputs the store lacks: stop, restart from the store.
-    store_failure_ = std::current_exception();
-    store_failed_ = true;
-    throw;
-  }
-  clear_pending();
+  commit_pending(batch);
   for (Customer* c : expired) c->override.reset();
   if (!expired.empty()) spdlog::info("{} overrides expired", expired.size());
   probe_.overrides.Increment(static_cast<double>(expired.size()));

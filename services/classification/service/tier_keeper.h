@@ -193,6 +193,9 @@ class TierKeeper {
   // Moves the pending inputs, offsets, watermark and delivery confirmations into `batch`.
   void fill_pending(Store::Batch& batch);
   void clear_pending();
+  // fill_pending + one store commit + clear_pending. A failed commit is recorded as the
+  // store failure (run() stops: memory is ahead of the store) and rethrown. Unique lock held.
+  void commit_pending(Store::Batch& batch);
 
   const Config& cfg_;
   kafka::Producer& producer_;

@@ -13,6 +13,17 @@
 #include "common/time/time.h"
 
 namespace tierflow::notification {
+namespace {
+
+// The campaign a Get/Cancel names: INVALID_ARGUMENT without an id, NOT_FOUND for an unknown one.
+CampaignRow find_campaign(Store& store, const std::string& campaign_id) {
+  if (campaign_id.empty()) throw errors::InvalidArgument("campaign_id: required");
+  auto row = store.campaign(campaign_id);
+  if (!row) throw errors::NotFound("campaign_id: no campaign '" + campaign_id + "'");
+  return std::move(*row);
+}
+
+}  // namespace
 
 CampaignService::CampaignService(const Config& cfg, const Clock& clock, const Planner& planner)
     : cfg_(cfg), clock_(clock), planner_(planner) {}
@@ -120,11 +131,9 @@ grpc::Status CampaignService::StartCampaign(grpc::ServerContext*, const v1::Camp
 grpc::Status CampaignService::GetCampaign(grpc::ServerContext*, const v1::GetCampaignRequest* req,
                                           v1::CampaignProgress* resp) {
   return grpcx::guarded([&] {
-    if (req->campaign_id().empty()) throw errors::InvalidArgument("campaign_id: required");
     Store store(cfg_.store_path);
-    auto row = store.campaign(req->campaign_id());
-    if (!row) throw errors::NotFound("campaign_id: no campaign '" + req->campaign_id() + "'");
-    *resp = progress(store, *row);
+    auto row = find_campaign(store, req->campaign_id());
+    *resp = progress(store, row);
     return grpc::Status::OK;
   });
 }
@@ -132,11 +141,9 @@ grpc::Status CampaignService::GetCampaign(grpc::ServerContext*, const v1::GetCam
 grpc::Status CampaignService::CancelCampaign(grpc::ServerContext*, const v1::CancelCampaignRequest* req,
                                              v1::CampaignProgress* resp) {
   return grpcx::guarded([&] {
-    if (req->campaign_id().empty()) throw errors::InvalidArgument("campaign_id: required");
     Store store(cfg_.store_path);
-    auto row = store.campaign(req->campaign_id());
-    if (!row) throw errors::NotFound("campaign_id: no campaign '" + req->campaign_id() + "'");
-    if (row->state == "standing") {
+    auto row = find_campaign(store, req->campaign_id());
+    if (row.state == "standing") {
       throw errors::FailedPrecondition("campaign_id: '" + req->campaign_id() +
                                        "' is a standing campaign (switch it off in config)");
     }
