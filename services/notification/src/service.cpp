@@ -31,13 +31,20 @@ struct Worker::Metrics {
         capped(metrics::counter(r, "tierflow_notification_capped_total",
                                 "Messages not sent because the customer had one within the cap period")),
         records(metrics::counter(r, "tierflow_notification_records_total", "Kafka records consumed")),
-        poison(metrics::counter(r, "tierflow_notification_poison_total", "Records that could not be parsed")) {}
+        poison(metrics::counter(r, "tierflow_notification_poison_total", "Records that could not be parsed")),
+        unannounced_backfill(metrics::counter(r, "tierflow_notification_unannounced_assignments_total",
+                                              "Tier assignments never announced to the customer, by the flag why",
+                                              {{"reason", "backfill"}})),
+        unannounced_provisional(metrics::counter(r, "tierflow_notification_unannounced_assignments_total", "",
+                                                 {{"reason", "provisional"}})) {}
   prometheus::Counter& sent;
   prometheus::Counter& failed;
   prometheus::Counter& resent;
   prometheus::Counter& capped;
   prometheus::Counter& records;
   prometheus::Counter& poison;
+  prometheus::Counter& unannounced_backfill;
+  prometheus::Counter& unannounced_provisional;
 };
 
 Worker::Worker(const Config& cfg, kafka::Producer& producer, prometheus::Registry& registry,
@@ -178,6 +185,20 @@ void Worker::handle(std::span<const kafka::Record> records, kafka::DeadLetters& 
       profile = &*stored;
     }
     if (profile != nullptr && profile->erased()) profile = nullptr;
+    if (const auto reason = unannounced_reason(a)) {
+      // By the flag, never by age: no message of any kind. A provisional decision leaves the
+      // directory alone too: audiences and the retention baseline follow the evaluation
+      // points' decisions (the record), not the decisions between them. A backfilled one is
+      // the customer's state as far as history goes, so the directory takes it.
+      if (*reason == "provisional") {
+        metrics_->unannounced_provisional.Increment();
+        continue;
+      }
+      metrics_->unannounced_backfill.Increment();
+      segments[a.customer_id()] = rfm_segment(a);
+      batch.tiers.push_back({a.customer_id(), a.tier(), segments[a.customer_id()]});
+      continue;
+    }
     const std::string segment = rfm_segment(a);
     bool was_at_risk = false;
     if (auto it = segments.find(a.customer_id()); it != segments.end()) {

@@ -82,10 +82,16 @@ std::string name_of(const v1::CustomerProfile* profile) {
 }
 }  // namespace
 
+std::optional<std::string_view> unannounced_reason(const v1::TierAssignment& a) {
+  if (a.backfill()) return "backfill";
+  if (a.provisional()) return "provisional";
+  return std::nullopt;
+}
+
 std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1::TierAssignment& a,
                                        const v1::CustomerProfile* profile, absl::Time now) {
   const auto& order = policy.tier_order;
-  if (order.empty()) return std::nullopt;
+  if (order.empty() || unannounced_reason(a)) return std::nullopt;
   const auto rank = [&](const std::string& tier) -> int {
     auto it = std::find(order.begin(), order.end(), tier);
     return it == order.end() ? -1 : static_cast<int>(it - order.begin());
@@ -109,6 +115,7 @@ std::optional<Message> upgrade_message(const TierChangePolicy& policy, const v1:
 
 std::optional<Message> downgrade_warning(const TierChangePolicy& policy, const v1::TierAssignment& a,
                                          const v1::CustomerProfile* profile, absl::Time now) {
+  if (unannounced_reason(a)) return std::nullopt;
   if (!a.has_pending_downgrade() || a.pending_downgrade().to_tier().empty()) return std::nullopt;
   if (!listed(policy.downgrade_warning_tiers, a.tier()) || !fresh(policy, a, now)) return std::nullopt;
   const std::string language = profile ? profile->language() : "";
@@ -139,7 +146,7 @@ bool at_risk_segment(const std::string& s) {
 
 std::optional<Message> retention_message(const TierChangePolicy& policy, const v1::TierAssignment& a,
                                          const v1::CustomerProfile* profile, bool was_at_risk, absl::Time now) {
-  if (was_at_risk || !at_risk_segment(rfm_segment(a))) return std::nullopt;
+  if (unannounced_reason(a) || was_at_risk || !at_risk_segment(rfm_segment(a))) return std::nullopt;
   if (!listed(policy.retention_tiers, a.tier()) || !fresh(policy, a, now)) return std::nullopt;
   const std::string language = profile ? profile->language() : "";
   const Template* tpl = pick(policy.retention_templates, language);

@@ -6,6 +6,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace tierflow::v1 {
@@ -26,8 +27,11 @@ struct TierChangePolicy {
   // Upgrades into this tier or above are congratulated; below it they pass silently
   // (every first purchase makes a prospect bronze: that is no news to the customer).
   std::string notify_from = "silver";
-  // An assignment evaluated longer ago than this (a replay of history, a consumer far
-  // behind) is news no more: no message.
+  // A safety net, not the rule: backfills and provisional decisions are told apart by
+  // their flags (unannounced_reason). This only catches what carries no flag: rows written
+  // before classification set TierAssignment.backfill (a replay of old topic data), and a
+  // consumer so far behind that the change is news no more. No message for an assignment
+  // evaluated longer ago than this.
   absl::Duration max_age = absl::Hours(24 * 7);
   // At most one tier-change message per customer per period, measured on the
   // assignments' evaluation clock (so replays behave as live traffic would).
@@ -53,6 +57,12 @@ struct Message {
   std::string subject;
   std::string body;
 };
+
+// Why an assignment is never announced to the customer, by its flags: "backfill" (decided
+// from backfilled history: the past is no news), "provisional" (decided between evaluation
+// points: only the evaluation point's decision is announced); nullopt for an announceable
+// one. Backfill wins when both are set. Every function below returns nullopt for these.
+std::optional<std::string_view> unannounced_reason(const v1::TierAssignment& assignment);
 
 // A message when the assignment moves the customer up the order into notify_from or
 // above, and was evaluated within max_age of `now`; else nullopt. Tiers not in

@@ -64,16 +64,43 @@ TEST(TierChange, HistoryIsNoNews) {
   EXPECT_TRUE(upgrade_message(policy, a, nullptr, kNow).has_value());
 }
 
-TEST(TierChange, RenderKeepsUnknownPlaceholders) {
-  EXPECT_EQ(render("{{a}}-{{b}}-{{", {{"a", "1"}}), "1-{{b}}-{{");
+TEST(TierChange, BackfilledAndProvisionalDecisionsAreNeverAnnouncedHoweverFresh) {
+  const auto policy = default_policy();
+  v1::CustomerProfile p;
+  p.set_language("en");
+  auto a = assignment("gold", "silver", 3);  // evaluated an hour ago: fresh by max_age
+  a.mutable_pending_downgrade()->set_to_tier("silver");
+  auto* rfm = a.add_dimensions();
+  rfm->set_dimension("rfm");
+  rfm->set_class_name("At Risk");
+  ASSERT_FALSE(unannounced_reason(a).has_value());
+  ASSERT_TRUE(upgrade_message(policy, a, &p, kNow).has_value());
+  ASSERT_TRUE(downgrade_warning(policy, a, &p, kNow).has_value());
+  ASSERT_TRUE(retention_message(policy, a, &p, false, kNow).has_value());
+  for (const char* flag : {"backfill", "provisional"}) {
+    SCOPED_TRACE(flag);
+    auto flagged = a;
+    if (std::string(flag) == "backfill")
+      flagged.set_backfill(true);
+    else
+      flagged.set_provisional(true);
+    EXPECT_EQ(unannounced_reason(flagged), std::optional<std::string_view>(flag));
+    EXPECT_FALSE(upgrade_message(policy, flagged, &p, kNow).has_value());
+    EXPECT_FALSE(downgrade_warning(policy, flagged, &p, kNow).has_value());
+    EXPECT_FALSE(retention_message(policy, flagged, &p, false, kNow).has_value());
+  }
+  a.set_backfill(true);
+  a.set_provisional(true);
+  EXPECT_EQ(unannounced_reason(a), std::optional<std::string_view>("backfill"));
 }
+
+TEST(TierChange, RenderKeepsUnknownPlaceholders) { EXPECT_EQ(render("{{a}}-{{b}}-{{", {{"a", "1"}}), "1-{{b}}-{{"); }
 
 class TempDir : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tierflow-notification-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tierflow-notification-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
   }

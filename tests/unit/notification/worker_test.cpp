@@ -24,9 +24,8 @@ namespace {
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("tf-notification-worker-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    dir_ = std::filesystem::temp_directory_path() / ("tf-notification-worker-" + std::to_string(::getpid()) + "-" +
+                                                     ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
     cfg_.store_path = (dir_ / "notification.db").string();
@@ -135,6 +134,61 @@ TEST_F(WorkerTest, ADeliveryRecordThatCannotBeQueuedDoesNotUndoTheSend) {
   Store store(cfg_.store_path);
   EXPECT_TRUE(store.unconfirmed().empty());
   EXPECT_EQ(store.next_offset(assignments, 0), 1);
+}
+
+// The value of tierflow_notification_unannounced_assignments_total{reason}, 0 if absent.
+double unannounced(prometheus::Registry& registry, const std::string& reason) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name.rfind("tierflow_notification_unannounced_assignments", 0) != 0) continue;
+    for (const auto& m : family.metric) {
+      for (const auto& l : m.label) {
+        if (l.name == "reason" && l.value == reason) return m.counter.value;
+      }
+    }
+  }
+  return 0;
+}
+
+TEST_F(WorkerTest, BackfilledAndProvisionalAssignmentsSendNothingAndAreCountedByReason) {
+  Worker worker(cfg_, producer_, registry_);
+  testing::LoopDriver driver(worker, producer_);
+  const std::string assignments(topics::kAssignments);
+  const auto flagged = [](const std::string& id, int64_t version, bool backfill, bool provisional) {
+    v1::TierAssignment a;
+    a.ParseFromString(upgrade(id, version));  // evaluated now: max_age would let it through
+    a.set_backfill(backfill);
+    a.set_provisional(provisional);
+    return a.SerializeAsString();
+  };
+  driver.push(assignments, 0, "c-b", flagged("c-b", 1, true, false));
+  driver.push(assignments, 0, "c-p", flagged("c-p", 1, false, true));
+  driver.push(assignments, 0, "c-bp", flagged("c-bp", 1, true, true));
+  driver.push(assignments, 0, "c-live", upgrade("c-live", 1));
+  driver.assign({{assignments, 0}});
+  EXPECT_EQ(driver.run_until_idle(), 4u);
+
+  const std::string sent = messages();
+  EXPECT_NE(sent.find("tier-upgrade:c-live:1"), std::string::npos);
+  EXPECT_EQ(sent.find("tier-upgrade:c-b:"), std::string::npos);
+  EXPECT_EQ(sent.find("tier-upgrade:c-p:"), std::string::npos);
+  EXPECT_EQ(sent.find("tier-upgrade:c-bp:"), std::string::npos);
+  EXPECT_EQ(producer_.stored(topics::kDeliveries).size(), 1u);
+  EXPECT_EQ(unannounced(registry_, "backfill"), 2);  // both flags: backfill
+  EXPECT_EQ(unannounced(registry_, "provisional"), 1);
+
+  // The backfilled decision is the customer's state: the directory takes it. The
+  // provisional one is not the record: the directory keeps the evaluation points'.
+  Store store(cfg_.store_path);
+  ASSERT_TRUE(store.recipient("c-b").has_value());
+  EXPECT_EQ(store.recipient("c-b")->tier, "gold");
+  EXPECT_FALSE(store.recipient("c-p").has_value());
+  EXPECT_EQ(store.next_offset(assignments, 0), 4);
+
+  // The evaluation point's decision for c-p, unflagged, is announced.
+  driver.push(assignments, 0, "c-p", upgrade("c-p", 2));
+  EXPECT_EQ(driver.run_until_idle(), 1u);
+  EXPECT_NE(messages().find("tier-upgrade:c-p:2"), std::string::npos);
+  EXPECT_EQ(store.recipient("c-p")->tier, "gold");
 }
 
 TEST_F(WorkerTest, ATierChangeDueAtNightWaitsForTheMorningInTheCustomersZone) {
