@@ -57,7 +57,8 @@ wait_for() {  # wait_for <what> <seconds> <command...>
   done
 }
 
-ROLES=(pos crm call-center campaign finance admin)
+# backfill: history imports (ERP data) through ingest, for any store, marked as backfill.
+ROLES=(pos crm call-center campaign finance admin backfill)
 
 # Writes the missing RUN_DIR/tokens/<role>.token files and (re)writes tokens.yaml from
 # them: the services re-read it within a second or two, so this is also how to rotate.
