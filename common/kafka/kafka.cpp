@@ -293,7 +293,13 @@ void Consumer::on_rebalance(int err, void* partitions) {
     if (uerr != RD_KAFKA_RESP_ERR_NO_ERROR && !callback_error_) {
       callback_error_ = std::make_exception_ptr(KafkaError(std::string("unassign: ") + rd_kafka_err2str(uerr)));
     }
-    spdlog::info("kafka: revoked {} partitions", parts->cnt);
+    // Lost (the session timed out, e.g. the coordinator was unreachable): the group
+    // reassigns them once this member rejoined, which needs the next poll().
+    if (rd_kafka_assignment_lost(rk_)) {
+      spdlog::warn("kafka: lost {} partitions (group session expired); rejoining", parts->cnt);
+    } else {
+      spdlog::info("kafka: revoked {} partitions", parts->cnt);
+    }
   }
 }
 
