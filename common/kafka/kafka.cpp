@@ -31,9 +31,21 @@ void log_cb(const rd_kafka_t*, int level, const char* fac, const char* buf) {
   }
 }
 
+}  // namespace
+
+// What a queued record carries until its report: the callback and, for produce_owned,
+// the value's bytes librdkafka points at (it was given them without a copy).
+struct RdkafkaProducer::Pending {
+  Producer::DeliveryFn fn;
+  std::string value;
+};
+
+namespace {
+
 void dr_msg_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
-  auto* fn = static_cast<Producer::DeliveryFn*>(msg->_private);
-  if (fn == nullptr) return;
+  std::unique_ptr<RdkafkaProducer::Pending> pending(static_cast<RdkafkaProducer::Pending*>(msg->_private));
+  if (pending == nullptr) return;
+  Producer::DeliveryFn* fn = &pending->fn;
   DeliveryReport report;
   report.ok = msg->err == RD_KAFKA_RESP_ERR_NO_ERROR;
   if (!report.ok) report.error = rd_kafka_err2str(msg->err);
@@ -44,7 +56,6 @@ void dr_msg_cb(rd_kafka_t*, const rd_kafka_message_t* msg, void*) {
   } catch (const std::exception& e) {
     spdlog::error("delivery callback threw: {}", e.what());
   }
-  delete fn;
 }
 
 void rebalance_cb(rd_kafka_t*, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts, void* opaque) {
@@ -172,7 +183,19 @@ RdkafkaProducer::~RdkafkaProducer() {
 
 void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
                               const std::vector<Header>& headers, DeliveryFn on_delivery) {
-  auto fn = std::make_unique<DeliveryFn>(std::move(on_delivery));
+  enqueue(topic, key, std::make_unique<Pending>(Pending{std::move(on_delivery), {}}), value, RD_KAFKA_MSG_F_COPY,
+          headers);
+}
+
+void RdkafkaProducer::produce_owned(std::string_view topic, std::string_view key, std::string value,
+                                    const std::vector<Header>& headers, DeliveryFn on_delivery) {
+  auto pending = std::make_unique<Pending>(Pending{std::move(on_delivery), std::move(value)});
+  const std::string_view bytes = pending->value;  // stable: the string lives in *pending
+  enqueue(topic, key, std::move(pending), bytes, 0, headers);
+}
+
+void RdkafkaProducer::enqueue(std::string_view topic, std::string_view key, std::unique_ptr<Pending> pending,
+                              std::string_view value, int msgflags, const std::vector<Header>& headers) {
   const std::shared_ptr<rd_kafka_s> held = handle();  // a rebuild cannot destroy it under us
   rd_kafka_t* rk = held.get();
   const auto deadline = std::chrono::steady_clock::now() + queue_wait_;
@@ -187,12 +210,14 @@ void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std:
         throw KafkaError("produce to " + topic_name + ": header " + h.name + ": " + rd_kafka_err2str(herr));
       }
     }
+    // Without RD_KAFKA_MSG_F_COPY librdkafka points at `value` until the report, which
+    // frees `pending` (and the bytes with it); with it, it copies now.
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(fn.get()), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(msgflags),
+        RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(pending.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-      fn.release();  // the delivery callback owns it now; headers are owned by the message
+      pending.release();  // the delivery callback owns it now; headers are owned by the message
       return;
     }
     rd_kafka_headers_destroy(hdrs);
@@ -244,8 +269,7 @@ Consumer::Consumer(const ConsumerOptions& options, Callbacks callbacks) : callba
     throw KafkaError(std::string("cannot create consumer: ") + err);
   }
   const rd_kafka_resp_err_t perr = rd_kafka_poll_set_consumer(rk_);
-  rd_kafka_topic_partition_list_t* subs =
-      rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
+  rd_kafka_topic_partition_list_t* subs = rd_kafka_topic_partition_list_new(static_cast<int>(options.topics.size()));
   for (const auto& t : options.topics) rd_kafka_topic_partition_list_add(subs, t.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t serr = perr != RD_KAFKA_RESP_ERR_NO_ERROR ? perr : rd_kafka_subscribe(rk_, subs);
   rd_kafka_topic_partition_list_destroy(subs);

@@ -45,6 +45,9 @@ class RdkafkaProducer final : public Producer {
 
   void produce(std::string_view topic, std::string_view key, std::string_view value, const std::vector<Header>& headers,
                DeliveryFn on_delivery) override;
+  // No copy: `value` is kept with the callback until librdkafka reports the record.
+  void produce_owned(std::string_view topic, std::string_view key, std::string value,
+                     const std::vector<Header>& headers, DeliveryFn on_delivery) override;
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;
 
@@ -54,11 +57,15 @@ class RdkafkaProducer final : public Producer {
   void test_fatal_error(const std::string& reason);
   // Internal: librdkafka's error callback.
   void on_error(rd_kafka_s* rk, int err, const char* reason);
+  // Internal: a queued record's callback (and owned value), freed by its delivery report.
+  struct Pending;
 
  private:
   std::shared_ptr<rd_kafka_s> make_handle();
   std::shared_ptr<rd_kafka_s> handle() const;
   void rebuild();
+  void enqueue(std::string_view topic, std::string_view key, std::unique_ptr<Pending> pending, std::string_view value,
+               int msgflags, const std::vector<Header>& headers);
 
   const Properties props_;
   const std::chrono::milliseconds queue_wait_;

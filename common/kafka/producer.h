@@ -49,6 +49,13 @@ class Producer {
   // fatal producer state), `on_delivery` is never called: nothing was queued.
   virtual void produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<Header>& headers, DeliveryFn on_delivery) = 0;
+  // As produce(), taking ownership of `value`: an implementation may hand the bytes to the
+  // broker client without copying them and free them once the record is reported (the
+  // librdkafka one does). The default copies through produce().
+  virtual void produce_owned(std::string_view topic, std::string_view key, std::string value,
+                             const std::vector<Header>& headers, DeliveryFn on_delivery) {
+    produce(topic, key, value, headers, std::move(on_delivery));
+  }
   // Waits until every queued record is reported; false when the timeout passed first.
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
   // Records queued and not yet reported.

@@ -100,8 +100,9 @@ void Pipeline::when_room(std::function<void()> resume) {
   resume();  // room came back in the meantime
 }
 
-void Pipeline::handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_point> received,
-                      std::shared_ptr<AckSink> sink, std::function<void()> checked) {
+void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<void()> checked) {
+  const auto& events = batch.events;
+  const auto& received = batch.received;
   if (events.empty()) {
     if (checked) checked();
     return;
@@ -116,7 +117,7 @@ void Pipeline::handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_
   waiters.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
     auto slot = std::make_shared<Slot>();
-    slot->id = events[i].event_id();
+    slot->id = events[i]->event_id();
     slot->received = received[i];
     slot->sink = sink;
     ids.push_back(slot->id);
@@ -136,9 +137,9 @@ void Pipeline::handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_
   bound_->push([this, slots] {
     for (auto& s : *slots) answer(*s, v1::ACK_STATUS_RETRY, timeout_reason_, "timeout");
   });
-  auto batch = std::make_shared<std::vector<v1::PosEvent>>(std::move(events));
+  auto held = std::make_shared<Batch>(std::move(batch));
   deduper_.begin_async(std::move(ids), std::move(waiters),
-                       [this, batch, slots, checked = std::move(checked)](std::vector<Deduper::Seen> seen) {
+                       [this, held, slots, checked = std::move(checked)](std::vector<Deduper::Seen> seen) {
                          for (size_t i = 0; i < seen.size(); ++i) {
                            switch (seen[i]) {
                              case Deduper::Seen::kStored:
@@ -147,7 +148,7 @@ void Pipeline::handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_
                              case Deduper::Seen::kWaiting:
                                break;  // the waiter answers
                              case Deduper::Seen::kNew:
-                               produce((*batch)[i], (*slots)[i]);
+                               produce(*held->events[i], (*slots)[i]);
                                break;
                            }
                          }
@@ -161,11 +162,12 @@ void Pipeline::produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot) {
                                                            {std::string(kBackfillHeader), "1"}};
   const auto received_wall = absl::Now() - absl::FromChrono(Clock::now() - slot->received);
   timeutil::to_proto(received_wall, event.mutable_received_time());
-  std::string value;
   try {
-    value = event.SerializeAsString();
-    producer_.produce(
-        topics::kPosEvents, event.customer_id(), value, event.backfill() ? kBackfillHeaders : kHeaders,
+    std::string value;
+    event.SerializeToString(&value);
+    // Handed over without a copy: the producer keeps the bytes until the report.
+    producer_.produce_owned(
+        topics::kPosEvents, event.customer_id(), std::move(value), event.backfill() ? kBackfillHeaders : kHeaders,
         [this, slot](const kafka::DeliveryReport& r) {
           if (r.ok) {
             metrics_.store_latency.Observe(std::chrono::duration<double>(Clock::now() - slot->received).count());

@@ -28,6 +28,8 @@
 #include <string>
 #include <vector>
 
+#include <google/protobuf/arena.h>
+
 #include "common/grpc/auth.h"
 #include "src/deduper.h"
 #include "src/delay_queue.h"
@@ -60,6 +62,16 @@ class Pipeline {
     int64_t max_in_flight = 65536;                // admitted and unanswered, per process
   };
 
+  // Admitted events on their way through the pipeline, owned by their arenas: a stream
+  // parses each read straight onto its batch's arena (no allocation or free per field);
+  // a read begun before the batch was handed on lives on the previous batch's arena, so a
+  // batch may hold two. All the events go at once, when the last holder lets go.
+  struct Batch {
+    std::vector<std::shared_ptr<google::protobuf::Arena>> arenas;
+    std::vector<v1::PosEvent*> events;        // on one of `arenas`
+    std::vector<Clock::time_point> received;  // when each event was read
+  };
+
   Pipeline(Options options, kafka::Producer& producer, Deduper& deduper, Metrics& metrics);
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
@@ -77,8 +89,7 @@ class Pipeline {
   // exactly once, within ack_timeout. `checked` (may be empty) runs once the duplicate
   // check is done and the new events were handed to the producer, possibly before
   // handle() returns: a stream sends its next batch then.
-  void handle(std::vector<v1::PosEvent> events, std::vector<Clock::time_point> received, std::shared_ptr<AckSink> sink,
-              std::function<void()> checked);
+  void handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<void()> checked);
 
   int64_t in_flight() const { return in_flight_.load(std::memory_order_relaxed); }
   bool has_room() const { return in_flight() < options_.max_in_flight; }

@@ -59,9 +59,8 @@ grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* IngestService::StreamEvents
 
 grpc::Status IngestService::SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,
                                          v1::SubmitEventsResponse* resp) {
-  return grpcx::guarded([&] {
-    return submit_events(*req, *resp, ctx != nullptr ? grpcx::caller(*ctx) : std::nullopt);
-  });
+  return grpcx::guarded(
+      [&] { return submit_events(*req, *resp, ctx != nullptr ? grpcx::caller(*ctx) : std::nullopt); });
 }
 
 namespace {
@@ -99,18 +98,23 @@ grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request
   auto acks = std::make_shared<Collected>();
   const absl::Time now = absl::Now();
   const auto received = Pipeline::Clock::now();
-  std::vector<v1::PosEvent> admitted;
-  admitted.reserve(static_cast<size_t>(request.events_size()));
+  // Copied onto an arena of the batch's own: the pipeline may still hold the events after
+  // this call answered (the ack bound), the request may not.
+  Pipeline::Batch admitted;
+  auto arena = std::make_shared<google::protobuf::Arena>();
+  admitted.arenas.push_back(arena);
+  admitted.events.reserve(static_cast<size_t>(request.events_size()));
   for (const auto& e : request.events()) {
-    v1::PosEvent event = e;
-    if (auto reason = pipeline_->admit(event, caller, now)) {
-      acks->ack(pipeline_->rejected(event, *reason));
+    auto* event = google::protobuf::Arena::CreateMessage<v1::PosEvent>(arena.get());
+    event->CopyFrom(e);
+    if (auto reason = pipeline_->admit(*event, caller, now)) {
+      acks->ack(pipeline_->rejected(*event, *reason));
     } else {
-      admitted.push_back(std::move(event));
+      admitted.events.push_back(event);
     }
   }
-  std::vector<Pipeline::Clock::time_point> times(admitted.size(), received);
-  pipeline_->handle(std::move(admitted), std::move(times), acks, {});
+  admitted.received.assign(admitted.events.size(), received);
+  pipeline_->handle(std::move(admitted), acks, {});
   if (!acks->wait(static_cast<size_t>(request.events_size()),
                   received + cfg_.limits.ack_timeout + std::chrono::seconds(5))) {
     throw std::logic_error("SubmitEvents: events left unanswered past the ack bound");

@@ -2,7 +2,13 @@
 
 #include <absl/time/clock.h>
 
+#include <utility>
+
 namespace tierflow::ingest {
+
+namespace {
+constexpr uint64_t kMaxIdleArenaBytes = 1 << 20;
+}  // namespace
 
 StreamCall::StreamCall(Pipeline& pipeline, std::optional<grpcx::Caller> caller, int64_t max_in_flight)
     : pipeline_(pipeline), caller_(std::move(caller)), max_in_flight_(max_in_flight) {}
@@ -30,22 +36,29 @@ StreamCall::Actions StreamCall::decide() {
     a.write = true;
     if (!acks_.empty()) a.write_options.set_buffer_hint();  // more follow at once
   }
-  if (!checking_ && !batch_.empty()) {
+  if (!checking_ && !batch_.events.empty()) {
     checking_ = true;
-    a.batch.swap(batch_);
-    a.received.swap(received_);
+    a.batch = std::exchange(batch_, Pipeline::Batch{});
+    arena_.reset();  // the next read starts the next batch's arena (a read in flight keeps its own)
   }
   const bool closing = reads_done_ || cancelled_ || write_failed_;
   if (!reading_ && !closing && outstanding_ < max_in_flight_) {
     if (pipeline_.has_room()) {
       reading_ = true;
       a.read = true;
+      if (!arena_) {
+        google::protobuf::ArenaOptions options;
+        options.start_block_size = 64 * 1024;  // a few hundred events before the next block
+        arena_ = std::make_shared<google::protobuf::Arena>(options);
+      }
+      read_arena_ = arena_;
+      read_ = google::protobuf::Arena::CreateMessage<v1::PosEvent>(arena_.get());
     } else if (!waiting_for_room_) {
       waiting_for_room_ = true;
       a.wait_for_room = true;
     }
   }
-  if (closing && !reading_ && !writing_ && !checking_ && outstanding_ == 0 && acks_.empty() && a.batch.empty()) {
+  if (closing && !reading_ && !writing_ && !checking_ && outstanding_ == 0 && acks_.empty() && a.batch.events.empty()) {
     finished_ = true;
     a.finish = true;
   }
@@ -53,12 +66,11 @@ StreamCall::Actions StreamCall::decide() {
 }
 
 void StreamCall::act(Actions a) {
-  if (!a.batch.empty()) {
-    pipeline_.handle(std::move(a.batch), std::move(a.received), shared_from_this(),
-                     [self = shared_from_this()] { self->on_checked(); });
+  if (!a.batch.events.empty()) {
+    pipeline_.handle(std::move(a.batch), shared_from_this(), [self = shared_from_this()] { self->on_checked(); });
   }
   if (a.write) StartWrite(&writing_ack_, a.write_options);
-  if (a.read) StartRead(&read_);
+  if (a.read) StartRead(read_);
   if (a.wait_for_room) {
     pipeline_.when_room([self = shared_from_this()] {
       Actions next;
@@ -79,21 +91,32 @@ void StreamCall::OnReadDone(bool ok) {
     std::lock_guard lock(mu_);
     reading_ = false;
     reads_done_ = true;
+    read_ = nullptr;
+    read_arena_.reset();
     a = decide();
   } else {
+    // read_ is ours until the next read starts (only decide() starts one, under mu_).
     const auto received = Pipeline::Clock::now();
-    auto reason = pipeline_.admit(read_, caller_, absl::Now());
+    auto reason = pipeline_.admit(*read_, caller_, absl::Now());
     std::optional<v1::EventAck> rejection;
-    if (reason) rejection = pipeline_.rejected(read_, *reason);
+    if (reason) rejection = pipeline_.rejected(*read_, *reason);
     std::lock_guard lock(mu_);
     reading_ = false;
     if (rejection) {
       acks_.push_back(std::move(*rejection));
+      // The rejected event stays on its arena until the arena goes. A stream of nothing but
+      // garbage never hands a batch on, so its arena is dropped here once it has grown
+      // (no read is in flight and no admitted event lives on it).
+      if (batch_.events.empty() && arena_ && arena_->SpaceAllocated() > kMaxIdleArenaBytes) arena_.reset();
     } else {
       ++outstanding_;
-      batch_.push_back(std::move(read_));
-      received_.push_back(received);
+      // Its arena travels with the batch it joins (it may be the one handed on meanwhile).
+      if (batch_.arenas.empty() || batch_.arenas.back() != read_arena_) batch_.arenas.push_back(read_arena_);
+      batch_.events.push_back(read_);
+      batch_.received.push_back(received);
     }
+    read_ = nullptr;
+    read_arena_.reset();
     a = decide();
   }
   act(std::move(a));

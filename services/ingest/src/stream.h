@@ -6,6 +6,10 @@
 // many ids per round trip and an idle one answers without waiting. Acks are written one
 // at a time, in the order they were given (buffered while more are queued).
 //
+// Each read is parsed straight onto a protobuf arena of the batch it joins, and the
+// pipeline drops the batch's events at once with the arena: no allocation or free per
+// field of a sale.
+//
 // Back-pressure: no further read while the stream has `max_in_flight` events unanswered
 // or the process is at its bound (Pipeline::has_room): a slow Kafka slows the tills
 // (HTTP/2 flow control) instead of growing memory.
@@ -49,8 +53,7 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventA
     grpc::WriteOptions write_options;
     bool finish = false;
     bool wait_for_room = false;
-    std::vector<v1::PosEvent> batch;  // to hand to the pipeline
-    std::vector<Pipeline::Clock::time_point> received;
+    Pipeline::Batch batch;  // to hand to the pipeline (empty: none)
   };
 
   void OnReadDone(bool ok) override;
@@ -68,7 +71,11 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventA
   const int64_t max_in_flight_;
   std::shared_ptr<StreamCall> self_;  // until OnDone
 
-  v1::PosEvent read_;         // the read in progress (reused)
+  // The read in progress: parsed straight onto read_arena_, the arena of the batch that
+  // was gathering when it began (it joins whichever batch gathers when it completes, with
+  // its arena). Set in decide() when a read starts; gRPC writes it until OnReadDone.
+  v1::PosEvent* read_ = nullptr;
+  std::shared_ptr<google::protobuf::Arena> read_arena_;
   v1::EventAck writing_ack_;  // the write in progress
 
   std::mutex mu_;
@@ -81,9 +88,9 @@ class StreamCall final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventA
   bool waiting_for_room_ = false;
   bool finished_ = false;
   bool done_ = false;
-  int64_t outstanding_ = 0;  // admitted and unanswered
-  std::vector<v1::PosEvent> batch_;
-  std::vector<Pipeline::Clock::time_point> received_;
+  int64_t outstanding_ = 0;                         // admitted and unanswered
+  Pipeline::Batch batch_;                           // gathering: admitted events not yet handed to the pipeline
+  std::shared_ptr<google::protobuf::Arena> arena_;  // batch_'s newest arena; null: make one at the next read
   std::deque<v1::EventAck> acks_;
 };
 
