@@ -189,7 +189,7 @@ std::vector<const v1::PosEvent*> UnitOfWork::prefetch(std::span<const ConsumedRe
   ids.reserve(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     const auto& rec = batch[i];
-    auto it = offsets_.find({std::string(rec.topic), rec.partition});
+    auto it = offsets_.find(std::pair<std::string_view, int32_t>{rec.topic, rec.partition});
     if (it != offsets_.end() && rec.offset < it->second.next_offset) continue;
     auto& ev = *google::protobuf::Arena::CreateMessage<v1::PosEvent>(&arena);
     if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) continue;
@@ -281,7 +281,7 @@ bool UnitOfWork::is_balanced() const {
 // --- outside batches -------------------------------------------------------------------
 
 std::optional<int64_t> UnitOfWork::next_offset(std::string_view topic, int32_t partition) const {
-  auto it = offsets_.find({std::string(topic), partition});
+  auto it = offsets_.find(std::pair<std::string_view, int32_t>{topic, partition});
   if (it == offsets_.end()) return std::nullopt;
   return it->second.next_offset;
 }
@@ -344,14 +344,17 @@ std::vector<Rejection> UnitOfWork::expire_deferred(Micros before, std::string_vi
 // --- the per-batch view ----------------------------------------------------------------
 
 bool UnitOfWork::advance(std::string_view topic, int32_t partition, int64_t offset, Batch& b) {
-  auto key = std::make_pair(std::string(topic), partition);
-  auto it = offsets_.find(key);
+  auto it = offsets_.find(std::pair<std::string_view, int32_t>{topic, partition});
   if (it != offsets_.end() && offset < it->second.next_offset) return false;
-  if (it == offsets_.end()) it = offsets_.emplace(key, PartitionCursor{}).first;
-  it->second.next_offset = offset + 1;
-  b.cursor = &it->second;
-  b.floor = partition_watermark(it->second.max_event_time, options_.allowed_lateness);
-  b.dirty_offsets.insert(std::move(key));
+  if (it == offsets_.end()) it = offsets_.emplace(std::make_pair(std::string(topic), partition), PartitionCursor{}).first;
+  PartitionCursor& cur = it->second;
+  cur.next_offset = offset + 1;
+  b.cursor = &cur;
+  b.floor = partition_watermark(cur.max_event_time, options_.allowed_lateness);
+  if (cur.batch != b.number) {
+    cur.batch = b.number;
+    b.dirty_offsets.insert(it->first);
+  }
   return true;
 }
 

@@ -74,6 +74,19 @@ using BalanceMap = std::map<std::pair<std::string, std::string>, std::pair<int64
 struct PartitionCursor {
   int64_t next_offset = 0;
   Micros max_event_time = kNoEventTime;
+  uint64_t batch = 0;  // Batch::number of the last batch that advanced it
+};
+
+// Orders (topic, partition) keys and finds them by (string_view, partition): a record's
+// lookup builds no string.
+struct TopicPartitionLess {
+  using is_transparent = void;
+  template <typename A, typename B>
+  bool operator()(const A& a, const B& b) const noexcept {
+    const std::string_view a1 = a.first, b1 = b.first;
+    if (a1 != b1) return a1 < b1;
+    return a.second < b.second;
+  }
 };
 
 // One apply() call: what it changed so far.
@@ -180,7 +193,7 @@ class UnitOfWork {
   std::unique_ptr<BatchWriter> writer_;
   uint64_t batches_ = 0;                  // apply() calls so far: Batch::number
   StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
-  std::map<std::pair<std::string, int32_t>, PartitionCursor> offsets_;
+  std::map<std::pair<std::string, int32_t>, PartitionCursor, TopicPartitionLess> offsets_;
   DayClock days_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
   // overflow checks and the per-batch balance check use them.

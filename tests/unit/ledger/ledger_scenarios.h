@@ -687,6 +687,7 @@ TEST_P(LedgerTest, SnapshotAsOfIsTheCustomersOwnNewestEventNotTheBatchs) {
     batch.push_back({"pos.events.v1", records[i].first, static_cast<int64_t>(i), keys[i], records[i].second});
   }
   ledger_->apply(batch);
+  ledger_->sync();
   auto out = ledger_->pending_outbox(100);
   ASSERT_EQ(out.size(), 2u);
   for (const auto& row : out) {
