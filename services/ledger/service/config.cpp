@@ -25,8 +25,8 @@ Config load_config(const std::string& path) {
   c.allowed_lateness = absl::Seconds(root.get_int("allowed_lateness_s", 24 * 3600, 0, 365LL * 24 * 3600));
   c.snapshot_day_zone = root.get_string("snapshot_day_zone", c.snapshot_day_zone);
   if (absl::TimeZone tz; !absl::LoadTimeZone(c.snapshot_day_zone, &tz)) {
-    throw config::ConfigError(loader.file() + ": key 'snapshot_day_zone': unknown time zone '" +
-                              c.snapshot_day_zone + "' (an IANA name, e.g. UTC or Asia/Shanghai)");
+    throw config::ConfigError(loader.file() + ": key 'snapshot_day_zone': unknown time zone '" + c.snapshot_day_zone +
+                              "' (an IANA name, e.g. UTC or Asia/Shanghai)");
   }
   loader.finish();
   return c;

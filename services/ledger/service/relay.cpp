@@ -142,8 +142,8 @@ bool OutboxRelay::round(size_t& acknowledged) {
       return 0;
     });
     confirmed_.erase(confirmed_.begin(), confirmed_.upper_bound(up_to));
-    const size_t published =
-        prefix - static_cast<size_t>(std::count_if(skipped.begin(), skipped.end(), [&](size_t i) { return i < prefix; }));
+    const size_t published = prefix - static_cast<size_t>(std::count_if(skipped.begin(), skipped.end(),
+                                                                        [&](size_t i) { return i < prefix; }));
     metrics_.relayed.Increment(static_cast<double>(published));
     acknowledged += published;
   }

@@ -22,7 +22,7 @@ class DayClock {
 
  private:
   absl::TimeZone zone_;
-  bool utc_;  // whole days of unix time: no zone lookup
+  bool utc_;                     // whole days of unix time: no zone lookup
   Micros start_ = 0, end_ = -1;  // the cached day: (start_, end_]
 };
 

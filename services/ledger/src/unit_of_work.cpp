@@ -256,7 +256,8 @@ void UnitOfWork::flush(Batch& b) {
   for (const auto& key : b.dirty_offsets) {
     const PartitionCursor& cur = offsets_.at(key);
     ch.offsets.push_back({key.first, key.second, cur.next_offset, cur.max_event_time});
-    if (options_.watermark_records && cur.max_event_time != kNoEventTime) ch.outbox.push_back(watermark_row(key.second, cur, options_));
+    if (options_.watermark_records && cur.max_event_time != kNoEventTime)
+      ch.outbox.push_back(watermark_row(key.second, cur, options_));
   }
   for (const auto& [key, dc] : b.balance_deltas) {
     ch.balances.push_back({key.first, key.second, dc.first, dc.second});
@@ -346,7 +347,8 @@ std::vector<Rejection> UnitOfWork::expire_deferred(Micros before, std::string_vi
 bool UnitOfWork::advance(std::string_view topic, int32_t partition, int64_t offset, Batch& b) {
   auto it = offsets_.find(std::pair<std::string_view, int32_t>{topic, partition});
   if (it != offsets_.end() && offset < it->second.next_offset) return false;
-  if (it == offsets_.end()) it = offsets_.emplace(std::make_pair(std::string(topic), partition), PartitionCursor{}).first;
+  if (it == offsets_.end())
+    it = offsets_.emplace(std::make_pair(std::string(topic), partition), PartitionCursor{}).first;
   PartitionCursor& cur = it->second;
   cur.next_offset = offset + 1;
   b.cursor = &cur;

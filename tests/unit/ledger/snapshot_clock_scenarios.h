@@ -158,8 +158,7 @@ TEST_P(LedgerTest, BackfillMarksSnapshotsOfBackfilledEventsOnly) {
   EXPECT_FALSE(snapshot_of(out[1]).backfill());
   ledger_->ack_outbox(out.back().id);
   // A day cut: the earlier day's snapshot is a backfill's, the later one's not.
-  feed({backfilled(sale("s-5", "c-1", day(2), 100)), sale("s-6", "c-1", day(3), 100),
-        sale("s-7", "c-2", day(3), 100)});
+  feed({backfilled(sale("s-5", "c-1", day(2), 100)), sale("s-6", "c-1", day(3), 100), sale("s-7", "c-2", day(3), 100)});
   out = ledger_->pending_outbox(100);
   ASSERT_EQ(out.size(), 3u);
   EXPECT_EQ(out[0].customer_id, "c-1");
@@ -283,8 +282,8 @@ TEST_P(LedgerTest, AccountsStreamIsTheSameWhateverTheBatchingPipeliningAndRestar
   // Feeds the log in batches of `size` (records of all partitions in log order), relaying
   // (reading and acknowledging) after every batch but the one before a reopen.
   auto run = [&](size_t size, bool pipeline, size_t reopen_after) {
-    auto db = GetParam().create(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) +
-                                "Run" + std::to_string(++run_number));
+    auto db = GetParam().create(std::string(::testing::UnitTest::GetInstance()->current_test_info()->name()) + "Run" +
+                                std::to_string(++run_number));
     Options options{.pipeline = pipeline, .watermark_records = true};
     auto ledger = Ledger::open(db->open(), options);
     std::vector<OutboxMessage> stream;
