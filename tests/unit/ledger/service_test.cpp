@@ -16,7 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include <fstream>
+
+#include "common/config/config.h"
 #include "common/kafka/topics.h"
+#include "service/config.h"
 #include "service/handler.h"
 #include "service/metrics.h"
 #include "service/relay.h"
@@ -270,6 +274,31 @@ TEST_F(LedgerServiceTest, WatermarkRecordsGoToTheirPartitionAfterTheSnapshots) {
   EXPECT_EQ(absl::FromUnixSeconds(mark.watermark().seconds()), day(5));
   EXPECT_EQ(mark.input_offset(), 2);
   EXPECT_EQ(outbox_rows(), 0u);
+}
+
+// The snapshot clock's keys: defaults, values, and a zone that is not an IANA name.
+TEST_F(LedgerServiceTest, SnapshotClockConfigKeys) {
+  const std::string file = (dir_ / "ledger.yaml").string();
+  auto write = [&](const std::string& text) {
+    std::ofstream(file) << "kafka:\n  bootstrap_servers: 127.0.0.1:9\n" << text;
+  };
+  write("");
+  Config defaults = load_config(file);
+  EXPECT_EQ(defaults.allowed_lateness, absl::Hours(24));
+  EXPECT_EQ(defaults.snapshot_day_zone, "UTC");
+  write("allowed_lateness_s: 0\nsnapshot_day_zone: Asia/Shanghai\n");
+  Config set = load_config(file);
+  EXPECT_EQ(set.allowed_lateness, absl::ZeroDuration());
+  EXPECT_EQ(set.snapshot_day_zone, "Asia/Shanghai");
+  write("snapshot_day_zone: Mars/Olympus_Mons\n");
+  try {
+    load_config(file);
+    ADD_FAILURE() << "an unknown zone was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("snapshot_day_zone"), std::string::npos) << e.what();
+  }
+  write("allowed_lateness_s: -1\n");
+  EXPECT_THROW(load_config(file), config::ConfigError);
 }
 
 TEST_F(LedgerServiceTest, DlqRecordsCarryReasonAndOriginHeaders) {
