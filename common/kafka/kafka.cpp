@@ -183,19 +183,27 @@ RdkafkaProducer::~RdkafkaProducer() {
 
 void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
                               const std::vector<Header>& headers, DeliveryFn on_delivery) {
-  enqueue(topic, key, std::make_unique<Pending>(Pending{std::move(on_delivery), {}}), value, RD_KAFKA_MSG_F_COPY,
-          headers);
+  enqueue(topic, RD_KAFKA_PARTITION_UA, key, std::make_unique<Pending>(Pending{std::move(on_delivery), {}}), value,
+          RD_KAFKA_MSG_F_COPY, headers);
+}
+
+void RdkafkaProducer::produce_to(std::string_view topic, int32_t partition, std::string_view key,
+                                 std::string_view value, const std::vector<Header>& headers, DeliveryFn on_delivery) {
+  if (partition < 0) throw KafkaError("produce to " + std::string(topic) + ": negative partition");
+  enqueue(topic, partition, key, std::make_unique<Pending>(Pending{std::move(on_delivery), {}}), value,
+          RD_KAFKA_MSG_F_COPY, headers);
 }
 
 void RdkafkaProducer::produce_owned(std::string_view topic, std::string_view key, std::string value,
                                     const std::vector<Header>& headers, DeliveryFn on_delivery) {
   auto pending = std::make_unique<Pending>(Pending{std::move(on_delivery), std::move(value)});
   const std::string_view bytes = pending->value;  // stable: the string lives in *pending
-  enqueue(topic, key, std::move(pending), bytes, 0, headers);
+  enqueue(topic, RD_KAFKA_PARTITION_UA, key, std::move(pending), bytes, 0, headers);
 }
 
-void RdkafkaProducer::enqueue(std::string_view topic, std::string_view key, std::unique_ptr<Pending> pending,
-                              std::string_view value, int msgflags, const std::vector<Header>& headers) {
+void RdkafkaProducer::enqueue(std::string_view topic, int32_t partition, std::string_view key,
+                              std::unique_ptr<Pending> pending, std::string_view value, int msgflags,
+                              const std::vector<Header>& headers) {
   const std::shared_ptr<rd_kafka_s> held = handle();  // a rebuild cannot destroy it under us
   rd_kafka_t* rk = held.get();
   const auto deadline = std::chrono::steady_clock::now() + queue_wait_;
@@ -213,7 +221,8 @@ void RdkafkaProducer::enqueue(std::string_view topic, std::string_view key, std:
     // Without RD_KAFKA_MSG_F_COPY librdkafka points at `value` until the report, which
     // frees `pending` (and the bytes with it); with it, it copies now.
     const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(msgflags),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(pending.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {

@@ -48,6 +48,8 @@ class RdkafkaProducer final : public Producer {
   // No copy: `value` is kept with the callback until librdkafka reports the record.
   void produce_owned(std::string_view topic, std::string_view key, std::string value,
                      const std::vector<Header>& headers, DeliveryFn on_delivery) override;
+  void produce_to(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
+                  const std::vector<Header>& headers, DeliveryFn on_delivery) override;
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;
 
@@ -64,8 +66,10 @@ class RdkafkaProducer final : public Producer {
   std::shared_ptr<rd_kafka_s> make_handle();
   std::shared_ptr<rd_kafka_s> handle() const;
   void rebuild();
-  void enqueue(std::string_view topic, std::string_view key, std::unique_ptr<Pending> pending, std::string_view value,
-               int msgflags, const std::vector<Header>& headers);
+  // produce(), produce_to() and produce_owned(); partition RD_KAFKA_PARTITION_UA (-1): the
+  // partitioner's choice. msgflags 0 hands librdkafka `value` owned by `pending`.
+  void enqueue(std::string_view topic, int32_t partition, std::string_view key, std::unique_ptr<Pending> pending,
+               std::string_view value, int msgflags, const std::vector<Header>& headers);
 
   const Properties props_;
   const std::chrono::milliseconds queue_wait_;

@@ -148,7 +148,9 @@ void TierKeeper::apply(std::span<const kafka::Record> batch, kafka::DeadLetters&
     probe_.records.Increment();
     Input in{Store::TopicPartition{std::string(r.topic()), r.partition()}, r.offset(), {}, {}};
     const char* why = nullptr;
-    if (r.topic() == topics::kAccounts) {
+    if (r.topic() == topics::kAccounts && r.header(kafka::kTypeHeader) == "tierflow.v1.LedgerWatermark") {
+      // The ledger's completeness marks (no customer): consumed, not evaluated.
+    } else if (r.topic() == topics::kAccounts) {
       v1::AccountSnapshot s;
       if (s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !s.customer_id().empty()) {
         in.account = std::move(s);

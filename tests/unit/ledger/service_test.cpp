@@ -16,7 +16,11 @@
 #include <thread>
 #include <vector>
 
+#include <fstream>
+
+#include "common/config/config.h"
 #include "common/kafka/topics.h"
+#include "service/config.h"
 #include "service/handler.h"
 #include "service/metrics.h"
 #include "service/relay.h"
@@ -172,10 +176,11 @@ class LedgerServiceTest : public ::testing::Test {
 
   // The service's parts over a pipelined SQLite ledger that keeps rejections in its outbox,
   // as open_ledger() opens it.
-  void open(kafka::Producer& producer, OutboxRelay::Options relay_options = {}) {
+  void open(kafka::Producer& producer, OutboxRelay::Options relay_options = {}, bool watermarks = false) {
     Options options;
     options.dlq_in_outbox = true;
     options.pipeline = true;
+    options.watermark_records = watermarks;
     core_ = std::make_unique<SharedLedger>(
         Ledger::open(std::make_unique<HookedStore>(make_sqlite_store(path()), hooks_), options));
     relay_ = std::make_unique<OutboxRelay>(*core_, producer, metrics_, relay_options);
@@ -242,6 +247,60 @@ TEST_F(LedgerServiceTest, PoisonRecordEndsInTheDlqWithItsReason) {
 
 // Rejections decided by the posting rules, and deferred events given up by the expiry
 // timer (in tick(), not from a consumed record), reach the DLQ with reason and origin.
+// Each batch's snapshots are followed, on ledger.accounts.v1, by a LedgerWatermark record
+// per input partition it consumed: produced to that partition number, key
+// "~watermark/<p>", type header tierflow.v1.LedgerWatermark.
+TEST_F(LedgerServiceTest, WatermarkRecordsGoToTheirPartitionAfterTheSnapshots) {
+  open(producer_, {}, /*watermarks=*/true);
+  testing::LoopDriver driver(*handler_, producer_);
+  driver.push(kPos, 3, "c-1", sale("s-1", "c-1", day(4), 500));
+  driver.push(kPos, 3, "c-2", sale("s-2", "c-2", day(6), 700));
+  driver.assign({{kPos, 3}});
+  EXPECT_EQ(driver.run_until_idle(), 2u);
+  driver.finish();
+
+  const auto stored = producer_.stored(kAccounts);
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].key, "c-1");
+  EXPECT_EQ(stored[0].partition, -1);  // the partitioner's, by key
+  EXPECT_EQ(stored[0].header(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot");
+  EXPECT_EQ(stored[1].key, "c-2");
+  EXPECT_EQ(stored[2].key, "~watermark/3");
+  EXPECT_EQ(stored[2].partition, 3);
+  EXPECT_EQ(stored[2].header(kafka::kTypeHeader), "tierflow.v1.LedgerWatermark");
+  v1::LedgerWatermark mark;
+  ASSERT_TRUE(mark.ParseFromString(stored[2].value));
+  EXPECT_EQ(mark.partition(), 3);
+  EXPECT_EQ(absl::FromUnixSeconds(mark.watermark().seconds()), day(5));
+  EXPECT_EQ(mark.input_offset(), 2);
+  EXPECT_EQ(outbox_rows(), 0u);
+}
+
+// The snapshot clock's keys: defaults, values, and a zone that is not an IANA name.
+TEST_F(LedgerServiceTest, SnapshotClockConfigKeys) {
+  const std::string file = (dir_ / "ledger.yaml").string();
+  auto write = [&](const std::string& text) {
+    std::ofstream(file) << "kafka:\n  bootstrap_servers: 127.0.0.1:9\n" << text;
+  };
+  write("");
+  Config defaults = load_config(file);
+  EXPECT_EQ(defaults.allowed_lateness, absl::Hours(24));
+  EXPECT_EQ(defaults.snapshot_day_zone, "UTC");
+  write("allowed_lateness_s: 0\nsnapshot_day_zone: Asia/Shanghai\n");
+  Config set = load_config(file);
+  EXPECT_EQ(set.allowed_lateness, absl::ZeroDuration());
+  EXPECT_EQ(set.snapshot_day_zone, "Asia/Shanghai");
+  write("snapshot_day_zone: Mars/Olympus_Mons\n");
+  try {
+    load_config(file);
+    ADD_FAILURE() << "an unknown zone was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("snapshot_day_zone"), std::string::npos) << e.what();
+  }
+  write("allowed_lateness_s: -1\n");
+  EXPECT_THROW(load_config(file), config::ConfigError);
+}
+
 TEST_F(LedgerServiceTest, DlqRecordsCarryReasonAndOriginHeaders) {
   open(producer_);
   testing::LoopDriver driver(*handler_, producer_);
