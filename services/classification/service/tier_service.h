@@ -66,6 +66,7 @@ class TierService final : public TierServiceBase {
                                   v1::CustomerProfile*) override;
   grpc::Status SearchCustomers(grpc::ServerContext*, const v1::SearchCustomersRequest*,
                                v1::SearchCustomersResponse*) override;
+  grpc::Status ListWatch(grpc::ServerContext*, const v1::ListWatchRequest*, v1::ListWatchResponse*) override;
 
   // Pipelines written / commands sent through the shared connection (benchmark report).
   redis::Mux& mux() { return *mux_; }
