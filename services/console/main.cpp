@@ -1,7 +1,7 @@
 // console: the web console (issue 13). Parses config, loads the tokens file and the
 // holiday calendar, serves HTTP until SIGTERM.
-#include "common/grpc/auth.h"
 #include "common/runtime/main.h"
+#include "common/grpc/auth.h"
 #include "common/runtime/ready_file.h"
 #include "src/config.h"
 #include "src/server.h"

@@ -1,7 +1,7 @@
 #include "src/api.h"
 
-#include <fmt/format.h>
 #include <absl/time/civil_time.h>
+#include <fmt/format.h>
 #include <google/protobuf/struct.pb.h>
 #include <google/protobuf/util/json_util.h>
 
@@ -26,11 +26,21 @@ std::string quoted(std::string_view s) {
   std::string out = "\"";
   for (char c : s) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (static_cast<unsigned char>(c) < 0x20) {
           out += fmt::format("\\u{:04x}", static_cast<int>(c));
@@ -45,15 +55,33 @@ std::string quoted(std::string_view s) {
 std::string error_json(const grpc::Status& st) {
   std::string code;
   switch (st.error_code()) {
-    case grpc::StatusCode::PERMISSION_DENIED: code = "PERMISSION_DENIED"; break;
-    case grpc::StatusCode::UNAUTHENTICATED: code = "UNAUTHENTICATED"; break;
-    case grpc::StatusCode::NOT_FOUND: code = "NOT_FOUND"; break;
-    case grpc::StatusCode::INVALID_ARGUMENT: code = "INVALID_ARGUMENT"; break;
-    case grpc::StatusCode::FAILED_PRECONDITION: code = "FAILED_PRECONDITION"; break;
-    case grpc::StatusCode::UNAVAILABLE: code = "UNAVAILABLE"; break;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: code = "DEADLINE_EXCEEDED"; break;
-    case grpc::StatusCode::UNIMPLEMENTED: code = "UNIMPLEMENTED"; break;
-    default: code = "INTERNAL"; break;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      code = "PERMISSION_DENIED";
+      break;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      code = "UNAUTHENTICATED";
+      break;
+    case grpc::StatusCode::NOT_FOUND:
+      code = "NOT_FOUND";
+      break;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      code = "INVALID_ARGUMENT";
+      break;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      code = "FAILED_PRECONDITION";
+      break;
+    case grpc::StatusCode::UNAVAILABLE:
+      code = "UNAVAILABLE";
+      break;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      code = "DEADLINE_EXCEEDED";
+      break;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      code = "UNIMPLEMENTED";
+      break;
+    default:
+      code = "INTERNAL";
+      break;
   }
   return "{\"error\":{\"code\":" + quoted(code) + ",\"message\":" + quoted(st.error_message()) + "}}";
 }
@@ -101,17 +129,26 @@ std::string to_json(const google::protobuf::Message& m) {
 
 int http_status(grpc::StatusCode code) {
   switch (code) {
-    case grpc::StatusCode::OK: return 200;
+    case grpc::StatusCode::OK:
+      return 200;
     case grpc::StatusCode::INVALID_ARGUMENT:
     case grpc::StatusCode::FAILED_PRECONDITION:
-    case grpc::StatusCode::OUT_OF_RANGE: return 400;
-    case grpc::StatusCode::UNAUTHENTICATED: return 401;
-    case grpc::StatusCode::PERMISSION_DENIED: return 403;
-    case grpc::StatusCode::NOT_FOUND: return 404;
-    case grpc::StatusCode::UNAVAILABLE: return 503;
-    case grpc::StatusCode::DEADLINE_EXCEEDED: return 504;
-    case grpc::StatusCode::UNIMPLEMENTED: return 501;
-    default: return 502;
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return 400;
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return 401;
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return 403;
+    case grpc::StatusCode::NOT_FOUND:
+      return 404;
+    case grpc::StatusCode::UNAVAILABLE:
+      return 503;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return 504;
+    case grpc::StatusCode::UNIMPLEMENTED:
+      return 501;
+    default:
+      return 502;
   }
 }
 
@@ -212,8 +249,8 @@ Reply Api::customer(const Session& s, const std::string& id, const std::string& 
   deliveries_req.mutable_page()->set_page_size(50);
   v1::ListDeliveriesResponse deliveries;
   auto c6 = ctx();
-  part("deliveries", v1::CampaignService::NewStub(s.notification)->ListDeliveries(c6.get(), deliveries_req, &deliveries),
-       deliveries);
+  part("deliveries",
+       v1::CampaignService::NewStub(s.notification)->ListDeliveries(c6.get(), deliveries_req, &deliveries), deliveries);
 
   std::string ref = as_of;
   if (ref.empty() && tier_st.ok() && tier.has_evaluated_time()) {
@@ -251,8 +288,8 @@ std::string Api::occasions_json(const google::protobuf::Message* profile_msg, co
     }
     if (p->has_lunar_birthday() && p->lunar_birthday().month() >= 1) {
       const cal::LunarDate b{p->lunar_birthday().month(), p->lunar_birthday().day(), p->lunar_birthday().leap_month()};
-      for (int y : {static_cast<int>(today.year()) - 1, static_cast<int>(today.year()),
-                    static_cast<int>(today.year()) + 1}) {
+      for (int y :
+           {static_cast<int>(today.year()) - 1, static_cast<int>(today.year()), static_cast<int>(today.year()) + 1}) {
         const auto d = cal::lunar_birthday_in(y, b);
         if (d >= today) {
           item(d, "lunar_birthday", lang == "zh-CN" ? "农历生日" : "lunar birthday");
@@ -283,14 +320,17 @@ Reply Api::watchlist(const Session& s, const std::string& as_of, bool csv) const
   const auto st = v1::TierService::NewStub(s.classification)->ListWatch(c.get(), req, &out);
   if (!st.ok()) return error_reply(st);
   if (!csv) return Reply{200, "application/json", to_json(out), ""};
-  std::string body = "\xEF\xBB\xBF" "customer_id,tier,kinds,reasons,downgrade_to,downgrade_effective\r\n";
+  std::string body =
+      "\xEF\xBB\xBF"
+      "customer_id,tier,kinds,reasons,downgrade_to,downgrade_effective\r\n";
   for (const auto& e : out.entries()) {
     const auto& a = e.assignment();
     std::string kinds, reasons;
     for (const auto& k : e.kinds()) kinds += (kinds.empty() ? "" : ";") + k;
     for (const auto& r : e.reasons()) reasons += (reasons.empty() ? "" : "; ") + r;
     std::string effective;
-    if (a.has_pending_downgrade()) effective = timeutil::format(timeutil::from_proto(a.pending_downgrade().effective_time()));
+    if (a.has_pending_downgrade())
+      effective = timeutil::format(timeutil::from_proto(a.pending_downgrade().effective_time()));
     body += csv_field(a.customer_id()) + "," + csv_field(a.tier()) + "," + csv_field(kinds) + "," + csv_field(reasons) +
             "," + csv_field(a.pending_downgrade().to_tier()) + "," + csv_field(effective) + "\r\n";
   }
@@ -304,7 +344,8 @@ Reply Api::whatif(const Session& s, const std::string& yaml) const {
   v1::WhatIfResponse out;
   auto c = ctx();
   const auto st = v1::TierService::NewStub(s.classification)->WhatIf(c.get(), req, &out);
-  if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT && st.error_message().rfind("candidate standard:", 0) == 0) {
+  if (st.error_code() == grpc::StatusCode::INVALID_ARGUMENT &&
+      st.error_message().rfind("candidate standard:", 0) == 0) {
     return Reply{422, "application/json", "{\"errors\":[" + standard_error_json(st.error_message()) + "]}", ""};
   }
   if (!st.ok()) return error_reply(st);

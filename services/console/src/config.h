@@ -16,15 +16,15 @@ struct Config {
   std::string classification_addr = "127.0.0.1:7003";
   std::string ledger_addr = "127.0.0.1:7002";
   std::string notification_addr = "127.0.0.1:7004";
-  std::string tls_ca_file;  // set: TLS to the backends, verified against this CA
+  std::string tls_ca_file;                    // set: TLS to the backends, verified against this CA
   std::chrono::milliseconds deadline{10000};  // per backend call
   // Static files: the pages (services/console/web in the source tree) and Chart.js from
   // Debian's libjs-chart.js.
   std::string web_dir = "services/console/web";
   std::string chart_js = "/usr/share/javascript/chart.js/chart.min.js";
   std::string holidays_file = "deploy/local/holidays.yaml";  // "" : no holidays on the customer page
-  std::chrono::minutes session_idle{480};  // a session unused this long ends
-  config::AuthConfig auth;                 // auth.tokens_file: who may log in
+  std::chrono::minutes session_idle{480};                    // a session unused this long ends
+  config::AuthConfig auth;                                   // auth.tokens_file: who may log in
   config::LogConfig log;
   std::string ready_file;  // {"http": port}
 };

@@ -56,7 +56,9 @@ void security_headers(httplib::Response& res) {
 }
 
 const char* mime_of(const std::string& path) {
-  auto ends = [&](std::string_view s) { return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0; };
+  auto ends = [&](std::string_view s) {
+    return path.size() >= s.size() && path.compare(path.size() - s.size(), s.size(), s) == 0;
+  };
   if (ends(".js")) return "text/javascript; charset=utf-8";
   if (ends(".css")) return "text/css; charset=utf-8";
   if (ends(".html")) return "text/html; charset=utf-8";
@@ -170,15 +172,16 @@ void ConsoleServer::routes() {
   h.Post("/login", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string token = req.get_param_value("token");
     Sessions::Refusal refusal = Sessions::Refusal::kNone;
-    auto s = token.empty() ? nullptr
-                           : sessions_.login(token, &refusal, [this](Session& x) { make_channels(x); });
+    auto s = token.empty() ? nullptr : sessions_.login(token, &refusal, [this](Session& x) { make_channels(x); });
     if (!s) {
       const bool role = refusal == Sessions::Refusal::kRole;
-      spdlog::info("console login refused: {}", role                                   ? "role may not use the console"
+      spdlog::info("console login refused: {}", role ? "role may not use the console"
                                                 : refusal == Sessions::Refusal::kExpired ? "expired token"
                                                                                          : "unknown token");
       serve_page("login.html", req, res, role ? 403 : 401,
-                 role ? "role" : refusal == Sessions::Refusal::kExpired ? "expired" : "unknown");
+                 role                                     ? "role"
+                 : refusal == Sessions::Refusal::kExpired ? "expired"
+                                                          : "unknown");
       return;
     }
     spdlog::info("console login: {} ({})", s->caller.name, grpcx::role_name(s->caller.role));
@@ -217,8 +220,8 @@ void ConsoleServer::routes() {
   h.Get("/api/session", guarded(false, [](const Session& s, const httplib::Request& req, httplib::Response& res) {
           Reply r;
           r.body = "{\"role\":\"" + std::string(grpcx::role_name(s.caller.role)) + "\",\"name\":\"" + s.caller.name +
-                   "\",\"csrf\":\"" + s.csrf + "\",\"lang\":\"" +
-                   language_of(req.get_header_value("Accept-Language")) + "\"}";
+                   "\",\"csrf\":\"" + s.csrf + "\",\"lang\":\"" + language_of(req.get_header_value("Accept-Language")) +
+                   "\"}";
           send(res, r);
         }));
   h.Get("/api/overview", guarded(false, [this](const Session& s, const httplib::Request& req, httplib::Response& res) {
@@ -235,8 +238,8 @@ void ConsoleServer::routes() {
   h.Get("/api/watchlist", guarded(false, [this](const Session& s, const httplib::Request& req, httplib::Response& res) {
           send(res, api_.watchlist(s, req.get_param_value("as_of"), false));
         }));
-  h.Get("/api/watchlist.csv", guarded(false, [this](const Session& s, const httplib::Request& req,
-                                                    httplib::Response& res) {
+  h.Get("/api/watchlist.csv",
+        guarded(false, [this](const Session& s, const httplib::Request& req, httplib::Response& res) {
           send(res, api_.watchlist(s, req.get_param_value("as_of"), true));
         }));
   h.Post("/api/whatif", guarded(true, [this](const Session& s, const httplib::Request& req, httplib::Response& res) {

@@ -29,8 +29,7 @@ std::string language_of(const std::string& accept_language);
 class ConsoleServer {
  public:
   // `holidays` may be null. Throws std::runtime_error when the address cannot be bound.
-  ConsoleServer(const Config& cfg, grpcx::TokenStore& tokens,
-                const notification::calendar::HolidayCalendar* holidays);
+  ConsoleServer(const Config& cfg, grpcx::TokenStore& tokens, const notification::calendar::HolidayCalendar* holidays);
   ~ConsoleServer();
   ConsoleServer(const ConsoleServer&) = delete;
   ConsoleServer& operator=(const ConsoleServer&) = delete;

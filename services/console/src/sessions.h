@@ -26,9 +26,9 @@ class Channel;
 namespace tierflow::console {
 
 struct Session {
-  std::string id;    // the cookie value: 32 random bytes, hex
-  std::string csrf;  // 32 random bytes, hex: X-CSRF-Token of every change
-  std::string token;  // the user's bearer token; never logged
+  std::string id;        // the cookie value: 32 random bytes, hex
+  std::string csrf;      // 32 random bytes, hex: X-CSRF-Token of every change
+  std::string token;     // the user's bearer token; never logged
   grpcx::Caller caller;  // name and role from the tokens file
   std::shared_ptr<grpc::Channel> classification, ledger, notification;
 };
