@@ -269,6 +269,8 @@ void ConsoleServer::routes() {
       serve_page(file, req, res);
     });
   }
+  // No icon: an empty answer, not a 404 the browser reports as a failed load.
+  h.Get("/favicon.ico", [](const httplib::Request&, httplib::Response& res) { res.status = 204; });
   h.Get("/assets/chart.min.js", [this](const httplib::Request&, httplib::Response& res) {
     const std::string js = read_file(cfg_.chart_js);
     if (js.empty()) {
