@@ -300,8 +300,26 @@ TEST_F(ConsoleIT, ChangesWithoutTheCsrfTokenAreRefused) {
 }
 
 TEST_F(ConsoleIT, OverviewJsonIsGetOverview) {
+  // The clock moves on to 1 August (events clock: c5's next snapshot), so 25 June is in
+  // the past: answered from the history.
+  const absl::Time august = absl::FromCivil(absl::CivilDay(2024, 8, 1), absl::UTCTimeZone());
+  {
+    v1::AccountSnapshot next = snapshot("c5", 20000);
+    next.set_version(2);
+    timeutil::to_proto(august, next.mutable_as_of());
+    kafka::RdkafkaProducer input(broker_->bootstrap(), "console-it-input");
+    const auto r = kafka::produce_sync(input, topics::kAccounts, "c5", next.SerializeAsString(),
+                                       {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}},
+                                       std::chrono::seconds(10));
+    ASSERT_TRUE(r.ok) << r.error;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (keeper_->now() < august) {
+      ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the clock did not reach 1 August";
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   const std::string cookie = login("finance");
-  for (const std::string as_of : {"", "2024-06-19"}) {
+  for (const std::string as_of : {"", "2024-06-19", "2024-06-25"}) {
     auto res = http_->Get(("/api/overview" + (as_of.empty() ? "" : "?as_of=" + as_of)).c_str(), {{"Cookie", cookie}});
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
@@ -321,9 +339,13 @@ TEST_F(ConsoleIT, OverviewJsonIsGetOverview) {
       EXPECT_EQ(page.distribution().customers(), 5);
       EXPECT_FALSE(page.from_history());
       EXPECT_EQ(page.quadrants_size(), 4);
-    } else {
+    } else if (as_of == "2024-06-19") {
       EXPECT_TRUE(page.from_history());
       EXPECT_EQ(page.distribution().customers(), 0);  // nothing was assigned before the first event day
+    } else {
+      EXPECT_TRUE(page.from_history());
+      EXPECT_EQ(page.distribution().customers(), 5);  // everyone, as assigned on 20 June
+      EXPECT_EQ(timeutil::format(timeutil::from_proto(page.as_of())), "2024-06-25T23:59:59Z");
     }
   }
   auto bad = http_->Get("/api/overview?as_of=2024-13-01", {{"Cookie", cookie}});
