@@ -50,7 +50,9 @@ void TierConsumer::tick() {
   const bool settled = !handled_;  // this poll returned nothing
   handled_ = false;
   const auto now = Clock::now();
-  const bool input_due = dirty_ && (settled || now - first_pending_ >= cfg_.evaluate_delay);
+  // Another instance's summary may complete an evaluation point (evaluation_points: watermarks).
+  const bool points_due = keeper_.poll_points();
+  const bool input_due = (dirty_ && (settled || now - first_pending_ >= cfg_.evaluate_delay)) || points_due;
   const bool schedule_due = now - last_eval_ >= cfg_.reevaluate_interval;
   if (!input_due && !schedule_due && !keeper_.publisher_attention_due(now)) return;
   keeper_.maintain(now, input_due || schedule_due, schedule_due);
