@@ -20,6 +20,7 @@
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
 #include "service/points.h"
+#include "tierflow/classification/standard.h"
 #include "service/store.h"
 #include "service/tier_consumer.h"
 #include "service/tier_keeper.h"
@@ -366,6 +367,172 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
   EXPECT_GT(chunks, 0u) << "no summary needed a second chunk: the chunking is not exercised "
                         << producer.stored(topics::kPoints).back().key << " "
                         << producer.stored(topics::kPoints).back().value.size();
+}
+
+Out snapshot_record(const std::string& id, int64_t version, absl::Time as_of, int64_t orders, bool backfill = false) {
+  v1::AccountSnapshot a;
+  a.set_customer_id(id);
+  a.set_version(version);
+  a.set_currency("CNY");
+  a.set_backfill(backfill);
+  timeutil::to_proto(as_of, a.mutable_as_of());
+  const absl::CivilDay d = absl::ToCivilDay(as_of, absl::UTCTimeZone());
+  auto* b = a.add_months();
+  b->set_year(static_cast<int32_t>(d.year()));
+  b->set_month(d.month());
+  b->set_sales_minor(orders * 1000'00);
+  b->set_gross_profit_minor(orders * 250'00);
+  b->set_orders(orders);
+  a.set_lifetime_sales_minor(orders * 1000'00);
+  a.set_lifetime_gross_profit_minor(orders * 250'00);
+  a.set_lifetime_orders(orders);
+  timeutil::to_proto(day(2010, 6, 1) + absl::Hours(9), a.mutable_first_purchase());
+  timeutil::to_proto(as_of, a.mutable_last_purchase());
+  return {id, a.SerializeAsString(), "tierflow.v1.AccountSnapshot"};
+}
+
+Out mark_record(int32_t p, absl::Time w) {
+  v1::LedgerWatermark m;
+  m.set_partition(p);
+  timeutil::to_proto(w, m.mutable_watermark());
+  return {"~watermark/" + std::to_string(p), m.SerializeAsString(), "tierflow.v1.LedgerWatermark"};
+}
+
+std::optional<v1::TierAssignment> current_of(const Instance& in, const std::string& id) {
+  return Store(in.cfg().store_path, Store::Mode::reader).current(id);
+}
+
+// A sale that lifts a customer into gold and its refund the same day: whether the ledger
+// coalesced them into one snapshot or not, no gold row, no grace period. Between the two
+// (separate snapshots) the customer is gold provisionally, for lookups only.
+TEST_F(PointsTest, SameDaySaleAndRefundLeaveNoHistoryRowAndNoGracePeriod) {
+  std::vector<Event> events;
+  for (int c = 0; c < 10; ++c) {
+    const std::string id = "c" + std::to_string(10 + c);
+    events.push_back({id, day(2010, 6, 1) + absl::Hours(8) + absl::Minutes(c), (c + 1) * 1000'00});
+  }
+  // Day 2: c10 (the smallest) sells 400,000 CNY (top value, below gold's 500,000 of
+  // sales), and refunds it a minute later.
+  events.push_back({"c10", day(2010, 6, 2) + absl::Hours(10), 400'000'00});
+  events.push_back({"c10", day(2010, 6, 2) + absl::Hours(10) + absl::Minutes(1), -400'000'00});
+  events.push_back({"c11", day(2010, 6, 3) + absl::Hours(10), 1000'00});
+  for (size_t batch : {size_t{1}, size_t{100}}) {
+    SCOPED_TRACE("ledger batches of " + std::to_string(batch));
+    testing::FakeProducer producer;
+    Instance in(store("refund-" + std::to_string(batch) + ".db"), {0}, producer, 1, 1);
+    for (const Out& r : ledger(events, 0, batch, day(2010, 6, 5))) {
+      in.push(0, r);
+      in.idle();
+    }
+    in.tick();
+    ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 4));
+    bool more = false;
+    const auto rows = Store(in.cfg().store_path, Store::Mode::reader).history("c10", 0, 100, &more);
+    ASSERT_FALSE(rows.empty());
+    for (const auto& r : rows) {
+      EXPECT_NE(r.tier(), "gold") << r.ShortDebugString();
+      EXPECT_FALSE(r.has_pending_downgrade()) << r.ShortDebugString();
+      EXPECT_FALSE(r.provisional());
+    }
+    const auto cur = current_of(in, "c10");
+    ASSERT_TRUE(cur);
+    EXPECT_NE(cur->tier(), "gold");
+    EXPECT_FALSE(cur->has_pending_downgrade());
+    EXPECT_FALSE(cur->provisional());
+    bool provisional_gold = false;
+    for (const auto& sent : producer.stored(topics::kAssignments)) {
+      v1::TierAssignment a;
+      a.ParseFromString(sent.value);
+      if (a.customer_id() == "c10" && a.tier() == "gold") {
+        EXPECT_TRUE(a.provisional()) << "gold was only ever provisional";
+        provisional_gold = true;
+      }
+    }
+    EXPECT_EQ(provisional_gold, batch == 1) << "separate snapshots are decided between points, provisionally";
+  }
+}
+
+// A point is evaluated only when every partition's watermark passed it; newer snapshots
+// wait (held in the store) and survive a kill -9.
+TEST_F(PointsTest, APointWaitsForTheSlowestPartitionAndHeldSnapshotsSurviveARestart) {
+  testing::FakeProducer producer;
+  Instance in(store("slow.db"), {0, 1}, producer, 2, 1);
+  const absl::Time d1 = day(2010, 6, 1) + absl::Hours(9);
+  in.push(0, snapshot_record("a", 1, d1, 1));
+  in.push(1, snapshot_record("b", 1, d1, 1));
+  in.push(0, snapshot_record("a", 2, d1 + absl::Hours(24), 2));
+  in.push(0, snapshot_record("a", 3, d1 + absl::Hours(48), 300));  // big volume from day 3
+  in.push(0, mark_record(0, day(2010, 6, 4)));
+  in.push(1, mark_record(1, day(2010, 6, 2) + absl::Hours(1)));
+  in.idle();
+  in.tick();
+  EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 1)) << "partition 1 has passed only day 1";
+  {
+    Store s(in.cfg().store_path, Store::Mode::reader);
+    const auto held = s.held();
+    ASSERT_EQ(held.size(), 1u) << "a's day-3 snapshot waits for the day-2 point";
+    EXPECT_EQ(held[0].snapshot.version(), 3);
+    const auto a = s.current("a");
+    ASSERT_TRUE(a);
+    EXPECT_TRUE(a->provisional()) << "day 2 is open: a's day-2 snapshot is decided provisionally";
+  }
+  in.crash_and_restart();
+  in.idle();
+  in.tick();
+  EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 1));
+  in.push(1, mark_record(1, day(2010, 6, 4)));
+  in.idle();
+  in.tick();
+  EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 3));
+  Store s(in.cfg().store_path, Store::Mode::reader);
+  EXPECT_TRUE(s.held().empty());
+  const auto a = s.current("a");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->provisional());
+  EXPECT_EQ(timeutil::from_proto(a->evaluated_time()), end_of(2010, 6, 3)) << a->ShortDebugString();
+  bool three = false;
+  for (const auto& d : a->dimensions()) three = three || d.detail().find("lifetime orders 300") != std::string::npos;
+  EXPECT_TRUE(three) << "decided from the held snapshot: " << a->ShortDebugString();
+}
+
+// TierAssignment.backfill follows the newest applied snapshot.
+TEST_F(PointsTest, BackfillFollowsTheNewestAppliedSnapshot) {
+  testing::FakeProducer producer;
+  Instance in(store("backfill.db"), {0}, producer, 1, 1);
+  in.push(0, snapshot_record("a", 1, day(2010, 6, 1) + absl::Hours(9), 1, true));
+  in.push(0, mark_record(0, day(2010, 6, 2)));
+  in.idle();
+  in.tick();
+  ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 1));
+  EXPECT_TRUE(current_of(in, "a")->backfill());
+  in.push(0, snapshot_record("a", 2, day(2010, 6, 2) + absl::Hours(9), 5, false));
+  in.push(0, mark_record(0, day(2010, 6, 3)));
+  in.idle();
+  in.tick();
+  ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 2));
+  EXPECT_FALSE(current_of(in, "a")->backfill());
+}
+
+// Merged per-partition summaries give exactly the cut points of the whole population, and
+// survive their byte form.
+TEST(PopulationSummaryTest, MergedSummariesGiveTheSingleProcessCutPoints) {
+  const auto standard = Standard::load_file(std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml");
+  std::mt19937 rng(7);
+  std::vector<Features> all, part[3];
+  for (int i = 0; i < 5000; ++i) {
+    Features f;
+    f.set(Feature::value, static_cast<int64_t>(rng() % 2000) - 100);
+    f.set(Feature::recency_days, static_cast<int64_t>(rng() % 400));
+    f.set(Feature::orders_12m, static_cast<int64_t>(rng() % 30));
+    all.push_back(f);
+    part[rng() % 3].push_back(f);
+  }
+  PopulationSummary merged = PopulationSummary::decode(PopulationSummary::of(*standard, part[0]).encode());
+  for (int k = 1; k < 3; ++k) merged.merge(PopulationSummary::decode(PopulationSummary::of(*standard, part[k]).encode()));
+  EXPECT_EQ(merged, PopulationSummary::of(*standard, all));
+  const Population whole = Population::compute(*standard, all);
+  const Population from = Population::from_summary(*standard, merged);
+  for (size_t d = 0; d < standard->dimensions().size(); ++d) EXPECT_EQ(from.thresholds(d), whole.thresholds(d)) << d;
 }
 
 }  // namespace
