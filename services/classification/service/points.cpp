@@ -53,7 +53,11 @@ constexpr char kSummary = 'S';
 }  // namespace
 
 absl::Time point_of(absl::Time t, const absl::TimeZone& zone) {
-  return absl::FromCivil(absl::ToCivilDay(t, zone) + 1, zone) - absl::Microseconds(1);
+  // Days are (midnight, next midnight], as the ledger splits snapshots: a time at the
+  // midnight itself belongs to the day that ends there.
+  const absl::CivilDay day = absl::ToCivilDay(t, zone);
+  const absl::Time midnight = absl::FromCivil(day, zone);
+  return midnight >= t ? midnight : absl::FromCivil(day + 1, zone);
 }
 
 absl::Time next_point(absl::Time t, const absl::TimeZone& zone) { return point_of(t + absl::Microseconds(1), zone); }

@@ -1,8 +1,8 @@
 // Evaluation points on the ledger's watermarks (config evaluation_points: watermarks):
 // what instances tell each other on `classification.points.v1`, and how it is merged.
 //
-// Points are the day ends of the standard's evaluation.time_zone (the last microsecond of
-// each civil day). Two kinds of record, both on the compacted topic:
+// Points are the day ends of the standard's evaluation.time_zone: each midnight, which
+// ends the day (previous midnight, this midnight] (the ledger's split of snapshots). Two kinds of record, both on the compacted topic:
 //   "~progress/<p>"           an owned accounts partition's newest watermark and the
 //                             earliest as_of read from it, so every instance finds the
 //                             same first point (the day end of the earliest as_of of all
@@ -34,7 +34,7 @@
 
 namespace tierflow::classification::points {
 
-// The point that ends t's civil day in `zone` (t itself when it is that instant).
+// The point that ends the day t belongs to: the first midnight at or after t.
 absl::Time point_of(absl::Time t, const absl::TimeZone& zone);
 // The point after point `t`.
 absl::Time next_point(absl::Time t, const absl::TimeZone& zone);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <limits>
+#include <optional>
 #include <stdexcept>
 #include <tuple>
 
@@ -76,6 +77,22 @@ uint64_t get_varint(std::string_view& in) {
 }
 
 constexpr uint64_t kFormat = 1;
+
+// The 0-based ascending rank request `q` reads in a column of n values; nullopt when it
+// reads none.
+std::optional<uint64_t> rank_of(const Standard& standard, const Request& q, uint64_t n) {
+  if (q.top) {
+    // The k-th best value, k = p*n rounded per percentile.rounding (default up: ceil);
+    // none when p*n rounds to nobody.
+    const uint64_t k = standard.percentile_rounding() == PercentileRounding::up ? (q.param * n + 9999) / 10000
+                       : standard.percentile_rounding() == PercentileRounding::nearest ? (q.param * n + 5000) / 10000
+                                                                                       : q.param * n / 10000;
+    if (k == 0) return std::nullopt;
+    return n - k;
+  }
+  // Cut q: the value below which ceil(q*n/5) customers lie.
+  return (q.param * n + 4) / 5 - 1;
+}
 }  // namespace
 
 PopulationSummary PopulationSummary::columns_of(const Standard& standard) {
@@ -189,7 +206,41 @@ PopulationSummary PopulationSummary::decode(std::string_view in) {
 }
 
 Population Population::compute(const Standard& standard, std::span<const Features> features) {
-  return from_summary(standard, PopulationSummary::of(standard, features));
+  // The same cut points as from_summary(of(features)) (the k-th smallest value), without
+  // sorting: nth_element over shrinking ranges, O(n) per distinct rank.
+  Population p;
+  p.size_ = features.size();
+  p.thresholds_.resize(standard.dimensions().size());
+  std::vector<ColumnKey> columns;
+  std::vector<Request> requests;
+  plan(standard, columns, &requests, &p.thresholds_);
+  std::vector<int64_t> v;
+  v.reserve(features.size());
+  for (size_t col = 0; col < columns.size(); ++col) {
+    const auto& [feature, negate, positive] = columns[col];
+    v.clear();
+    for (const auto& x : features)
+      if (x.has(feature) && (!positive || x.get(feature) > 0)) v.push_back(negate ? -x.get(feature) : x.get(feature));
+    const uint64_t n = v.size();
+    if (n == 0) continue;
+    std::vector<std::pair<uint64_t, size_t>> wanted;
+    for (size_t r = 0; r < requests.size(); ++r) {
+      if (requests[r].column != col) continue;
+      if (auto rank = rank_of(standard, requests[r], n)) wanted.emplace_back(*rank, r);
+    }
+    std::sort(wanted.begin(), wanted.end());
+    auto lo = v.begin();
+    uint64_t prev = UINT64_MAX;
+    for (const auto& [rank, r] : wanted) {
+      if (rank != prev) {
+        std::nth_element(lo, v.begin() + static_cast<ptrdiff_t>(rank), v.end());
+        lo = v.begin() + static_cast<ptrdiff_t>(rank);  // everything before is <= v[rank]
+        prev = rank;
+      }
+      p.thresholds_[requests[r].dimension][requests[r].slot] = v[rank];
+    }
+  }
+  return p;
 }
 
 Population Population::from_summary(const Standard& standard, const PopulationSummary& summary) {
@@ -209,21 +260,8 @@ Population Population::from_summary(const Standard& standard, const PopulationSu
     // (rank, request): the value at a 0-based rank of the ascending multiset.
     std::vector<std::pair<uint64_t, size_t>> wanted;
     for (size_t r = 0; r < requests.size(); ++r) {
-      const Request& q = requests[r];
-      if (q.column != col) continue;
-      if (q.top) {
-        // The k-th best value, k = p*n rounded per percentile.rounding (default up:
-        // ceil); none when p*n rounds to nobody.
-        const uint64_t k = standard.percentile_rounding() == PercentileRounding::up ? (q.param * n + 9999) / 10000
-                           : standard.percentile_rounding() == PercentileRounding::nearest
-                               ? (q.param * n + 5000) / 10000
-                               : q.param * n / 10000;
-        if (k == 0) continue;
-        wanted.emplace_back(n - k, r);
-      } else {
-        // Cut q: the value below which ceil(q*n/5) customers lie.
-        wanted.emplace_back((q.param * n + 4) / 5 - 1, r);
-      }
+      if (requests[r].column != col) continue;
+      if (auto rank = rank_of(standard, requests[r], n)) wanted.emplace_back(*rank, r);
     }
     std::sort(wanted.begin(), wanted.end());
     size_t i = 0;

@@ -31,7 +31,8 @@ namespace tierflow::classification {
 namespace {
 
 absl::Time day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
-absl::Time end_of(int y, int m, int d) { return day(y, m, d) + absl::Hours(24) - absl::Microseconds(1); }
+// The evaluation point that ends a day: the next midnight (days are (midnight, midnight]).
+absl::Time end_of(int y, int m, int d) { return day(y, m, d) + absl::Hours(24); }
 
 struct Event {
   std::string customer;
@@ -70,6 +71,7 @@ std::vector<Out> ledger(const std::vector<Event>& events, int32_t partition, siz
       for (size_t k = 0; k < list.size(); ++k) {
         const Event& e = *list[k];
         const absl::CivilDay d = absl::ToCivilDay(e.at, absl::UTCTimeZone());
+        const absl::Time day_end = points::point_of(e.at, absl::UTCTimeZone());
         v1::MonthlyBucket* b = nullptr;
         for (auto& m : *a.mutable_months())
           if (m.year() == d.year() && m.month() == d.month()) b = &m;
@@ -96,7 +98,7 @@ std::vector<Out> ledger(const std::vector<Event>& events, int32_t partition, siz
         }
         timeutil::to_proto(e.at, a.mutable_as_of());
         newest = std::max(newest, e.at);
-        const bool day_ends = k + 1 == list.size() || absl::ToCivilDay(list[k + 1]->at, absl::UTCTimeZone()) != d;
+        const bool day_ends = k + 1 == list.size() || points::point_of(list[k + 1]->at, absl::UTCTimeZone()) != day_end;
         if (day_ends) {
           a.set_version(a.version() + 1);
           out.push_back({id, a.SerializeAsString(), "tierflow.v1.AccountSnapshot"});
@@ -420,7 +422,7 @@ TEST_F(PointsTest, SameDaySaleAndRefundLeaveNoHistoryRowAndNoGracePeriod) {
     SCOPED_TRACE("ledger batches of " + std::to_string(batch));
     testing::FakeProducer producer;
     Instance in(store("refund-" + std::to_string(batch) + ".db"), {0}, producer, 1, 1);
-    for (const Out& r : ledger(events, 0, batch, day(2010, 6, 5))) {
+    for (const Out& r : ledger(events, 0, batch, day(2010, 6, 5) + absl::Hours(1))) {
       in.push(0, r);
       in.idle();
     }
@@ -462,7 +464,7 @@ TEST_F(PointsTest, APointWaitsForTheSlowestPartitionAndHeldSnapshotsSurviveARest
   in.push(1, snapshot_record("b", 1, d1, 1));
   in.push(0, snapshot_record("a", 2, d1 + absl::Hours(24), 2));
   in.push(0, snapshot_record("a", 3, d1 + absl::Hours(48), 300));  // big volume from day 3
-  in.push(0, mark_record(0, day(2010, 6, 4)));
+  in.push(0, mark_record(0, day(2010, 6, 4) + absl::Hours(1)));
   in.push(1, mark_record(1, day(2010, 6, 2) + absl::Hours(1)));
   in.idle();
   in.tick();
@@ -480,7 +482,7 @@ TEST_F(PointsTest, APointWaitsForTheSlowestPartitionAndHeldSnapshotsSurviveARest
   in.idle();
   in.tick();
   EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 1));
-  in.push(1, mark_record(1, day(2010, 6, 4)));
+  in.push(1, mark_record(1, day(2010, 6, 4) + absl::Hours(1)));
   in.idle();
   in.tick();
   EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 3));
@@ -500,13 +502,13 @@ TEST_F(PointsTest, BackfillFollowsTheNewestAppliedSnapshot) {
   testing::FakeProducer producer;
   Instance in(store("backfill.db"), {0}, producer, 1, 1);
   in.push(0, snapshot_record("a", 1, day(2010, 6, 1) + absl::Hours(9), 1, true));
-  in.push(0, mark_record(0, day(2010, 6, 2)));
+  in.push(0, mark_record(0, day(2010, 6, 2) + absl::Hours(1)));
   in.idle();
   in.tick();
   ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 1));
   EXPECT_TRUE(current_of(in, "a")->backfill());
   in.push(0, snapshot_record("a", 2, day(2010, 6, 2) + absl::Hours(9), 5, false));
-  in.push(0, mark_record(0, day(2010, 6, 3)));
+  in.push(0, mark_record(0, day(2010, 6, 3) + absl::Hours(1)));
   in.idle();
   in.tick();
   ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 2));
