@@ -249,6 +249,12 @@ void Store::apply(const Batch& batch) {
   tx.commit();
 }
 
+void Store::checkpoint() {
+  auto q = db_.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  while (q.step()) {
+  }
+}
+
 void Store::load(const std::function<void(CustomerRow&&)>& each) {
   auto q = db_.prepare(
       "SELECT customer_id, account, profile, assignment, override, account_part FROM customers ORDER BY customer_id");
