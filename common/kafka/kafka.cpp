@@ -172,6 +172,18 @@ RdkafkaProducer::~RdkafkaProducer() {
 
 void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
                               const std::vector<Header>& headers, DeliveryFn on_delivery) {
+  produce_impl(topic, RD_KAFKA_PARTITION_UA, key, value, headers, std::move(on_delivery));
+}
+
+void RdkafkaProducer::produce_to(std::string_view topic, int32_t partition, std::string_view key,
+                                 std::string_view value, const std::vector<Header>& headers, DeliveryFn on_delivery) {
+  if (partition < 0) throw KafkaError("produce to " + std::string(topic) + ": negative partition");
+  produce_impl(topic, partition, key, value, headers, std::move(on_delivery));
+}
+
+void RdkafkaProducer::produce_impl(std::string_view topic, int32_t partition, std::string_view key,
+                                   std::string_view value, const std::vector<Header>& headers,
+                                   DeliveryFn on_delivery) {
   auto fn = std::make_unique<DeliveryFn>(std::move(on_delivery));
   const std::shared_ptr<rd_kafka_s> held = handle();  // a rebuild cannot destroy it under us
   rd_kafka_t* rk = held.get();
@@ -188,7 +200,8 @@ void RdkafkaProducer::produce(std::string_view topic, std::string_view key, std:
       }
     }
     const rd_kafka_resp_err_t err = rd_kafka_producev(
-        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
+        rk, RD_KAFKA_V_TOPIC(topic_name.c_str()), RD_KAFKA_V_PARTITION(partition),
+        RD_KAFKA_V_KEY(key.data(), key.size()),
         RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(fn.get()), RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {

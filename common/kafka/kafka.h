@@ -45,6 +45,8 @@ class RdkafkaProducer final : public Producer {
 
   void produce(std::string_view topic, std::string_view key, std::string_view value, const std::vector<Header>& headers,
                DeliveryFn on_delivery) override;
+  void produce_to(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
+                  const std::vector<Header>& headers, DeliveryFn on_delivery) override;
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;
 
@@ -56,6 +58,9 @@ class RdkafkaProducer final : public Producer {
   void on_error(rd_kafka_s* rk, int err, const char* reason);
 
  private:
+  // produce() and produce_to(); partition -1: the partitioner's choice.
+  void produce_impl(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
+                    const std::vector<Header>& headers, DeliveryFn on_delivery);
   std::shared_ptr<rd_kafka_s> make_handle();
   std::shared_ptr<rd_kafka_s> handle() const;
   void rebuild();

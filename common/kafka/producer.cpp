@@ -5,6 +5,11 @@
 
 namespace tierflow::kafka {
 
+void Producer::produce_to(std::string_view topic, int32_t, std::string_view, std::string_view,
+                          const std::vector<Header>&, DeliveryFn) {
+  throw KafkaError("produce to " + std::string(topic) + ": this producer cannot choose partitions");
+}
+
 DeliveryReport produce_sync(Producer& producer, std::string_view topic, std::string_view key, std::string_view value,
                             const std::vector<Header>& headers, std::chrono::milliseconds timeout) {
   auto promise = std::make_shared<std::promise<DeliveryReport>>();

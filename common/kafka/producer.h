@@ -49,6 +49,12 @@ class Producer {
   // fatal producer state), `on_delivery` is never called: nothing was queued.
   virtual void produce(std::string_view topic, std::string_view key, std::string_view value,
                        const std::vector<Header>& headers, DeliveryFn on_delivery) = 0;
+  // As produce(), to partition `partition` (>= 0) of `topic` rather than the one the
+  // partitioner picks for `key`: records that describe a partition of a co-partitioned
+  // topic (e.g. the ledger's watermarks). The default throws KafkaError (nothing queued):
+  // an implementation that cannot choose partitions.
+  virtual void produce_to(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
+                          const std::vector<Header>& headers, DeliveryFn on_delivery);
   // Waits until every queued record is reported; false when the timeout passed first.
   virtual bool flush(std::chrono::milliseconds timeout) = 0;
   // Records queued and not yet reported.

@@ -17,13 +17,20 @@ std::optional<std::string> FakeProducer::Sent::header(std::string_view name) con
 
 void FakeProducer::produce(std::string_view topic, std::string_view key, std::string_view value,
                            const std::vector<kafka::Header>& headers, DeliveryFn on_delivery) {
+  produce_to(topic, -1, key, value, headers, std::move(on_delivery));
+}
+
+void FakeProducer::produce_to(std::string_view topic, int32_t partition, std::string_view key,
+                              std::string_view value, const std::vector<kafka::Header>& headers,
+                              DeliveryFn on_delivery) {
   std::unique_lock lock(mu_);
   ++attempts_;
   if (throw_next_ > 0) {
     --throw_next_;
     throw kafka::KafkaError(throw_error_);
   }
-  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers}, std::move(on_delivery)};
+  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers, partition},
+            std::move(on_delivery)};
   if (mode_ == Mode::manual) {
     pending_.push_back(std::move(p));
     return;
@@ -39,7 +46,7 @@ void FakeProducer::report(Pending p, std::unique_lock<std::mutex>& lock) {
     r.error = fail_error_;
   } else {
     r.ok = true;
-    r.partition = 0;
+    r.partition = p.record.partition < 0 ? 0 : p.record.partition;
     r.offset = next_offset_[p.record.topic]++;
     stored_.push_back(p.record);
   }

@@ -31,6 +31,7 @@ class FakeProducer final : public kafka::Producer {
     std::string key;
     std::string value;
     std::vector<kafka::Header> headers;
+    int32_t partition = -1;  // produce_to()'s; -1: produce() (the partitioner's choice)
     std::optional<std::string> header(std::string_view name) const;
   };
 
@@ -38,6 +39,8 @@ class FakeProducer final : public kafka::Producer {
 
   void produce(std::string_view topic, std::string_view key, std::string_view value,
                const std::vector<kafka::Header>& headers, DeliveryFn on_delivery) override;
+  void produce_to(std::string_view topic, int32_t partition, std::string_view key, std::string_view value,
+                  const std::vector<kafka::Header>& headers, DeliveryFn on_delivery) override;
   // Immediate mode: true. Manual mode: true when nothing is pending (it does not deliver).
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;

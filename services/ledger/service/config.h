@@ -20,6 +20,10 @@ struct Config : config::ServiceConfig {
   std::string group_id = "ledger";
   int max_batch = 20000;  // records per SQL transaction
   absl::Duration deferred_max_wait = absl::Hours(24 * 7);
+  // The snapshot clock (README, "Snapshot clock"): Options::allowed_lateness and
+  // Options::snapshot_day_zone (an IANA zone name, loaded and checked at startup).
+  absl::Duration allowed_lateness = absl::Hours(24);
+  std::string snapshot_day_zone = "UTC";
 };
 
 // Reads and validates `path`; throws config::ConfigError naming the key.

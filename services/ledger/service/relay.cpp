@@ -3,9 +3,12 @@
 #include <absl/base/thread_annotations.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
+#include <charconv>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,7 +32,18 @@ struct Reports {
   std::string first_error ABSL_GUARDED_BY(mu);
 };
 
-std::vector<kafka::Header> headers_of(const OutboxMessage& m) {
+// A watermark row's partition, from its key "~watermark/<p>"; nullopt for other rows.
+std::optional<int32_t> watermark_partition(const OutboxMessage& m) {
+  if (m.topic != topics::kAccounts || !m.customer_id.starts_with(kWatermarkKeyPrefix)) return std::nullopt;
+  int32_t p = -1;
+  const std::string_view digits = std::string_view(m.customer_id).substr(kWatermarkKeyPrefix.size());
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), p);
+  if (ec != std::errc() || end != digits.data() + digits.size() || p < 0) return std::nullopt;
+  return p;
+}
+
+std::vector<kafka::Header> headers_of(const OutboxMessage& m, bool watermark) {
+  if (watermark) return {{std::string(kafka::kTypeHeader), std::string(kWatermarkType)}};
   if (m.topic == topics::kAccounts) return {{std::string(kafka::kTypeHeader), std::string(kSnapshotType)}};
   std::vector<kafka::Header> h{{std::string(kafka::kTypeHeader), std::string(kEventType)},
                                {std::string(kafka::kErrorHeader), m.error}};
@@ -45,6 +59,14 @@ OutboxRelay::OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, Ledger
 OutboxRelay::OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics, Options options)
     : ledger_(ledger), producer_(producer), metrics_(metrics), options_(options) {}
 
+bool OutboxRelay::superseded(const OutboxMessage& m) const {
+  if (m.topic != topics::kAccounts) return false;
+  for (auto it = confirmed_.upper_bound(m.id); it != confirmed_.end(); ++it) {
+    if (it->second == m.customer_id) return true;
+  }
+  return false;
+}
+
 size_t OutboxRelay::relay() {
   size_t acknowledged = 0;
   while (round(acknowledged)) {
@@ -59,9 +81,11 @@ bool OutboxRelay::round(size_t& acknowledged) {
   auto reports = std::make_shared<Reports>(pending.size());
   size_t queued = 0;  // rows [0, queued) were produced or are remembered as confirmed
   std::string produce_error;
+  std::vector<size_t> skipped;  // superseded rows: acknowledged, never produced
   for (; queued < pending.size(); ++queued) {
     const OutboxMessage& m = pending[queued];
-    if (!confirmed_.empty() && confirmed_.count(m.id)) {
+    if (!confirmed_.empty() && (confirmed_.count(m.id) || superseded(m))) {
+      if (!confirmed_.count(m.id)) skipped.push_back(queued);
       std::lock_guard lock(reports->mu);
       reports->confirmed[queued] = true;
       continue;
@@ -71,17 +95,24 @@ bool OutboxRelay::round(size_t& acknowledged) {
       ++reports->outstanding;
     }
     try {
-      producer_.produce(m.topic, m.customer_id, m.payload, headers_of(m),
-                        [reports, i = queued](const kafka::DeliveryReport& r) {
-                          std::lock_guard lock(reports->mu);
-                          if (r.ok) {
-                            reports->confirmed[i] = true;
-                          } else if (reports->first_error.empty()) {
-                            reports->first_error = r.error;
-                          }
-                          --reports->outstanding;
-                          reports->cv.notify_all();
-                        });
+      auto on_delivery = [reports, i = queued](const kafka::DeliveryReport& r) {
+        std::lock_guard lock(reports->mu);
+        if (r.ok) {
+          reports->confirmed[i] = true;
+        } else if (reports->first_error.empty()) {
+          reports->first_error = r.error;
+        }
+        --reports->outstanding;
+        reports->cv.notify_all();
+      };
+      // A watermark goes to the partition it describes (the topics are co-partitioned);
+      // everything else to the partition of its key.
+      if (const auto partition = watermark_partition(m)) {
+        producer_.produce_to(m.topic, *partition, m.customer_id, m.payload, headers_of(m, true),
+                             std::move(on_delivery));
+      } else {
+        producer_.produce(m.topic, m.customer_id, m.payload, headers_of(m, false), std::move(on_delivery));
+      }
     } catch (const std::exception& e) {
       // Nothing was queued for this row: stop here, wait for the rest, retry later.
       std::lock_guard lock(reports->mu);
@@ -101,7 +132,7 @@ bool OutboxRelay::round(size_t& acknowledged) {
     if (!reports->first_error.empty()) delivery_error = reports->first_error;
     while (prefix < queued && reports->confirmed[prefix]) ++prefix;
     for (size_t i = prefix; i < queued; ++i) {
-      if (reports->confirmed[i]) confirmed_.insert(pending[i].id);
+      if (reports->confirmed[i]) confirmed_.emplace(pending[i].id, pending[i].customer_id);
     }
   }
   if (prefix > 0) {
@@ -111,8 +142,10 @@ bool OutboxRelay::round(size_t& acknowledged) {
       return 0;
     });
     confirmed_.erase(confirmed_.begin(), confirmed_.upper_bound(up_to));
-    metrics_.relayed.Increment(static_cast<double>(prefix));
-    acknowledged += prefix;
+    const size_t published =
+        prefix - static_cast<size_t>(std::count_if(skipped.begin(), skipped.end(), [&](size_t i) { return i < prefix; }));
+    metrics_.relayed.Increment(static_cast<double>(published));
+    acknowledged += published;
   }
   if (prefix == pending.size()) return true;
   metrics_.relay_retries.Increment();

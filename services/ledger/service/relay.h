@@ -7,9 +7,9 @@
 // (nothing more is queued then; what was queued is waited for), leaves the rest for the
 // next relay() call. Records confirmed behind an unconfirmed one are remembered and not
 // produced again by this process (a restart may publish them again; readers keep the
-// newest version). An older snapshot cannot land after a newer one of the same customer
-// on a retry: the store leaves superseded snapshot rows out of pending_outbox() once they
-// are read from its table, which every read after a partly acknowledged round does.
+// newest version). An older record cannot land after a newer one of the same key (a
+// customer's snapshot, a partition's watermark) on a retry: a row whose key a later
+// confirmed row carries counts as confirmed and is not produced again.
 //
 // DLQ records look like kafka::DeadLetters': the original key and bytes, the type header,
 // the reason in kafka::kErrorHeader and "topic/partition@offset" in kafka::kOriginHeader
@@ -23,7 +23,8 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <set>
+#include <map>
+#include <string>
 
 #include "common/kafka/producer.h"
 #include "service/metrics.h"
@@ -44,19 +45,26 @@ class OutboxRelay {
   OutboxRelay(SharedLedger& ledger, kafka::Producer& producer, LedgerMetrics& metrics, Options options);
 
   // Publishes what the outbox holds, round by round, until it is empty or a round stops at
-  // a record not confirmed. Returns the rows acknowledged. Throws what the ledger throws
+  // a record not confirmed. Returns the rows published and acknowledged (superseded rows
+  // are acknowledged without being published, and not counted). Throws what the ledger throws
   // (a store failure); Kafka failures are logged and retried by the next call.
   size_t relay();
 
  private:
   // One round over at most rows_per_round rows; false when it stopped early.
   bool round(size_t& acknowledged);
+  // A ledger.accounts.v1 row with the key of a row confirmed after it (confirmed_).
+  bool superseded(const OutboxMessage& m) const;
 
   SharedLedger& ledger_;
   kafka::Producer& producer_;
   LedgerMetrics& metrics_;
   const Options options_;
-  std::set<int64_t> confirmed_;  // ids confirmed behind an unconfirmed row, not yet acknowledged
+  // Rows confirmed behind an unconfirmed row, not yet acknowledged: id -> record key. A
+  // ledger.accounts.v1 row whose key a later confirmed row carries is not produced again
+  // (it would land after the newer record of its customer or partition): it counts as
+  // confirmed.
+  std::map<int64_t, std::string> confirmed_;
 };
 
 }  // namespace tierflow::ledger

@@ -30,11 +30,14 @@ void BatchPoster::handle_event(const v1::PosEvent& ev, const Source& src, bool r
     reject(src, ev.event_id(), ev.customer_id(), std::move(*bad));
     return;
   }
+  const Micros t = to_micros(ev.event_time());
+  // Every valid record of the partition moves its watermark, duplicates too: the watermark
+  // is a function of the log, not of what the ledger already knew.
+  if (!released) uow_.note_event_time(t, b_);
   if (!released && uow_.find_event(ev.event_id()) != nullptr) {
     ++b_.result.duplicates;
     return;
   }
-  const Micros t = to_micros(ev.event_time());
   Outcome out;
   switch (ev.body_case()) {
     case v1::PosEvent::kSale:
@@ -115,22 +118,22 @@ Outcome BatchPoster::feedback(const v1::PosEvent& ev, Micros t) {
   if (Outcome out = rules::check_feedback(ev.feedback()); !out.is_ok()) return out;
   CustomerState* st = uow_.find_customer(ev.customer_id());
   CustomerState& c = st ? *st : uow_.add_customer(ev.customer_id());
+  uow_.touch(c, t, ev.backfill(), b_);
   rules::apply_feedback(ev.feedback(), t, c);
   uow_.put_event({ev.event_id(), ev.customer_id(), EventKind::feedback, t, ev.feedback().score(), 0, -1, ""});
-  uow_.touch(c, t, b_);
   return Outcome::ok();
 }
 
 Outcome BatchPoster::commit(const v1::PosEvent& ev, Micros t, const rules::Posting& p, CustomerState* st) {
   if (!uow_.postable(p.lines, p.currency)) return Outcome::reject(rules::overflow_reason(p));
   CustomerState& c = st ? *st : uow_.add_customer(ev.customer_id());
+  uow_.touch(c, t, ev.backfill(), b_);
   rules::apply_posting(p, ev, t, c);
   uow_.move_balances(p.lines, p.currency, b_);
   b_.changes.journal.push_back(
       {c.customer_id, ++c.journal_seq, t, p.receivable_delta, rules::journal_entry(ev, p, t, c.receivable)});
   const EventKind kind = ev.has_sale() ? EventKind::sale : ev.has_refund() ? EventKind::refund : EventKind::payment;
   uow_.put_event({ev.event_id(), ev.customer_id(), kind, t, p.amount, 0, p.cost, std::string(p.currency)});
-  uow_.touch(c, t, b_);
   return Outcome::ok();
 }
 

@@ -3,7 +3,7 @@
 namespace tierflow::ledger::pg_support {
 
 void prepare_statements(pqxx::connection& conn) {
-  conn.prepare("load_offsets", "SELECT topic, part, next_offset FROM offsets");
+  conn.prepare("load_offsets", "SELECT topic, part, next_offset, max_event_time FROM offsets");
   conn.prepare("load_balances", "SELECT account, currency, debit, credit FROM balances");
   conn.prepare("deferred_keys", "SELECT waiting_for FROM deferred");
   conn.prepare("find_events",
@@ -33,9 +33,10 @@ void prepare_statements(pqxx::connection& conn) {
                "WHERE id > $1 ORDER BY id LIMIT $2");
   conn.prepare("ack_outbox", "DELETE FROM outbox WHERE id = ANY($1::bigint[])");
   conn.prepare("save_offsets",
-               "INSERT INTO offsets(topic, part, next_offset) "
-               "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[]) "
-               "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+               "INSERT INTO offsets(topic, part, next_offset, max_event_time) "
+               "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[]) "
+               "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset, "
+               "max_event_time = excluded.max_event_time");
   conn.prepare("delete_events", "DELETE FROM events WHERE event_id = ANY($1::text[])");
   conn.prepare("upsert_events",
                "INSERT INTO events(event_id, customer_id, kind, event_time, amount, refunded, "

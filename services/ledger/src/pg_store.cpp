@@ -34,6 +34,8 @@ constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS offsets(
   topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset BIGINT NOT NULL,
   PRIMARY KEY(topic, part));
+ALTER TABLE offsets ADD COLUMN IF NOT EXISTS max_event_time BIGINT NOT NULL
+  DEFAULT -9223372036854775808;
 CREATE TABLE IF NOT EXISTS events(
   event_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind INTEGER NOT NULL,
   event_time BIGINT NOT NULL, amount BIGINT NOT NULL, refunded BIGINT NOT NULL,
@@ -128,7 +130,7 @@ class PostgresStore final : public Store {
     return read([&](pqxx::transaction_base& t) {
       std::vector<OffsetRow> out;
       for (const auto& r : t.exec_prepared("load_offsets")) {
-        out.push_back({r[0].c_str(), r[1].as<int32_t>(), r[2].as<int64_t>()});
+        out.push_back({r[0].c_str(), r[1].as<int32_t>(), r[2].as<int64_t>(), r[3].as<int64_t>()});
       }
       return out;
     });
@@ -342,13 +344,14 @@ class PostgresStore final : public Store {
     if (!txn_) throw std::logic_error("ledger pg store: write() outside a transaction");
     pqxx::work& t = *txn_;
     if (!c.offsets.empty()) {
-      ArrayLiteral topic, part, next;
+      ArrayLiteral topic, part, next, newest;
       for (const auto& o : c.offsets) {
         topic.text(o.topic);
         part.integer(o.partition);
         next.integer(o.next_offset);
+        newest.integer(o.max_event_time);
       }
-      t.exec_prepared("save_offsets", topic.done(), part.done(), next.done());
+      t.exec_prepared("save_offsets", topic.done(), part.done(), next.done(), newest.done());
     }
     if (!c.deleted_events.empty()) {
       ArrayLiteral ids;

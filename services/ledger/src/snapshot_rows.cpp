@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "state.h"
+#include "wire.h"
 
 namespace tierflow::ledger {
 
@@ -36,6 +37,25 @@ void stage_customer(CustomerState& st, Micros as_of, google::protobuf::Arena& ar
   } else {
     encode_state_and_snapshot(st, st.invoices, as_of, arena, row.state, snapshot);
   }
+}
+
+void stage_snapshot(CustomerState& st, Micros as_of, google::protobuf::Arena& arena, std::string& snapshot) {
+  ++st.version;
+  const Micros keep_since = st.last_event_time - kClosedInvoiceWindow;
+  if (std::any_of(st.invoices.begin(), st.invoices.end(), [&](const Invoice& i) { return prunable(i, keep_since); })) {
+    std::vector<Invoice> kept;
+    for (const auto& i : st.invoices) {
+      if (!prunable(i, keep_since)) kept.push_back(i);
+    }
+    encode_snapshot(st, kept, as_of, arena, snapshot);
+  } else {
+    encode_snapshot(st, st.invoices, as_of, arena, snapshot);
+  }
+}
+
+void mark_backfill(std::string& snapshot) {
+  wire::tag(snapshot, 19, 0);
+  wire::varint(snapshot, 1);
 }
 
 }  // namespace tierflow::ledger

@@ -25,4 +25,13 @@ void prune(CustomerState& st);
 void stage_customer(CustomerState& st, Micros as_of, google::protobuf::Arena& arena, CustomerRow& row,
                     std::string& snapshot);
 
+// Bumps the customer's version and fills `snapshot` as stage_customer() does, without a
+// state row: a snapshot in the middle of a batch (the state at the end of an evaluation
+// day), before the batch's later events of the customer.
+void stage_snapshot(CustomerState& st, Micros as_of, google::protobuf::Arena& arena, std::string& snapshot);
+
+// Marks a snapshot built above as decided by backfilled history only
+// (AccountSnapshot.backfill, field 19; a parser merges it into the message).
+void mark_backfill(std::string& snapshot);
+
 }  // namespace tierflow::ledger

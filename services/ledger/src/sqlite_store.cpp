@@ -35,6 +35,7 @@ using sqlite_support::values_sql;
 constexpr std::string_view kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS offsets(
   topic TEXT NOT NULL, part INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+  max_event_time INTEGER NOT NULL DEFAULT -9223372036854775808,
   PRIMARY KEY(topic, part)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS events(
   event_id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, kind INTEGER NOT NULL,
@@ -89,10 +90,11 @@ class SqliteStore final : public Store {
     db_.exec(kSchema);
     migrate();
     if (path != ":memory:" && !path.empty()) checkpointer_.emplace(path, db_.handle());
-    load_offsets_ = db_.prepare("SELECT topic, part, next_offset FROM offsets");
+    load_offsets_ = db_.prepare("SELECT topic, part, next_offset, max_event_time FROM offsets");
     save_offset_ = db_.prepare(
-        "INSERT INTO offsets(topic, part, next_offset) VALUES(?1, ?2, ?3) "
-        "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset");
+        "INSERT INTO offsets(topic, part, next_offset, max_event_time) VALUES(?1, ?2, ?3, ?4) "
+        "ON CONFLICT(topic, part) DO UPDATE SET next_offset = excluded.next_offset, "
+        "max_event_time = excluded.max_event_time");
     all_event_ids_ = db_.prepare("SELECT event_id FROM events");
     data_version_ = db_.prepare("PRAGMA data_version");
     find_event_ = db_.prepare(
@@ -183,7 +185,7 @@ class SqliteStore final : public Store {
     while (load_offsets_.step()) {
       out.push_back({std::string(load_offsets_.column_text(0)),
                      static_cast<int32_t>(load_offsets_.column_int64(1)),
-                     load_offsets_.column_int64(2)});
+                     load_offsets_.column_int64(2), load_offsets_.column_int64(3)});
     }
     load_offsets_.reset();
     return out;
@@ -353,7 +355,10 @@ class SqliteStore final : public Store {
 
   void write(const Changes& c) override {
     for (const auto& row : c.offsets) {
-      save_offset_.bind_text(1, row.topic).bind_int64(2, row.partition).bind_int64(3, row.next_offset);
+      save_offset_.bind_text(1, row.topic)
+          .bind_int64(2, row.partition)
+          .bind_int64(3, row.next_offset)
+          .bind_int64(4, row.max_event_time);
       save_offset_.run();
     }
     for (const auto& id : c.deleted_events) {
@@ -468,13 +473,17 @@ class SqliteStore final : public Store {
 
   // Files made before the outbox kept (version, as_of) get the columns; their rows keep
   // payloads (version 0). Files made before it kept origins get the column; their DLQ rows
-  // have none (published without the origin header).
+  // have none (published without the origin header). Files made before the offsets kept
+  // the newest event time get the column: their partitions' watermarks start afresh.
   void migrate() {
-    auto has_column = [&](std::string_view name) {
-      auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info('outbox') WHERE name = ?1");
-      columns.bind_text(1, name);
+    auto has_column = [&](std::string_view name, std::string_view table = "outbox") {
+      auto columns = db_.prepare("SELECT count(*) FROM pragma_table_info(?2) WHERE name = ?1");
+      columns.bind_text(1, name).bind_text(2, table);
       return columns.step() && columns.column_int64(0) > 0;
     };
+    if (!has_column("max_event_time", "offsets")) {
+      db_.exec("ALTER TABLE offsets ADD COLUMN max_event_time INTEGER NOT NULL DEFAULT -9223372036854775808;");
+    }
     if (!has_column("version")) {
       db_.exec("ALTER TABLE outbox ADD COLUMN version INTEGER NOT NULL DEFAULT 0;"
                "ALTER TABLE outbox ADD COLUMN as_of INTEGER NOT NULL DEFAULT 0;");

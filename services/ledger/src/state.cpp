@@ -81,7 +81,8 @@ namespace {
 // A protobuf message never starts with a 0 byte (field number 0 is invalid), so files
 // written before it (an AccountSnapshot per row) still decode.
 constexpr char kCompactMarker = 0;
-enum : unsigned { kHasFirst = 1, kHasLast = 2, kHasFeedbackLast = 4 };
+// kBackfillDay: CustomerState::backfill (rows written before it kept none: false).
+enum : unsigned { kHasFirst = 1, kHasLast = 2, kHasFeedbackLast = 4, kBackfillDay = 8 };
 
 void put(std::string& out, int64_t v) {
   wire::varint(out, (static_cast<uint64_t>(v) << 1) ^ static_cast<uint64_t>(v >> 63));
@@ -125,6 +126,7 @@ bool decode_compact(std::string_view bytes, CustomerState& s) {
   const uint64_t flags = r.raw();
   if (flags & kHasFirst) s.first_purchase = s.last_event_time - r.get();
   if (flags & kHasLast) s.last_purchase = s.last_event_time - r.get();
+  s.backfill = (flags & kBackfillDay) != 0;
   s.feedback_count = static_cast<int32_t>(r.get());
   s.promoters = static_cast<int32_t>(r.get());
   s.passives = static_cast<int32_t>(r.get());
@@ -164,7 +166,7 @@ std::string encode_state(const CustomerState& s) {
   put(out, s.lifetime_orders);
   put(out, s.lifetime_payments);
   wire::varint(out, (s.first_purchase ? kHasFirst : 0u) | (s.last_purchase ? kHasLast : 0u) |
-                        (s.feedback_last ? kHasFeedbackLast : 0u));
+                        (s.feedback_last ? kHasFeedbackLast : 0u) | (s.backfill ? kBackfillDay : 0u));
   // Times as distances back from the newest event time: short varints.
   if (s.first_purchase) put(out, s.last_event_time - *s.first_purchase);
   if (s.last_purchase) put(out, s.last_event_time - *s.last_purchase);
@@ -360,10 +362,15 @@ void append_totals(const CustomerState& s, std::string& out, std::string& scratc
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
                                Micros as_of, google::protobuf::Arena& arena, std::string& stored,
                                std::string& snapshot) {
+  stored = encode_state(state);
+  encode_snapshot(state, invoices, as_of, arena, snapshot);
+}
+
+void encode_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices, Micros as_of,
+                     google::protobuf::Arena& arena, std::string& snapshot) {
   snapshot.clear();
   std::string scratch;
   append_totals(state, snapshot, scratch);
-  stored = encode_state(state);
   auto* derived = google::protobuf::Arena::CreateMessage<v1::AccountSnapshot>(&arena);
   set_timestamp(as_of, derived->mutable_as_of());
   if (&invoices == &state.invoices) {

@@ -49,5 +49,8 @@ v1::AccountSnapshot build_snapshot(const CustomerState& state, Micros as_of);
 void encode_state_and_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices,
                                Micros as_of, google::protobuf::Arena& arena, std::string& stored,
                                std::string& snapshot);
+// The snapshot part of encode_state_and_snapshot() alone.
+void encode_snapshot(const CustomerState& state, const std::vector<Invoice>& invoices, Micros as_of,
+                     google::protobuf::Arena& arena, std::string& snapshot);
 
 }  // namespace tierflow::ledger

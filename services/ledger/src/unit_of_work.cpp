@@ -10,6 +10,7 @@
 #include "dlq.h"
 #include "snapshot_rows.h"
 #include "state.h"
+#include "text.h"
 #include "tierflow/v1/events.pb.h"
 
 namespace tierflow::ledger {
@@ -17,6 +18,23 @@ namespace {
 
 // Rows per Store::write() call of a pipelined ledger: a read waits for at most one part.
 constexpr size_t kRowsPerWrite = 2048;
+
+// A snapshot's outbox row. The payload is kept (version 0 for the store: no rebuild): a
+// snapshot cut in the middle of a batch, or one a later batch supersedes before the relay
+// reads the table, cannot be rebuilt from the customer's newest state, and a reader needs
+// every customer's last snapshot of each day (README, "Snapshot clock").
+OutboxRow snapshot_row(const CustomerState& st, std::string payload) {
+  return {std::string(topics::kAccounts), st.customer_id, std::move(payload), {}, 0, st.last_event_time};
+}
+
+// The partition's LedgerWatermark record, for the same partition of ledger.accounts.v1.
+OutboxRow watermark_row(int32_t partition, const PartitionCursor& cur, const Options& options) {
+  v1::LedgerWatermark mark;
+  mark.set_partition(partition);
+  set_timestamp(partition_watermark(cur.max_event_time, options.allowed_lateness), mark.mutable_watermark());
+  mark.set_input_offset(cur.next_offset);
+  return {std::string(topics::kAccounts), cat(kWatermarkKeyPrefix, partition), mark.SerializeAsString(), {}, 0, 0};
+}
 
 std::pair<int64_t, int64_t>& balance_slot(BalanceMap& m, std::string_view account, std::string_view currency) {
   auto it = m.find(std::pair{account, currency});
@@ -29,7 +47,9 @@ std::pair<int64_t, int64_t>& balance_slot(BalanceMap& m, std::string_view accoun
 }  // namespace
 
 UnitOfWork::UnitOfWork(std::unique_ptr<Store> store, const Options& options)
-    : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)), options_(options) {
+    : store_(options.pipeline ? std::make_unique<LockedStore>(std::move(store)) : std::move(store)),
+      options_(options),
+      days_(options.snapshot_day_zone) {
   load_caches();
   if (options_.pipeline) {
     // Parts only matter when reads wait for the writer's calls; otherwise one call.
@@ -111,7 +131,9 @@ void UnitOfWork::load_caches() {
   customers_.clear();
   balances_.clear();
   offsets_.clear();
-  for (auto& o : store_->load_offsets()) offsets_[{std::move(o.topic), o.partition}] = o.next_offset;
+  for (auto& o : store_->load_offsets()) {
+    offsets_[{std::move(o.topic), o.partition}] = {o.next_offset, o.max_event_time};
+  }
   for (auto& r : store_->load_balances()) {
     balances_[{std::move(r.account), std::move(r.currency)}] = {r.debit, r.credit};
   }
@@ -168,7 +190,7 @@ std::vector<const v1::PosEvent*> UnitOfWork::prefetch(std::span<const ConsumedRe
   for (size_t i = 0; i < batch.size(); ++i) {
     const auto& rec = batch[i];
     auto it = offsets_.find({std::string(rec.topic), rec.partition});
-    if (it != offsets_.end() && rec.offset < it->second) continue;
+    if (it != offsets_.end() && rec.offset < it->second.next_offset) continue;
     auto& ev = *google::protobuf::Arena::CreateMessage<v1::PosEvent>(&arena);
     if (!ev.ParseFromArray(rec.value.data(), static_cast<int>(rec.value.size()))) continue;
     parsed[i] = &ev;
@@ -223,14 +245,18 @@ void UnitOfWork::flush(Batch& b) {
     CustomerState& st = *changed;
     CustomerRow& row = ch.customers.emplace_back();
     std::string payload;
-    // As of the customer's own newest event: never another customer's clock, so the
+    // As of the customer's own snapshot clock (touch()): never another customer's, so the
     // snapshot does not depend on what else shared its batch (issue 10).
     stage_customer(st, st.last_event_time, arena, row, payload);
-    ch.outbox.push_back(
-        {std::string(topics::kAccounts), st.customer_id, std::move(payload), {}, st.version, st.last_event_time});
+    if (st.backfill) mark_backfill(payload);
+    ch.outbox.push_back(snapshot_row(st, std::move(payload)));
   }
+  // After the snapshots: a reader that sees a partition's mark has seen every snapshot
+  // the marked records gave.
   for (const auto& key : b.dirty_offsets) {
-    ch.offsets.push_back({key.first, key.second, offsets_.at(key)});
+    const PartitionCursor& cur = offsets_.at(key);
+    ch.offsets.push_back({key.first, key.second, cur.next_offset, cur.max_event_time});
+    if (options_.watermark_records && cur.max_event_time != kNoEventTime) ch.outbox.push_back(watermark_row(key.second, cur, options_));
   }
   for (const auto& [key, dc] : b.balance_deltas) {
     ch.balances.push_back({key.first, key.second, dc.first, dc.second});
@@ -257,7 +283,7 @@ bool UnitOfWork::is_balanced() const {
 std::optional<int64_t> UnitOfWork::next_offset(std::string_view topic, int32_t partition) const {
   auto it = offsets_.find({std::string(topic), partition});
   if (it == offsets_.end()) return std::nullopt;
-  return it->second;
+  return it->second.next_offset;
 }
 
 // Pipelined: what is committed so far, from the store's memory when it can tell without
@@ -320,8 +346,11 @@ std::vector<Rejection> UnitOfWork::expire_deferred(Micros before, std::string_vi
 bool UnitOfWork::advance(std::string_view topic, int32_t partition, int64_t offset, Batch& b) {
   auto key = std::make_pair(std::string(topic), partition);
   auto it = offsets_.find(key);
-  if (it != offsets_.end() && offset < it->second) return false;
-  offsets_[key] = offset + 1;
+  if (it != offsets_.end() && offset < it->second.next_offset) return false;
+  if (it == offsets_.end()) it = offsets_.emplace(key, PartitionCursor{}).first;
+  it->second.next_offset = offset + 1;
+  b.cursor = &it->second;
+  b.floor = partition_watermark(it->second.max_event_time, options_.allowed_lateness);
   b.dirty_offsets.insert(std::move(key));
   return true;
 }
@@ -410,13 +439,30 @@ void UnitOfWork::move_balances(const rules::Lines& lines, std::string_view curre
   }
 }
 
-void UnitOfWork::touch(CustomerState& st, Micros t, Batch& b) {
-  st.last_event_time = std::max(st.last_event_time, t);
+void UnitOfWork::note_event_time(Micros t, Batch& b) {
+  if (b.cursor != nullptr) b.cursor->max_event_time = std::max(b.cursor->max_event_time, t);
+}
+
+void UnitOfWork::touch(CustomerState& st, Micros t, bool backfill, Batch& b) {
+  const Micros as_of = std::max({st.last_event_time, t, b.floor});
+  // A customer seen before whose clock moves past the end of its day starts a new day.
+  const bool fresh = st.version == 0 && st.batch != b.number;  // no event before this one
+  const bool new_day = fresh || (as_of > st.last_event_time && as_of > days_.day_end(st.last_event_time));
   if (st.batch != b.number) {
     st.batch = b.number;
     b.changed.push_back(&st);
     b.result.changed_customers.push_back(st.customer_id);
+  } else if (new_day) {
+    // The state so far is the customer's at the end of its day: publish it before the
+    // event of a later day changes it.
+    if (!b.arena) b.arena = std::make_unique<google::protobuf::Arena>();
+    std::string payload;
+    stage_snapshot(st, st.last_event_time, *b.arena, payload);
+    if (st.backfill) mark_backfill(payload);
+    b.changes.outbox.push_back(snapshot_row(st, std::move(payload)));
   }
+  st.backfill = new_day ? backfill : st.backfill && backfill;
+  st.last_event_time = as_of;
 }
 
 void UnitOfWork::add_deferred(DeferredRow row, Batch& b) {

@@ -33,6 +33,7 @@
 
 #include "pipeline.h"
 #include "posting_rules.h"
+#include "snapshot_clock.h"
 #include "tierflow/ledger/ledger.h"
 #include "tierflow/ledger/store.h"
 
@@ -68,12 +69,25 @@ struct PairLess {
 // Debit and credit per (account, currency).
 using BalanceMap = std::map<std::pair<std::string, std::string>, std::pair<int64_t, int64_t>, PairLess>;
 
+// Where a partition of the input stands: the resume point, and the newest event time
+// before it (the base of the partition's watermark).
+struct PartitionCursor {
+  int64_t next_offset = 0;
+  Micros max_event_time = kNoEventTime;
+};
+
 // One apply() call: what it changed so far.
 struct Batch {
   Batch(ApplyResult& r, uint64_t n) : result(r), number(n) {}
   ApplyResult& result;
   uint64_t number;                      // touch() stamps the customers it changes with it
   std::vector<CustomerState*> changed;  // in the order of result.changed_customers
+  // The record being processed: its partition, and that partition's watermark before it
+  // (no event of the record, nor one it releases, counts earlier). Set by advance().
+  PartitionCursor* cursor = nullptr;
+  Micros floor = kNoEventTime;
+  // Snapshots cut in the middle of the batch (stage_snapshot) are built on it.
+  std::unique_ptr<google::protobuf::Arena> arena;
   std::set<std::pair<std::string, int32_t>> dirty_offsets;
   BalanceMap balance_deltas;  // what this batch adds to each (account, currency)
   Changes changes;  // filled by processing (deferred, outbox DLQ rows) and by flush()
@@ -120,8 +134,15 @@ class UnitOfWork {
   bool postable(const rules::Lines& lines, std::string_view currency) const;
   // Moves the ledger balances by the lines (the ones with a debit or credit).
   void move_balances(const rules::Lines& lines, std::string_view currency, Batch& b);
-  // Marks the customer changed by this batch at event time `t`.
-  void touch(CustomerState& st, Micros t, Batch& b);
+  // The current record's event time `t` joins its partition's newest (the watermark's
+  // base). Call once per record whose event header is valid, released events excluded.
+  void note_event_time(Micros t, Batch& b);
+  // Call BEFORE changing `st` for an event at event time `t`: marks the customer changed
+  // by this batch and moves its snapshot clock (as_of, kept in last_event_time) to the
+  // event's effective time max(t, b.floor, as_of). When that crosses the end of an
+  // evaluation day and the batch changed the customer before, first cuts a snapshot of the
+  // state so far (the state at the end of its day). `backfill`: PosEvent.backfill.
+  void touch(CustomerState& st, Micros t, bool backfill, Batch& b);
   // Keeps the deferred row in the batch and counts it in the index.
   void add_deferred(DeferredRow row, Batch& b);
   // Takes every event waiting for `sale_id` (stored, or deferred earlier in this batch),
@@ -159,7 +180,8 @@ class UnitOfWork {
   std::unique_ptr<BatchWriter> writer_;
   uint64_t batches_ = 0;                  // apply() calls so far: Batch::number
   StringMap<EventSlot> inflight_events_;  // its events_: the dirty slots are what it changed
-  std::map<std::pair<std::string, int32_t>, int64_t> offsets_;
+  std::map<std::pair<std::string, int32_t>, PartitionCursor> offsets_;
+  DayClock days_;
   // Totals as this instance knows them (loaded at open, moved by its own postings): the
   // overflow checks and the per-batch balance check use them.
   BalanceMap balances_;

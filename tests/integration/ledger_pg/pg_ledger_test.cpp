@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "ledger_scenarios.h"
+#include "snapshot_clock_scenarios.h"
 #include "tests/support/postgres_server.h"
 
 namespace tierflow::ledger {

@@ -96,6 +96,24 @@ TEST_F(TierConsumerTest, PoisonOnEachTopicLandsInItsDlqWithTheReasonBeforeTheOff
   driver.finish();
 }
 
+// The ledger's completeness marks on ledger.accounts.v1 (v1::LedgerWatermark, key
+// "~watermark/<p>") are consumed and skipped: no dead letter, no customer, offset stored.
+TEST_F(TierConsumerTest, LedgerWatermarkRecordsAreSkippedNotDeadLettered) {
+  testing::LoopDriver driver(*handler_, producer_, options());
+  driver.assign({{std::string(topics::kCustomers), 0}, {std::string(topics::kAccounts), 0}});
+  v1::LedgerWatermark mark;
+  mark.set_partition(0);
+  mark.mutable_watermark()->set_seconds(1704067200);
+  mark.set_input_offset(12);
+  driver.push(topics::kAccounts, 0, "~watermark/0", mark.SerializeAsString(),
+              {{std::string(kafka::kTypeHeader), "tierflow.v1.LedgerWatermark"}});
+  driver.run_until_idle();
+  EXPECT_TRUE(producer_.stored(topics::dlq(topics::kAccounts)).empty());
+  EXPECT_FALSE(keeper_->known("~watermark/0"));
+  EXPECT_EQ(stored_offsets().at({std::string(topics::kAccounts), 0}), 1);
+  driver.finish();
+}
+
 TEST_F(TierConsumerTest, ADeadLetterTheBrokerDoesNotTakeStopsTheBatchWithNothingStored) {
   testing::FakeProducer dlq(testing::FakeProducer::Mode::manual);  // never confirms
   testing::LoopDriver driver(*handler_, dlq, options());

@@ -486,7 +486,7 @@ TEST_P(LedgerTest, ReopenResumesFromStoredOffsets) {
   EXPECT_FALSE(ledger_->next_offset("pos.events.v1", 0).has_value());
   EXPECT_EQ(ledger_->deferred_count(), 1);
   auto a = account("c-1", day(1));
-  EXPECT_EQ(a.version(), 1);
+  EXPECT_EQ(a.version(), 2);  // one snapshot per evaluation day: day 0's end, then day 1's
   EXPECT_EQ(a.receivable_minor(), 10000);
   EXPECT_EQ(a.lifetime_sales_minor(), 10500);
   EXPECT_EQ(balance("receivable"), 10000);
@@ -495,7 +495,7 @@ TEST_P(LedgerTest, ReopenResumesFromStoredOffsets) {
   EXPECT_EQ(r.applied, 1);
   EXPECT_EQ(r.duplicates, 1);
   a = account("c-1", day(2));
-  EXPECT_EQ(a.version(), 2);
+  EXPECT_EQ(a.version(), 3);
   EXPECT_EQ(a.receivable_minor(), 0);
   EXPECT_EQ(a.payment().invoices_paid(), 1);
   EXPECT_EQ(ledger_->next_offset("pos.events.v1", 3), 5);
@@ -520,7 +520,8 @@ TEST_P(LedgerTest, RefundBeforeItsSaleIsDeferredThenReleased) {
   auto a = account("c-1");
   EXPECT_EQ(a.lifetime_refunds_minor(), 3000);
   EXPECT_EQ(balance("cash"), 7000);
-  EXPECT_EQ(a.version(), 1);
+  // Two snapshots: the sale's day 0, then the released refund's own later day 1.
+  EXPECT_EQ(a.version(), 2);
 
   // Both in one batch, refund first; and a payment waiting for its invoice.
   auto r3 = feed({refund("r-2", "c-2", day(1), 1000, "s-10"), payment("p-1", "c-2", day(3), 2000, "s-10"),
@@ -637,9 +638,11 @@ TEST_P(LedgerTest, PaymentBehaviourOverTwelveMonths) {
 
 // --- snapshots and outbox -------------------------------------------------------------
 
+// (Within one evaluation day: a batch that crosses a day end gives a snapshot per day, see
+// SnapshotsNeverStraddleADayEnd.)
 TEST_P(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
-  auto r1 = feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(3), 2000),
-                  sale("s-3", "c-1", day(1), 500), feedback("f-1", "c-1", day(2), 4)});
+  auto r1 = feed({sale("s-1", "c-1", day(1) + absl::Hours(1), 1000), sale("s-3", "c-1", day(1) + absl::Hours(2), 500),
+                  feedback("f-1", "c-1", day(2), 4), sale("s-2", "c-2", day(3), 2000)});
   EXPECT_EQ(r1.changed_customers, (std::vector<std::string>{"c-1", "c-2"}));
   auto out = ledger_->pending_outbox(100);
   ASSERT_EQ(out.size(), 2u);
@@ -671,8 +674,19 @@ TEST_P(LedgerTest, OneOutboxRowPerChangedCustomerPerBatchAndVersionGrows) {
 // A snapshot is as of its customer's own newest event, whatever else shares the batch: a
 // customer evaluated at another customer's clock looks idle ("1 order in 90 days") where
 // its data had 3, and the answer would depend on how the events were batched.
+// (c-2 is on another partition: on c-1's, c-2's day 200 would move the watermark, and c-1's
+// later record would count at it, see LateEventCountsAtThePartitionWatermark.)
 TEST_P(LedgerTest, SnapshotAsOfIsTheCustomersOwnNewestEventNotTheBatchs) {
-  feed({sale("s-1", "c-1", day(10), 1000), sale("s-2", "c-2", day(200), 2000), sale("s-3", "c-1", day(12), 500)});
+  const std::vector<std::pair<int32_t, std::string>> records{
+      {0, sale("s-1", "c-1", day(12) - absl::Hours(5), 1000).SerializeAsString()},
+      {1, sale("s-2", "c-2", day(200), 2000).SerializeAsString()},
+      {0, sale("s-3", "c-1", day(12), 500).SerializeAsString()}};
+  std::vector<ConsumedRecord> batch;
+  const std::vector<std::string> keys{"c-1", "c-2", "c-1"};
+  for (size_t i = 0; i < records.size(); ++i) {
+    batch.push_back({"pos.events.v1", records[i].first, static_cast<int64_t>(i), keys[i], records[i].second});
+  }
+  ledger_->apply(batch);
   auto out = ledger_->pending_outbox(100);
   ASSERT_EQ(out.size(), 2u);
   for (const auto& row : out) {
@@ -704,15 +718,22 @@ TEST_P(LedgerTest, CustomerCacheOverflowReloadsFromTheStore) {
 }
 
 // Snapshots not yet relayed when a later commit changes the customer again: a relay that
-// reads the table (after a restart) publishes the newest version only, rebuilt from the
-// stored state (readers would drop the older one anyway), in outbox order.
-TEST_P(LedgerTest, UnrelayedSupersededSnapshotIsSkippedAfterRestart) {
+// reads the table (after a restart) publishes every one, in outbox order. The older one
+// is the customer's last state of its day, which a reader evaluating that day needs
+// (before issue 10 the table kept (version, as_of) and skipped the superseded row).
+TEST_P(LedgerTest, UnrelayedSupersededSnapshotIsRelayedInOrderAfterRestart) {
   feed({sale("s-1", "c-1", day(0), 1000), sale("s-2", "c-2", day(1), 2000)});
   feed({payment("p-1", "c-1", day(2), 300), on_account("s-3", "c-1", day(2), 700, 30)});
   reopen();
   auto out = ledger_->pending_outbox(100);
-  ASSERT_EQ(out.size(), 2u);
+  ASSERT_EQ(out.size(), 3u);
   v1::AccountSnapshot s;
+  EXPECT_EQ(out[0].customer_id, "c-1");
+  ASSERT_TRUE(s.ParseFromString(out[0].payload));
+  EXPECT_EQ(s.version(), 1);
+  EXPECT_EQ(s.lifetime_sales_minor(), 1000);
+  EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(day(0)));
+  out.erase(out.begin());
   EXPECT_EQ(out[0].customer_id, "c-2");
   ASSERT_TRUE(s.ParseFromString(out[0].payload));
   EXPECT_EQ(s.version(), 1);
@@ -726,7 +747,7 @@ TEST_P(LedgerTest, UnrelayedSupersededSnapshotIsSkippedAfterRestart) {
   EXPECT_EQ(s.receivable_minor(), 700);
   EXPECT_EQ(s.open_invoices_size(), 1);
   EXPECT_EQ(s.as_of().seconds(), absl::ToUnixSeconds(day(2)));
-  ledger_->ack_outbox(out[1].id);  // the skipped row goes with it
+  ledger_->ack_outbox(out[1].id);
   EXPECT_TRUE(ledger_->pending_outbox(100).empty());
 }
 

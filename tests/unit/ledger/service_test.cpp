@@ -172,10 +172,11 @@ class LedgerServiceTest : public ::testing::Test {
 
   // The service's parts over a pipelined SQLite ledger that keeps rejections in its outbox,
   // as open_ledger() opens it.
-  void open(kafka::Producer& producer, OutboxRelay::Options relay_options = {}) {
+  void open(kafka::Producer& producer, OutboxRelay::Options relay_options = {}, bool watermarks = false) {
     Options options;
     options.dlq_in_outbox = true;
     options.pipeline = true;
+    options.watermark_records = watermarks;
     core_ = std::make_unique<SharedLedger>(
         Ledger::open(std::make_unique<HookedStore>(make_sqlite_store(path()), hooks_), options));
     relay_ = std::make_unique<OutboxRelay>(*core_, producer, metrics_, relay_options);
@@ -242,6 +243,35 @@ TEST_F(LedgerServiceTest, PoisonRecordEndsInTheDlqWithItsReason) {
 
 // Rejections decided by the posting rules, and deferred events given up by the expiry
 // timer (in tick(), not from a consumed record), reach the DLQ with reason and origin.
+// Each batch's snapshots are followed, on ledger.accounts.v1, by a LedgerWatermark record
+// per input partition it consumed: produced to that partition number, key
+// "~watermark/<p>", type header tierflow.v1.LedgerWatermark.
+TEST_F(LedgerServiceTest, WatermarkRecordsGoToTheirPartitionAfterTheSnapshots) {
+  open(producer_, {}, /*watermarks=*/true);
+  testing::LoopDriver driver(*handler_, producer_);
+  driver.push(kPos, 3, "c-1", sale("s-1", "c-1", day(4), 500));
+  driver.push(kPos, 3, "c-2", sale("s-2", "c-2", day(6), 700));
+  driver.assign({{kPos, 3}});
+  EXPECT_EQ(driver.run_until_idle(), 2u);
+  driver.finish();
+
+  const auto stored = producer_.stored(kAccounts);
+  ASSERT_EQ(stored.size(), 3u);
+  EXPECT_EQ(stored[0].key, "c-1");
+  EXPECT_EQ(stored[0].partition, -1);  // the partitioner's, by key
+  EXPECT_EQ(stored[0].header(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot");
+  EXPECT_EQ(stored[1].key, "c-2");
+  EXPECT_EQ(stored[2].key, "~watermark/3");
+  EXPECT_EQ(stored[2].partition, 3);
+  EXPECT_EQ(stored[2].header(kafka::kTypeHeader), "tierflow.v1.LedgerWatermark");
+  v1::LedgerWatermark mark;
+  ASSERT_TRUE(mark.ParseFromString(stored[2].value));
+  EXPECT_EQ(mark.partition(), 3);
+  EXPECT_EQ(absl::FromUnixSeconds(mark.watermark().seconds()), day(5));
+  EXPECT_EQ(mark.input_offset(), 2);
+  EXPECT_EQ(outbox_rows(), 0u);
+}
+
 TEST_F(LedgerServiceTest, DlqRecordsCarryReasonAndOriginHeaders) {
   open(producer_);
   testing::LoopDriver driver(*handler_, producer_);

@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "ledger_scenarios.h"
+#include "snapshot_clock_scenarios.h"
 #include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
@@ -100,10 +101,11 @@ TEST(SqliteStoreOutbox, MemoryServedRowsEqualTheTable) {
   EXPECT_EQ(outbox_of(*a).size(), 4u);
 }
 
-// Snapshot rows keep (version, as_of) in the table, not the payload; reading the table (a
-// restart, or another connection) rebuilds each snapshot from the customer's stored state.
-// The rebuilt snapshots equal the ones served from memory, and a version that a later
-// commit superseded is skipped (readers keep only the newest version anyway).
+// Snapshot rows keep their payload in the table: reading the table (a restart, or another
+// connection) gives every row the memory served, superseded versions included (a
+// customer's last snapshot of a day is needed even when a later day's follows). Rows
+// written before that kept (version, as_of) only: they are still rebuilt from the
+// customer's stored state, equal to the memory's, and skipped once superseded.
 TEST(SqliteStoreOutbox, SnapshotsRebuiltFromTheTableEqualTheOnesServedFromMemory) {
   SqliteDatabase db("SqliteStoreSnapshots");
   auto ledger = Ledger::open(db.open());
@@ -123,16 +125,34 @@ TEST(SqliteStoreOutbox, SnapshotsRebuiltFromTheTableEqualTheOnesServedFromMemory
 
   auto memory = ledger->pending_outbox(100);  // c-1 v1, c-2 v1, c-1 v2
   ASSERT_EQ(memory.size(), 3u);
-  auto table = db.open()->pending_outbox(100);  // c-1 v1 superseded by v2
-  ASSERT_EQ(table.size(), 2u);
   auto canonical = [](const OutboxMessage& m) {
     v1::AccountSnapshot s;
     EXPECT_TRUE(s.ParseFromString(m.payload)) << m.id;
     return s.SerializeAsString();
   };
+  auto kept = db.open()->pending_outbox(100);
+  ASSERT_EQ(kept.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(kept[i].id, memory[i].id);
+    EXPECT_EQ(kept[i].payload, memory[i].payload);
+  }
+  ledger->ack_outbox(memory[2].id);
+
+  // The older form: (version, as_of) rows, as files made before issue 10 hold them.
+  {
+    auto store = db.open();
+    Changes c;
+    c.outbox.push_back({"ledger.accounts.v1", "c-1", "", "", 1, absl::ToUnixMicros(day(0))});
+    c.outbox.push_back({"ledger.accounts.v1", "c-2", "", "", 1, absl::ToUnixMicros(day(1))});
+    c.outbox.push_back({"ledger.accounts.v1", "c-1", "", "", 2, absl::ToUnixMicros(day(40))});
+    store->begin();
+    store->write(c);
+    store->commit();
+  }
+  auto table = db.open()->pending_outbox(100);  // c-1 v1 superseded by v2
+  ASSERT_EQ(table.size(), 2u);
   for (size_t i = 0; i < 2; ++i) {
     const OutboxMessage& want = memory[i + 1];
-    EXPECT_EQ(table[i].id, want.id);
     EXPECT_EQ(table[i].customer_id, want.customer_id);
     EXPECT_EQ(table[i].topic, "ledger.accounts.v1");
     EXPECT_EQ(canonical(table[i]), canonical(want));

@@ -38,6 +38,11 @@ struct ConsumedRecord {
   std::string_view value;  // serialized tierflow.v1.PosEvent
 };
 
+// Watermark records on ledger.accounts.v1 (v1::LedgerWatermark): key kWatermarkKeyPrefix +
+// the partition number, type header kWatermarkType, produced to that partition number.
+inline constexpr std::string_view kWatermarkKeyPrefix = "~watermark/";
+inline constexpr std::string_view kWatermarkType = "tierflow.v1.LedgerWatermark";
+
 // An event the ledger refuses; goes to pos.events.v1.dlq with the reason.
 struct Rejection {
   std::string event_id, customer_id;  // empty when the bytes could not be parsed
@@ -61,9 +66,10 @@ struct ApplyResult {
 // A row of the transactional outbox, to be published by a relay and then acknowledged.
 struct OutboxMessage {
   int64_t id = 0;
-  std::string customer_id;  // the record key
-  std::string payload;      // serialized v1::AccountSnapshot (topic ledger.accounts.v1), or
-                            // the rejected record's original bytes (a DLQ topic)
+  std::string customer_id;  // the record key ("~watermark/<p>" for a watermark record)
+  std::string payload;      // serialized v1::AccountSnapshot or v1::LedgerWatermark (topic
+                            // ledger.accounts.v1), or the rejected record's original bytes
+                            // (a DLQ topic)
   std::string topic = std::string(topics::kAccounts);
   std::string error;  // DLQ rows: the rejection reason (for the error header); else empty
   // DLQ rows: "topic/partition@offset" of the rejected record (the origin header); empty
@@ -90,6 +96,18 @@ struct Options {
   // first; pending_outbox() returns what is committed, from memory when the store can.
   // Default false: apply() returns after its commit.
   bool pipeline = false;
+  // The snapshot clock (README, "Snapshot clock"). A pos.events partition's watermark is
+  // the newest event time seen in it minus allowed_lateness; an event counts at
+  // max(event_time, the watermark before it, its customer's as_of). Zero is allowed.
+  absl::Duration allowed_lateness = absl::Hours(24);
+  // A customer's snapshots never straddle the end of a day in this zone: a batch whose
+  // events of one customer cross a day end gives one snapshot per day.
+  absl::TimeZone snapshot_day_zone = absl::UTCTimeZone();
+  // When true, every transaction that consumed records of a partition ends its outbox rows
+  // with that partition's v1::LedgerWatermark record (after the batch's snapshots; see
+  // kWatermarkKeyPrefix). The service turns it on; default false (the outbox then holds
+  // snapshots and DLQ rows only).
+  bool watermark_records = false;
   // Customers kept in memory between batches. Beyond it, after a batch, the cache is
   // dropped (pipelined: all but the batch still being written) and refills from the store.
   size_t customer_cache_capacity = 500'000;

@@ -32,6 +32,8 @@ namespace tierflow::ledger {
 struct OutboxMessage;
 
 using Micros = int64_t;  // UTC unix microseconds
+// "No event time seen yet" (OffsetRow::max_event_time).
+inline constexpr Micros kNoEventTime = INT64_MIN;
 
 enum class EventKind : int32_t { sale = 1, refund = 2, payment = 3, feedback = 4, deferred = 5 };
 
@@ -83,6 +85,9 @@ struct CustomerState {
   // Open invoices and those closed within the payment-behaviour window (about 13 months
   // before last_event_time); older closed ones stay in the store only.
   std::vector<Invoice> invoices;
+  // Every event of the customer in the evaluation day that holds last_event_time (its
+  // snapshot clock) was a backfill (PosEvent.backfill): AccountSnapshot.backfill.
+  bool backfill = false;
   uint64_t batch = 0;  // in memory only: the Ledger's number of the last batch that changed it
   bool stored = false;  // in memory only: the store has its row (load_customers() sets it)
 };
@@ -110,6 +115,9 @@ struct OffsetRow {
   std::string topic;
   int32_t partition = 0;
   int64_t next_offset = 0;
+  // The newest event time among the partition's records before next_offset (the
+  // partition watermark's base, stored with the offset); kNoEventTime when none.
+  Micros max_event_time = kNoEventTime;
 };
 
 struct BalanceRow {
@@ -122,11 +130,14 @@ struct BalanceRow {
 struct OutboxRow {
   std::string topic;        // destination topic
   std::string customer_id;  // record key
-  std::string payload;      // serialized v1::AccountSnapshot, or the rejected record's bytes
+  std::string payload;      // serialized v1::AccountSnapshot or v1::LedgerWatermark, or the
+                            // rejected record's bytes
   std::string error;        // DLQ rows: the reason; empty for snapshots
-  // Snapshots: the customer's version and the snapshot's as_of; 0 for DLQ rows. A store
-  // may keep these instead of the payload and rebuild it from the customer's stored state
-  // (a snapshot whose version is no longer the customer's is then superseded and skipped).
+  // Snapshots: the snapshot's as_of. version > 0: the customer's version, and a store may
+  // keep (version, as_of) instead of the payload and rebuild it from the customer's stored
+  // state (a snapshot whose version is no longer the customer's is then superseded and
+  // skipped). version 0: the payload is kept and relayed as it is (DLQ and watermark rows,
+  // and snapshots a rebuild could not reproduce).
   int64_t version = 0;
   Micros as_of = 0;
   // DLQ rows: where the rejected record was, "topic/partition@offset" (the
