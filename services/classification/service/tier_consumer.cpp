@@ -30,12 +30,14 @@ std::optional<int64_t> TierConsumer::start_offset(std::string_view topic, int32_
   return keeper_.applied_offset(topic, partition).value_or(kOffsetBeginning);
 }
 
-void TierConsumer::on_revoked(const std::vector<kafka::TopicPartition>&) {
-  if (!dirty_) return;
-  keeper_.check_store();
-  keeper_.maintain(Clock::now(), true);
-  dirty_ = false;
-  last_eval_ = Clock::now();
+void TierConsumer::on_revoked(const std::vector<kafka::TopicPartition>& partitions) {
+  if (dirty_) {
+    keeper_.check_store();
+    keeper_.maintain(Clock::now(), true);
+    dirty_ = false;
+    last_eval_ = Clock::now();
+  }
+  keeper_.release_partitions(partitions);
 }
 
 void TierConsumer::handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) {

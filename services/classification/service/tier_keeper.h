@@ -53,6 +53,7 @@ namespace prometheus {
 class Registry;
 }
 namespace tierflow::kafka {
+struct TopicPartition;
 class DeadLetters;
 class Producer;
 class Record;
@@ -85,6 +86,9 @@ class TierKeeper {
   // consumer must stop (the restart resumes from the store).
   void check_store() const;
   bool publisher_attention_due(std::chrono::steady_clock::time_point now) const;
+  // Partitions taken away (after their last commit): this instance stops publishing
+  // progress and summaries for them (their next owner does).
+  void release_partitions(const std::vector<kafka::TopicPartition>& partitions);
   // evaluation_points: watermarks: reads the points topic; true when it brought something
   // (another instance's summary may complete a point: evaluate).
   bool poll_points();

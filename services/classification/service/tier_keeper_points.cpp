@@ -152,6 +152,17 @@ void TierKeeper::publish_summaries_locked(absl::Time point) {
   }
 }
 
+void TierKeeper::release_partitions(const std::vector<kafka::TopicPartition>& partitions) {
+  if (!watermark_points_) return;
+  std::unique_lock lock(mu_);
+  for (const auto& tp : partitions) {
+    if (tp.topic != topics::kAccounts) continue;
+    if (pending_marks_.contains(tp.partition)) continue;  // not committed: keep it for the next commit
+    marks_.erase(tp.partition);
+    published_marks_.erase(tp.partition);
+  }
+}
+
 bool TierKeeper::poll_points() {
   if (!watermark_points_) return false;
   std::unique_lock lock(mu_);
