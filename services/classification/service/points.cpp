@@ -191,8 +191,8 @@ class KafkaFeed final : public Feed {
     o.properties = cfg.kafka.properties;
     // Every partition from its beginning, at every start: the topic is compacted and small.
     consumer_ = std::make_unique<kafka::Consumer>(
-        o, kafka::RecordSource::Callbacks{[](std::string_view, int32_t) -> std::optional<int64_t> { return -2; },
-                                          {}, {}});
+        o,
+        kafka::RecordSource::Callbacks{[](std::string_view, int32_t) -> std::optional<int64_t> { return -2; }, {}, {}});
   }
   std::vector<KeyValue> poll() override {
     std::vector<KeyValue> out;

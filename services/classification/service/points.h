@@ -2,7 +2,8 @@
 // what instances tell each other on `classification.points.v1`, and how it is merged.
 //
 // Points are the day ends of the standard's evaluation.time_zone: each midnight, which
-// ends the day (previous midnight, this midnight] (the ledger's split of snapshots). Two kinds of record, both on the compacted topic:
+// ends the day (previous midnight, this midnight] (the ledger's split of snapshots). Two kinds of record, both on the
+// compacted topic:
 //   "~progress/<p>"           an owned accounts partition's newest watermark and the
 //                             earliest as_of read from it, so every instance finds the
 //                             same first point (the day end of the earliest as_of of all

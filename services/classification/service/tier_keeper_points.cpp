@@ -103,7 +103,8 @@ void TierKeeper::publish_progress_locked() {
     const auto [key, value] = points::progress_record({p, m.watermark, m.first_as_of});
     // A progress record lost is sent again with the next change; the partition's summaries
     // carry the completeness that matters.
-    producer_.produce(topics::kPoints, key, value, {{std::string(kafka::kTypeHeader), "tierflow.classification.Progress"}},
+    producer_.produce(topics::kPoints, key, value,
+                      {{std::string(kafka::kTypeHeader), "tierflow.classification.Progress"}},
                       [](const kafka::DeliveryReport&) {});
     published_marks_[p] = m;
   }

@@ -84,7 +84,7 @@ std::optional<uint64_t> rank_of(const Standard& standard, const Request& q, uint
   if (q.top) {
     // The k-th best value, k = p*n rounded per percentile.rounding (default up: ceil);
     // none when p*n rounds to nobody.
-    const uint64_t k = standard.percentile_rounding() == PercentileRounding::up ? (q.param * n + 9999) / 10000
+    const uint64_t k = standard.percentile_rounding() == PercentileRounding::up        ? (q.param * n + 9999) / 10000
                        : standard.percentile_rounding() == PercentileRounding::nearest ? (q.param * n + 5000) / 10000
                                                                                        : q.param * n / 10000;
     if (k == 0) return std::nullopt;
@@ -126,7 +126,8 @@ PopulationSummary PopulationSummary::of(const Standard& standard, std::span<cons
 }
 
 void PopulationSummary::merge(const PopulationSummary& other) {
-  if (columns.size() != other.columns.size()) throw std::invalid_argument("population summaries of different standards");
+  if (columns.size() != other.columns.size())
+    throw std::invalid_argument("population summaries of different standards");
   for (size_t i = 0; i < columns.size(); ++i) {
     Column& a = columns[i];
     const Column& b = other.columns[i];

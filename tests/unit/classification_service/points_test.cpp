@@ -20,12 +20,12 @@
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
 #include "service/points.h"
-#include "tierflow/classification/standard.h"
 #include "service/store.h"
 #include "service/tier_consumer.h"
 #include "service/tier_keeper.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/support/process.h"
+#include "tierflow/classification/standard.h"
 
 namespace tierflow::classification {
 namespace {
@@ -188,7 +188,8 @@ class Instance {
     for (int32_t p : owned_) tps.push_back({std::string(topics::kAccounts), p});
     driver_->assign(tps);
     for (const auto& [p, list] : pushed_)
-      for (const Out& r : list) driver_->push(topics::kAccounts, p, r.key, r.value, {{std::string(kafka::kTypeHeader), r.type}});
+      for (const Out& r : list)
+        driver_->push(topics::kAccounts, p, r.key, r.value, {{std::string(kafka::kTypeHeader), r.type}});
   }
   // kill -9 and start again from the store.
   void crash_and_restart() {
@@ -322,7 +323,8 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
   // Big ledger batches, everything delivered before the loop runs, partition 1 first.
   const Result b = run_single(store("b.db"), 50, 5000, 100000, [](size_t) { return 1; });
   // Odd batches, partition 0 first, with a kill -9 in the middle.
-  const Result c = run_single(store("c.db"), 7, 13, 5, [](size_t) { return 0; }, 300);
+  const Result c = run_single(
+      store("c.db"), 7, 13, 5, [](size_t) { return 0; }, 300);
   EXPECT_EQ(diff(a, b), "") << "big batches";
   EXPECT_EQ(diff(a, c), "") << "odd batches and a restart";
 
@@ -530,7 +532,8 @@ TEST(PopulationSummaryTest, MergedSummariesGiveTheSingleProcessCutPoints) {
     part[rng() % 3].push_back(f);
   }
   PopulationSummary merged = PopulationSummary::decode(PopulationSummary::of(*standard, part[0]).encode());
-  for (int k = 1; k < 3; ++k) merged.merge(PopulationSummary::decode(PopulationSummary::of(*standard, part[k]).encode()));
+  for (int k = 1; k < 3; ++k)
+    merged.merge(PopulationSummary::decode(PopulationSummary::of(*standard, part[k]).encode()));
   EXPECT_EQ(merged, PopulationSummary::of(*standard, all));
   const Population whole = Population::compute(*standard, all);
   const Population from = Population::from_summary(*standard, merged);
