@@ -368,9 +368,7 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
     EXPECT_LT(r.value.size(), 64u + 32) << r.key;
     chunks += !r.key.starts_with("~") && r.key.ends_with("/1") ? 1 : 0;
   }
-  EXPECT_GT(chunks, 0u) << "no summary needed a second chunk: the chunking is not exercised "
-                        << producer.stored(topics::kPoints).back().key << " "
-                        << producer.stored(topics::kPoints).back().value.size();
+  EXPECT_GT(chunks, 0u) << "no summary needed a second chunk: the chunking is not exercised";
 }
 
 Out snapshot_record(const std::string& id, int64_t version, absl::Time as_of, int64_t orders, bool backfill = false) {
