@@ -405,4 +405,32 @@ Consumer::~Consumer() {
   rd_kafka_destroy_flags(rk_, rd_kafka_consumer_closed(rk_) ? 0 : RD_KAFKA_DESTROY_F_NO_CONSUMER_CLOSE);
 }
 
+int partition_count(const std::string& bootstrap, const std::string& topic, const Properties& extra,
+                    std::chrono::milliseconds timeout) {
+  Properties props{{"bootstrap.servers", bootstrap}};
+  for (const auto& [k, v] : extra) props[k] = v;
+  rd_kafka_conf_t* conf = make_conf(props);
+  rd_kafka_conf_set_log_cb(conf, log_cb);
+  char err[512];
+  std::unique_ptr<rd_kafka_t, void (*)(rd_kafka_t*)> rk(rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err),
+                                                         rd_kafka_destroy);
+  if (!rk) {
+    rd_kafka_conf_destroy(conf);
+    throw KafkaError(std::string("kafka: ") + err);
+  }
+  std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> t(rd_kafka_topic_new(rk.get(), topic.c_str(), nullptr),
+                                                                   rd_kafka_topic_destroy);
+  const rd_kafka_metadata_t* md = nullptr;
+  const auto rc = rd_kafka_metadata(rk.get(), 0, t.get(), &md, static_cast<int>(timeout.count()));
+  if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    throw KafkaError("kafka: metadata of " + topic + ": " + rd_kafka_err2str(rc));
+  }
+  int n = 0;
+  const bool known = md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (known) n = md->topics[0].partition_cnt;
+  rd_kafka_metadata_destroy(md);
+  if (!known || n <= 0) throw KafkaError("kafka: topic " + topic + " is not known to the brokers");
+  return n;
+}
+
 }  // namespace tierflow::kafka

@@ -121,4 +121,10 @@ class Consumer final : public RecordSource {
   bool closed_ = false;
 };
 
+// The partition count of `topic` from the brokers' metadata (a short-lived handle of its
+// own). Throws KafkaError when the brokers do not answer within `timeout` or do not know
+// the topic.
+int partition_count(const std::string& bootstrap, const std::string& topic, const Properties& extra,
+                    std::chrono::milliseconds timeout);
+
 }  // namespace tierflow::kafka

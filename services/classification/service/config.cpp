@@ -25,6 +25,10 @@ Config load_config(const std::string& path) {
       std::chrono::milliseconds(root.get_int("evaluate_delay_ms", c.evaluate_delay.count(), 1, int64_t{3600} * 1000));
   c.watch_queue_size = static_cast<int>(root.get_int("watch_queue_size", c.watch_queue_size, 1, 1000000));
   c.group_id = root.get_string("group_id", c.group_id);
+  c.evaluation_points = root.get_enum("evaluation_points", c.evaluation_points, {"newest_event", "watermarks"});
+  c.accounts_partitions = static_cast<int>(root.get_int("accounts_partitions", c.accounts_partitions, 0, 100000));
+  c.instance_id = root.get_string("instance_id", c.instance_id);
+  c.points_chunk_bytes = static_cast<int>(root.get_int("points_chunk_bytes", c.points_chunk_bytes, 64, 950000));
   loader.finish();
   for (const auto& [key, value] : {std::pair<std::string_view, const std::string*>{"standard_path", &c.standard_path},
                                    {"store_path", &c.store_path},

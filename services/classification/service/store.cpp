@@ -47,12 +47,31 @@ constexpr std::string_view kSchema = R"sql(
     part INTEGER NOT NULL,
     next_offset INTEGER NOT NULL,
     PRIMARY KEY (topic, part)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS marks (
+    part INTEGER PRIMARY KEY,
+    watermark_us INTEGER NOT NULL,
+    first_as_of_us INTEGER NOT NULL);
+  CREATE TABLE IF NOT EXISTS held (
+    customer_id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    part INTEGER NOT NULL,
+    snapshot BLOB NOT NULL,
+    PRIMARY KEY (customer_id, version)) WITHOUT ROWID;
   CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
-int64_t micros(absl::Time t) { return absl::ToUnixMicros(t); }
+int64_t micros(absl::Time t) {
+  if (t == absl::InfinitePast()) return INT64_MIN;
+  if (t == absl::InfiniteFuture()) return INT64_MAX;
+  return absl::ToUnixMicros(t);
+}
+absl::Time from_stored(int64_t us) {
+  if (us == INT64_MIN) return absl::InfinitePast();
+  if (us == INT64_MAX) return absl::InfiniteFuture();
+  return absl::FromUnixMicros(us);
+}
 absl::Time from_micros(int64_t us) { return absl::FromUnixMicros(us); }
 
 template <typename Message>
@@ -92,7 +111,19 @@ std::string_view to_string(Store::OverrideAction a) {
 Store::Store(const std::string& path, Mode mode)
     : db_(Db::open(path, sql::sqlite::Options{.cache_size_kib = mode == Mode::writer ? 64 * 1024 : 2 * 1024,
                                               .create = mode == Mode::writer})) {
-  if (mode == Mode::writer) db_.exec(kSchema);
+  if (mode == Mode::writer) {
+    db_.exec(kSchema);
+    // Stores made before provisional assignments and partitions were recorded.
+    auto has_column = [&](std::string_view table, std::string_view column) {
+      auto q = db_.prepare("SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2");
+      q.bind_text(1, table).bind_text(2, column);
+      return q.step();
+    };
+    if (!has_column("history", "provisional")) {
+      db_.exec("ALTER TABLE history ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0");
+    }
+    if (!has_column("customers", "account_part")) db_.exec("ALTER TABLE customers ADD COLUMN account_part INTEGER");
+  }
 }
 
 void Store::apply(const Batch& batch) {
@@ -100,11 +131,18 @@ void Store::apply(const Batch& batch) {
   sql::sqlite::Transaction tx(db_);
   if (!batch.accounts.empty()) {
     auto q = db_.prepare(
-        "INSERT INTO customers (customer_id, account, account_version) VALUES (?1, ?2, ?3) "
+        "INSERT INTO customers (customer_id, account, account_version, account_part) VALUES (?1, ?2, ?3, ?4) "
         "ON CONFLICT (customer_id) DO UPDATE SET account = excluded.account, "
-        "account_version = excluded.account_version");
-    for (const auto* a : batch.accounts) {
-      q.bind_text(1, a->customer_id()).bind_blob(2, a->SerializeAsString()).bind_int64(3, a->version()).run();
+        "account_version = excluded.account_version, account_part = excluded.account_part");
+    for (size_t i = 0; i < batch.accounts.size(); ++i) {
+      const auto* a = batch.accounts[i];
+      q.bind_text(1, a->customer_id()).bind_blob(2, a->SerializeAsString()).bind_int64(3, a->version());
+      if (i < batch.account_partitions.size()) {
+        q.bind_int64(4, batch.account_partitions[i]);
+      } else {
+        q.bind_null(4);
+      }
+      q.run();
     }
   }
   if (!batch.profiles.empty()) {
@@ -120,10 +158,10 @@ void Store::apply(const Batch& batch) {
     // before_tier: the tier of the version this one replaces (the proto's previous_tier is
     // the tier before the last tier change, which may be several versions back).
     auto before = db_.prepare("SELECT tier FROM history WHERE customer_id = ?1 AND version < ?2 "
-                              "ORDER BY version DESC LIMIT 1");
+                              "AND provisional = 0 ORDER BY version DESC LIMIT 1");
     auto hist = db_.prepare(
         "INSERT OR REPLACE INTO history (customer_id, version, effective_us, tier, before_tier, standard_version, "
-        "reason, recorded_us, published, assignment) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9)");
+        "reason, recorded_us, published, assignment, provisional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)");
     const int64_t now_us = micros(absl::Now());
     for (const auto* a : batch.changes) {
       const std::string blob = a->SerializeAsString();
@@ -135,8 +173,37 @@ void Store::apply(const Batch& batch) {
       hist.bind_int64(3, micros(timeutil::from_proto(a->evaluated_time())));
       hist.bind_text(4, a->tier()).bind_text(5, before_tier).bind_text(6, a->standard_version());
       hist.bind_text(7, a->reasons_size() > 0 ? a->reasons(a->reasons_size() - 1) : a->matched_rule());
-      hist.bind_int64(8, now_us).bind_blob(9, blob).run();
+      hist.bind_int64(8, now_us).bind_blob(9, blob).bind_int64(10, a->provisional() ? 1 : 0).run();
     }
+  }
+  if (!batch.drop_provisional.empty()) {
+    auto q = db_.prepare("DELETE FROM history WHERE customer_id = ?1 AND version > ?2 AND provisional = 1");
+    for (const auto& [id, version] : batch.drop_provisional) q.bind_text(1, id).bind_int64(2, version).run();
+  }
+  if (!batch.marks.empty()) {
+    auto q = db_.prepare(
+        "INSERT INTO marks (part, watermark_us, first_as_of_us) VALUES (?1, ?2, ?3) ON CONFLICT (part) DO UPDATE "
+        "SET watermark_us = excluded.watermark_us, first_as_of_us = excluded.first_as_of_us");
+    for (const auto& [p, m] : batch.marks) {
+      q.bind_int64(1, p).bind_int64(2, micros(m.watermark)).bind_int64(3, micros(m.first_as_of)).run();
+    }
+  }
+  if (!batch.unhold.empty()) {
+    auto q = db_.prepare("DELETE FROM held WHERE customer_id = ?1 AND version = ?2");
+    for (const auto& [id, version] : batch.unhold) q.bind_text(1, id).bind_int64(2, version).run();
+  }
+  if (!batch.hold.empty()) {
+    auto q = db_.prepare("INSERT OR REPLACE INTO held (customer_id, version, part, snapshot) VALUES (?1, ?2, ?3, ?4)");
+    for (const Held* h : batch.hold) {
+      q.bind_text(1, h->snapshot.customer_id()).bind_int64(2, h->snapshot.version()).bind_int64(3, h->partition);
+      q.bind_blob(4, h->snapshot.SerializeAsString()).run();
+    }
+  }
+  if (batch.point) {
+    auto q = db_.prepare(
+        "INSERT INTO meta (key, value) VALUES ('point_us', ?1) "
+        "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
+    q.bind_int64(1, micros(*batch.point)).run();
   }
   if (!batch.overrides.empty()) {
     auto put = db_.prepare(
@@ -182,8 +249,15 @@ void Store::apply(const Batch& batch) {
   tx.commit();
 }
 
+void Store::checkpoint() {
+  auto q = db_.prepare("PRAGMA wal_checkpoint(TRUNCATE)");
+  while (q.step()) {
+  }
+}
+
 void Store::load(const std::function<void(CustomerRow&&)>& each) {
-  auto q = db_.prepare("SELECT customer_id, account, profile, assignment, override FROM customers ORDER BY customer_id");
+  auto q = db_.prepare(
+      "SELECT customer_id, account, profile, assignment, override, account_part FROM customers ORDER BY customer_id");
   while (q.step()) {
     CustomerRow row;
     row.customer_id = std::string(q.column_text(0));
@@ -191,6 +265,7 @@ void Store::load(const std::function<void(CustomerRow&&)>& each) {
     row.profile = parse_optional<v1::CustomerProfile>(q, 2);
     row.current = parse_optional<v1::TierAssignment>(q, 3);
     row.override = parse_optional<v1::TierOverride>(q, 4);
+    if (!q.column_is_null(5)) row.account_partition = static_cast<int32_t>(q.column_int64(5));
     each(std::move(row));
   }
 }
@@ -208,6 +283,36 @@ std::optional<absl::Time> Store::watermark() {
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'watermark_us'");
   if (!q.step()) return std::nullopt;
   return from_micros(q.column_int64(0));
+}
+
+std::optional<absl::Time> Store::point() {
+  auto q = db_.prepare("SELECT value FROM meta WHERE key = 'point_us'");
+  if (!q.step()) return std::nullopt;
+  return from_stored(q.column_int64(0));
+}
+
+std::map<int32_t, Store::Mark> Store::marks() {
+  auto q = db_.prepare("SELECT part, watermark_us, first_as_of_us FROM marks");
+  std::map<int32_t, Mark> out;
+  while (q.step()) {
+    out[static_cast<int32_t>(q.column_int64(0))] = Mark{from_stored(q.column_int64(1)), from_stored(q.column_int64(2))};
+  }
+  return out;
+}
+
+std::vector<Store::Held> Store::held() {
+  auto q = db_.prepare("SELECT part, snapshot FROM held ORDER BY customer_id, version");
+  std::vector<Held> out;
+  while (q.step()) out.push_back(Held{static_cast<int32_t>(q.column_int64(0)), parse_blob<v1::AccountSnapshot>(q, 1)});
+  return out;
+}
+
+std::optional<v1::TierAssignment> Store::record(const std::string& customer_id) {
+  auto q = db_.prepare(
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND provisional = 0 ORDER BY version DESC LIMIT 1");
+  q.bind_text(1, customer_id);
+  if (!q.step()) return std::nullopt;
+  return parse_blob<v1::TierAssignment>(q, 0);
 }
 
 bool Store::has_customer(const std::string& customer_id) {
@@ -249,7 +354,9 @@ std::vector<v1::TierAssignment> Store::history(const std::string& customer_id, i
                                                bool* more) {
   // Newest first; a row is kept when it differs from the next older one (the oldest row,
   // the first assignment, always counts). A customer's rows are few: this reads them all.
-  auto q = db_.prepare("SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC");
+  auto q = db_.prepare(
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 AND provisional = 0 "
+      "ORDER BY version DESC");
   q.bind_text(1, customer_id).bind_int64(2, before_version > 0 ? before_version : INT64_MAX);
   std::vector<v1::TierAssignment> out;
   *more = false;
@@ -272,7 +379,9 @@ std::vector<v1::TierAssignment> Store::history(const std::string& customer_id, i
 }
 
 std::optional<v1::TierAssignment> Store::before_override(const std::string& customer_id, int64_t before_version) {
-  auto q = db_.prepare("SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 ORDER BY version DESC");
+  auto q = db_.prepare(
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND version < ?2 AND provisional = 0 "
+      "ORDER BY version DESC");
   q.bind_text(1, customer_id).bind_int64(2, before_version);
   while (q.step()) {
     auto a = parse_blob<v1::TierAssignment>(q, 0);
@@ -283,7 +392,8 @@ std::optional<v1::TierAssignment> Store::before_override(const std::string& cust
 
 std::optional<v1::TierAssignment> Store::as_of(const std::string& customer_id, absl::Time t) {
   auto q = db_.prepare(
-      "SELECT assignment FROM history WHERE customer_id = ?1 AND effective_us <= ?2 ORDER BY version DESC LIMIT 1");
+      "SELECT assignment FROM history WHERE customer_id = ?1 AND effective_us <= ?2 AND provisional = 0 "
+      "ORDER BY version DESC LIMIT 1");
   q.bind_text(1, customer_id).bind_int64(2, micros(t));
   if (!q.step()) return std::nullopt;
   return parse_blob<v1::TierAssignment>(q, 0);

@@ -2,7 +2,11 @@
 // inputs (profile, newest account snapshot and its version), the current assignment and
 // the override; every assignment version (history, also the outbox of what still has to
 // reach Redis and tiers.assignments.v1); the override audit trail; the applied Kafka
-// offsets per topic/partition; and the clock's watermark.
+// offsets per topic/partition; and the clock's watermark. With evaluation points on the
+// ledger's watermarks (issue 10) also: the last evaluated point, each owned accounts
+// partition's watermark and earliest snapshot time, and the snapshots held for a later
+// point. Provisional assignments (decided between points) are rows of the outbox too, but
+// never history, as-of or override-base rows.
 //
 // Everything one consumed batch and its evaluation changed is written by apply() in one
 // transaction, so the stored offsets never run ahead of (or behind) the stored state: a
@@ -46,6 +50,7 @@ class Store {
   struct CustomerRow {
     std::string customer_id;
     std::optional<v1::AccountSnapshot> account;
+    int32_t account_partition = -1;  // the accounts partition it was read from (-1: not recorded)
     std::optional<v1::CustomerProfile> profile;
     std::optional<v1::TierAssignment> current;
     std::optional<v1::TierOverride> override;
@@ -65,30 +70,66 @@ class Store {
 
   using TopicPartition = std::pair<std::string, int32_t>;
 
+  // One owned ledger.accounts.v1 partition's progress: its newest watermark record and the
+  // earliest as_of of any snapshot read from it (InfinitePast/InfiniteFuture: none yet).
+  struct Mark {
+    absl::Time watermark = absl::InfinitePast();
+    absl::Time first_as_of = absl::InfiniteFuture();
+    bool operator==(const Mark&) const = default;
+  };
+  // A snapshot newer than the open evaluation point, applied when that point is evaluated.
+  struct Held {
+    int32_t partition = 0;
+    v1::AccountSnapshot snapshot;
+  };
+
   // What one consumed batch and its evaluation changed. Pointers are borrowed for the
   // duration of apply().
   struct Batch {
     std::vector<const v1::AccountSnapshot*> accounts;   // upserted with their version
+    std::vector<int32_t> account_partitions;            // empty, or the partition of each of `accounts`
     std::vector<const v1::CustomerProfile*> profiles;   // upserted
     std::vector<const v1::TierAssignment*> changes;     // new current assignment + history row (unpublished)
     std::vector<OverrideChange> overrides;
     std::map<TopicPartition, int64_t> offsets;          // next offset to read
     std::optional<absl::Time> watermark;
     std::vector<std::pair<std::string, int64_t>> published;  // (customer, version) now in Redis and Kafka
+    std::map<int32_t, Mark> marks;                             // upserted
+    std::vector<const Held*> hold;                             // held snapshots added
+    std::vector<std::pair<std::string, int64_t>> unhold;       // (customer, version) applied: no longer held
+    // (customer, version): provisional outbox rows above `version` go (a point's record replaced them)
+    std::vector<std::pair<std::string, int64_t>> drop_provisional;
+    std::optional<absl::Time> point;  // the evaluation point now evaluated
 
     bool empty() const {
       return accounts.empty() && profiles.empty() && changes.empty() && overrides.empty() && offsets.empty() &&
-             !watermark && published.empty();
+             !watermark && published.empty() && marks.empty() && hold.empty() && unhold.empty() &&
+             drop_provisional.empty() && !point;
     }
   };
   // All of the batch or nothing. A history row that already exists (same customer and
   // version) is replaced.
   void apply(const Batch& batch);
 
+  // Copies the write-ahead log into the database and empties it. After a batch that wrote
+  // much (an evaluation point): SQLite looks every page read up in the log's index, whose
+  // cost grows with the log, so a log left at the size of the population slows every
+  // later per-sale read and write. Readers in flight keep what they need (it then stops
+  // early and changes nothing they see).
+  void checkpoint();
+
   // Every stored customer, in customer id order. Used once at start.
   void load(const std::function<void(CustomerRow&&)>& each);
   std::map<TopicPartition, int64_t> offsets();
   std::optional<absl::Time> watermark();
+  // The last evaluated point; nullopt when none was.
+  std::optional<absl::Time> point();
+  std::map<int32_t, Mark> marks();
+  // Every held snapshot, by customer then version.
+  std::vector<Held> held();
+  // The newest assignment that is not provisional (the record a point's decision is based
+  // on); nullopt when there is none.
+  std::optional<v1::TierAssignment> record(const std::string& customer_id);
 
   bool has_customer(const std::string& customer_id);
   // The customer's current assignment (the one the last committed batch gave it).

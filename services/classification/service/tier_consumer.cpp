@@ -30,12 +30,14 @@ std::optional<int64_t> TierConsumer::start_offset(std::string_view topic, int32_
   return keeper_.applied_offset(topic, partition).value_or(kOffsetBeginning);
 }
 
-void TierConsumer::on_revoked(const std::vector<kafka::TopicPartition>&) {
-  if (!dirty_) return;
-  keeper_.check_store();
-  keeper_.maintain(Clock::now(), true);
-  dirty_ = false;
-  last_eval_ = Clock::now();
+void TierConsumer::on_revoked(const std::vector<kafka::TopicPartition>& partitions) {
+  if (dirty_) {
+    keeper_.check_store();
+    keeper_.maintain(Clock::now(), true);
+    dirty_ = false;
+    last_eval_ = Clock::now();
+  }
+  keeper_.release_partitions(partitions);
 }
 
 void TierConsumer::handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) {
@@ -50,7 +52,9 @@ void TierConsumer::tick() {
   const bool settled = !handled_;  // this poll returned nothing
   handled_ = false;
   const auto now = Clock::now();
-  const bool input_due = dirty_ && (settled || now - first_pending_ >= cfg_.evaluate_delay);
+  // Another instance's summary may complete an evaluation point (evaluation_points: watermarks).
+  const bool points_due = keeper_.poll_points();
+  const bool input_due = (dirty_ && (settled || now - first_pending_ >= cfg_.evaluate_delay)) || points_due;
   const bool schedule_due = now - last_eval_ >= cfg_.reevaluate_interval;
   if (!input_due && !schedule_due && !keeper_.publisher_attention_due(now)) return;
   keeper_.maintain(now, input_due || schedule_due, schedule_due);

@@ -9,6 +9,7 @@
 #include "common/config/config.h"
 #include "common/errors/errors.h"
 #include "common/kafka/consumer_loop.h"
+#include "common/kafka/kafka.h"
 #include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
@@ -31,6 +32,9 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
       events_clock_(cfg.clock == "events" || cfg.clock == "watermark"),
       standard_(Standard::load_file(cfg.standard_path)),
       store_(std::make_unique<Store>(cfg.store_path)),
+      watermark_points_(events_clock_ && cfg.evaluation_points == "watermarks"),
+      partitions_(cfg.accounts_partitions),
+      summaries_sent_(std::make_shared<std::pair<std::mutex, std::set<std::pair<int64_t, int32_t>>>>()),
       publisher_(cfg, producer, *store_, probe_) {
   spdlog::info("standard {} loaded from {}", standard_->version(), cfg.standard_path);
   size_t assigned = 0, overrides = 0;
@@ -39,6 +43,8 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
     if (row.account) {
       c.account = compact(*row.account);
       c.account_version = row.account->version();
+      c.backfill = row.account->backfill();
+      c.partition = row.account_partition;
     }
     if (row.profile) c.profile = compact(*row.profile, vocabulary_);
     if (row.current) note_current(c, *row.current);
@@ -48,6 +54,21 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
   });
   applied_offsets_ = store_->offsets();
   if (auto w = store_->watermark()) watermark_ = stored_watermark_ = *w;
+  if (watermark_points_) {
+    // The last point, the owned partitions' marks and the held snapshots; the cut points of
+    // the last point come back from the points topic (frozen_known_).
+    if (auto p = store_->point()) {
+      last_point_ = *p;
+      board_.forget_before(last_point_);
+    }
+    marks_ = published_marks_ = store_->marks();
+    for (auto& h : store_->held()) {
+      std::string id = h.snapshot.customer_id();
+      held_[id].push_back(std::move(h));
+    }
+    for (const auto& [p, m] : marks_) board_.set_progress({p, m.watermark, m.first_as_of});
+    published_marks_.clear();  // publish them again: the topic may have lost nothing, but it costs little
+  }
   // The population as of the restored clock, so explain, distribution and overrides answer
   // before the first evaluation (which decides everyone: no customer has `last` yet).
   const absl::Time t = clock_locked();
@@ -72,6 +93,7 @@ void TierKeeper::note_current(Customer& c, const v1::TierAssignment& a) {
   c.has_current = true;
   c.pending_downgrade = a.has_pending_downgrade();
   overview_.note_assignment(a);
+  c.provisional = a.provisional();
 }
 
 Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const {
@@ -81,6 +103,7 @@ Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& 
   const CustomerInputs in{id, nullptr, c.profile ? &profile : nullptr};
   Evaluation e = full ? evaluate(*standard_, population_, f, in) : evaluate_assignment(*standard_, population_, f, in);
   e.assignment.set_clock(events_clock_ ? "events" : "wall");
+  e.assignment.set_backfill(c.backfill);
   if (c.account && !values_currency(*standard_, c.account->currency)) {
     e.explanation.push_back(fmt::format(
         "this customer's money is in {}, which standard {} does not value: none of it is counted (sales, value "
@@ -150,10 +173,17 @@ void TierKeeper::apply(std::span<const kafka::Record> batch, kafka::DeadLetters&
   size_t poison = 0;
   for (const auto& r : batch) {
     probe_.records.Increment();
-    Input in{Store::TopicPartition{std::string(r.topic()), r.partition()}, r.offset(), {}, {}};
+    Input in{Store::TopicPartition{std::string(r.topic()), r.partition()}, r.offset(), {}, {}, {}};
     const char* why = nullptr;
-    if (r.topic() == topics::kAccounts && r.header(kafka::kTypeHeader) == "tierflow.v1.LedgerWatermark") {
-      // The ledger's completeness marks (no customer): consumed, not evaluated.
+    const auto type = r.header(kafka::kTypeHeader);
+    if (r.topic() == topics::kAccounts &&
+        ((type && *type == "tierflow.v1.LedgerWatermark") || r.key().starts_with("~watermark/"))) {
+      v1::LedgerWatermark m;
+      if (m.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && m.has_watermark()) {
+        in.mark = std::move(m);
+      } else {
+        why = "not a tierflow.v1.LedgerWatermark with a watermark";
+      }
     } else if (r.topic() == topics::kAccounts) {
       v1::AccountSnapshot s;
       if (s.ParseFromArray(r.value().data(), static_cast<int>(r.value().size())) && !s.customer_id().empty()) {
@@ -184,8 +214,21 @@ void TierKeeper::apply(std::span<const kafka::Record> batch, kafka::DeadLetters&
 void TierKeeper::apply_input(Input& in) {
   applied_offsets_[in.tp] = in.offset + 1;
   pending_offsets_.insert(in.tp);
-  if (in.account) {
-    v1::AccountSnapshot& s = *in.account;
+  if (watermark_points_ && (in.account || in.mark)) {
+    apply_points_input(in);
+  } else if (in.account) {
+    apply_account(std::move(*in.account), in.tp.second);
+  } else if (in.profile) {
+    v1::CustomerProfile& p = *in.profile;
+    customers_[p.customer_id()].profile = compact(p, vocabulary_);
+    std::string id = p.customer_id();
+    changed_.insert(id);
+    pending_profiles_.insert_or_assign(std::move(id), std::move(p));
+  }
+}
+
+void TierKeeper::apply_account(v1::AccountSnapshot&& s, int32_t partition) {
+  {
     Customer& c = customers_[s.customer_id()];
     if (c.account && c.account_version >= s.version()) {
       probe_.stale.Increment();
@@ -193,6 +236,8 @@ void TierKeeper::apply_input(Input& in) {
     }
     if (s.has_as_of()) watermark_ = std::max(watermark_, timeutil::from_proto(s.as_of()));
     c.account = compact(s);
+    c.backfill = s.backfill();
+    c.partition = partition;
     if (!c.foreign_warned && !values_currency(*standard_, c.account->currency)) {
       // Once per customer and process: the money is ignored, which must not be silent.
       c.foreign_warned = true;
@@ -203,13 +248,7 @@ void TierKeeper::apply_input(Input& in) {
     c.account_version = s.version();
     std::string id = s.customer_id();
     changed_.insert(id);
-    pending_accounts_.insert_or_assign(std::move(id), std::move(s));
-  } else if (in.profile) {
-    v1::CustomerProfile& p = *in.profile;
-    customers_[p.customer_id()].profile = compact(p, vocabulary_);
-    std::string id = p.customer_id();
-    changed_.insert(id);
-    pending_profiles_.insert_or_assign(std::move(id), std::move(p));
+    pending_accounts_.insert_or_assign(std::move(id), std::make_pair(std::move(s), partition));
   }
 }
 
@@ -227,7 +266,9 @@ void TierKeeper::maintain(std::chrono::steady_clock::time_point now, bool evalua
   std::unique_lock lock(mu_);
   publisher_.maintain(now);
   if (!evaluate) return;
-  if (point || point_due_locked()) {
+  if (watermark_points_) {
+    advance_points_locked();  // points are day ends only: the schedule just looks for them
+  } else if (point || point_due_locked()) {
     evaluate_all();
   } else {
     evaluate_changed();
@@ -250,7 +291,9 @@ void TierKeeper::drain(bool dirty) {
   {
     std::unique_lock lock(mu_);
     if (dirty && !store_failed_) {
-      if (point_due_locked()) {
+      if (watermark_points_) {
+        advance_points_locked();
+      } else if (point_due_locked()) {
         evaluate_all();
       } else {
         evaluate_changed();
@@ -267,7 +310,13 @@ void TierKeeper::drain(bool dirty) {
 }
 
 void TierKeeper::fill_pending(Store::Batch& batch) {
-  for (const auto& [id, a] : pending_accounts_) batch.accounts.push_back(&a);
+  for (const auto& [id, a] : pending_accounts_) {
+    batch.accounts.push_back(&a.first);
+    batch.account_partitions.push_back(a.second);
+  }
+  for (int32_t p : pending_marks_) batch.marks[p] = marks_.at(p);
+  for (const auto& [key, h] : pending_hold_) batch.hold.push_back(&h);
+  batch.unhold = pending_unhold_;
   for (const auto& [id, p] : pending_profiles_) batch.profiles.push_back(&p);
   for (const auto& tp : pending_offsets_) batch.offsets[tp] = applied_offsets_.at(tp);
   if (watermark_ > stored_watermark_) batch.watermark = watermark_;
@@ -291,6 +340,9 @@ void TierKeeper::clear_pending() {
   pending_accounts_.clear();
   pending_profiles_.clear();
   pending_offsets_.clear();
+  pending_marks_.clear();
+  pending_hold_.clear();
+  pending_unhold_.clear();
   stored_watermark_ = std::max(stored_watermark_, watermark_);
 }
 
@@ -299,12 +351,12 @@ size_t TierKeeper::reevaluate() {
   return evaluate_all();
 }
 
-size_t TierKeeper::evaluate_all() { return run_evaluation(true); }
+size_t TierKeeper::evaluate_all() { return watermark_points_ ? advance_points_locked() : run_evaluation(true); }
 size_t TierKeeper::evaluate_changed() { return run_evaluation(false); }
 
-size_t TierKeeper::run_evaluation(bool point) {
+size_t TierKeeper::run_evaluation(bool point, std::optional<absl::Time> at_point, const PopulationSummary* summary) {
   const auto started = std::chrono::steady_clock::now();
-  const absl::Time t = clock_locked();
+  const absl::Time t = at_point ? *at_point : clock_locked();
   const absl::Time t_point = t;
   if (!clock_known_locked()) {
     // No event time yet (events clock, profiles only): store the inputs, decide nothing
@@ -326,8 +378,10 @@ size_t TierKeeper::run_evaluation(bool point) {
       order.emplace_back(&id, &c);
       all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
     }
-    population_ = Population::compute(*standard_, all);
+    population_ = summary != nullptr ? Population::from_summary(*standard_, *summary)
+                                     : Population::compute(*standard_, all);
     last_point_ = t;
+    frozen_known_ = true;
   } else {
     order.reserve(changed_.size());
     all.reserve(changed_.size());
@@ -360,7 +414,7 @@ size_t TierKeeper::run_evaluation(bool point) {
   for (size_t i = 0; i < order.size(); ++i) {
     Customer& c = *order[i].second;
     const Classification cls = classify(*standard_, population_, all[i], c.profile ? &*c.profile : nullptr, mappings_);
-    if (!c.last_valid || cls != c.last || c.pending_downgrade || c.override) need.push_back(i);
+    if (!c.last_valid || cls != c.last || c.pending_downgrade || c.override || c.provisional) need.push_back(i);
     c.last = cls;
     c.last_valid = true;
   }
@@ -368,6 +422,14 @@ size_t TierKeeper::run_evaluation(bool point) {
   std::vector<std::pair<Customer*, v1::TierAssignment>> next;
   std::vector<Customer*> expired;
   Store::Batch batch;
+  if (summary != nullptr) batch.point = t_point;
+  // With watermark points a decision is taken from the last record (the last point's
+  // decision, or an override's), never from a provisional one: between points the result
+  // is provisional; at a point it is the record, and a provisional assignment the record
+  // does not confirm is replaced by the record again.
+  std::vector<v1::TierAssignment> records;  // bases read for customers whose current is provisional
+  records.reserve(watermark_points_ ? need.size() : 0);
+  std::vector<std::pair<std::string, int64_t>> drops;
   auto decide_one = [&](size_t i, const v1::TierAssignment* current) {
     const std::string& id = *order[i].first;
     Customer& c = *order[i].second;
@@ -381,9 +443,25 @@ size_t TierKeeper::run_evaluation(bool point) {
         ovr = c.override.get();
       }
     }
+    if (watermark_points_ && c.provisional) {
+      auto base = store_->record(id);
+      if (!base) {
+        current = nullptr;
+      } else {
+        records.push_back(std::move(*base));
+        current = &records.back();
+      }
+    }
     bool changed = false;
     v1::TierAssignment a = decide(*standard_, evaluate_customer(id, c, all[i], false), current, ovr, t, &changed);
-    if (changed) next.emplace_back(&c, std::move(a));
+    if (watermark_points_ && !point) a.set_provisional(true);
+    if (changed) {
+      next.emplace_back(&c, std::move(a));
+    } else if (watermark_points_ && c.provisional && current != nullptr) {
+      // Back to the record, as it was.
+      drops.emplace_back(id, current->version());
+      next.emplace_back(&c, *current);
+    }
   };
   // The current assignments come from the store: point reads for a few customers, one
   // ordered scan merged with the (sorted) customers for many.
@@ -409,7 +487,9 @@ size_t TierKeeper::run_evaluation(bool point) {
 
   batch.changes.reserve(next.size());
   for (const auto& [c, a] : next) batch.changes.push_back(&a);
+  batch.drop_provisional = std::move(drops);
   commit_pending(batch);
+  if (point) store_->checkpoint();  // see Store::checkpoint (cheap when the point wrote little)
   for (Customer* c : expired) c->override.reset();
   if (!expired.empty()) spdlog::info("{} overrides expired", expired.size());
   probe_.overrides.Increment(static_cast<double>(expired.size()));
@@ -426,117 +506,20 @@ size_t TierKeeper::run_evaluation(bool point) {
 }
 
 void TierKeeper::run(std::stop_token stop) {
+  if (watermark_points_) {
+    std::unique_lock lock(mu_);
+    if (partitions_ <= 0) {
+      partitions_ = kafka::partition_count(config::resolve_bootstrap(cfg_.kafka), std::string(topics::kAccounts),
+                                           cfg_.kafka.properties, std::chrono::seconds(30));
+    }
+    if (!feed_) feed_ = points::kafka_feed(cfg_);
+    spdlog::info("evaluation points: day ends in {}, once {} partitions of {} pass them; last point {}",
+                 standard_->evaluation_zone().name(), partitions_, topics::kAccounts,
+                 last_point_ == absl::InfinitePast() ? std::string("none") : timeutil::format(last_point_));
+  }
   TierConsumer handler(*this, cfg_);
   kafka::ConsumerLoop loop(TierConsumer::options(cfg_), handler, producer_);
   loop.run(stop);
-}
-
-v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
-  const std::string& id = requested.customer_id();
-  if (id.empty()) throw errors::InvalidArgument("override.customer_id is required");
-  if (requested.kind() != v1::OVERRIDE_KIND_PIN && requested.kind() != v1::OVERRIDE_KIND_FLOOR) {
-    throw errors::InvalidArgument("override.kind must be OVERRIDE_KIND_PIN or OVERRIDE_KIND_FLOOR");
-  }
-  if (requested.tier().empty()) throw errors::InvalidArgument("override.tier is required");
-  if (requested.actor().empty()) throw errors::InvalidArgument("override.actor is required");
-  if (requested.reason_code().empty()) throw errors::InvalidArgument("override.reason_code is required");
-  if (requested.actor().size() > 200) throw errors::InvalidArgument("override.actor is longer than 200");
-  if (requested.reason_code().size() > 200) {
-    throw errors::InvalidArgument("override.reason_code is longer than 200");
-  }
-  if (requested.has_expire_time() && !timeutil::valid(requested.expire_time())) {
-    throw errors::InvalidArgument("override.expire_time is not a valid timestamp");
-  }
-
-  std::unique_lock lock(mu_);
-  if (standard_->tier_index(requested.tier()) < 0) {
-    std::string known;
-    for (const auto& t : standard_->tier_names()) known += (known.empty() ? "" : ", ") + t;
-    throw errors::InvalidArgument(fmt::format("override.tier: the standard {} has no tier '{}' (tiers: {})",
-                                              standard_->version(), requested.tier(), known));
-  }
-  auto it = customers_.find(id);
-  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
-  const absl::Time t = clock_locked();
-  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
-  if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
-    throw errors::InvalidArgument("override.expire_time " +
-                                  timeutil::format(timeutil::from_proto(requested.expire_time())) +
-                                  " is not after the service's clock " + timeutil::format(t));
-  }
-  v1::TierOverride o = requested;
-  timeutil::to_proto(absl::Now(), o.mutable_set_time());
-
-  Customer& c = it->second;
-  const auto next =
-      commit_override(id, c, &o, {id, Store::OverrideAction::set, o, o.actor(), o.reason_code(), absl::Now()}, t,
-                      "override not stored: ");
-  c.override = std::make_unique<v1::TierOverride>(std::move(o));
-  spdlog::info("override {} {} set for customer {}", v1::OverrideKind_Name(c.override->kind()), c.override->tier(), id);
-  if (next) publisher_.publish({&*next});
-  return *c.override;
-}
-
-bool TierKeeper::clear_override(const std::string& id, const std::string& actor, const std::string& reason_code) {
-  if (id.empty()) throw errors::InvalidArgument("customer_id is required");
-  if (actor.empty()) throw errors::InvalidArgument("actor is required (overrides are audited)");
-  if (actor.size() > 200) throw errors::InvalidArgument("actor is longer than 200");
-  if (reason_code.size() > 200) throw errors::InvalidArgument("reason_code is longer than 200");
-  std::unique_lock lock(mu_);
-  auto it = customers_.find(id);
-  if (it == customers_.end()) throw errors::NotFound("no customer " + id);
-  Customer& c = it->second;
-  if (!c.override) return false;
-  if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
-  const auto next =
-      commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
-                      clock_locked(), "override not cleared: ");
-  c.override.reset();
-  spdlog::info("override of customer {} cleared", id);
-  if (next) publisher_.publish({&*next});
-  return true;
-}
-
-std::optional<v1::TierAssignment> TierKeeper::commit_override(const std::string& id, Customer& c,
-                                                              const v1::TierOverride* ovr, Store::OverrideChange change,
-                                                              absl::Time t, const char* what) {
-  const auto current = c.has_current ? store_->current(id) : std::nullopt;
-  bool changed = false;
-  Evaluation fresh = evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), t), false);
-  v1::TierAssignment next;
-  if (ovr == nullptr && current && current->has_override()) {
-    // Clearing: the grace policy applies to what the standard did, not to what a person
-    // pinned. Decide from the assignment the standard gave before the override (its grace
-    // period keeps running), or afresh when there was none; the result follows `current`.
-    const auto before = store_->before_override(id, current->version());
-    next = decide(*standard_, std::move(fresh), before ? &*before : nullptr, nullptr, t, nullptr);
-    next.set_version(current->version() + 1);
-    if (next.tier() != current->tier()) {
-      next.set_previous_tier(current->tier());
-      timeutil::to_proto(t, next.mutable_assigned_time());
-    } else {
-      next.set_previous_tier(current->previous_tier());
-      *next.mutable_assigned_time() = current->assigned_time();
-    }
-    changed = true;
-  } else {
-    next = decide(*standard_, std::move(fresh), current ? &*current : nullptr, ovr, t, &changed);
-  }
-  Store::Batch batch;
-  batch.overrides.push_back(std::move(change));
-  if (changed) batch.changes.push_back(&next);
-  fill_pending(batch);
-  try {
-    store_->apply(batch);
-  } catch (const sql::Error& e) {
-    throw errors::Unavailable(what + std::string(e.what()));
-  }
-  clear_pending();
-  c.last_valid = false;  // decided with the override (or without it): the next evaluation decides again
-  probe_.overrides.Increment();
-  if (!changed) return std::nullopt;
-  note_current(c, next);
-  return next;
 }
 
 }  // namespace tierflow::classification

@@ -26,6 +26,7 @@
 #include <exception>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <set>
 #include <shared_mutex>
@@ -38,6 +39,7 @@
 #include <vector>
 
 #include "service/config.h"
+#include "service/points.h"
 #include "service/probe.h"
 #include "service/store.h"
 #include "service/tier_keeper_overview.h"
@@ -52,6 +54,7 @@ namespace prometheus {
 class Registry;
 }
 namespace tierflow::kafka {
+struct TopicPartition;
 class DeadLetters;
 class Producer;
 class Record;
@@ -84,6 +87,12 @@ class TierKeeper {
   // consumer must stop (the restart resumes from the store).
   void check_store() const;
   bool publisher_attention_due(std::chrono::steady_clock::time_point now) const;
+  // Partitions taken away (after their last commit): this instance stops publishing
+  // progress and summaries for them (their next owner does).
+  void release_partitions(const std::vector<kafka::TopicPartition>& partitions);
+  // evaluation_points: watermarks: reads the points topic; true when it brought something
+  // (another instance's summary may complete a point: evaluate).
+  bool poll_points();
   // Under the unique lock: the publisher's retries, then an evaluation when `evaluate`.
   // `evaluate`: an evaluation point when `point` or when one is due (the first evaluation,
   // or a new day of event time with clock: events), else only the changed customers
@@ -135,6 +144,12 @@ class TierKeeper {
   absl::Time now() const;
   std::vector<std::string> tier_names() const;
 
+  // evaluation_points: watermarks. Replaces the reader of classification.points.v1 (tests:
+  // an in-memory feed; run() makes the Kafka one when none was set). Before run().
+  void set_points_feed(std::unique_ptr<points::Feed> feed);
+  // The last evaluated point (InfinitePast: none yet).
+  absl::Time last_point() const;
+
   // Memory held per customer by the keeper (map node, compact inputs, overrides and what
   // they point to), averaged over the customers held; 0 when none.
   double bytes_per_customer() const;
@@ -157,6 +172,9 @@ class TierKeeper {
     bool has_current = false;        // the store holds a current assignment
     bool pending_downgrade = false;  // ... which announces a downgrade (time-dependent)
     bool foreign_warned = false;     // money in a currency the standard does not value, logged
+    bool backfill = false;           // the applied snapshot is backfilled history (AccountSnapshot.backfill)
+    bool provisional = false;        // the current assignment is provisional (decided between points)
+    int32_t partition = -1;          // the accounts partition its snapshots come from
   };
   CompactInputs compact_inputs(const std::string& id, const Customer& c) const {
     return CompactInputs{id, c.account ? &*c.account : nullptr, c.profile ? &*c.profile : nullptr};
@@ -168,15 +186,33 @@ class TierKeeper {
   absl::Time clock_locked() const;
   // False while the events clock has seen no event time: nothing can be decided yet.
   bool clock_known_locked() const;
-  // One consumed record, parsed (account or profile; neither for poison or another topic).
+  // One consumed record, parsed (account, mark or profile; none for poison or another topic).
   struct Input {
     Store::TopicPartition tp;
     int64_t offset = 0;
     std::optional<v1::AccountSnapshot> account;
     std::optional<v1::CustomerProfile> profile;
+    std::optional<v1::LedgerWatermark> mark;
   };
   // Applies one input to memory and marks it pending. Caller holds the unique lock.
   void apply_input(Input& in);
+  // Applies a snapshot to memory (pending for the store). Unique lock held.
+  void apply_account(v1::AccountSnapshot&& s, int32_t partition);
+
+  // --- evaluation_points: watermarks (tier_keeper_points.cpp); unique lock held ---
+  // A snapshot or a mark read with watermark points: marks are recorded, snapshots newer
+  // than the open point held.
+  void apply_points_input(Input& in);
+  // The point to evaluate next (nullopt while the first one is not known).
+  std::optional<absl::Time> open_point_locked() const;
+  // Reads the feed, publishes this instance's progress and summaries, evaluates every
+  // point that is complete on every partition (held snapshots applied in between), then
+  // the changed customers provisionally. Returns the assignments changed.
+  size_t advance_points_locked();
+  void release_held_locked(absl::Time point);
+  bool read_feed_locked();
+  void publish_progress_locked();
+  void publish_summaries_locked(absl::Time point);
   // Recomputes features and the population, classifies everyone on compact inputs, and
   // runs evaluate_assignment() + decide() only for customers whose classification changed
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch
@@ -186,7 +222,10 @@ class TierKeeper {
   // per customer: its features, classify() against the cut points, one point read of its
   // current assignment; nothing proportional to the population). Unique lock held.
   size_t evaluate_changed();
-  size_t run_evaluation(bool point);
+  // `at`: the point's time (watermark points; else the clock). `summary`: the point's
+  // merged population summary (watermark points; else computed from everyone here).
+  size_t run_evaluation(bool point, std::optional<absl::Time> at = std::nullopt,
+                        const PopulationSummary* summary = nullptr);
   bool point_due_locked() const;
   // Decides customer `id` again at `t` under `ovr` (the override being set; null when
   // clearing) and stores `change`, the decision and the pending inputs in one commit
@@ -227,7 +266,7 @@ class TierKeeper {
 
   // Applied to memory, not yet in the store. The protos as consumed, for the store
   // (memory holds only their compact form).
-  std::unordered_map<std::string, v1::AccountSnapshot> pending_accounts_ ABSL_GUARDED_BY(mu_);
+  std::unordered_map<std::string, std::pair<v1::AccountSnapshot, int32_t>> pending_accounts_ ABSL_GUARDED_BY(mu_);
   std::unordered_map<std::string, v1::CustomerProfile> pending_profiles_ ABSL_GUARDED_BY(mu_);
   std::map<Store::TopicPartition, int64_t> applied_offsets_ ABSL_GUARDED_BY(mu_);  // next offset per partition
   std::set<Store::TopicPartition> pending_offsets_ ABSL_GUARDED_BY(mu_);
@@ -235,6 +274,25 @@ class TierKeeper {
   // the store, so run() stops and the process restarts from the store.
   std::exception_ptr store_failure_ ABSL_GUARDED_BY(mu_);
   std::atomic<bool> store_failed_{false};
+
+  // evaluation_points: watermarks.
+  const bool watermark_points_;
+  int partitions_ = 0;  // of ledger.accounts.v1
+  std::unique_ptr<points::Feed> feed_ ABSL_GUARDED_BY(mu_);
+  points::Board board_ ABSL_GUARDED_BY(mu_);
+  std::map<int32_t, Store::Mark> marks_ ABSL_GUARDED_BY(mu_);            // owned accounts partitions
+  std::map<int32_t, Store::Mark> published_marks_ ABSL_GUARDED_BY(mu_);  // as last put on the points topic
+  std::set<int32_t> pending_marks_ ABSL_GUARDED_BY(mu_);
+  // Snapshots newer than the open point, per customer in version order.
+  std::map<std::string, std::vector<Store::Held>> held_ ABSL_GUARDED_BY(mu_);
+  std::map<std::pair<std::string, int64_t>, Store::Held> pending_hold_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<std::string, int64_t>> pending_unhold_ ABSL_GUARDED_BY(mu_);
+  // (point us, partition) summaries this process put on the topic (delivery failures are
+  // taken out again by the callback, under summaries_mu_, so the next advance resends).
+  std::shared_ptr<std::pair<std::mutex, std::set<std::pair<int64_t, int32_t>>>> summaries_sent_;
+  // population_ holds the cut points of last_point_ (after a restart: once its summaries
+  // were read back from the topic).
+  bool frozen_known_ ABSL_GUARDED_BY(mu_) = false;
 
   // After the store and the probe it uses; before nothing that needs it at destruction.
   TierPublisher publisher_;

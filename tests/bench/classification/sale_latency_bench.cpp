@@ -19,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,11 @@ Figures run(size_t n) {
   Figures f;
   f.n = n;
   f.point_s = seconds_since(t);
+  if (std::getenv("BENCH_WAL")) {
+    std::error_code ec;
+    std::fprintf(stderr, "wal %zu bytes, db %zu bytes\n", (size_t)std::filesystem::file_size(cfg.store_path + "-wal", ec),
+                 (size_t)std::filesystem::file_size(cfg.store_path, ec));
+  }
 
   kafka::DeadLetters dead_letters(producer, std::chrono::seconds(1));
   std::vector<double> us, apply_us;

@@ -56,5 +56,25 @@ TEST_F(ConfigTest, DefaultsAndValidation) {
   EXPECT_NE(error_of("stor_path: x.db\n").find("stor_path"), std::string::npos);
 }
 
+// Evaluation points on the ledger's watermarks (issue 10): the keys, their defaults and
+// their ranges; two instances differ in store_path (and instance_id) only.
+TEST_F(ConfigTest, EvaluationPointKeys) {
+  const Config d = load_config(write("clock: events\n"));
+  EXPECT_EQ(d.evaluation_points, "newest_event");
+  EXPECT_EQ(d.accounts_partitions, 0);
+  EXPECT_EQ(d.instance_id, "");
+  EXPECT_EQ(d.points_chunk_bytes, 900000);
+  const Config c = load_config(write(
+      "clock: events\nevaluation_points: watermarks\naccounts_partitions: 12\ninstance_id: b\n"
+      "points_chunk_bytes: 4096\nstore_path: b.db\n"));
+  EXPECT_EQ(c.evaluation_points, "watermarks");
+  EXPECT_EQ(c.accounts_partitions, 12);
+  EXPECT_EQ(c.instance_id, "b");
+  EXPECT_EQ(c.points_chunk_bytes, 4096);
+  EXPECT_NE(error_of("evaluation_points: hourly\n").find("evaluation_points"), std::string::npos);
+  EXPECT_NE(error_of("accounts_partitions: -1\n").find("accounts_partitions"), std::string::npos);
+  EXPECT_NE(error_of("points_chunk_bytes: 2000000\n").find("points_chunk_bytes"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace tierflow::classification

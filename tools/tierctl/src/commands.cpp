@@ -105,6 +105,8 @@ std::string render_assignment(const v1::TierAssignment& a) {
   const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + " clock)";
   row("assigned", format_time(a.assigned_time()) + clock);
   row("evaluated", format_time(a.evaluated_time()) + clock);
+  if (a.provisional()) row("provisional", "yes: decided between evaluation points; the next point's decision is the record");
+  if (a.backfill()) row("backfill", "yes: decided from backfilled history only");
   if (a.has_override()) row("override", render_override(a.override()));
   if (a.has_pending_downgrade()) {
     const auto& p = a.pending_downgrade();
