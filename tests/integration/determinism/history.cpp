@@ -96,16 +96,28 @@ class Builder {
                       : r < 92 ? Kind::late_payer
                                : Kind::churner;
     // The first 20 buy on day 0, so the overrides at fixed positions find them.
-    const int64_t first_day = i <= 20 ? 0 : kind == Kind::churner ? rng_.uniform(0, 20) : rng_.uniform(0, cfg_.days * 2 / 3);
-    const int64_t last_day = kind == Kind::churner ? std::min<int64_t>(cfg_.days - 1, first_day + rng_.uniform(0, 15))
-                                                   : cfg_.days - 1;
+    const int64_t first_day = i <= 20                 ? 0
+                              : kind == Kind::churner ? rng_.uniform(0, 20)
+                                                      : rng_.uniform(0, cfg_.days * 2 / 3);
+    const int64_t last_day =
+        kind == Kind::churner ? std::min<int64_t>(cfg_.days - 1, first_day + rng_.uniform(0, 15)) : cfg_.days - 1;
     int sales = 0;
     switch (kind) {
-      case Kind::whale: sales = static_cast<int>(rng_.uniform(6, 14)); break;
-      case Kind::regular: sales = static_cast<int>(rng_.uniform(3, 10)); break;
-      case Kind::occasional: sales = static_cast<int>(rng_.uniform(1, 3)); break;
-      case Kind::late_payer: sales = static_cast<int>(rng_.uniform(2, 6)); break;
-      case Kind::churner: sales = static_cast<int>(rng_.uniform(1, 4)); break;
+      case Kind::whale:
+        sales = static_cast<int>(rng_.uniform(6, 14));
+        break;
+      case Kind::regular:
+        sales = static_cast<int>(rng_.uniform(3, 10));
+        break;
+      case Kind::occasional:
+        sales = static_cast<int>(rng_.uniform(1, 3));
+        break;
+      case Kind::late_payer:
+        sales = static_cast<int>(rng_.uniform(2, 6));
+        break;
+      case Kind::churner:
+        sales = static_cast<int>(rng_.uniform(1, 4));
+        break;
     }
     for (int s = 0; s < sales; ++s) {
       const int64_t day = s == 0 ? first_day : rng_.uniform(first_day, last_day);
@@ -124,11 +136,21 @@ class Builder {
   void sale(int i, Kind kind, int64_t t) {
     int64_t amount = 0;
     switch (kind) {
-      case Kind::whale: amount = rng_.uniform(2'000'000, 15'000'000); break;
-      case Kind::regular: amount = rng_.uniform(20'000, 500'000); break;
-      case Kind::occasional: amount = rng_.uniform(5'000, 100'000); break;
-      case Kind::late_payer: amount = rng_.uniform(50'000, 600'000); break;
-      case Kind::churner: amount = rng_.uniform(10'000, 300'000); break;
+      case Kind::whale:
+        amount = rng_.uniform(2'000'000, 15'000'000);
+        break;
+      case Kind::regular:
+        amount = rng_.uniform(20'000, 500'000);
+        break;
+      case Kind::occasional:
+        amount = rng_.uniform(5'000, 100'000);
+        break;
+      case Kind::late_payer:
+        amount = rng_.uniform(50'000, 600'000);
+        break;
+      case Kind::churner:
+        amount = rng_.uniform(10'000, 300'000);
+        break;
     }
     const bool on_account = kind == Kind::late_payer || rng_.chance(25);
     v1::PosEvent ev = header(i, t);
@@ -142,8 +164,9 @@ class Builder {
     money(s->mutable_total(), amount);
     money(s->mutable_cost(), amount * rng_.uniform(40, 80) / 100);
     auto* tender = s->add_tenders();
-    tender->set_method(on_account ? v1::TENDER_METHOD_ON_ACCOUNT
-                                  : rng_.chance(50) ? v1::TENDER_METHOD_CASH : v1::TENDER_METHOD_CARD);
+    tender->set_method(on_account        ? v1::TENDER_METHOD_ON_ACCOUNT
+                       : rng_.chance(50) ? v1::TENDER_METHOD_CASH
+                                         : v1::TENDER_METHOD_CARD);
     money(tender->mutable_amount(), amount);
     if (on_account) s->set_payment_terms_days(30);
     emit(i, t, std::move(ev), on_account ? "sale on account" : "sale");

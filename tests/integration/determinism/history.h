@@ -37,17 +37,17 @@ struct OverridePoint {
 
 struct HistoryConfig {
   uint64_t seed = 20261130;
-  int customers = 3000;
+  int customers = 2000;
   int days = 150;
-  int partitions = 12;                  // pos.events.v1's: every one gets an end marker
-  int64_t start_unix = 1735689600;      // 2025-01-01T00:00:00Z
-  int end_marker_days = 3;              // the end markers come this long after the last day
+  int partitions = 12;              // pos.events.v1's: every one gets an end marker
+  int64_t start_unix = 1735689600;  // 2025-01-01T00:00:00Z
+  int end_marker_days = 3;          // the end markers come this long after the last day
 };
 
 struct History {
-  std::vector<HistoryEvent> events;     // end markers last
-  std::vector<OverridePoint> overrides; // ascending `after`
-  std::vector<std::string> customers;   // every customer id (end markers included), sorted
+  std::vector<HistoryEvent> events;       // end markers last
+  std::vector<OverridePoint> overrides;   // ascending `after`
+  std::vector<std::string> customers;     // every customer id (end markers included), sorted
   std::map<std::string, int64_t> counts;  // events by kind, for the printout
 };
 

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <optional>
 #include <random>
@@ -17,12 +18,12 @@
 
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
-#include "tierflow/sql/sqlite.h"
 #include "ledger_harness.h"
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/tokens.h"
+#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
 namespace tierflow::determinism_test {
@@ -92,8 +93,8 @@ class Classification {
     const std::string log = test_support::read_file(options_.log_file);
     static const std::regex re("kafka: assigned ([0-9]+) partitions");
     int n = -1;
-    for (std::sregex_iterator it(log.begin() + static_cast<std::ptrdiff_t>(std::min(log_offset_, log.size())),
-                                 log.end(), re),
+    for (std::sregex_iterator
+             it(log.begin() + static_cast<std::ptrdiff_t>(std::min(log_offset_, log.size())), log.end(), re),
          end;
          it != end; ++it) {
       n = std::stoi((*it)[1].str());
@@ -214,6 +215,7 @@ class Replay {
     if (o_.ledger_backlog) start_ledger();
     wait_caught_up("the end");
     Dump d = settle();
+    write_dump(d, dir_.file("dump.txt"));
     for (auto& c : classifications_) c->stop();
     ledger_->stop();
     d.seconds = std::chrono::duration<double>(Clock::now() - started).count();
@@ -270,7 +272,8 @@ class Replay {
 
   void flush() {
     if (!producer_->flush(60s)) throw std::runtime_error(o_.name + ": events not delivered within 60 s");
-    if (failed_ > 0) throw std::runtime_error(o_.name + ": " + std::to_string(failed_.load()) + " events not delivered");
+    if (failed_ > 0)
+      throw std::runtime_error(o_.name + ": " + std::to_string(failed_.load()) + " events not delivered");
     if (misplaced_markers_ > 0) throw std::runtime_error("an end marker missed its partition: partition_of is wrong");
   }
 
@@ -425,33 +428,137 @@ class Replay {
   std::atomic<int> failed_{0}, misplaced_markers_{0};
 };
 
-// "history\tc-00001\t0003\t..." -> "c-00001"; "distribution\t..." -> "(distribution)".
-std::string customer_of(const std::string& row) {
+struct Row {
+  std::string kind, customer, text;  // text: the message, one line
+};
+
+Row parse_row(const std::string& row) {
+  Row r;
   const auto a = row.find('\t');
-  if (row.compare(0, a, "distribution") == 0) return "(distribution)";
+  r.kind = row.substr(0, a);
+  if (r.kind == "distribution") {
+    r.text = row.substr(a + 1);
+    return r;
+  }
   const auto b = row.find('\t', a + 1);
-  return row.substr(a + 1, b - a - 1);
+  r.customer = row.substr(a + 1, b - a - 1);
+  r.text = row.substr(r.kind == "history" ? row.find('\t', b + 1) + 1 : b + 1);
+  return r;
 }
 
-std::map<std::string, std::string> by_customer(const std::vector<std::string>& rows, const std::string& kind) {
+// The top-level fields of a one-line text-format message, as "name: value" or
+// "name { ... }" elements, in order.
+std::vector<std::string> elements(const std::string& text) {
+  std::vector<std::string> out;
+  std::string cur;
+  int depth = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      cur += c;
+      if (c == '\\' && i + 1 < text.size()) {
+        cur += text[++i];
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') in_string = true;
+    if (c == '{' || c == '[') ++depth;
+    if (c == '}' || c == ']') --depth;
+    const auto colon = cur.find(": ");
+    if (c == ' ' && depth == 0 && (cur.back() == '}' || (colon != std::string::npos && colon + 2 < cur.size()))) {
+      out.push_back(std::move(cur));
+      cur.clear();
+      continue;
+    }
+    cur += c;
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+// Field name -> its elements (repeated fields joined), of one message.
+std::map<std::string, std::string> fields(const std::string& text) {
   std::map<std::string, std::string> out;
-  for (const auto& r : rows) {
-    if (r.compare(0, kind.size() + 1, kind + "\t") == 0) out[customer_of(r)] += r + "\n";
+  for (const auto& e : elements(text)) out[e.substr(0, e.find_first_of(": "))] += e + " ";
+  return out;
+}
+
+// Customer -> its rows of `kind`, in order.
+std::map<std::string, std::vector<std::string>> by_customer(const std::vector<std::string>& rows,
+                                                            const std::string& kind) {
+  std::map<std::string, std::vector<std::string>> out;
+  for (const auto& row : rows) {
+    Row r = parse_row(row);
+    if (r.kind == kind) out[r.customer].push_back(std::move(r.text));
   }
   return out;
 }
 
-size_t count_differing(const std::vector<std::string>& a, const std::vector<std::string>& b, const std::string& kind) {
+// Customers whose rows of `kind` differ, and per field how many of them differ in it
+// ("rows" counts histories of different lengths).
+std::pair<std::vector<std::string>, std::map<std::string, int>> differing(const std::vector<std::string>& a,
+                                                                          const std::vector<std::string>& b,
+                                                                          const std::string& kind) {
   const auto ma = by_customer(a, kind), mb = by_customer(b, kind);
   std::set<std::string> ids;
   for (const auto& [k, v] : ma) ids.insert(k);
   for (const auto& [k, v] : mb) ids.insert(k);
-  size_t n = 0;
+  std::vector<std::string> customers;
+  std::map<std::string, int> per_field;
+  static const std::vector<std::string> none;
   for (const auto& id : ids) {
     const auto ia = ma.find(id), ib = mb.find(id);
-    if (ia == ma.end() || ib == mb.end() || ia->second != ib->second) ++n;
+    const auto& ra = ia == ma.end() ? none : ia->second;
+    const auto& rb = ib == mb.end() ? none : ib->second;
+    if (ra == rb) continue;
+    customers.push_back(id);
+    std::set<std::string> names;
+    if (ra.size() != rb.size()) names.insert("rows");
+    for (size_t i = 0; i < std::min(ra.size(), rb.size()); ++i) {
+      const auto fa = fields(ra[i]), fb = fields(rb[i]);
+      for (const auto& [name, v] : fa) {
+        const auto it = fb.find(name);
+        if (it == fb.end() || it->second != v) names.insert(name);
+      }
+      for (const auto& [name, v] : fb) {
+        if (fa.count(name) == 0) names.insert(name);
+      }
+    }
+    for (const auto& n : names) ++per_field[n];
   }
-  return n;
+  return {customers, per_field};
+}
+
+std::string field_counts(const std::map<std::string, int>& per_field) {
+  std::string out;
+  for (const auto& [name, n] : per_field) out += " " + name + " " + std::to_string(n) + ",";
+  if (!out.empty()) out.pop_back();
+  return out;
+}
+
+// The fields of two distributions that differ, both sides.
+std::string distribution_diff(const std::string& a, const std::string& b, const std::string& name_a,
+                              const std::string& name_b) {
+  const auto ea = elements(a), eb = elements(b);
+  const std::set<std::string> sa(ea.begin(), ea.end()), sb(eb.begin(), eb.end());
+  std::ostringstream out;
+  for (const auto& e : ea) {
+    if (sb.count(e) == 0) out << "    " << name_a << ": " << e << "\n";
+  }
+  for (const auto& e : eb) {
+    if (sa.count(e) == 0) out << "    " << name_b << ": " << e << "\n";
+  }
+  return out.str();
+}
+
+std::string distribution_of(const std::vector<std::string>& rows) {
+  for (const auto& r : rows) {
+    if (r.rfind("distribution\t", 0) == 0) return parse_row(r).text;
+  }
+  return "";
 }
 
 }  // namespace
@@ -461,33 +568,42 @@ Dump replay(const History& history, const ReplayOptions& options) { return Repla
 std::string compare_dumps(const Dump& ref, const std::string& ref_name, const Dump& other,
                           const std::string& other_name) {
   std::ostringstream out;
-  std::string ref_distribution;
-  for (const auto& r : ref.rows) {
-    if (r.rfind("distribution\t", 0) == 0) ref_distribution = r;
-  }
+  const std::string ref_dist = distribution_of(ref.rows), other_dist = distribution_of(other.rows);
   for (size_t i = 0; i < other.other_distributions.size(); ++i) {
-    if (other.other_distributions[i] != ref_distribution) {
-      out << other_name << ": instance " << i + 1 << "'s distribution differs from " << ref_name << "'s:\n  "
-          << ref_name << ": " << ref_distribution << "\n  " << other_name << "[" << i + 1
-          << "]: " << other.other_distributions[i] << "\n";
+    const std::string d = parse_row(other.other_distributions[i]).text;
+    if (d != ref_dist) {
+      out << other_name << ": instance " << i + 1 << "'s distribution differs from " << ref_name << "'s:\n"
+          << distribution_diff(ref_dist, d, ref_name, other_name + "[" + std::to_string(i + 1) + "]");
     }
   }
   if (ref.rows == other.rows) return out.str();
-  const size_t customers = by_customer(ref.rows, "tier").size();
-  out << other_name << " differs from " << ref_name << ": the tiers of " << count_differing(ref.rows, other.rows, "tier")
-      << " of " << customers << " customers, the histories of " << count_differing(ref.rows, other.rows, "history")
-      << ", the distribution " << (count_differing(ref.rows, other.rows, "distribution") > 0 ? "too" : "not") << "\n";
-  size_t i = 0;
-  while (i < ref.rows.size() && i < other.rows.size() && ref.rows[i] == other.rows[i]) ++i;
-  const std::string& probe = i < ref.rows.size() ? ref.rows[i] : other.rows[i];
-  const std::string id = customer_of(probe);
-  out << "first differing customer: " << id << "\n";
-  for (const auto& [name, rows] : {std::pair{ref_name, &ref.rows}, std::pair{other_name, &other.rows}}) {
-    for (const auto& r : *rows) {
-      if (customer_of(r) == id) out << "  " << name << ": " << r << "\n";
+  const auto [tiers, tier_fields] = differing(ref.rows, other.rows, "tier");
+  const auto [histories, history_fields] = differing(ref.rows, other.rows, "history");
+  out << other_name << " differs from " << ref_name << ":\n  final tier rows of " << tiers.size() << " of "
+      << by_customer(ref.rows, "tier").size() << " customers differ; by field (customers):" << field_counts(tier_fields)
+      << "\n  histories of " << histories.size() << " customers differ; by field:" << field_counts(history_fields)
+      << "\n";
+  if (ref_dist != other_dist) {
+    out << "  the distribution differs:\n" << distribution_diff(ref_dist, other_dist, ref_name, other_name);
+  }
+  std::string first = !tiers.empty() ? tiers.front() : !histories.empty() ? histories.front() : "";
+  if (!tiers.empty() && !histories.empty()) first = std::min(tiers.front(), histories.front());
+  if (!first.empty()) {
+    out << "  first differing customer: " << first << "\n";
+    for (const auto& [name, rows] : {std::pair{ref_name, &ref.rows}, std::pair{other_name, &other.rows}}) {
+      for (const auto& row : *rows) {
+        const Row r = parse_row(row);
+        if (r.customer == first) out << "    " << name << " " << r.kind << ": " << r.text << "\n";
+      }
     }
   }
   return out.str();
+}
+
+void write_dump(const Dump& dump, const std::string& path) {
+  std::ofstream out(path);
+  for (const auto& r : dump.rows) out << r << "\n";
+  for (const auto& r : dump.other_distributions) out << r << "\n";
 }
 
 }  // namespace tierflow::determinism_test

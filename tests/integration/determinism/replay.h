@@ -51,8 +51,13 @@ struct Dump {
 
 Dump replay(const History& history, const ReplayOptions& options);
 
-// "" when equal; else which rows differ: counts, and the first differing customer with
-// both its rows.
+// Writes the dump's rows, one a line: replay() leaves one as dump.txt in its directory
+// (kept with TIERFLOW_KEEP_TEST_DIRS), to diff two replays by hand.
+void write_dump(const Dump& dump, const std::string& path);
+
+// "" when equal; else what differs: how many customers' final tiers and histories, in
+// which fields, the distribution's differing fields, and the first differing customer
+// with all its rows from both.
 std::string compare_dumps(const Dump& reference, const std::string& reference_name, const Dump& other,
                           const std::string& other_name);
 
