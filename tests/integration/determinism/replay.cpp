@@ -15,6 +15,7 @@
 #include <sstream>
 #include <stdexcept>
 #include <thread>
+#include <tuple>
 
 #include "common/kafka/kafka.h"
 #include "common/kafka/topics.h"
@@ -539,17 +540,20 @@ std::string field_counts(const std::map<std::string, int>& per_field) {
   return out;
 }
 
-// The fields of two distributions that differ, both sides.
+// The fields of two distributions that differ, both sides: the first `shown` of each side
+// and how many more.
 std::string distribution_diff(const std::string& a, const std::string& b, const std::string& name_a,
-                              const std::string& name_b) {
+                              const std::string& name_b, size_t shown = 8) {
   const auto ea = elements(a), eb = elements(b);
   const std::set<std::string> sa(ea.begin(), ea.end()), sb(eb.begin(), eb.end());
   std::ostringstream out;
-  for (const auto& e : ea) {
-    if (sb.count(e) == 0) out << "    " << name_a << ": " << e << "\n";
-  }
-  for (const auto& e : eb) {
-    if (sa.count(e) == 0) out << "    " << name_b << ": " << e << "\n";
+  for (const auto& [name, mine, theirs] : {std::tuple{&name_a, &ea, &sb}, std::tuple{&name_b, &eb, &sa}}) {
+    size_t n = 0;
+    for (const auto& e : *mine) {
+      if (theirs->count(e) > 0) continue;
+      if (n++ < shown) out << "    " << *name << ": " << e << "\n";
+    }
+    if (n > shown) out << "    " << *name << ": ... and " << n - shown << " more differing fields\n";
   }
   return out.str();
 }
