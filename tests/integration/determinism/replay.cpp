@@ -61,6 +61,11 @@ class Classification {
                     {"TIERFLOW_STANDARD_PATH", std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml"},
                     {"TIERFLOW_CLOCK", "events"},
                     {"TIERFLOW_GROUP_ID", "classification"},
+                    // Issue 10's evaluation points on the ledger's watermarks, and a name per
+                    // instance for its reader of classification.points.v1 (ignored by a
+                    // build without them: unknown variables are not read).
+                    {"TIERFLOW_EVALUATION_POINTS", "watermarks"},
+                    {"TIERFLOW_INSTANCE_ID", std::filesystem::path(dir_).filename().string()},
                     {"TIERFLOW_EVALUATE_DELAY_MS", std::to_string(o.evaluate_delay.count())},
                     // No scheduled points in the test's few minutes: the points are those of
                     // event time, which is what must decide.
@@ -238,23 +243,27 @@ class Replay {
     }
   }
 
-  // Every instance holds its final share of both input topics' partitions (12 each), so
-  // the group does not rebalance once producing has started.
+  // Every instance has its share of the input topics' partitions before producing starts,
+  // so the group does not rebalance then (determinism must survive a rebalance too, but
+  // the kill -9 replay is the one that tests it). At least both input topics' partitions
+  // in all, none with every one when there are several instances: a branch may subscribe
+  // to more topics than these two.
   void wait_assigned() {
-    const int want = 2 * kPartitions;
     const auto deadline = Clock::now() + 60s;
     for (;;) {
-      int total = 0;
+      int total = 0, most = 0;
       bool all = true;
       for (auto& c : classifications_) {
         const int a = c->assigned();
-        all = all && a >= 0;
+        all = all && a > 0;
         total += std::max(a, 0);
+        most = std::max(most, a);
       }
-      if (all && total == want) return;
+      if (all && total >= 2 * kPartitions && (classifications_.size() == 1 || most < total)) return;
       if (Clock::now() > deadline) {
-        throw std::runtime_error("classification: " + std::to_string(total) + " of " + std::to_string(want) +
-                                 " partitions assigned\n" + classifications_.front()->log_tail());
+        throw std::runtime_error("classification: " + std::to_string(total) +
+                                 " partitions assigned, or not to every instance\n" +
+                                 classifications_.front()->log_tail());
       }
       std::this_thread::sleep_for(50ms);
     }
