@@ -132,6 +132,21 @@ std::map<int32_t, int64_t> stored_offsets(const std::string& path, std::string_v
   return out;
 }
 
+// The evaluation point a classification store says it evaluated last (meta 'point_us'),
+// or nullopt where there is none (builds without watermark points).
+std::optional<int64_t> stored_point(const std::string& path) {
+  if (!std::filesystem::exists(path)) return std::nullopt;
+  sql::sqlite::Options o;
+  o.create = false;
+  o.cache_size_kib = 1024;
+  auto db = sql::sqlite::Db::open(path, o);
+  auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
+  if (!exists.step() || exists.column_int64(0) == 0) return std::nullopt;
+  auto st = db.prepare("SELECT value FROM meta WHERE key = 'point_us'");
+  if (!st.step()) return std::nullopt;
+  return st.column_int64(0);
+}
+
 int64_t count_rows(const std::string& path, const std::string& table) {
   if (!std::filesystem::exists(path)) return 0;
   sql::sqlite::Options o;
@@ -220,6 +235,7 @@ class Replay {
     flush();
     if (o_.ledger_backlog) start_ledger();
     wait_caught_up("the end");
+    wait_points_settled("the end");
     Dump d = settle();
     write_dump(d, dir_.file("dump.txt"));
     for (auto& c : classifications_) c->stop();
@@ -323,10 +339,45 @@ class Replay {
     }
   }
 
+  // After catching up, instances may still be about to evaluate a point the inputs
+  // completed (with several, a point closes once the others' summaries are read): an
+  // override must see the same points in every replay. Settled: every instance stored
+  // the same last point, and it and every customer's assignment stayed the same over
+  // a pause longer than evaluate_delay.
+  void wait_points_settled(const std::string& where) {
+    const auto pause = std::max<std::chrono::milliseconds>(500ms, o_.evaluate_delay + 200ms);
+    const auto deadline = Clock::now() + 60s;
+    auto probe = [&] {
+      std::vector<std::string> out;
+      std::set<std::optional<int64_t>> points;
+      for (auto& c : classifications_) points.insert(stored_point(c->store_path()));
+      if (points.size() != 1) return out;
+      out.push_back(std::to_string(points.begin()->value_or(-1)));
+      for (size_t i = 0; i < h_.customers.size(); i += 500) {
+        v1::BatchGetTiersRequest req;
+        for (size_t j = i; j < std::min(i + 500, h_.customers.size()); ++j) req.add_customer_ids(h_.customers[j]);
+        v1::BatchGetTiersResponse resp;
+        const grpc::Status st = classifications_.front()->stub().BatchGetTiers(ctx().get(), req, &resp);
+        if (!st.ok()) throw std::runtime_error("BatchGetTiers: " + st.error_message());
+        for (const auto& a : resp.assignments()) out.push_back(a.SerializeAsString());
+      }
+      return out;
+    };
+    auto last = probe();
+    for (;;) {
+      std::this_thread::sleep_for(pause);
+      auto next = probe();
+      if (!next.empty() && next == last) return;
+      if (Clock::now() > deadline) throw std::runtime_error(o_.name + ", " + where + ": points did not settle in 60 s");
+      last = std::move(next);
+    }
+  }
+
   void take_overrides(const OverridePoint& point) {
     flush();
     if (o_.ledger_backlog) start_ledger();
     wait_caught_up("override point at event " + std::to_string(point.after));
+    wait_points_settled("override point at event " + std::to_string(point.after));
     for (const auto& a : point.actions) {
       std::string errors;
       bool done = false;
