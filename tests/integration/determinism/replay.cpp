@@ -94,7 +94,8 @@ class Classification {
   std::string store_path() const { return dir_ + "/classification.db"; }
   v1::TierService::Stub& stub() { return *stub_; }
 
-  // Partitions this process was given at its latest assignment; -1 before the first.
+  // The most partitions one consumer of this process was given since it started ("kafka:
+  // assigned N partitions"); -1 before any. A build may run more than one consumer.
   int assigned() const {
     const std::string log = test_support::read_file(options_.log_file);
     static const std::regex re("kafka: assigned ([0-9]+) partitions");
@@ -103,7 +104,7 @@ class Classification {
              it(log.begin() + static_cast<std::ptrdiff_t>(std::min(log_offset_, log.size())), log.end(), re),
          end;
          it != end; ++it) {
-      n = std::stoi((*it)[1].str());
+      n = std::max(n, std::stoi((*it)[1].str()));
     }
     return n;
   }
@@ -259,23 +260,20 @@ class Replay {
     }
   }
 
-  // Every instance has its share of the input topics' partitions before producing starts,
-  // so the group does not rebalance then (determinism must survive a rebalance too, but
-  // the kill -9 replay is the one that tests it). At least both input topics' partitions
-  // in all, none with every one when there are several instances: a branch may subscribe
-  // to more topics than these two.
+  // Every instance was given partitions before producing starts, so the group's first
+  // rebalances are over (determinism must survive a rebalance too, but the kill -9
+  // replay is the one that tests it); both input topics' partitions in all.
   void wait_assigned() {
     const auto deadline = Clock::now() + 60s;
     for (;;) {
-      int total = 0, most = 0;
+      int total = 0;
       bool all = true;
       for (auto& c : classifications_) {
         const int a = c->assigned();
         all = all && a > 0;
         total += std::max(a, 0);
-        most = std::max(most, a);
       }
-      if (all && total >= 2 * kPartitions && (classifications_.size() == 1 || most < total)) return;
+      if (all && total >= 2 * kPartitions) return;
       if (Clock::now() > deadline) {
         throw std::runtime_error("classification: " + std::to_string(total) +
                                  " partitions assigned, or not to every instance\n" +
