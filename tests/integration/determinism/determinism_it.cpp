@@ -109,7 +109,9 @@ TEST_F(Determinism, FastReplayClassifiesEveryCustomerAndMovesTiersBothWays) {
   for (const auto& r : ref.rows) {
     std::smatch t, p;
     const bool is_tier = r.rfind("tier\t", 0) == 0;
-    if (is_tier && r.find("NOT FOUND") != std::string::npos) ++not_found;
+    // The end markers' own snapshots are newer than the last point they close, so a build
+    // with watermark points may hold them undecided: only the history's customers count.
+    if (is_tier && r.rfind("tier\tc-", 0) == 0 && r.find("NOT FOUND") != std::string::npos) ++not_found;
     if (!std::regex_search(r, t, tier_re)) continue;
     if (is_tier) {
       ++tiers[t[1].str()];
