@@ -37,7 +37,7 @@ struct OverridePoint {
 
 struct HistoryConfig {
   uint64_t seed = 20261130;
-  int customers = 2000;
+  int customers = 1500;
   int days = 150;
   int partitions = 12;              // pos.events.v1's: every one gets an end marker
   int64_t start_unix = 1735689600;  // 2025-01-01T00:00:00Z
