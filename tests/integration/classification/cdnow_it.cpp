@@ -7,6 +7,9 @@
 //   A        = Population's rule: the ceil(20% * n)-th best value over every customer with
 //              an account is the threshold; A = value >= threshold and value > 0 (ties in)
 //   share    = sum of A's values / sum of every customer's value (clamped at 0)
+//   reach80  = the fewest customers, best first by value, whose values (clamped at 0) add
+//              up to at least 80% of everyone's: the first question of the 80/20 analysis,
+//              against GetDistribution's `reach` for value share 0.8
 // The standard is deploy/local/standard.yaml with its currency set to USD (CDNOW's).
 #include <gtest/gtest.h>
 
@@ -121,6 +124,11 @@ TEST(CdnowAcceptance, ValueShareOfClassAMatchesTheRawFile) {
     }
   }
   ASSERT_GT(total, 0);
+  // In integers: the first k with 10 x (sum of the k best) >= 8 x total.
+  int64_t reach80 = 0;
+  for (int64_t cum = 0; reach80 < static_cast<int64_t>(n) && cum * 10 < total * 8; ++reach80) {
+    cum += std::max<int64_t>(sorted[static_cast<size_t>(reach80)], 0);
+  }
   const double expected_share = static_cast<double>(a_value) / static_cast<double>(total);
 
   // --- The service, fed through Kafka. ---
@@ -191,8 +199,18 @@ TEST(CdnowAcceptance, ValueShareOfClassAMatchesTheRawFile) {
   EXPECT_EQ(a_class->customers(), a_customers);
   EXPECT_EQ(a_class->value_minor(), a_value);
   EXPECT_NEAR(a_class->value_share(), expected_share, 1e-12);
-  std::printf("CDNOW: %zu customers, A = %lld customers (threshold %.2f USD) with %.2f%% of 12-month value\n", n,
-              static_cast<long long>(a_customers), static_cast<double>(threshold) / 100, 100 * expected_share);
+  const v1::ValueReach* reach = nullptr;
+  for (const auto& r : dist.reach()) {
+    if (r.value_share() == 0.8) reach = &r;
+  }
+  ASSERT_NE(reach, nullptr) << "GetDistribution's default reach shares hold no 0.8";
+  EXPECT_EQ(reach->customers(), reach80);
+  EXPECT_DOUBLE_EQ(reach->customer_share(), static_cast<double>(reach80) / static_cast<double>(n));
+  std::printf(
+      "CDNOW: %zu customers, A = %lld customers (threshold %.2f USD) with %.2f%% of 12-month value; "
+      "80%% of the value from %lld customers\n",
+      n, static_cast<long long>(a_customers), static_cast<double>(threshold) / 100, 100 * expected_share,
+      static_cast<long long>(reach80));
   EXPECT_TRUE(svc.failure().empty()) << svc.failure();
 }
 
