@@ -1,0 +1,100 @@
+#include <string>
+
+#include "text.h"
+#include "tierflow/report/report.h"
+
+namespace tierflow::report {
+namespace {
+
+using detail::tr;
+
+std::string s(std::string_view v) { return std::string(v); }
+
+std::string or_none(const std::string& v, Lang lang) { return v.empty() ? s(tr(lang, "(none)")) : v; }
+
+// The reach at exactly 80% of value, when the distribution has it.
+const v1::ValueReach* reach_80(const v1::Distribution& d) {
+  for (const auto& r : d.reach()) {
+    if (r.value_share() > 0.7999 && r.value_share() < 0.8001) return &r;
+  }
+  return nullptr;
+}
+
+}  // namespace
+
+std::vector<Table> tables(const v1::Distribution& d, const Meta& meta) {
+  const Lang l = meta.lang;
+  std::vector<Table> out;
+
+  Table summary{"summary", s(tr(l, "Summary")), {s(tr(l, "figure")), s(tr(l, "value"))}, {}};
+  summary.rows.push_back({s(tr(l, "as of")), meta.as_of.empty() ? s(tr(l, "now")) : meta.as_of});
+  if (!meta.clock.empty()) summary.rows.push_back({s(tr(l, "clock")), meta.clock});
+  if (!d.standard_version().empty()) summary.rows.push_back({s(tr(l, "standard")), d.standard_version()});
+  summary.rows.push_back({s(tr(l, "customers")), std::int64_t{d.customers()}});
+  summary.rows.push_back({s(tr(l, "total value")), Money{d.total_value_minor()}});
+  summary.rows.push_back({s(tr(l, "currency")), d.currency()});
+  if (const auto* r = reach_80(d)) {
+    summary.rows.push_back({s(tr(l, "customers bringing 80% of value")), std::int64_t{r->customers()}});
+    summary.rows.push_back({s(tr(l, "share of customers bringing 80% of value")), Share{r->customer_share()}});
+  }
+  out.push_back(std::move(summary));
+
+  Table tiers{"tiers",
+              s(tr(l, "Customers and value per tier")),
+              {s(tr(l, "tier")), s(tr(l, "customers")), s(tr(l, "customer share")), s(tr(l, "total value")),
+               s(tr(l, "value share"))},
+              {}};
+  for (const auto& t : d.tiers()) {
+    const double customer_share = d.customers() > 0 ? static_cast<double>(t.customers()) / d.customers() : 0.0;
+    tiers.rows.push_back({or_none(t.tier(), l), std::int64_t{t.customers()}, Share{customer_share},
+                          Money{t.value_minor()}, Share{t.value_share()}});
+  }
+  out.push_back(std::move(tiers));
+
+  if (d.classes_size() > 0) {
+    Table classes{"classes",
+                  s(tr(l, "Classes per dimension")),
+                  {s(tr(l, "dimension")), s(tr(l, "class")), s(tr(l, "customers")), s(tr(l, "total value")),
+                   s(tr(l, "value share"))},
+                  {}};
+    for (const auto& c : d.classes()) {
+      classes.rows.push_back({c.dimension(), or_none(c.class_name(), l), std::int64_t{c.customers()},
+                              Money{c.value_minor()}, Share{c.value_share()}});
+    }
+    out.push_back(std::move(classes));
+  }
+
+  // The full curve when the service sends it, else its coarse points.
+  const auto& curve = d.curve_size() > 0 ? d.curve() : d.pareto();
+  if (!curve.empty()) {
+    Table pareto{"pareto", s(tr(l, "Pareto curve")), {s(tr(l, "top customers")), s(tr(l, "value share"))}, {}};
+    for (const auto& p : curve) pareto.rows.push_back({Share{p.customer_share()}, Share{p.value_share()}});
+    out.push_back(std::move(pareto));
+  }
+
+  if (d.reach_size() > 0) {
+    Table reach{"reach",
+                s(tr(l, "Customers needed to reach a share of value")),
+                {s(tr(l, "share of value")), s(tr(l, "customers")), s(tr(l, "customer share"))},
+                {}};
+    for (const auto& r : d.reach()) {
+      reach.rows.push_back({Share{r.value_share()}, std::int64_t{r.customers()}, Share{r.customer_share()}});
+    }
+    out.push_back(std::move(reach));
+  }
+
+  if (d.top_size() > 0) {
+    Table top{"top",
+              s(tr(l, "Value of the top customers")),
+              {s(tr(l, "top N")), s(tr(l, "customers")), s(tr(l, "total value")), s(tr(l, "value share"))},
+              {}};
+    for (const auto& t : d.top()) {
+      top.rows.push_back(
+          {std::int64_t{t.top_n()}, std::int64_t{t.customers()}, Money{t.value_minor()}, Share{t.value_share()}});
+    }
+    out.push_back(std::move(top));
+  }
+  return out;
+}
+
+}  // namespace tierflow::report
