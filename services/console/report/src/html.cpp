@@ -19,7 +19,7 @@ using detail::tr;
 
 constexpr std::string_view kStyle = R"(
 :root { color-scheme: light; }
-body { font-family: "Noto Sans CJK SC", "Noto Sans", "DejaVu Sans", sans-serif; margin: 24px; color: #1d2430; }
+body { font-family: "Noto Sans CJK SC", "WenQuanYi Micro Hei", "Microsoft YaHei", "PingFang SC", "DejaVu Sans", sans-serif; margin: 24px; color: #1d2430; }
 h1 { font-size: 22px; margin: 0 0 4px; }
 h2 { font-size: 16px; margin: 24px 0 8px; border-bottom: 1px solid #d7dce3; padding-bottom: 4px; }
 p.meta { color: #5b6573; margin: 0 0 16px; }
