@@ -13,9 +13,11 @@ inline grpcx::MethodRoles access_table() {
   const std::string s = "/" + std::string(v1::TierService::service_full_name()) + "/";
   const std::vector<Role> readers = {Role::kCallCenter, Role::kFinance};
   return {
-      {s + "GetTier", readers},         {s + "BatchGetTiers", readers},   {s + "GetTierHistory", readers},
-      {s + "ExplainTier", readers},     {s + "ListCustomers", readers},   {s + "WatchTierChanges", readers},
-      {s + "GetDistribution", readers}, {s + "WhatIf", {Role::kFinance}}, {s + "ReloadStandard", {Role::kFinance}},
+      {s + "GetTier", readers},         {s + "BatchGetTiers", readers},
+      {s + "GetTierHistory", readers},  {s + "ExplainTier", readers},
+      {s + "ListCustomers", readers},   {s + "WatchTierChanges", readers},
+      {s + "GetDistribution", readers}, {s + "GetOverview", readers},
+      {s + "WhatIf", {Role::kFinance}}, {s + "ReloadStandard", {Role::kFinance}},
       {s + "SetOverride", {}},          {s + "ClearOverride", {}},
   };
 }
