@@ -47,6 +47,8 @@ int main(int argc, char** argv) {
   auto* explain = app.add_subcommand("explain", "why a customer has its tier: explanation and features");
   explain->add_option("customer", customer, "customer id")->required();
   auto* distribution = app.add_subcommand("distribution", "tier and class distribution, Pareto points");
+  auto* overview = app.add_subcommand("overview", "the console's overview: distribution, quadrants, breakdowns");
+  overview->add_option("--as-of", as_of, "the state as of this date (YYYY-MM-DD or RFC 3339; default now)");
   auto* list = app.add_subcommand("list", "customers in a tier, or in a dimension class");
   list->add_option("--tier", list_args.tier, "tier name, e.g. gold");
   list->add_option("--dimension", list_args.dimension, "dimension, e.g. rfm (with --class)");
@@ -93,7 +95,7 @@ int main(int argc, char** argv) {
   report->add_option("--pdf-timeout-s", pdf_timeout_s, "give up printing after this long")
       ->check(CLI::Range(1, 3600))->capture_default_str();
   // Global options may follow the verb: `tierctl health --addr host:port`.
-  for (auto* sub : {get, explain, distribution, list, history, override_cmd, ov_set, ov_clear, reload,
+  for (auto* sub : {get, explain, distribution, overview, list, history, override_cmd, ov_set, ov_clear, reload,
                     what_if, watch, health, report}) {
     sub->fallthrough();
   }
@@ -124,6 +126,7 @@ int main(int argc, char** argv) {
   if (get->parsed()) return cmd_get(*stub, ctx, customer, as_of);
   if (explain->parsed()) return cmd_explain(*stub, ctx, customer);
   if (distribution->parsed()) return cmd_distribution(*stub, ctx);
+  if (overview->parsed()) return cmd_overview(*stub, ctx, as_of);
   if (list->parsed()) return cmd_list(*stub, ctx, list_args);
   if (history->parsed()) return cmd_history(*stub, ctx, customer, page_size, page_token);
   if (ov_set->parsed()) return cmd_override_set(*stub, ctx, ov);

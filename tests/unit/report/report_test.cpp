@@ -1,5 +1,5 @@
-// tierflow::report on a hand-made Distribution: the totals in the HTML and in every CSV
-// are the proto's, the HTML has no external reference (with the real Chart.js inlined),
+// tierflow::report on a hand-made Overview: the totals in the HTML and in every CSV are
+// the proto's, the HTML has no external reference (with the real Chart.js inlined),
 // CSV fields are escaped, and both languages render.
 #include <gtest/gtest.h>
 
@@ -56,7 +56,64 @@ v1::Distribution hand_made() {
   return d;
 }
 
-Meta meta(Lang lang = Lang::kEn) { return Meta{lang, "2026-11-30", "events", "2026-11-30T15:00:00Z"}; }
+v1::Overview overview(v1::Distribution d = hand_made()) {
+  v1::Overview o;
+  *o.mutable_distribution() = std::move(d);
+  o.set_clock("events");
+  o.set_pending_downgrades(3);
+  o.set_credit_holds(1);
+  o.set_at_risk(4);
+  struct Q {
+    const char* name;
+    int64_t customers;
+    int64_t value;
+    const char* strategy;
+  };
+  for (const Q& q : {Q{"old-big", 2, 800'000'00, "keep, account manager"}, Q{"new-big", 1, 150'000'05, "grow, \"fast\""},
+                     Q{"old-small", 3, 40'000'00, "=serve cheaply"}, Q{"new-small", 4, 10'000'00, "nurture"}}) {
+    auto* x = o.add_quadrants();
+    x->set_name(q.name);
+    x->set_dimension("quadrant");
+    x->set_tenure(std::string(q.name).substr(0, 3));
+    x->set_size(std::string(q.name).substr(4));
+    x->set_customers(q.customers);
+    x->set_value_minor(q.value);
+    x->set_strategy(q.strategy);
+  }
+  auto* b = o.add_breakdowns();
+  b->set_dimension("region");
+  struct R {
+    const char* key;
+    int64_t customers;
+    int64_t value;
+    int64_t gold;
+  };
+  for (const R& r : {R{"华东", 6, 900'000'05, 2}, R{"south, coast", 3, 99'000'00, 0}, R{"", 1, 1'000'00, 0}}) {
+    auto* row = b->add_rows();
+    row->set_key(r.key);
+    row->set_customers(r.customers);
+    row->set_value_minor(r.value);
+    for (const char* tier : {"diamond", "gold", "silver", "bronze"}) {
+      auto* tc = row->add_tiers();
+      tc->set_tier(tier);
+      tc->set_customers(std::string(tier) == "gold" ? r.gold : 0);
+    }
+  }
+  struct C {
+    const char* cls;
+    int64_t customers;
+    double share;
+  };
+  for (const C& c : {C{"A", 2, 0.2}, C{"B", 5, 0.5}, C{"C", 10, 1.0}}) {
+    auto* cut = o.add_value_cuts();
+    cut->set_class_name(c.cls);
+    cut->set_customers(c.customers);
+    cut->set_customer_share(c.share);
+  }
+  return o;
+}
+
+Meta meta(Lang lang = Lang::kEn) { return Meta{lang, "2026-11-30", "2026-11-30T15:00:00Z"}; }
 
 // The data-value of the element carrying data-testid="<id>".
 std::string value_of(const std::string& html, const std::string& testid) {
@@ -130,7 +187,7 @@ const Table& find(const std::vector<Table>& all, const std::string& name) {
 
 TEST(ReportHtml, TotalsAreTheDistributions) {
   const v1::Distribution d = hand_made();
-  const std::string html = render_html(d, meta(), load_chart_js());
+  const std::string html = render_html(overview(d), meta(), load_chart_js());
   EXPECT_EQ(value_of(html, "report-customers"), "10");
   EXPECT_EQ(value_of(html, "report-total-value"), "100000005");
   EXPECT_EQ(value_of(html, "report-reach-80-customers"), "2");
@@ -148,13 +205,29 @@ TEST(ReportHtml, TotalsAreTheDistributions) {
   EXPECT_EQ(sum_customers, d.customers());
   EXPECT_EQ(sum_value, d.total_value_minor());
   EXPECT_EQ(column(html, "pareto", 0).size(), 100u);
+  EXPECT_EQ(value_of(html, "report-pending-downgrades"), "3");
+  EXPECT_EQ(value_of(html, "report-credit-holds"), "1");
+  EXPECT_EQ(value_of(html, "report-at-risk"), "4");
+  EXPECT_EQ(value_of(html, "report-as-of"), "2026-11-30");
+  int64_t quadrant_customers = 0;
+  for (const auto& c : column(html, "quadrants", 3)) quadrant_customers += std::stoll(c);
+  EXPECT_EQ(quadrant_customers, d.customers());
+  EXPECT_EQ(column(html, "breakdown-region", 0), (std::vector<std::string>{"华东", "south, coast", "(none)"}));
+  EXPECT_EQ(column(html, "breakdown-region", 5), (std::vector<std::string>{"2", "0", "0"})) << "gold's column";
+}
+
+TEST(ReportHtml, AsOfFromTheOverviewWhenNotGiven) {
+  v1::Overview o = overview();
+  o.mutable_as_of()->set_seconds(1764460800);  // 2025-11-30 00:00:00 UTC
+  EXPECT_NE(render_html(o, Meta{Lang::kEn, "", ""}, "").find("as of 2025-11-30 00:00:00 UTC"), std::string::npos);
+  EXPECT_NE(render_html(overview(), Meta{Lang::kEn, "", ""}, "").find("as of now"), std::string::npos);
 }
 
 TEST(ReportHtml, HasNoExternalReferenceWithChartJsInlined) {
   const std::string js = load_chart_js();
   EXPECT_NE(js.find("Chart.js v3.9"), std::string::npos) << "the licence banner stays";
   EXPECT_NE(js.find("www.chartjs.org"), std::string::npos);
-  const std::string html = render_html(hand_made(), meta(), js);
+  const std::string html = render_html(overview(), meta(), js);
   EXPECT_NE(html.find("Chart.js v3.9"), std::string::npos) << "Chart.js is inlined";
   EXPECT_NE(html.find("id=\"chart-pareto\""), std::string::npos);
   EXPECT_EQ(external_references(html), std::vector<std::string>{});
@@ -181,7 +254,7 @@ TEST(ReportHtml, EscapesTextFromTheData) {
   v1::Distribution d = hand_made();
   d.mutable_tiers(0)->set_tier("</script><script>alert(1)</script>");
   d.set_standard_version("a&b <i>");
-  const std::string html = render_html(d, meta(), load_chart_js());
+  const std::string html = render_html(overview(d), meta(), load_chart_js());
   EXPECT_EQ(html.find("<script>alert(1)"), std::string::npos);
   EXPECT_NE(html.find("&lt;/script&gt;&lt;script&gt;alert(1)"), std::string::npos) << "the tier table";
   EXPECT_NE(html.find("\\u003c/script\\u003e"), std::string::npos) << "the chart data";
@@ -189,12 +262,12 @@ TEST(ReportHtml, EscapesTextFromTheData) {
 }
 
 TEST(ReportHtml, ChineseAndEnglish) {
-  const std::string zh = render_html(hand_made(), meta(Lang::kZhCn), "");
+  const std::string zh = render_html(overview(), meta(Lang::kZhCn), "");
   EXPECT_NE(zh.find("<html lang=\"zh-CN\">"), std::string::npos);
   EXPECT_NE(zh.find("客户分级概览"), std::string::npos);
   EXPECT_NE(zh.find("<th>客户数</th>"), std::string::npos);
   EXPECT_EQ(value_of(zh, "report-customers"), "10");
-  const std::string en = render_html(hand_made(), meta(Lang::kEn), "");
+  const std::string en = render_html(overview(), meta(Lang::kEn), "");
   EXPECT_NE(en.find("<html lang=\"en\">"), std::string::npos);
   EXPECT_NE(en.find("<th>customers</th>"), std::string::npos);
   EXPECT_EQ(en.find("客户数"), std::string::npos);
@@ -215,10 +288,11 @@ TEST(ReportLang, FromTagsAndHeaders) {
 
 TEST(ReportCsv, TotalsAreTheDistributions) {
   const v1::Distribution d = hand_made();
-  const auto all = tables(d, meta());
+  const auto all = tables(overview(d), meta());
   std::vector<std::string> names;
   for (const auto& t : all) names.push_back(t.name);
-  EXPECT_EQ(names, (std::vector<std::string>{"summary", "tiers", "classes", "pareto", "reach", "top"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"summary", "tiers", "quadrants", "breakdown-region", "cuts", "classes",
+                                             "pareto", "reach", "top"}));
 
   const auto tiers = parse_csv(to_csv(find(all, "tiers"), d.currency()));
   ASSERT_EQ(tiers.size(), 5u);
@@ -242,7 +316,44 @@ TEST(ReportCsv, TotalsAreTheDistributions) {
   EXPECT_EQ(figures["total value"], "1000000.05");
   EXPECT_EQ(figures["as of"], "2026-11-30");
   EXPECT_EQ(figures["customers bringing 80% of value"], "2");
+  EXPECT_EQ(figures["pending downgrades"], "3");
+  EXPECT_EQ(figures["credit holds"], "1");
+  EXPECT_EQ(figures["turning at-risk"], "4");
   EXPECT_EQ(parse_csv(to_csv(find(all, "pareto"), d.currency())).size(), 101u);
+
+  const auto quadrants = parse_csv(to_csv(find(all, "quadrants"), d.currency()));
+  ASSERT_EQ(quadrants.size(), 5u);
+  int64_t quadrant_customers = 0;
+  for (std::size_t i = 1; i < quadrants.size(); ++i) quadrant_customers += std::stoll(quadrants[i][3]);
+  EXPECT_EQ(quadrant_customers, d.customers());
+  EXPECT_EQ(quadrants[2][6], "grow, \"fast\"") << "strategy text round-trips through CSV quoting";
+  EXPECT_EQ(quadrants[3][6], "'=serve cheaply") << "no formula";
+
+  const auto region = parse_csv(to_csv(find(all, "breakdown-region"), d.currency()));
+  ASSERT_EQ(region.size(), 4u);
+  EXPECT_EQ(region[0], (std::vector<std::string>{"region", "customers", "total value", "value share",
+                                                  "customers in diamond", "customers in gold", "customers in silver",
+                                                  "customers in bronze"}));
+  EXPECT_EQ(region[2][0], "south, coast");
+  int64_t region_customers = 0, region_minor = 0;
+  for (std::size_t i = 1; i < region.size(); ++i) {
+    region_customers += std::stoll(region[i][1]);
+    const std::string& v = region[i][2];
+    region_minor += std::stoll(v.substr(0, v.size() - 3)) * 100 + std::stoll(v.substr(v.size() - 2));
+  }
+  EXPECT_EQ(region_customers, d.customers());
+  EXPECT_EQ(region_minor, d.total_value_minor());
+  const auto cuts = parse_csv(to_csv(find(all, "cuts"), d.currency()));
+  EXPECT_EQ(cuts[1], (std::vector<std::string>{"A", "2", "0.200000", "0.000000"}));
+}
+
+TEST(ReportCsv, ChineseHeaders) {
+  const auto all = tables(overview(), meta(Lang::kZhCn));
+  const auto tiers = parse_csv(to_csv(find(all, "tiers"), "CNY"));
+  EXPECT_EQ(tiers[0][1], "客户数");
+  const auto region = parse_csv(to_csv(find(all, "breakdown-region"), "CNY"));
+  EXPECT_EQ(region[0][0], "地区");
+  EXPECT_EQ(region[0][5], "客户数：gold");
 }
 
 TEST(ReportCsv, EscapesFields) {

@@ -131,6 +131,8 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
     return 2;
   }
   meta.as_of = args.as_of;
+  v1::GetOverviewRequest req;
+  if (!args.as_of.empty()) *req.mutable_as_of() = as_of;
   std::string chart_js;
   try {
     chart_js = args.chart_js.empty() ? report::load_chart_js() : report::load_chart_js(args.chart_js);
@@ -139,17 +141,18 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
     return 2;
   }
 
-  v1::Distribution dist;
+  v1::Overview overview;
   grpc::ClientContext c;
-  c.set_deadline(std::chrono::system_clock::now() + std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
-  const grpc::Status s = stub.GetDistribution(&c, v1::GetDistributionRequest(), &dist);
+  c.set_deadline(std::chrono::system_clock::now() +
+                 std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
+  const grpc::Status s = stub.GetOverview(&c, req, &overview);
   if (!s.ok()) {
     ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
     return 1;
   }
 
   std::string error;
-  if (!write_file(args.out, report::render_html(dist, meta, chart_js), &error)) {
+  if (!write_file(args.out, report::render_html(overview, meta, chart_js), &error)) {
     ctx.err << fmt::format("tierctl: report: {}\n", error);
     return 2;
   }
@@ -157,9 +160,9 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
   if (!args.csv_dir.empty()) {
     std::error_code ec;
     fs::create_directories(args.csv_dir, ec);
-    for (const auto& t : report::tables(dist, meta)) {
+    for (const auto& t : report::tables(overview, meta)) {
       const fs::path path = fs::path(args.csv_dir) / (t.name + ".csv");
-      if (!write_file(path, report::to_csv(t, dist.currency()), &error)) {
+      if (!write_file(path, report::to_csv(t, overview.distribution().currency()), &error)) {
         ctx.err << fmt::format("tierctl: report: {}\n", error);
         return 2;
       }

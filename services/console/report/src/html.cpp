@@ -102,32 +102,24 @@ std::string figure_html(std::string_view testid, std::string_view label, const C
 }
 
 // Chart data as a JavaScript object literal (JSON with script-safe strings).
-std::string chart_data(const v1::Distribution& d, const Meta& meta) {
+std::string chart_data(const v1::Overview& o, const Meta& meta) {
   const Lang l = meta.lang;
+  const v1::Distribution& d = o.distribution();
   std::string curve = "[[0,0]";
   for (const auto& p : d.curve_size() > 0 ? d.curve() : d.pareto()) {
     curve += fmt::format(",[{:.4f},{:.4f}]", p.customer_share() * 100, p.value_share() * 100);
   }
   curve += "]";
   std::string reach80 = "null";
-  for (const auto& r : d.reach()) {
-    if (r.value_share() > 0.7999 && r.value_share() < 0.8001) {
-      reach80 = fmt::format("[{:.4f},{:.4f}]", r.customer_share() * 100, r.value_share() * 100);
-    }
+  if (const auto* r = detail::reach_80(d)) {
+    reach80 = fmt::format("[{:.4f},{:.4f}]", r->customer_share() * 100, r->value_share() * 100);
   }
-  // The A/B/C cuts: where the value classes end along the curve (A first, best customers).
+  // The A/B/C cuts: where each value class ends along the curve (cumulative, best first).
   std::string cuts = "[";
-  if (d.customers() > 0) {
-    std::int64_t cumulative = 0;
-    for (const char* cls : {"A", "B"}) {
-      for (const auto& c : d.classes()) {
-        if (c.dimension() != "value" || c.class_name() != cls) continue;
-        cumulative += c.customers();
-        cuts += fmt::format("{}{{\"label\":{},\"x\":{:.4f}}}", cuts.size() > 1 ? "," : "",
-                            js_string(fmt::format("{}/{}", cls, cls[0] == 'A' ? "B" : "C")),
-                            100.0 * static_cast<double>(cumulative) / static_cast<double>(d.customers()));
-      }
-    }
+  for (const auto& c : o.value_cuts()) {
+    if (c.customer_share() <= 0 || c.customer_share() >= 1) continue;  // the last class ends at 100%
+    cuts += fmt::format("{}{{\"label\":{},\"x\":{:.4f}}}", cuts.size() > 1 ? "," : "", js_string(c.class_name()),
+                        c.customer_share() * 100);
   }
   cuts += "]";
   std::string names = "[", customers = "[", shares = "[";
@@ -188,12 +180,13 @@ constexpr std::string_view kChartScript = R"JS(
 
 }  // namespace
 
-std::string render_html(const v1::Distribution& d, const Meta& meta, std::string_view chart_js) {
+std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js) {
   const Lang l = meta.lang;
+  const v1::Distribution& d = o.distribution();
   const std::string& currency = d.currency();
   const std::string title = std::string(tr(l, "Customer tiers: overview"));
-  const std::string as_of = meta.as_of.empty() ? std::string(tr(l, "now")) : meta.as_of;
-  const std::vector<Table> all = tables(d, meta);
+  const std::string as_of = detail::as_of_text(o, meta);
+  const std::vector<Table> all = tables(o, meta);
 
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n"
@@ -203,7 +196,7 @@ std::string render_html(const v1::Distribution& d, const Meta& meta, std::string
       "<title>{} ({} {})</title>\n<style>{}</style>\n</head>\n<body>\n",
       lang_tag(l), html_escape(title), html_escape(tr(l, "as of")), html_escape(as_of), kStyle);
   std::string line = fmt::format("{} {}", tr(l, "as of"), as_of);
-  if (!meta.clock.empty()) line += fmt::format(" · {} {}", tr(l, "clock"), meta.clock);
+  if (!o.clock().empty()) line += fmt::format(" · {} {}", tr(l, "clock"), o.clock());
   if (!d.standard_version().empty()) line += fmt::format(" · {} {}", tr(l, "standard"), d.standard_version());
   if (!meta.generated_at.empty()) line += fmt::format(" · {} {}", tr(l, "generated"), meta.generated_at);
   out += fmt::format("<header><h1>{}</h1><p class=\"meta\" data-testid=\"report-as-of\" data-value=\"{}\">{}</p>"
@@ -213,12 +206,14 @@ std::string render_html(const v1::Distribution& d, const Meta& meta, std::string
   out += "<section class=\"figures\">\n";
   out += figure_html("report-customers", tr(l, "customers"), std::int64_t{d.customers()}, currency);
   out += figure_html("report-total-value", tr(l, "total value"), Money{d.total_value_minor()}, currency);
-  for (const auto& r : d.reach()) {
-    if (r.value_share() > 0.7999 && r.value_share() < 0.8001) {
-      out += figure_html("report-reach-80-customers", tr(l, "customers bringing 80% of value"),
-                         std::int64_t{r.customers()}, currency);
-    }
+  if (const auto* r = detail::reach_80(d)) {
+    out += figure_html("report-reach-80-customers", tr(l, "customers bringing 80% of value"),
+                       std::int64_t{r->customers()}, currency);
   }
+  out += figure_html("report-pending-downgrades", tr(l, "pending downgrades"), std::int64_t{o.pending_downgrades()},
+                     currency);
+  out += figure_html("report-credit-holds", tr(l, "credit holds"), std::int64_t{o.credit_holds()}, currency);
+  out += figure_html("report-at-risk", tr(l, "turning at-risk"), std::int64_t{o.at_risk()}, currency);
   out += "</section>\n";
 
   if (!chart_js.empty()) {
@@ -242,7 +237,7 @@ std::string render_html(const v1::Distribution& d, const Meta& meta, std::string
   if (!chart_js.empty()) {
     out += "<script>\n";
     out += chart_js;
-    out += "\n</script>\n<script>\nvar REPORT = " + chart_data(d, meta) + ";\n";
+    out += "\n</script>\n<script>\nvar REPORT = " + chart_data(o, meta) + ";\n";
     out += kChartScript;
     out += "</script>\n";
   } else {

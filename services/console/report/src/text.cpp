@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdio>
+#include <ctime>
 #include <utility>
 
 #include "common/money/money.h"
@@ -9,7 +10,7 @@
 namespace tierflow::report::detail {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 44> kZh = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 53> kZh = {{
     {"Customer tiers: overview", "客户分级概览"},
     {"as of", "截至"},
     {"now", "当前"},
@@ -54,6 +55,15 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 44> kZh = {{
     {"credit holds", "信用冻结客户"},
     {"turning at-risk", "转为流失风险的客户"},
     {"(none)", "（空）"},
+    {"region", "地区"},
+    {"industry", "行业"},
+    {"lifecycle", "生命周期"},
+    {"A/B/C value cuts", "A/B/C 价值分界"},
+    {"cumulative customers", "累计客户数"},
+    {"cumulative customer share", "累计客户占比"},
+    {"cumulative value share", "累计价值占比"},
+    {"customers in", "客户数："},
+    {"evaluated", "评估时间"},
 }};
 
 }  // namespace
@@ -127,6 +137,24 @@ std::string plain_major(std::int64_t minor, std::string_view currency) {
     if (c != ',') out += c;
   }
   return out;
+}
+
+std::string as_of_text(const v1::Overview& o, const Meta& meta) {
+  if (!meta.as_of.empty()) return meta.as_of;
+  if (!o.has_as_of()) return std::string(tr(meta.lang, "now"));
+  const std::time_t t = static_cast<std::time_t>(o.as_of().seconds());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S UTC", &tm);
+  return buf;
+}
+
+const v1::ValueReach* reach_80(const v1::Distribution& d) {
+  for (const auto& r : d.reach()) {
+    if (r.value_share() > 0.7999 && r.value_share() < 0.8001) return &r;
+  }
+  return nullptr;
 }
 
 std::string percent(double share) {

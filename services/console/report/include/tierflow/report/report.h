@@ -44,14 +44,16 @@ struct Table {
 // What a report shows besides the data: the date asked for and who reads it.
 struct Meta {
   Lang lang = Lang::kEn;
-  std::string as_of;         // "2026-11-30" as asked (empty: now)
-  std::string clock;         // "wall" or "events", as the service reported
+  std::string as_of;         // the date as asked, "2026-11-30"; empty: the overview's as_of, or "now"
   std::string generated_at;  // RFC 3339 of when the report was made (the caller's clock)
 };
 
-// The tables of an overview, in report order: summary, tiers, classes, pareto (the curve),
-// reach, top; each only when the distribution has its data.
-std::vector<Table> tables(const v1::Distribution& d, const Meta& meta);
+// The tables of an overview (TierService.GetOverview), in report order: summary (the
+// headline figures and the watch counters), tiers, quadrants, breakdown-<dimension> (one
+// per breakdown, a customers column per tier), cuts (the A/B/C value cuts), classes,
+// pareto (the curve), reach, top; each only when the overview has its data. An Overview
+// with only `distribution` set is a valid input (the report of GetDistribution).
+std::vector<Table> tables(const v1::Overview& o, const Meta& meta);
 
 // RFC 4180 CSV of one table: UTF-8 with a byte-order mark (so spreadsheet programs read
 // Chinese text as UTF-8), CRLF line ends, the header row, then the rows. Money is written
@@ -62,9 +64,11 @@ std::string to_csv(const Table& t, std::string_view currency);
 // One CSV field: quoted (with quotes doubled) when it holds a comma, quote, CR or LF.
 std::string csv_field(std::string_view text);
 
-// The HTML report. `chart_js` is the Chart.js source to inline (load_chart_js); empty
+// The HTML report: the headline figures (data-testid report-customers, report-total-value,
+// report-reach-80-customers, report-pending-downgrades, report-credit-holds, report-at-risk,
+// each with data-value), the charts, then the tables. `chart_js` is the Chart.js source to inline (load_chart_js); empty
 // renders the tables without charts.
-std::string render_html(const v1::Distribution& d, const Meta& meta, std::string_view chart_js);
+std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js);
 
 // Where Debian's libjs-chart.js installs Chart.js 3.9.
 inline constexpr std::string_view kChartJsPath = "/usr/share/javascript/chart.js/chart.min.js";
