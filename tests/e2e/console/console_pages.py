@@ -185,9 +185,13 @@ def main():
         open_page(b, opts, "watch", "/watch")
 
         # What-if: a standard broken at a known line; the page names that line, as gRPC does.
-        text = open(opts.standard).read().rstrip("\n").split("\n")
-        broken_line = len(text) + 1
-        broken = "\n".join(text + ["not_a_standard_key: 1"]) + "\n"
+        # The first rule's tier, renamed to one the standard does not define.
+        text = open(opts.standard).read().split("\n")
+        rules = next(i for i, l in enumerate(text) if l.startswith("rules:"))
+        at = next(i for i in range(rules + 1, len(text)) if re.match(r"^\s+-?\s*tier:\s*\S", text[i]))
+        text[at] = re.sub(r"tier:\s*\S+", "tier: no-such-tier", text[at])
+        broken_line = at + 1
+        broken = "\n".join(text)
         with tempfile.NamedTemporaryFile("w", suffix=".yaml", delete=False) as f:
             f.write(broken)
         grpc_err = tierctl(["what-if", f.name], opts, json_out=False, check=False)

@@ -19,10 +19,7 @@ ctl --json distribution >"$out/after.json"
 check_eq "GetDistribution did not move while the report was made" "$(md5sum <"$out/before.json")" "$(md5sum <"$out/after.json")"
 
 # Totals: HTML data-values and CSV sums against GetDistribution.
-# (Process substitution, not a pipe: pass and fail must count in this shell.)
-while IFS= read -r line; do
-  case "$line" in ok*) pass "${line#ok }" ;; *) fail "${line#FAIL }" ;; esac
-done < <(/usr/bin/python3 - "$out" <<'PY'
+/usr/bin/python3 - "$out" >"$out/checks.txt" 2>&1 <<'PY' || fail "the report checks could not run: $(tail -1 "$out/checks.txt")"
 import csv, io, json, re, sys
 out = sys.argv[1]
 d = json.load(open(f"{out}/after.json"))
@@ -50,7 +47,9 @@ check("tiers.csv value sum = GetDistribution total", d.get("totalValueMinor", "0
 summary = dict((r[0], r[1]) for r in csv.reader(io.StringIO(open(f"{out}/csv/summary.csv", encoding="utf-8-sig").read())))
 check("summary.csv customers", d.get("customers", "0"), summary.get("customers"))
 PY
-)
+while IFS= read -r line; do
+  case "$line" in "ok "*) pass "${line#ok }" ;; "FAIL "*) fail "${line#FAIL }" ;; esac
+done <"$out/checks.txt"
 for f in summary tiers quadrants pareto; do
   [ -s "$out/csv/$f.csv" ] && pass "csv/$f.csv written" || fail "csv/$f.csv missing"
 done
@@ -66,8 +65,11 @@ case "$dom" in *'data-error='*) fail "the report's script failed: $(echo "$dom" 
 check_eq "the PDF starts with %PDF" "%PDF" "$(head -c 4 "$out/report.pdf" 2>/dev/null)"
 
 # A past date: the same numbers as GetOverview for that date.
-ctl report --as-of "$demo_past" --lang zh-CN --out "$out/past.html" >/dev/null
-ctl --json overview --as-of "$demo_past" >"$out/past.json"
+if ! ctl report --as-of "$demo_past" --lang zh-CN --out "$out/past.html" >/dev/null 2>"$out/past.err" ||
+   ! ctl --json overview --as-of "$demo_past" >"$out/past.json" 2>>"$out/past.err"; then
+  fail "report or overview as of $demo_past: $(cat "$out/past.err")"
+  e2e_finish console-report
+fi
 want=$(/usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])).get("distribution",{}); print(d.get("customers","0"), d.get("totalValueMinor","0"))' "$out/past.json")
 got=$(/usr/bin/python3 -c 'import re,sys; h=open(sys.argv[1],encoding="utf-8").read(); print(*[re.search(r"data-testid=\"%s\" data-value=\"([^\"]*)\"" % t, h).group(1) for t in ("report-customers","report-total-value")])' "$out/past.html")
 check_eq "report as of $demo_past = GetOverview (customers, value)" "$want" "$got"
