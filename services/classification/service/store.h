@@ -107,6 +107,8 @@ class Store {
   // The version in force at `t`: the newest one whose evaluated_time is <= t. nullopt when
   // the customer had no assignment yet at `t`.
   std::optional<v1::TierAssignment> as_of(const std::string& customer_id, absl::Time t);
+  // as_of() of every customer that had an assignment at `t` (service/store_overview.cpp).
+  void as_of_all(absl::Time t, const std::function<void(v1::TierAssignment&&)>& each);
   // History rows not yet confirmed as published, oldest version first per customer.
   std::vector<v1::TierAssignment> unpublished();
 

@@ -54,7 +54,10 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
   std::vector<Features> all;
   all.reserve(customers_.size());
   if (clock_known_locked()) {
-    for (const auto& [id, c] : customers_) all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+    for (const auto& [id, c] : customers_) {
+      all.push_back(compute_features(*standard_, compact_inputs(id, c), t));
+      overview_.note_features(*standard_, id, all.back());
+    }
   }
   population_ = Population::compute(*standard_, all);
   probe_.customers.Set(static_cast<double>(customers_.size()));
@@ -68,6 +71,7 @@ TierKeeper::~TierKeeper() = default;
 void TierKeeper::note_current(Customer& c, const v1::TierAssignment& a) {
   c.has_current = true;
   c.pending_downgrade = a.has_pending_downgrade();
+  overview_.note_assignment(a);
 }
 
 Evaluation TierKeeper::evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const {
@@ -341,6 +345,8 @@ size_t TierKeeper::run_evaluation(bool point) {
     }
   }
   changed_.clear();
+  for (size_t i = 0; i < order.size(); ++i) overview_.note_features(*standard_, *order[i].first, all[i]);
+  overview_.note_evaluation(t);
   if (mappings_standard_ != standard_.get() || mappings_.vocabulary_size() != vocabulary_.size()) {
     mappings_ = MappingTable(*standard_, vocabulary_);
     mappings_standard_ = standard_.get();

@@ -40,6 +40,7 @@
 #include "service/config.h"
 #include "service/probe.h"
 #include "service/store.h"
+#include "service/tier_keeper_overview.h"
 #include "service/tier_publisher.h"
 #include "service/watcher.h"
 #include "tierflow/classification/compact.h"
@@ -104,6 +105,9 @@ class TierKeeper {
                                        const std::string& class_name, const std::string& after, int limit,
                                        std::string* next) const;
   v1::WhatIfResponse what_if(const Standard& candidate) const;
+  // GetOverview (service/tier_keeper_overview.cpp): the kept aggregates, or the history
+  // at a past as_of. Throws errors::InvalidArgument (a bad as_of), sql::Error.
+  std::shared_ptr<const v1::Overview> overview(const v1::GetOverviewRequest& request) const;
   // Loads the standard file again; a bad file throws StandardError and changes nothing.
   v1::ReloadStandardResponse reload();
 
@@ -159,7 +163,7 @@ class TierKeeper {
   }
   // evaluate_assignment() (or evaluate() when `full`) from compact inputs and their features.
   Evaluation evaluate_customer(const std::string& id, const Customer& c, const Features& f, bool full) const;
-  static void note_current(Customer& c, const v1::TierAssignment& a);
+  void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
   // False while the events clock has seen no event time: nothing can be decided yet.
@@ -234,6 +238,8 @@ class TierKeeper {
 
   // After the store and the probe it uses; before nothing that needs it at destruction.
   TierPublisher publisher_;
+  // The overview's aggregates (its own mutex): noted under the unique lock, read without it.
+  mutable OverviewKeeper overview_;
 };
 
 }  // namespace tierflow::classification

@@ -40,20 +40,15 @@ std::optional<Evaluation> TierKeeper::explain(const std::string& id, v1::TierAss
   return evaluate_customer(id, c, compute_features(*standard_, compact_inputs(id, c), clock_locked()), true);
 }
 
+// The kept aggregates (overview_): the features of each customer's last evaluation and its
+// current assignment, the figures GetOverview shows.
 v1::Distribution TierKeeper::distribution(const v1::GetDistributionRequest& request) const {
-  std::shared_lock lock(mu_);
-  const absl::Time t = clock_locked();
-  std::vector<v1::TierAssignment> assignments;
-  std::vector<Features> features;
-  Store reader(cfg_.store_path, Store::Mode::reader);
-  reader.currents("", [&](v1::TierAssignment&& a) {
-    auto it = customers_.find(a.customer_id());
-    if (it == customers_.end()) return true;
-    features.push_back(compute_features(*standard_, compact_inputs(it->first, it->second), t));
-    assignments.push_back(std::move(a));
-    return true;
-  });
-  return classification::distribution(*standard_, assignments, features, request);
+  std::shared_ptr<const Standard> standard;
+  {
+    std::shared_lock lock(mu_);
+    standard = standard_;
+  }
+  return overview_.distribution(*standard, request);
 }
 
 std::vector<v1::TierAssignment> TierKeeper::list(const std::string& tier, const std::string& dimension,

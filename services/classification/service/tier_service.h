@@ -58,6 +58,8 @@ class TierService final : public TierServiceBase {
   grpc::Status ReloadStandard(grpc::ServerContext*, const v1::ReloadStandardRequest*,
                               v1::ReloadStandardResponse*) override;
   grpc::Status WhatIf(grpc::ServerContext*, const v1::WhatIfRequest*, v1::WhatIfResponse*) override;
+  // The kept overview, or a past one from history (service/tier_service_overview.cpp).
+  grpc::Status GetOverview(grpc::ServerContext*, const v1::GetOverviewRequest*, v1::Overview*) override;
 
   // Pipelines written / commands sent through the shared connection (benchmark report).
   redis::Mux& mux() { return *mux_; }
