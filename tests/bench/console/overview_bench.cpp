@@ -1,8 +1,8 @@
 // The console's overview page load at N synthetic customers (default 1,000,000):
 // TierService.GetOverview over gRPC, as the console calls it, beside two baselines on the
 // same server in the same run: the gRPC floor (grpc.health.v1.Health/Check, an empty
-// answer: what any call costs here) and a bare GetDistribution (the distribution computed
-// from every customer per call, what the overview would cost without kept aggregates).
+// answer: what any call costs here) and a bare GetDistribution (the part of the overview
+// the classification issue already served; both read the kept aggregates).
 //
 // The store (SQLite, temp dir) is filled with N accounts and profiles (tests/bench/
 // classification/synthetic.h, the customers every classification bench uses) with the
@@ -10,9 +10,9 @@
 // its first evaluation (everyone assigned, committed, aggregates kept). Then the real
 // TierService on the suite's server plumbing (grpcx::Server, loopback, no auth) answers one
 // caller, call after call, as a page load does: kRounds rounds of kCalls health checks,
-// kCalls GetOverview and one GetDistribution, so all see the same load on this shared
-// machine. Reported: p50 and p99 of each, the overview's p50 as a ratio to the floor's
-// (median of the rounds') and to GetDistribution's, and the aim (p99 < 200 ms).
+// kCalls GetDistribution and kCalls GetOverview, so all see the same load on this shared
+// machine. Reported: p50 and p99 of each, the overview's p50 as a ratio to the floor's and
+// to GetDistribution's (medians of the rounds' ratios), and the aim (p99 < 200 ms).
 // Then GetOverview for a past date (from history, cached per date): the first call and the
 // p50 of repeats. Every reply is checked (OK, and its customer count is N's assigned
 // customers); any failure fails the run. Figures are printed, never asserted.
@@ -49,7 +49,7 @@ namespace {
 
 constexpr int kRounds = 3;
 constexpr int kCalls = 30;
-constexpr auto kDeadline = std::chrono::seconds(300);  // GetDistribution at 1M on a shared machine
+constexpr auto kDeadline = std::chrono::seconds(120);  // a past date at 1M is computed from history
 
 double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
 
@@ -140,6 +140,7 @@ int main(int argc, char** argv) {
         grpc::CreateChannel("127.0.0.1:" + std::to_string(server.port()), grpc::InsecureChannelCredentials()));
     Failure failures;
     int64_t customers = -1;
+    int64_t past_customers = -1;
     // grpc.health.v1.Health/Check with an empty request (service "": the whole server),
     // through the generic stub: Debian ships no C++ for the health proto.
     auto health = [&](grpc::ClientContext* c) -> std::string {
@@ -178,7 +179,7 @@ int main(int argc, char** argv) {
           return "GetOverview: " + std::to_string(o.distribution().customers()) + " customers, GetDistribution says " +
                  std::to_string(customers);
         }
-        if (o.distribution().customers() <= 0) return "GetOverview: no customers";
+        if (as_of != nullptr) past_customers = o.distribution().customers();
         return "";
       };
     };
@@ -188,40 +189,45 @@ int main(int argc, char** argv) {
     (void)timed(health, &failures);
     std::printf("  first calls: GetDistribution %.2f ms, GetOverview %.2f ms\n", first_distribution, first_overview);
 
-    std::vector<double> floor_ms, dist_ms, over_ms, ratios;
+    std::vector<double> floor_ms, dist_ms, over_ms, ratios, dist_ratios;
     for (int round = 0; round < kRounds; ++round) {
-      std::vector<double> f, o;
+      std::vector<double> f, d, o;
       for (int i = 0; i < kCalls; ++i) f.push_back(timed(health, &failures));
+      for (int i = 0; i < kCalls; ++i) d.push_back(timed(distribution, &failures));
       for (int i = 0; i < kCalls; ++i) o.push_back(timed(overview_at(nullptr), &failures));
-      dist_ms.push_back(timed(distribution, &failures));
       ratios.push_back(percentile(o, 0.5) / std::max(percentile(f, 0.5), 1e-6));
+      dist_ratios.push_back(percentile(o, 0.5) / std::max(percentile(d, 0.5), 1e-6));
       floor_ms.insert(floor_ms.end(), f.begin(), f.end());
+      dist_ms.insert(dist_ms.end(), d.begin(), d.end());
       over_ms.insert(over_ms.end(), o.begin(), o.end());
     }
     std::sort(ratios.begin(), ratios.end());
+    std::sort(dist_ratios.begin(), dist_ratios.end());
     std::printf("  gRPC floor (Health/Check):  p50 %.3f ms  p99 %.3f ms  (%zu calls)\n", percentile(floor_ms, 0.5),
                 percentile(floor_ms, 0.99), floor_ms.size());
     std::printf("  GetOverview (now):          p50 %.3f ms  p99 %.3f ms  (%zu calls)\n", percentile(over_ms, 0.5),
                 percentile(over_ms, 0.99), over_ms.size());
-    std::printf("  GetDistribution (computed): p50 %.1f ms  max %.1f ms  (%zu calls)\n", percentile(dist_ms, 0.5),
-                percentile(dist_ms, 1.0), dist_ms.size());
+    std::printf("  GetDistribution:            p50 %.3f ms  p99 %.3f ms  (%zu calls)\n", percentile(dist_ms, 0.5),
+                percentile(dist_ms, 0.99), dist_ms.size());
 
-    // A past date: from history, then from the per-date cache.
+    // A past date: from history, then from the per-date cache. The evaluation's own instant
+    // (everyone was first assigned then), one second later so it is strictly past.
     google::protobuf::Timestamp past;
-    synthetic::set_ts(&past, synthetic::as_of() - absl::Hours(24 * 30));
+    synthetic::set_ts(&past, synthetic::as_of() + absl::Seconds(1));
     const double first_past = timed(overview_at(&past), &failures);
     std::vector<double> past_ms;
     for (int i = 0; i < 5; ++i) past_ms.push_back(timed(overview_at(&past), &failures));
-    std::printf("  GetOverview (30 days ago):  first %.2f ms, then p50 %.2f ms\n", first_past, percentile(past_ms, 0.5));
+    std::printf("  GetOverview (as of a past instant, %lld customers): first %.2f ms, then p50 %.3f ms\n",
+                static_cast<long long>(past_customers), first_past, percentile(past_ms, 0.5));
 
     const double p99 = percentile(over_ms, 0.99);
     std::printf(
         "\nRESULT overview at %zu customers: GetOverview p50 %.3f ms, p99 %.3f ms (aim p99 < 200 ms: %s); "
-        "%.1fx the gRPC floor's p50 %.3f ms (median of %d rounds' ratios: %.1f %.1f %.1f); a bare GetDistribution "
-        "takes %.1f ms (p50), %.0fx the overview\n",
+        "%.1fx the gRPC floor's p50 %.3f ms (median of %d rounds' ratios: %.1f %.1f %.1f); %.2fx a bare "
+        "GetDistribution's p50 %.3f ms\n",
         n, percentile(over_ms, 0.5), p99, p99 < 200 ? "met" : "NOT met", ratios[kRounds / 2],
-        percentile(floor_ms, 0.5), kRounds, ratios[0], ratios[1], ratios[2], percentile(dist_ms, 0.5),
-        percentile(dist_ms, 0.5) / std::max(percentile(over_ms, 0.5), 1e-6));
+        percentile(floor_ms, 0.5), kRounds, ratios[0], ratios[1], ratios[2], dist_ratios[kRounds / 2],
+        percentile(dist_ms, 0.5));
     server.shutdown(std::chrono::seconds(2));
     if (failures.count > 0) {
       std::printf("FAIL: %zu calls failed, first: %s\n", failures.count, failures.first.c_str());

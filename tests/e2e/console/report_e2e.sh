@@ -62,6 +62,13 @@ dom=$(timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run -
 case "$dom" in *'data-ready="1"'*) pass "the report opens offline and draws its charts" ;;
                *) fail "the report did not become ready offline: $(echo "$dom" | grep -o '<body[^>]*>' | head -1)" ;; esac
 case "$dom" in *'data-error='*) fail "the report's script failed: $(echo "$dom" | grep -o 'data-error="[^"]*"')" ;; esac
+# For a person to look at: the report as rendered, beside the console's page screenshots.
+mkdir -p "$BUILD/console-screenshots"
+timeout 60 chromium --headless --no-sandbox --disable-gpu --no-first-run --proxy-server=127.0.0.1:9 \
+  --user-data-dir="$RUN_DIR/chromium-shot" --window-size=1280,2400 --screenshot="$BUILD/console-screenshots/report.png" \
+  "file://$out/report.html" >/dev/null 2>&1 || true
+[ -s "$BUILD/console-screenshots/report.png" ] && pass "screenshot $BUILD/console-screenshots/report.png" ||
+  fail "no screenshot of the report"
 check_eq "the PDF starts with %PDF" "%PDF" "$(head -c 4 "$out/report.pdf" 2>/dev/null)"
 
 # A past date: the same numbers as GetOverview for that date.
