@@ -24,9 +24,9 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
-#include <mutex>
 #include <cstdio>
 #include <cstdlib>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -225,9 +225,8 @@ int main(int argc, char** argv) {
         "\nRESULT overview at %zu customers: GetOverview p50 %.3f ms, p99 %.3f ms (aim p99 < 200 ms: %s); "
         "%.1fx the gRPC floor's p50 %.3f ms (median of %d rounds' ratios: %.1f %.1f %.1f); %.2fx a bare "
         "GetDistribution's p50 %.3f ms\n",
-        n, percentile(over_ms, 0.5), p99, p99 < 200 ? "met" : "NOT met", ratios[kRounds / 2],
-        percentile(floor_ms, 0.5), kRounds, ratios[0], ratios[1], ratios[2], dist_ratios[kRounds / 2],
-        percentile(dist_ms, 0.5));
+        n, percentile(over_ms, 0.5), p99, p99 < 200 ? "met" : "NOT met", ratios[kRounds / 2], percentile(floor_ms, 0.5),
+        kRounds, ratios[0], ratios[1], ratios[2], dist_ratios[kRounds / 2], percentile(dist_ms, 0.5));
     server.shutdown(std::chrono::seconds(2));
     if (failures.count > 0) {
       std::printf("FAIL: %zu calls failed, first: %s\n", failures.count, failures.first.c_str());

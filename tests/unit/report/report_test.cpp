@@ -24,8 +24,8 @@ v1::Distribution hand_made() {
     int64_t customers;
     int64_t value;
   };
-  for (const T& t : {T{"diamond", 1, 600'000'00}, T{"gold", 2, 300'000'05}, T{"silver", 3, 90'000'00},
-                     T{"bronze", 4, 10'000'00}}) {
+  for (const T& t :
+       {T{"diamond", 1, 600'000'00}, T{"gold", 2, 300'000'05}, T{"silver", 3, 90'000'00}, T{"bronze", 4, 10'000'00}}) {
     auto* c = d.add_tiers();
     c->set_tier(t.tier);
     c->set_customers(t.customers);
@@ -69,8 +69,9 @@ v1::Overview overview(v1::Distribution d = hand_made()) {
     int64_t value;
     const char* strategy;
   };
-  for (const Q& q : {Q{"old-big", 2, 800'000'00, "keep, account manager"}, Q{"new-big", 1, 150'000'05, "grow, \"fast\""},
-                     Q{"old-small", 3, 40'000'00, "=serve cheaply"}, Q{"new-small", 4, 10'000'00, "nurture"}}) {
+  for (const Q& q :
+       {Q{"old-big", 2, 800'000'00, "keep, account manager"}, Q{"new-big", 1, 150'000'05, "grow, \"fast\""},
+        Q{"old-small", 3, 40'000'00, "=serve cheaply"}, Q{"new-small", 4, 10'000'00, "nurture"}}) {
     auto* x = o.add_quadrants();
     x->set_name(q.name);
     x->set_dimension("quadrant");
@@ -331,9 +332,9 @@ TEST(ReportCsv, TotalsAreTheDistributions) {
 
   const auto region = parse_csv(to_csv(find(all, "breakdown-region"), d.currency()));
   ASSERT_EQ(region.size(), 4u);
-  EXPECT_EQ(region[0], (std::vector<std::string>{"region", "customers", "total value", "value share",
-                                                  "customers in diamond", "customers in gold", "customers in silver",
-                                                  "customers in bronze"}));
+  EXPECT_EQ(region[0],
+            (std::vector<std::string>{"region", "customers", "total value", "value share", "customers in diamond",
+                                      "customers in gold", "customers in silver", "customers in bronze"}));
   EXPECT_EQ(region[2][0], "south, coast");
   int64_t region_customers = 0, region_minor = 0;
   for (std::size_t i = 1; i < region.size(); ++i) {
@@ -363,9 +364,12 @@ TEST(ReportCsv, EscapesFields) {
   EXPECT_EQ(csv_field("two\nlines"), "\"two\nlines\"");
   EXPECT_EQ(csv_field("cr\rhere"), "\"cr\rhere\"");
   EXPECT_EQ(csv_field("制造业"), "制造业");
-  Table t{"t", "t", {"name", "n"}, {{std::string("=HYPERLINK(\"x\")"), std::int64_t{-5}},
-                                     {std::string("Acme, \"Ltd\""), std::int64_t{7}},
-                                     {std::string("+1"), std::int64_t{0}}}};
+  Table t{"t",
+          "t",
+          {"name", "n"},
+          {{std::string("=HYPERLINK(\"x\")"), std::int64_t{-5}},
+           {std::string("Acme, \"Ltd\""), std::int64_t{7}},
+           {std::string("+1"), std::int64_t{0}}}};
   const std::string csv = to_csv(t, "CNY");
   EXPECT_EQ(csv.substr(0, 3), "\xEF\xBB\xBF");
   EXPECT_EQ(csv.substr(3), "name,n\r\n\"'=HYPERLINK(\"\"x\"\")\",-5\r\n\"Acme, \"\"Ltd\"\"\",7\r\n'+1,0\r\n");

@@ -93,8 +93,7 @@ std::string table_html(const Table& t, std::string_view currency) {
   return out + "</tbody></table>\n";
 }
 
-std::string figure_html(std::string_view testid, std::string_view label, const Cell& value,
-                        std::string_view currency) {
+std::string figure_html(std::string_view testid, std::string_view label, const Cell& value, std::string_view currency) {
   return fmt::format(
       "<div class=\"figure\"><div class=\"label\">{}</div>"
       "<div class=\"number\" data-testid=\"{}\" data-value=\"{}\">{}</div></div>\n",
@@ -199,9 +198,10 @@ std::string render_html(const v1::Overview& o, const Meta& meta, std::string_vie
   if (!o.clock().empty()) line += fmt::format(" · {} {}", tr(l, "clock"), o.clock());
   if (!d.standard_version().empty()) line += fmt::format(" · {} {}", tr(l, "standard"), d.standard_version());
   if (!meta.generated_at.empty()) line += fmt::format(" · {} {}", tr(l, "generated"), meta.generated_at);
-  out += fmt::format("<header><h1>{}</h1><p class=\"meta\" data-testid=\"report-as-of\" data-value=\"{}\">{}</p>"
-                     "</header>\n",
-                     html_escape(title), html_escape(meta.as_of), html_escape(line));
+  out += fmt::format(
+      "<header><h1>{}</h1><p class=\"meta\" data-testid=\"report-as-of\" data-value=\"{}\">{}</p>"
+      "</header>\n",
+      html_escape(title), html_escape(meta.as_of), html_escape(line));
 
   out += "<section class=\"figures\">\n";
   out += figure_html("report-customers", tr(l, "customers"), std::int64_t{d.customers()}, currency);
@@ -219,8 +219,10 @@ std::string render_html(const v1::Overview& o, const Meta& meta, std::string_vie
   if (!chart_js.empty()) {
     out += fmt::format(
         "<section class=\"charts\">\n"
-        "<figure><canvas id=\"chart-pareto\" width=\"640\" height=\"360\"></canvas><figcaption>{}</figcaption></figure>\n"
-        "<figure><canvas id=\"chart-tiers\" width=\"520\" height=\"360\"></canvas><figcaption>{}</figcaption></figure>\n"
+        "<figure><canvas id=\"chart-pareto\" width=\"640\" "
+        "height=\"360\"></canvas><figcaption>{}</figcaption></figure>\n"
+        "<figure><canvas id=\"chart-tiers\" width=\"520\" "
+        "height=\"360\"></canvas><figcaption>{}</figcaption></figure>\n"
         "</section>\n",
         html_escape(tr(l, "Pareto curve")), html_escape(tr(l, "Customers per tier")));
   }

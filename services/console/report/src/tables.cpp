@@ -54,8 +54,8 @@ std::vector<Table> tables(const v1::Overview& o, const Meta& meta) {
              s(tr(l, "total value")), s(tr(l, "value share")), s(tr(l, "strategy"))},
             {}};
     for (const auto& x : o.quadrants()) {
-      q.rows.push_back({or_none(x.name(), l), x.tenure(), x.size(), std::int64_t{x.customers()},
-                        Money{x.value_minor()}, Share{x.value_share()}, x.strategy()});
+      q.rows.push_back({or_none(x.name(), l), x.tenure(), x.size(), std::int64_t{x.customers()}, Money{x.value_minor()},
+                        Share{x.value_share()}, x.strategy()});
     }
     out.push_back(std::move(q));
   }
@@ -89,8 +89,8 @@ std::vector<Table> tables(const v1::Overview& o, const Meta& meta) {
                 s(tr(l, "cumulative value share"))},
                {}};
     for (const auto& c : o.value_cuts()) {
-      cuts.rows.push_back({or_none(c.class_name(), l), std::int64_t{c.customers()}, Share{c.customer_share()},
-                           Share{c.value_share()}});
+      cuts.rows.push_back(
+          {or_none(c.class_name(), l), std::int64_t{c.customers()}, Share{c.customer_share()}, Share{c.value_share()}});
     }
     out.push_back(std::move(cuts));
   }

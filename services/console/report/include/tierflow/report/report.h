@@ -66,8 +66,8 @@ std::string csv_field(std::string_view text);
 
 // The HTML report: the headline figures (data-testid report-customers, report-total-value,
 // report-reach-80-customers, report-pending-downgrades, report-credit-holds, report-at-risk,
-// each with data-value), the charts, then the tables. `chart_js` is the Chart.js source to inline (load_chart_js); empty
-// renders the tables without charts.
+// each with data-value), the charts, then the tables. `chart_js` is the Chart.js source to inline (load_chart_js);
+// empty renders the tables without charts.
 std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js);
 
 // Where Debian's libjs-chart.js installs Chart.js 3.9.
