@@ -109,6 +109,13 @@ class Store {
   std::optional<v1::TierAssignment> as_of(const std::string& customer_id, absl::Time t);
   // as_of() of every customer that had an assignment at `t` (service/store_overview.cpp).
   void as_of_all(absl::Time t, const std::function<void(v1::TierAssignment&&)>& each);
+  // The stored profile of one customer, and a search over ids (prefix) and names
+  // (ASCII case-insensitive substring) for the console; both in service/store_overview.cpp.
+  std::optional<v1::CustomerProfile> profile(const std::string& customer_id);
+  struct Match {
+    std::string customer_id, name, tier;
+  };
+  std::vector<Match> search(const std::string& query, int limit);
   // History rows not yet confirmed as published, oldest version first per customer.
   std::vector<v1::TierAssignment> unpublished();
 

@@ -60,6 +60,13 @@ class TierService final : public TierServiceBase {
   grpc::Status WhatIf(grpc::ServerContext*, const v1::WhatIfRequest*, v1::WhatIfResponse*) override;
   // The kept overview, or a past one from history (service/tier_service_overview.cpp).
   grpc::Status GetOverview(grpc::ServerContext*, const v1::GetOverviewRequest*, v1::Overview*) override;
+  // Profile and search for the console; contact data masked for call-center
+  // (service/tier_service_customers.cpp).
+  grpc::Status GetCustomerProfile(grpc::ServerContext*, const v1::GetCustomerProfileRequest*,
+                                  v1::CustomerProfile*) override;
+  grpc::Status SearchCustomers(grpc::ServerContext*, const v1::SearchCustomersRequest*,
+                               v1::SearchCustomersResponse*) override;
+  grpc::Status ListWatch(grpc::ServerContext*, const v1::ListWatchRequest*, v1::ListWatchResponse*) override;
 
   // Pipelines written / commands sent through the shared connection (benchmark report).
   redis::Mux& mux() { return *mux_; }
