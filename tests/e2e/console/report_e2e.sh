@@ -50,7 +50,7 @@ PY
 while IFS= read -r line; do
   case "$line" in "ok "*) pass "${line#ok }" ;; "FAIL "*) fail "${line#FAIL }" ;; esac
 done <"$out/checks.txt"
-for f in summary tiers quadrants pareto; do
+for f in summary tiers quadrants breakdown-region pareto watch; do
   [ -s "$out/csv/$f.csv" ] && pass "csv/$f.csv written" || fail "csv/$f.csv missing"
 done
 

@@ -348,6 +348,27 @@ TEST(ReportCsv, TotalsAreTheDistributions) {
   EXPECT_EQ(cuts[1], (std::vector<std::string>{"A", "2", "0.200000", "0.000000"}));
 }
 
+TEST(ReportCsv, WatchListWhenGiven) {
+  v1::ListWatchResponse w;
+  auto* e = w.add_entries();
+  e->mutable_assignment()->set_customer_id("c-1");
+  e->mutable_assignment()->set_tier("gold");
+  e->add_kinds("pending_downgrade");
+  e->add_kinds("at_risk");
+  e->add_reasons("to silver on 2026-12-31");
+  e->add_reasons("no order for 120 days");
+  w.set_truncated(true);
+  EXPECT_EQ(tables(overview(), meta()).back().name, "top") << "no watch table without a watch list";
+  const auto all = tables(overview(), meta(), &w);
+  const Table& t = find(all, "watch");
+  EXPECT_EQ(t.title, "Watch list (the first customers only)");
+  const auto rows = parse_csv(to_csv(t, "CNY"));
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[1], (std::vector<std::string>{"c-1", "gold", "pending downgrade; turning at-risk",
+                                               "to silver on 2026-12-31; no order for 120 days"}));
+  EXPECT_NE(render_html(overview(), meta(), "", &w).find("id=\"table-watch\""), std::string::npos);
+}
+
 TEST(ReportCsv, ChineseHeaders) {
   const auto all = tables(overview(), meta(Lang::kZhCn));
   const auto tiers = parse_csv(to_csv(find(all, "tiers"), "CNY"));

@@ -34,7 +34,17 @@ class FakeOverview final : public v1::TierService::Service {
     *resp->mutable_as_of() = req->as_of();
     return grpc::Status::OK;
   }
+  grpc::Status ListWatch(grpc::ServerContext*, const v1::ListWatchRequest* req, v1::ListWatchResponse* resp) override {
+    watch_as_of = req->as_of().seconds();
+    auto* e = resp->add_entries();
+    e->mutable_assignment()->set_customer_id("c-000007");
+    e->mutable_assignment()->set_tier("gold");
+    e->add_kinds("credit_hold");
+    e->add_reasons("overdue 120 days, 1,000.00 CNY");
+    return grpc::Status::OK;
+  }
   std::int64_t last_as_of = -1;
+  std::int64_t watch_as_of = -1;
 };
 
 std::string slurp(const fs::path& p) {
@@ -84,6 +94,10 @@ TEST_F(ReportVerbTest, WritesHtmlAndCsvWithTheOverviewsTotals) {
   const std::string tiers = slurp(dir_ / "csv" / "tiers.csv");
   EXPECT_NE(tiers.find("\r\ngold,7,1.000000,123456.78,1.000000\r\n"), std::string::npos) << tiers;
   EXPECT_TRUE(fs::exists(dir_ / "csv" / "summary.csv"));
+  EXPECT_EQ(fake_.watch_as_of, 1738368000) << "the watch list of the same date";
+  EXPECT_EQ(slurp(dir_ / "csv" / "watch.csv"),
+            "\xEF\xBB\xBF" "customer,tier,why,reason\r\nc-000007,gold,credit hold,\"overdue 120 days, 1,000.00 CNY\"\r\n");
+  EXPECT_NE(html.find("id=\"table-watch\""), std::string::npos);
   EXPECT_FALSE(fs::exists(a.out + ".tmp"));
   EXPECT_NE(out_.str().find("wrote " + a.out), std::string::npos);
 }

@@ -151,8 +151,22 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
     return 1;
   }
 
+  // The watch list of the same date; a server without ListWatch gives a report without it.
+  v1::ListWatchRequest watch_req;
+  if (!args.as_of.empty()) *watch_req.mutable_as_of() = as_of;
+  v1::ListWatchResponse watch;
+  grpc::ClientContext wc;
+  wc.set_deadline(std::chrono::system_clock::now() +
+                  std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
+  const grpc::Status ws = stub.ListWatch(&wc, watch_req, &watch);
+  if (!ws.ok() && ws.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+    ctx.err << format_rpc_error("report (watch list)", static_cast<int>(ws.error_code()), ws.error_message()) << '\n';
+    return 1;
+  }
+  const v1::ListWatchResponse* watch_list = ws.ok() ? &watch : nullptr;
+
   std::string error;
-  if (!write_file(args.out, report::render_html(overview, meta, chart_js), &error)) {
+  if (!write_file(args.out, report::render_html(overview, meta, chart_js, watch_list), &error)) {
     ctx.err << fmt::format("tierctl: report: {}\n", error);
     return 2;
   }
@@ -160,7 +174,7 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
   if (!args.csv_dir.empty()) {
     std::error_code ec;
     fs::create_directories(args.csv_dir, ec);
-    for (const auto& t : report::tables(overview, meta)) {
+    for (const auto& t : report::tables(overview, meta, watch_list)) {
       const fs::path path = fs::path(args.csv_dir) / (t.name + ".csv");
       if (!write_file(path, report::to_csv(t, overview.distribution().currency()), &error)) {
         ctx.err << fmt::format("tierctl: report: {}\n", error);

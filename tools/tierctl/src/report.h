@@ -20,7 +20,8 @@ struct ReportArgs {
   std::chrono::seconds pdf_timeout{90};
 };
 
-// Calls the overview with max(ctx.deadline, 60 s) (a past date is computed from history),
+// Calls GetOverview and ListWatch (the watch list; left out when the server does not
+// implement it) with max(ctx.deadline, 60 s) (a past date is computed from history),
 // writes the files (each to a temporary name, renamed when complete), prints one line per
 // file written. 0 success, 1 a gRPC or printing error, 2 bad input or a file it cannot write.
 int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args);

@@ -179,13 +179,14 @@ constexpr std::string_view kChartScript = R"JS(
 
 }  // namespace
 
-std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js) {
+std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js,
+                        const v1::ListWatchResponse* watch) {
   const Lang l = meta.lang;
   const v1::Distribution& d = o.distribution();
   const std::string& currency = d.currency();
   const std::string title = std::string(tr(l, "Customer tiers: overview"));
   const std::string as_of = detail::as_of_text(o, meta);
-  const std::vector<Table> all = tables(o, meta);
+  const std::vector<Table> all = tables(o, meta, watch);
 
   std::string out = fmt::format(
       "<!DOCTYPE html>\n<html lang=\"{}\">\n<head>\n<meta charset=\"utf-8\">\n"

@@ -14,7 +14,7 @@ std::string or_none(const std::string& v, Lang lang) { return v.empty() ? s(tr(l
 
 }  // namespace
 
-std::vector<Table> tables(const v1::Overview& o, const Meta& meta) {
+std::vector<Table> tables(const v1::Overview& o, const Meta& meta, const v1::ListWatchResponse* watch) {
   const Lang l = meta.lang;
   const v1::Distribution& d = o.distribution();
   std::vector<Table> out;
@@ -137,6 +137,26 @@ std::vector<Table> tables(const v1::Overview& o, const Meta& meta) {
           {std::int64_t{t.top_n()}, std::int64_t{t.customers()}, Money{t.value_minor()}, Share{t.value_share()}});
     }
     out.push_back(std::move(top));
+  }
+
+  if (watch != nullptr) {
+    Table w{"watch",
+            s(tr(l, "Watch list")) + (watch->truncated() ? s(tr(l, " (the first customers only)")) : ""),
+            {s(tr(l, "customer")), s(tr(l, "tier")), s(tr(l, "why")), s(tr(l, "reason"))},
+            {}};
+    const auto kind = [&](const std::string& k) {
+      if (k == "pending_downgrade") return s(tr(l, "pending downgrade"));
+      if (k == "credit_hold") return s(tr(l, "credit hold"));
+      if (k == "at_risk") return s(tr(l, "turning at-risk"));
+      return k;
+    };
+    for (const auto& e : watch->entries()) {
+      std::string kinds, reasons;
+      for (const auto& k : e.kinds()) kinds += (kinds.empty() ? "" : "; ") + kind(k);
+      for (const auto& r : e.reasons()) reasons += (reasons.empty() ? "" : "; ") + r;
+      w.rows.push_back({e.assignment().customer_id(), or_none(e.assignment().tier(), l), kinds, reasons});
+    }
+    out.push_back(std::move(w));
   }
   return out;
 }

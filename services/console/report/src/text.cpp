@@ -10,7 +10,7 @@
 namespace tierflow::report::detail {
 namespace {
 
-constexpr std::array<std::pair<std::string_view, std::string_view>, 53> kZh = {{
+constexpr std::array<std::pair<std::string_view, std::string_view>, 60> kZh = {{
     {"Customer tiers: overview", "客户分级概览"},
     {"as of", "截至"},
     {"now", "当前"},
@@ -64,6 +64,13 @@ constexpr std::array<std::pair<std::string_view, std::string_view>, 53> kZh = {{
     {"cumulative value share", "累计价值占比"},
     {"customers in", "客户数："},
     {"evaluated", "评估时间"},
+    {"Watch list", "关注名单"},
+    {" (the first customers only)", "（仅列出前若干名客户）"},
+    {"customer", "客户"},
+    {"why", "原因类别"},
+    {"reason", "说明"},
+    {"pending downgrade", "待降级"},
+    {"credit hold", "信用冻结"},
 }};
 
 }  // namespace

@@ -51,9 +51,10 @@ struct Meta {
 // The tables of an overview (TierService.GetOverview), in report order: summary (the
 // headline figures and the watch counters), tiers, quadrants, breakdown-<dimension> (one
 // per breakdown, a customers column per tier), cuts (the A/B/C value cuts), classes,
-// pareto (the curve), reach, top; each only when the overview has its data. An Overview
-// with only `distribution` set is a valid input (the report of GetDistribution).
-std::vector<Table> tables(const v1::Overview& o, const Meta& meta);
+// pareto (the curve), reach, top, and watch (one row per customer of `watch`, the
+// ListWatch answer for the same date, when given); each only when there is data. An
+// Overview with only `distribution` set is a valid input (the report of GetDistribution).
+std::vector<Table> tables(const v1::Overview& o, const Meta& meta, const v1::ListWatchResponse* watch = nullptr);
 
 // RFC 4180 CSV of one table: UTF-8 with a byte-order mark (so spreadsheet programs read
 // Chinese text as UTF-8), CRLF line ends, the header row, then the rows. Money is written
@@ -68,7 +69,8 @@ std::string csv_field(std::string_view text);
 // report-reach-80-customers, report-pending-downgrades, report-credit-holds, report-at-risk,
 // each with data-value), the charts, then the tables. `chart_js` is the Chart.js source to inline (load_chart_js);
 // empty renders the tables without charts.
-std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js);
+std::string render_html(const v1::Overview& o, const Meta& meta, std::string_view chart_js,
+                        const v1::ListWatchResponse* watch = nullptr);
 
 // Where Debian's libjs-chart.js installs Chart.js 3.9.
 inline constexpr std::string_view kChartJsPath = "/usr/share/javascript/chart.js/chart.min.js";
