@@ -104,6 +104,7 @@ echo "birthday campaign $campaign: ${birthday_progress:-no birthday today}${birt
 echo "campaigns: $tierctl campaign --addr $notification_addr get|deliveries|cancel ..."
 echo "redis: redis-cli -p $(cat "$RUN_DIR/redis.port") HGETALL tf:tier:<customer>"
 echo "look a customer up: $tierctl --addr $tier_addr get <customer>   (token: $TIERFLOW_TOKENS_DIR/call-center.token)"
+[ -s "$RUN_DIR/console.ready" ] && echo "console: http://127.0.0.1:$(ready_port console http)/   (log in with $TIERFLOW_TOKENS_DIR/finance.token, call-center.token or admin.token)"
 
 if [ $STAY = 1 ]; then
   heading "the stack keeps running; Ctrl-C stops it (or 'make down' from another shell)"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The local stack: devbroker (librdkafka mock cluster), a redis-server of its own, and the
-# four services, as background processes with their state, logs and pids under RUN_DIR.
+# The local stack: devbroker (librdkafka mock cluster), a redis-server of its own, the
+# four services and the web console, as background processes with their state, logs and pids under RUN_DIR.
 #
 #   deploy/local/stack.sh up       start everything, wait until every service is healthy
 #   deploy/local/stack.sh down     stop exactly the processes `up` started
@@ -124,7 +124,22 @@ up() {
     wait_for "$svc health" 30 "$tierctl" health --addr "127.0.0.1:$port" \
       || die "$svc is not healthy on port $port; see $RUN_DIR/logs/$svc.log"
   done
+  start_console
   log "up: $(status_line)"
+}
+
+# The web console (services/console), after the backends it calls with each user's token.
+start_console() {
+  local listen=127.0.0.1:8088
+  [ "$PORTS" = ephemeral ] && listen=127.0.0.1:0
+  rm -f "$RUN_DIR/console.ready"
+  TIERFLOW_READY_FILE="$RUN_DIR/console.ready" TIERFLOW_HTTP_LISTEN="$listen" \
+    TIERFLOW_BACKENDS_CLASSIFICATION="127.0.0.1:$(ready_port classification grpc)" \
+    TIERFLOW_BACKENDS_LEDGER="127.0.0.1:$(ready_port ledger grpc)" \
+    TIERFLOW_BACKENDS_NOTIFICATION="127.0.0.1:$(ready_port notification grpc)" \
+    start console "$BUILD/services/console/tierflow-console" --config deploy/local/console.yaml
+  wait_for console 30 test -s "$RUN_DIR/console.ready" || die "console did not start; see $RUN_DIR/logs/console.log"
+  log "console: http://127.0.0.1:$(ready_port console http)/"
 }
 
 status_line() {
@@ -134,7 +149,7 @@ status_line() {
 }
 
 status() {
-  for name in devbroker redis "${SERVICES[@]}"; do
+  for name in devbroker redis "${SERVICES[@]}" console; do
     if alive "$name"; then echo "$name: running (pid $(cut -d' ' -f1 "$(pidfile "$name")"))"; else echo "$name: stopped"; fi
   done
   [ -f "$RUN_DIR/ingest.ready" ] && status_line
@@ -144,7 +159,7 @@ status() {
 down() {
   [ -d "$RUN_DIR/pids" ] || return 0
   # Reverse order of start: the gateway first, the broker last.
-  for name in ingest notification classification ledger redis devbroker; do
+  for name in console ingest notification classification ledger redis devbroker; do
     alive "$name" || { rm -f "$(pidfile "$name")"; continue; }
     local pid; pid=$(cut -d' ' -f1 "$(pidfile "$name")")
     kill -TERM "$pid" 2>/dev/null || true
