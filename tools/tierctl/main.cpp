@@ -48,7 +48,7 @@ int main(int argc, char** argv) {
   explain->add_option("customer", customer, "customer id")->required();
   auto* distribution = app.add_subcommand("distribution", "tier and class distribution, Pareto points");
   auto* overview = app.add_subcommand("overview", "the console's overview: distribution, quadrants, breakdowns");
-  overview->add_option("--as-of", as_of, "the state as of this date (YYYY-MM-DD or RFC 3339; default now)");
+  overview->add_option("--as-of", as_of, "the state at the end of this UTC day (YYYY-MM-DD) or at an RFC 3339 instant; default now");
   auto* list = app.add_subcommand("list", "customers in a tier, or in a dimension class");
   list->add_option("--tier", list_args.tier, "tier name, e.g. gold");
   list->add_option("--dimension", list_args.dimension, "dimension, e.g. rfm (with --class)");
@@ -86,7 +86,8 @@ int main(int argc, char** argv) {
   ReportArgs report_args;
   int pdf_timeout_s = 90;
   auto* report = app.add_subcommand("report", "the overview as one offline HTML file, CSV tables and a PDF");
-  report->add_option("--as-of", report_args.as_of, "the state as of this date (YYYY-MM-DD or RFC 3339; default now)");
+  report->add_option("--as-of", report_args.as_of,
+                     "the state at the end of this UTC day (YYYY-MM-DD) or at an RFC 3339 instant; default now");
   report->add_option("--out", report_args.out, "the HTML file to write")->required();
   report->add_option("--csv-dir", report_args.csv_dir, "also write one CSV per table into this directory");
   report->add_option("--pdf", report_args.pdf, "also print the HTML to this PDF with headless Chromium");

@@ -151,7 +151,7 @@ def main():
         now = tierctl(["distribution"], opts)
         open_page(b, opts, "overview", "/")
         check_overview(b, opts, now, "overview (now) vs GetDistribution")
-        past = tierctl(["overview", "--as-of", opts.past], opts)
+        past = tierctl(["overview", "--as-of", opts.past], opts)  # a bare date: the end of that day, as the page
         open_page(b, opts, "overview-as-of", f"/?as_of={opts.past}")
         check_overview(b, opts, past.get("distribution", {}), f"overview as of {opts.past} vs GetOverview")
 
@@ -210,6 +210,9 @@ def main():
             shown = b.wait_for("(function(){var e=document.querySelectorAll('[data-testid=\"whatif-error\"]');"
                                "return e.length?Array.from(e).map(function(x){return x.innerText;}).join('\\n'):null;})()",
                                60, "whatif-error")
+            lines_attr = b.evaluate("Array.from(document.querySelectorAll('[data-testid=\"whatif-error\"]'))"
+                                    ".map(function(x){return x.dataset.line;}).join(',')")
+            check_eq("what-if error's data-line", str(broken_line), (lines_attr or "").split(",")[0])
             if re.search(rf"(?<![0-9]){broken_line}(?![0-9])", shown):
                 ok(f"what-if page shows the error at line {broken_line}: {shown.splitlines()[0][:120]}")
             else:

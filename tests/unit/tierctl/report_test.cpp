@@ -85,7 +85,7 @@ TEST_F(ReportVerbTest, WritesHtmlAndCsvWithTheOverviewsTotals) {
   a.csv_dir = (dir_ / "csv").string();
   a.lang = "en";
   ASSERT_EQ(cmd_report(*stub_, ctx(), a), 0) << err_.str();
-  EXPECT_EQ(fake_.last_as_of, 1738368000);
+  EXPECT_EQ(fake_.last_as_of, 1738368000 + 86399) << "the end of 2025-02-01, as the console reads a date";
   const std::string html = slurp(a.out);
   EXPECT_NE(html.find("data-testid=\"report-customers\" data-value=\"7\""), std::string::npos);
   EXPECT_NE(html.find("data-testid=\"report-total-value\" data-value=\"12345678\""), std::string::npos);
@@ -94,7 +94,7 @@ TEST_F(ReportVerbTest, WritesHtmlAndCsvWithTheOverviewsTotals) {
   const std::string tiers = slurp(dir_ / "csv" / "tiers.csv");
   EXPECT_NE(tiers.find("\r\ngold,7,1.000000,123456.78,1.000000\r\n"), std::string::npos) << tiers;
   EXPECT_TRUE(fs::exists(dir_ / "csv" / "summary.csv"));
-  EXPECT_EQ(fake_.watch_as_of, 1738368000) << "the watch list of the same date";
+  EXPECT_EQ(fake_.watch_as_of, 1738368000 + 86399) << "the watch list of the same date";
   EXPECT_EQ(slurp(dir_ / "csv" / "watch.csv"),
             "\xEF\xBB\xBF" "customer,tier,why,reason\r\nc-000007,gold,credit hold,\"overdue 120 days, 1,000.00 CNY\"\r\n");
   EXPECT_NE(html.find("id=\"table-watch\""), std::string::npos);
@@ -122,7 +122,9 @@ TEST_F(ReportVerbTest, BadDateAndFailingPrinterAreErrors) {
 
 TEST_F(ReportVerbTest, OverviewVerbPassesTheDate) {
   EXPECT_EQ(cmd_overview(*stub_, ctx(), "2025-02-01"), 0) << err_.str();
-  EXPECT_EQ(fake_.last_as_of, 1738368000);
+  EXPECT_EQ(fake_.last_as_of, 1738368000 + 86399);
+  EXPECT_EQ(cmd_overview(*stub_, ctx(), "2025-02-01T08:00:00Z"), 0) << err_.str();
+  EXPECT_EQ(fake_.last_as_of, 1738368000 + 8 * 3600) << "an instant is taken as given";
   EXPECT_NE(out_.str().find("credit holds: 2"), std::string::npos) << out_.str();
   EXPECT_NE(out_.str().find("7 customers, total value 123,456.78 CNY"), std::string::npos) << out_.str();
 }

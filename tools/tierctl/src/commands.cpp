@@ -359,9 +359,15 @@ int cmd_distribution(Stub& stub, const Context& ctx) {
                 render_distribution);
 }
 
+bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out) {
+  if (!parse_time(text, out)) return false;
+  if (text.size() == 10) out->set_seconds(out->seconds() + 86399);  // a bare date: its end, 23:59:59 UTC
+  return true;
+}
+
 int cmd_overview(Stub& stub, const Context& ctx, const std::string& as_of) {
   v1::GetOverviewRequest req;
-  if (!as_of.empty() && !parse_time(as_of, req.mutable_as_of())) {
+  if (!as_of.empty() && !parse_as_of_day(as_of, req.mutable_as_of())) {
     return usage_error(ctx, "overview", fmt::format("--as-of '{}' is not YYYY-MM-DD or RFC 3339", as_of));
   }
   v1::Overview resp;

@@ -64,6 +64,9 @@ using Stub = v1::TierService::StubInterface;
 int cmd_get(Stub& stub, const Context& ctx, const std::string& customer, const std::string& as_of);
 int cmd_explain(Stub& stub, const Context& ctx, const std::string& customer);
 int cmd_distribution(Stub& stub, const Context& ctx);
+// The --as-of of overview and report: a bare date means the end of that UTC day (23:59:59),
+// as the console reads ?as_of=YYYY-MM-DD, so both show the same state; RFC 3339 as given.
+bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out);
 // GetOverview as of a date ("" now), with a deadline of at least 60 s (history is slower).
 int cmd_overview(Stub& stub, const Context& ctx, const std::string& as_of);
 int cmd_list(Stub& stub, const Context& ctx, const ListArgs& args);

@@ -126,7 +126,7 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
   meta.lang = choose_lang(args.lang);
   meta.generated_at = utc_now();
   google::protobuf::Timestamp as_of;
-  if (!args.as_of.empty() && !parse_time(args.as_of, &as_of)) {
+  if (!args.as_of.empty() && !parse_as_of_day(args.as_of, &as_of)) {
     ctx.err << fmt::format("tierctl: report: --as-of '{}' is not YYYY-MM-DD or RFC 3339\n", args.as_of);
     return 2;
   }
