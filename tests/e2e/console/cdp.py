@@ -49,6 +49,10 @@ class Browser:
         self.session = self.call("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Runtime", "Log", "Network"):
             self.send(f"{domain}.enable")
+        # Headless Chromium sends Accept-Language en-US whatever --lang says; the pages choose
+        # their language by that header.
+        user_agent = self.call("Browser.getVersion")["userAgent"].replace("HeadlessChrome", "Chrome")
+        self.send("Network.setUserAgentOverride", {"userAgent": user_agent, "acceptLanguage": lang})
         self.send("Emulation.setDeviceMetricsOverride",
                   {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False})
 

@@ -184,6 +184,23 @@ def main():
 
         open_page(b, opts, "watch", "/watch")
 
+        # The report as the page offers it (GET /report, tierflow::report): the same totals, no URL.
+        got = b.evaluate("fetch('/report').then(function(r){return r.text().then(function(t){"
+                         "return {status:r.status,type:r.headers.get('content-type')||'',"
+                         "disposition:r.headers.get('content-disposition')||'',body:t};});})")
+        check_eq("GET /report status", 200, got.get("status"))
+        body = got.get("body", "")
+        m = re.search(r'data-testid="report-customers" data-value="([^"]*)"', body)
+        check_eq("GET /report customers = GetDistribution", now.get("customers", "0"), m.group(1) if m else None)
+        m = re.search(r'data-testid="report-total-value" data-value="([^"]*)"', body)
+        check_eq("GET /report total value = GetDistribution", now.get("totalValueMinor", "0"), m.group(1) if m else None)
+        urls = re.findall(r"https?://\S{0,40}", body)
+        check_eq("GET /report external URLs", [], urls[:3])
+        if "attachment" in got.get("disposition", ""):
+            ok(f"GET /report is a download: {got['disposition']}")
+        else:
+            fail(f"GET /report is not offered as a download (Content-Disposition {got.get('disposition')!r})")
+
         # What-if: a standard broken at a known line; the page names that line, as gRPC does.
         # The first rule's tier, renamed to one the standard does not define.
         text = open(opts.standard).read().split("\n")
@@ -225,6 +242,21 @@ def main():
             fail(f"what-if: console problems after submitting: {problems[:5]}")
     finally:
         b.close()
+
+    # zh-CN, chosen by the browser's language.
+    zh = Browser(opts.chromium, lang="zh-CN")
+    try:
+        login(zh, opts, token)
+        open_page(zh, opts, "overview-zh", "/")
+        lang = zh.evaluate("document.documentElement.lang")
+        text = zh.evaluate("document.body.innerText") or ""
+        if (lang or "").lower().startswith("zh") and "客户" in text:
+            ok(f"overview-zh: html lang {lang}, the page speaks Chinese")
+        else:
+            fail(f"overview-zh: html lang {lang!r}, Chinese text {'客户' in text} for a zh-CN browser")
+        check_eq("overview-zh: overview-customers", now.get("customers", "0"), number_of(zh, "overview-customers"))
+    finally:
+        zh.close()
 
     print()
     if failures:
