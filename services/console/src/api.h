@@ -8,6 +8,8 @@
 // each bounded by the configured deadline.
 #pragma once
 
+#include <google/protobuf/message.h>
+#include <google/protobuf/timestamp.pb.h>
 #include <grpcpp/grpcpp.h>
 
 #include <optional>
@@ -16,11 +18,6 @@
 #include "services/notification/src/calendar/holidays.h"
 #include "src/config.h"
 #include "src/sessions.h"
-
-namespace google::protobuf {
-class Message;
-class Timestamp;
-}  // namespace google::protobuf
 
 namespace tierflow::console {
 

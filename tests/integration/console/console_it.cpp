@@ -61,6 +61,11 @@ v1::AccountSnapshot snapshot(const std::string& id, int64_t monthly_sales) {
     a.set_lifetime_orders(a.lifetime_orders() + 2);
   }
   a.set_receivable_minor(12345);
+  if (id == "c5") {  // pays very late: credit class C, a credit hold (the watch list)
+    a.mutable_payment()->set_max_days_late(120);
+    a.mutable_payment()->set_on_time_ratio(0.4);
+    a.mutable_payment()->set_invoices_paid(5);
+  }
   timeutil::to_proto(absl::FromCivil(last - 29, absl::UTCTimeZone()) + absl::Hours(30), a.mutable_first_purchase());
   timeutil::to_proto(kAsOf - absl::Hours(24), a.mutable_last_purchase());
   return a;
@@ -295,8 +300,26 @@ TEST_F(ConsoleIT, ChangesWithoutTheCsrfTokenAreRefused) {
 }
 
 TEST_F(ConsoleIT, OverviewJsonIsGetOverview) {
+  // The clock moves on to 1 August (events clock: c5's next snapshot), so 25 June is in
+  // the past: answered from the history.
+  const absl::Time august = absl::FromCivil(absl::CivilDay(2024, 8, 1), absl::UTCTimeZone());
+  {
+    v1::AccountSnapshot next = snapshot("c5", 20000);
+    next.set_version(2);
+    timeutil::to_proto(august, next.mutable_as_of());
+    kafka::RdkafkaProducer input(broker_->bootstrap(), "console-it-input");
+    const auto r = kafka::produce_sync(input, topics::kAccounts, "c5", next.SerializeAsString(),
+                                       {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}},
+                                       std::chrono::seconds(10));
+    ASSERT_TRUE(r.ok) << r.error;
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (keeper_->now() < august) {
+      ASSERT_LT(std::chrono::steady_clock::now(), give_up) << "the clock did not reach 1 August";
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
   const std::string cookie = login("finance");
-  for (const std::string as_of : {"", "2024-06-19"}) {
+  for (const std::string as_of : {"", "2024-06-19", "2024-06-25"}) {
     auto res = http_->Get(("/api/overview" + (as_of.empty() ? "" : "?as_of=" + as_of)).c_str(), {{"Cookie", cookie}});
     ASSERT_TRUE(res);
     ASSERT_EQ(res->status, 200) << res->body;
@@ -316,14 +339,53 @@ TEST_F(ConsoleIT, OverviewJsonIsGetOverview) {
       EXPECT_EQ(page.distribution().customers(), 5);
       EXPECT_FALSE(page.from_history());
       EXPECT_EQ(page.quadrants_size(), 4);
-    } else {
+    } else if (as_of == "2024-06-19") {
       EXPECT_TRUE(page.from_history());
       EXPECT_EQ(page.distribution().customers(), 0);  // nothing was assigned before the first event day
+    } else {
+      EXPECT_TRUE(page.from_history());
+      EXPECT_EQ(page.distribution().customers(), 5);  // everyone, as assigned on 20 June
+      EXPECT_EQ(timeutil::format(timeutil::from_proto(page.as_of())), "2024-06-25T23:59:59Z");
     }
   }
   auto bad = http_->Get("/api/overview?as_of=2024-13-01", {{"Cookie", cookie}});
   ASSERT_TRUE(bad);
   EXPECT_EQ(bad->status, 400);
+}
+
+TEST_F(ConsoleIT, WatchListIsListWatchAndItsCsvHasARowPerEntry) {
+  const std::string cookie = login("call-center");
+  auto res = http_->Get("/api/watchlist", {{"Cookie", cookie}});
+  ASSERT_TRUE(res);
+  ASSERT_EQ(res->status, 200) << res->body;
+  v1::ListWatchResponse page;
+  ASSERT_TRUE(google::protobuf::util::JsonStringToMessage(res->body, &page).ok()) << res->body;
+  v1::ListWatchRequest req;
+  req.set_limit(100000);
+  v1::ListWatchResponse direct;
+  grpc::ClientContext ctx;
+  ASSERT_TRUE(stub("call-center")->ListWatch(&ctx, req, &direct).ok());
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(page, direct));
+  ASSERT_EQ(page.entries_size(), 1) << res->body;
+  EXPECT_EQ(page.entries(0).assignment().customer_id(), "c5");
+  ASSERT_EQ(page.entries(0).kinds_size(), 1);
+  EXPECT_EQ(page.entries(0).kinds(0), "credit_hold");
+
+  auto csv = http_->Get("/api/watchlist.csv", {{"Cookie", cookie}});
+  ASSERT_TRUE(csv);
+  ASSERT_EQ(csv->status, 200);
+  EXPECT_EQ(csv->get_header_value("Content-Type").rfind("text/csv", 0), 0U);
+  EXPECT_NE(csv->get_header_value("Content-Disposition").find("attachment"), std::string::npos);
+  EXPECT_EQ(csv->body.rfind("\xEF\xBB\xBF"
+                            "customer_id,tier,kinds,reasons",
+                            0),
+            0U);
+  EXPECT_EQ(static_cast<int>(std::count(csv->body.begin(), csv->body.end(), '\n')), 1 + direct.entries_size());
+  EXPECT_NE(csv->body.find("\r\nc5,"), std::string::npos) << csv->body;
+
+  auto missing = http_->Get("/api/customer/no-such-customer", {{"Cookie", cookie}});
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
 }
 
 TEST_F(ConsoleIT, CallCenterSeesContactDataMasked) {
