@@ -10,6 +10,7 @@
 #include "commands.h"
 #include "common/grpc/client.h"
 #include "grpcpp/grpcpp.h"
+#include "report.h"
 
 int main(int argc, char** argv) {
   using namespace tierflow::tierctl;
@@ -46,6 +47,8 @@ int main(int argc, char** argv) {
   auto* explain = app.add_subcommand("explain", "why a customer has its tier: explanation and features");
   explain->add_option("customer", customer, "customer id")->required();
   auto* distribution = app.add_subcommand("distribution", "tier and class distribution, Pareto points");
+  auto* overview = app.add_subcommand("overview", "the console's overview: distribution, quadrants, breakdowns");
+  overview->add_option("--as-of", as_of, "the state at the end of this UTC day (YYYY-MM-DD) or at an RFC 3339 instant; default now");
   auto* list = app.add_subcommand("list", "customers in a tier, or in a dimension class");
   list->add_option("--tier", list_args.tier, "tier name, e.g. gold");
   list->add_option("--dimension", list_args.dimension, "dimension, e.g. rfm (with --class)");
@@ -80,9 +83,21 @@ int main(int argc, char** argv) {
   health->add_option("--service", service, "service name (default: the whole server)");
   health->add_option("--wait-ms", wait_ms, "keep checking until SERVING for up to this long")
       ->check(CLI::NonNegativeNumber);
+  ReportArgs report_args;
+  int pdf_timeout_s = 90;
+  auto* report = app.add_subcommand("report", "the overview as one offline HTML file, CSV tables and a PDF");
+  report->add_option("--as-of", report_args.as_of,
+                     "the state at the end of this UTC day (YYYY-MM-DD) or at an RFC 3339 instant; default now");
+  report->add_option("--out", report_args.out, "the HTML file to write")->required();
+  report->add_option("--csv-dir", report_args.csv_dir, "also write one CSV per table into this directory");
+  report->add_option("--pdf", report_args.pdf, "also print the HTML to this PDF with headless Chromium");
+  report->add_option("--lang", report_args.lang, "zh-CN or en (default: from LC_ALL / LANG)");
+  report->add_option("--chromium", report_args.chromium, "the Chromium binary for --pdf")->capture_default_str();
+  report->add_option("--pdf-timeout-s", pdf_timeout_s, "give up printing after this long")
+      ->check(CLI::Range(1, 3600))->capture_default_str();
   // Global options may follow the verb: `tierctl health --addr host:port`.
-  for (auto* sub : {get, explain, distribution, list, history, override_cmd, ov_set, ov_clear, reload,
-                    what_if, watch, health}) {
+  for (auto* sub : {get, explain, distribution, overview, list, history, override_cmd, ov_set, ov_clear, reload,
+                    what_if, watch, health, report}) {
     sub->fallthrough();
   }
 
@@ -95,7 +110,7 @@ int main(int argc, char** argv) {
   // Least privilege by default: each verb reads the token of the role it needs.
   const char* role = "call-center";
   if (override_cmd->parsed() || reload->parsed()) role = "admin";
-  if (what_if->parsed()) role = "finance";
+  if (what_if->parsed() || report->parsed()) role = "finance";
   if (campaign.campaign->parsed()) role = "campaign";
   if (token_file.empty() && !health->parsed()) token_file = tierflow::grpcx::default_token_file(role);
   std::shared_ptr<grpc::Channel> channel;
@@ -112,6 +127,7 @@ int main(int argc, char** argv) {
   if (get->parsed()) return cmd_get(*stub, ctx, customer, as_of);
   if (explain->parsed()) return cmd_explain(*stub, ctx, customer);
   if (distribution->parsed()) return cmd_distribution(*stub, ctx);
+  if (overview->parsed()) return cmd_overview(*stub, ctx, as_of);
   if (list->parsed()) return cmd_list(*stub, ctx, list_args);
   if (history->parsed()) return cmd_history(*stub, ctx, customer, page_size, page_token);
   if (ov_set->parsed()) return cmd_override_set(*stub, ctx, ov);
@@ -119,5 +135,9 @@ int main(int argc, char** argv) {
   if (reload->parsed()) return cmd_reload(*stub, ctx);
   if (what_if->parsed()) return cmd_what_if(*stub, ctx, yaml);
   if (watch->parsed()) return cmd_watch(*stub, ctx, watch_tiers);
+  if (report->parsed()) {
+    report_args.pdf_timeout = std::chrono::seconds(pdf_timeout_s);
+    return cmd_report(*stub, ctx, report_args);
+  }
   return 2;
 }

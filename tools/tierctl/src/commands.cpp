@@ -214,6 +214,33 @@ std::string render_distribution(const v1::Distribution& d) {
   return text;
 }
 
+std::string render_overview(const v1::Overview& o) {
+  std::string text = fmt::format("as of {} ({} clock{})\n", o.has_as_of() ? format_time(o.as_of()) : "now",
+                                 or_dash(o.clock()), o.from_history() ? ", from history" : "");
+  text += fmt::format("pending downgrades: {}\ncredit holds: {}\nat risk: {}\n\n", format_int(o.pending_downgrades()),
+                      format_int(o.credit_holds()), format_int(o.at_risk()));
+  text += render_distribution(o.distribution());
+  const std::string& cur = o.distribution().currency();
+  if (o.quadrants_size() > 0) {
+    Table q({"quadrant", "customers", "value", "value share", "strategy"},
+            {Align::kLeft, Align::kRight, Align::kRight, Align::kRight, Align::kLeft});
+    for (const auto& x : o.quadrants()) {
+      q.add_row({x.name(), format_int(x.customers()), format_money(x.value_minor(), cur), format_share(x.value_share()),
+                 x.strategy()});
+    }
+    text += "\n" + q.render();
+  }
+  for (const auto& b : o.breakdowns()) {
+    Table t({b.dimension(), "customers", "value", "value share"}, {Align::kLeft, Align::kRight, Align::kRight, Align::kRight});
+    for (const auto& r : b.rows()) {
+      t.add_row({or_dash(r.key()), format_int(r.customers()), format_money(r.value_minor(), cur),
+                 format_share(r.value_share())});
+    }
+    text += "\n" + t.render();
+  }
+  return text;
+}
+
 std::string render_list(const v1::ListCustomersResponse& r) {
   Table t({"customer", "tier", "previous", "price level", "service level", "credit hold", "assigned"});
   for (const auto& a : r.assignments()) {
@@ -332,6 +359,24 @@ int cmd_distribution(Stub& stub, const Context& ctx) {
   set_deadline(&c, ctx);
   return finish(ctx, "distribution", stub.GetDistribution(&c, v1::GetDistributionRequest(), &resp), resp,
                 render_distribution);
+}
+
+bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out) {
+  if (!parse_time(text, out)) return false;
+  if (text.size() == 10) out->set_seconds(out->seconds() + 86399);  // a bare date: its end, 23:59:59 UTC
+  return true;
+}
+
+int cmd_overview(Stub& stub, const Context& ctx, const std::string& as_of) {
+  v1::GetOverviewRequest req;
+  if (!as_of.empty() && !parse_as_of_day(as_of, req.mutable_as_of())) {
+    return usage_error(ctx, "overview", fmt::format("--as-of '{}' is not YYYY-MM-DD or RFC 3339", as_of));
+  }
+  v1::Overview resp;
+  grpc::ClientContext c;
+  c.set_deadline(std::chrono::system_clock::now() +
+                 std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
+  return finish(ctx, "overview", stub.GetOverview(&c, req, &resp), resp, render_overview);
 }
 
 int cmd_list(Stub& stub, const Context& ctx, const ListArgs& args) {

@@ -32,6 +32,8 @@ std::string to_json(const google::protobuf::Message& m, bool one_line = false);
 std::string render_assignment(const v1::TierAssignment& a);
 std::string render_explanation(const v1::Explanation& e);
 std::string render_distribution(const v1::Distribution& d);
+// The overview: the distribution, then quadrants, breakdowns and the watch counters.
+std::string render_overview(const v1::Overview& o);
 std::string render_list(const v1::ListCustomersResponse& r);
 std::string render_history(const v1::GetTierHistoryResponse& r);
 std::string render_override(const v1::TierOverride& o);
@@ -62,6 +64,11 @@ using Stub = v1::TierService::StubInterface;
 int cmd_get(Stub& stub, const Context& ctx, const std::string& customer, const std::string& as_of);
 int cmd_explain(Stub& stub, const Context& ctx, const std::string& customer);
 int cmd_distribution(Stub& stub, const Context& ctx);
+// The --as-of of overview and report: a bare date means the end of that UTC day (23:59:59),
+// as the console reads ?as_of=YYYY-MM-DD, so both show the same state; RFC 3339 as given.
+bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out);
+// GetOverview as of a date ("" now), with a deadline of at least 60 s (history is slower).
+int cmd_overview(Stub& stub, const Context& ctx, const std::string& as_of);
 int cmd_list(Stub& stub, const Context& ctx, const ListArgs& args);
 int cmd_history(Stub& stub, const Context& ctx, const std::string& customer, int page_size,
                 const std::string& page_token);
