@@ -159,6 +159,13 @@ absl::Time TierKeeper::clock_locked() const {
   return absl::Now();
 }
 
+absl::Time TierKeeper::override_clock_locked(const Customer& c) const {
+  if (!watermark_points_ || last_point_ == absl::InfinitePast()) return clock_locked();
+  absl::Time t = last_point_;
+  if (c.account && c.account->as_of_micros != 0) t = std::max(t, absl::FromUnixMicros(c.account->as_of_micros));
+  return t;
+}
+
 bool TierKeeper::clock_known_locked() const { return clock_locked() != absl::InfinitePast(); }
 
 absl::Time TierKeeper::now() const {

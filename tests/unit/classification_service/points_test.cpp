@@ -298,12 +298,27 @@ class PointsTest : public ::testing::Test {
 // One instance over both partitions; `order` decides which partition's next record is
 // delivered, `every` how many records go in before the loop runs; `crash_at` (records
 // delivered) kills and restarts the instance once.
+// A floor for every third customer (of those `owns` says the instance holds).
+void set_floors(Instance& in, const std::function<bool(int)>& owns) {
+  for (int k = 100; k < 100 + kCustomers; k += 3) {
+    if (!owns(k - 100)) continue;
+    v1::TierOverride o;
+    o.set_customer_id("c" + std::to_string(k));
+    o.set_kind(v1::OVERRIDE_KIND_FLOOR);
+    o.set_tier("bronze");
+    o.set_actor("test");
+    o.set_reason_code("floors");
+    if (in.keeper().known(o.customer_id())) in.keeper().set_override(o);
+  }
+}
+
 // `override_at` (records delivered, after the loop ran): a floor is set for every third
 // customer and cleared again 40 records later; `deaf_restart`: the restarted instance reads nothing of
-// the points topic until the override is set (a consumer group that joins late).
+// the points topic until the override is set (a consumer group that joins late);
+// `floors_at_end`: set_floors once everything is evaluated.
 Result run_single(const std::string& store, size_t ledger_batch, size_t max_batch, size_t every,
                   const std::function<int32_t(size_t)>& order, size_t crash_at = SIZE_MAX,
-                  size_t override_at = SIZE_MAX, bool deaf_restart = false) {
+                  size_t override_at = SIZE_MAX, bool deaf_restart = false, bool floors_at_end = false) {
   const auto events = history_of(kCustomers, kDays, kPartitions);
   std::vector<std::vector<Out>> out;
   for (int32_t p = 0; p < kPartitions; ++p) out.push_back(ledger(events[p], p, ledger_batch, kClose));
@@ -339,6 +354,7 @@ Result run_single(const std::string& store, size_t ledger_batch, size_t max_batc
   }
   in.idle();
   in.tick();
+  if (floors_at_end) set_floors(in, [](int) { return true; });
   Result r;
   collect(in, r, true);
   EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, kDays)) << "every day closed";
@@ -394,11 +410,16 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
     }
     EXPECT_EQ(x.keeper().last_point(), end_of(2010, 6, kDays));
     EXPECT_EQ(y.keeper().last_point(), end_of(2010, 6, kDays));
+    // Overrides are dated on a clock both instances share, not each one's newest event.
+    set_floors(x, [](int k) { return k % kPartitions == 0; });
+    set_floors(y, [](int k) { return k % kPartitions == 1; });
     collect(x, xy, false);
     collect(y, xy, false);
   }
-  xy.distribution = a.distribution;  // each instance's covers its own customers only
-  EXPECT_EQ(diff(a, xy), "") << "two instances";
+  const Result a_floors = run_single(
+      store("af.db"), 1, 1, 1, [](size_t i) { return static_cast<int32_t>(i % 2); }, SIZE_MAX, SIZE_MAX, false, true);
+  xy.distribution = a_floors.distribution;  // each instance's covers its own customers only
+  EXPECT_EQ(diff(a_floors, xy), "") << "two instances";
   // Summaries were cut into chunks, each record under the limit.
   size_t chunks = 0;
   for (const auto& r : producer.stored(topics::kPoints)) {
