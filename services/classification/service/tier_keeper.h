@@ -218,6 +218,11 @@ class TierKeeper {
   bool read_feed_locked();
   void publish_progress_locked();
   void publish_summaries_locked(absl::Time point);
+  // After `point` was evaluated: each owned partition's overview rows at it, to the topic.
+  void publish_rows_locked(absl::Time point);
+  // Joins every partition's rows of the last point into the book GetDistribution answers
+  // from, once all are in (and not done yet).
+  void join_rows_locked();
   // Recomputes features and the population, classifies everyone on compact inputs, and
   // runs evaluate_assignment() + decide() only for customers whose classification changed
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch
