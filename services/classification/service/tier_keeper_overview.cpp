@@ -32,8 +32,7 @@ std::shared_ptr<const v1::Overview> OverviewKeeper::current(const std::shared_pt
   // point, the same on every instance, like the distribution.
   OverviewBook& book = joined_ ? *joined_ : book_;
   const absl::Time evaluated = joined_ ? joined_point_ : evaluated_;
-  if (!cached_ || cached_generation_ != book.generation() || cached_standard_ != standard ||
-      cached_book_ != &book) {
+  if (!cached_ || cached_generation_ != book.generation() || cached_standard_ != standard || cached_book_ != &book) {
     auto o = std::make_shared<v1::Overview>(book.overview(*standard));
     o->set_clock(clock);
     if (evaluated != absl::InfinitePast()) timeutil::to_proto(evaluated, o->mutable_evaluated_time());

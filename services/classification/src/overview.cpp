@@ -210,7 +210,8 @@ std::string OverviewBook::export_rows(const Standard& standard, std::span<const 
     }
     out.push_back(static_cast<char>(r.present));
     for (size_t i = 0; i < tracked_.size(); ++i) {
-      if ((r.present >> i) & 1U) put_uvarint(out, (static_cast<uint64_t>(r.tracked[i]) << 1) ^ static_cast<uint64_t>(r.tracked[i] >> 63));
+      if ((r.present >> i) & 1U)
+        put_uvarint(out, (static_cast<uint64_t>(r.tracked[i]) << 1) ^ static_cast<uint64_t>(r.tracked[i] >> 63));
     }
   }
   return out;

@@ -337,19 +337,12 @@ Result run_single(const std::string& store, size_t ledger_batch, size_t max_batc
       in.crash_and_restart();
     }
     if (delivered == override_at) {
-      for (int k = 100; k < 100 + kCustomers; k += 3) {
-        v1::TierOverride o;
-        o.set_customer_id("c" + std::to_string(k));
-        o.set_kind(v1::OVERRIDE_KIND_FLOOR);
-        o.set_tier("bronze");
-        o.set_actor("test");
-        o.set_reason_code("restart");
-        if (in.keeper().known(o.customer_id())) in.keeper().set_override(o);
-      }
+      set_floors(in, [](int) { return true; });
       in.set_deaf(false);
     }
     if (override_at != SIZE_MAX && delivered == override_at + 40) {
-      for (int k = 100; k < 100 + kCustomers; k += 3) in.keeper().clear_override("c" + std::to_string(k), "test", "restart");
+      for (int k = 100; k < 100 + kCustomers; k += 3)
+        in.keeper().clear_override("c" + std::to_string(k), "test", "restart");
     }
   }
   in.idle();
