@@ -50,6 +50,7 @@ absl::Time get_time(std::string_view& in) {
 }
 constexpr char kProgress = 'P';
 constexpr char kSummary = 'S';
+constexpr char kRows = 'D';
 }  // namespace
 
 absl::Time point_of(absl::Time t, const absl::TimeZone& zone) {
@@ -88,6 +89,38 @@ std::vector<KeyValue> summary_records(absl::Time point, int32_t partition, const
   return out;
 }
 
+std::vector<KeyValue> rows_records(absl::Time point, int32_t partition, const std::string& bytes,
+                                   const absl::TimeZone& zone, size_t chunk_bytes) {
+  const size_t count = std::max<size_t>(1, (bytes.size() + chunk_bytes - 1) / chunk_bytes);
+  const std::string day = absl::FormatCivilTime(absl::ToCivilDay(point, zone));
+  std::vector<KeyValue> out;
+  for (size_t k = 0; k < count; ++k) {
+    std::string v(1, kRows);
+    put_time(v, point);
+    put_varint(v, static_cast<uint64_t>(partition));
+    put_varint(v, k);
+    put_varint(v, count);
+    v.append(bytes, std::min(bytes.size(), k * chunk_bytes), chunk_bytes);
+    out.emplace_back(fmt::format("{}/{}/d{}", day, partition, k), std::move(v));
+  }
+  return out;
+}
+
+void Board::set_rows(absl::Time point, int32_t partition, std::string rows) {
+  rows_.insert_or_assign({absl::ToUnixMicros(point), partition}, std::move(rows));
+}
+
+std::optional<std::vector<std::string>> Board::rows(absl::Time point, int partitions) const {
+  const int64_t us = absl::ToUnixMicros(point);
+  std::vector<std::string> out;
+  for (int32_t p = 0; p < partitions; ++p) {
+    auto it = rows_.find({us, p});
+    if (it == rows_.end()) return std::nullopt;
+    out.push_back(it->second);
+  }
+  return out;
+}
+
 bool Board::add(std::string_view, std::string_view value) {
   try {
     if (value.empty()) return false;
@@ -105,7 +138,7 @@ bool Board::add(std::string_view, std::string_view value) {
       held.first_as_of = p.first_as_of;
       return true;
     }
-    if (kind != kSummary) return false;
+    if (kind != kSummary && kind != kRows) return false;
     const absl::Time point = get_time(value);
     const auto partition = static_cast<int32_t>(get_varint(value));
     const auto k = static_cast<uint32_t>(get_varint(value));
@@ -113,6 +146,18 @@ bool Board::add(std::string_view, std::string_view value) {
     if (count == 0 || k >= count) return false;
     if (point < floor_) return true;  // evaluated already
     const std::pair<int64_t, int32_t> key{absl::ToUnixMicros(point), partition};
+    if (kind == kRows) {
+      // The newest copy wins (a restart may publish a partition's rows again).
+      Chunks& c = row_chunks_[key];
+      if (c.count != count) c = Chunks{count, {}};
+      c.parts[k] = std::string(value);
+      if (c.parts.size() < c.count) return true;
+      std::string bytes;
+      for (const auto& [i, part] : c.parts) bytes += part;
+      row_chunks_.erase(key);
+      rows_.insert_or_assign(key, std::move(bytes));
+      return true;
+    }
     if (summaries_.count(key) != 0) return true;
     Chunks& c = chunks_[key];
     c.count = count;
@@ -170,6 +215,8 @@ void Board::forget_before(absl::Time point) {
   const std::pair<int64_t, int32_t> lo{absl::ToUnixMicros(point), INT32_MIN};
   summaries_.erase(summaries_.begin(), summaries_.lower_bound(lo));
   chunks_.erase(chunks_.begin(), chunks_.lower_bound(lo));
+  rows_.erase(rows_.begin(), rows_.lower_bound(lo));
+  row_chunks_.erase(row_chunks_.begin(), row_chunks_.lower_bound(lo));
 }
 
 namespace {

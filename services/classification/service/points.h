@@ -54,6 +54,13 @@ KeyValue progress_record(const Progress& p);
 std::vector<KeyValue> summary_records(absl::Time point, int32_t partition, const PopulationSummary& s,
                                       const absl::TimeZone& zone, size_t chunk_bytes);
 
+// "<day>/<p>/d<k>": chunk k of partition p's overview rows at the point that ends <day>
+// (OverviewBook::export_rows: each customer's tier, classes and tracked features as the
+// point decided them), published by the partition's owner once it evaluated the point.
+// Every instance joins the rows of every partition: GetDistribution over all of them.
+std::vector<KeyValue> rows_records(absl::Time point, int32_t partition, const std::string& rows,
+                                   const absl::TimeZone& zone, size_t chunk_bytes);
+
 class Board {
  public:
   // One record of the topic. False (nothing kept) when it is not one of ours.
@@ -68,7 +75,10 @@ class Board {
   // The merged summary at `point` once every partition's is in; nullopt before. Throws
   // std::invalid_argument when summaries of different standards meet.
   std::optional<PopulationSummary> merged(absl::Time point, int partitions) const;
-  // Drops the summaries of points before `point` (kept: `point` and later).
+  void set_rows(absl::Time point, int32_t partition, std::string rows);
+  // The overview rows at `point` of every partition (in partition order) once all are in.
+  std::optional<std::vector<std::string>> rows(absl::Time point, int partitions) const;
+  // Drops the summaries and rows of points before `point` (kept: `point` and later).
   void forget_before(absl::Time point);
 
  private:
@@ -79,6 +89,8 @@ class Board {
   std::map<int32_t, Progress> progress_;
   std::map<std::pair<int64_t, int32_t>, Chunks> chunks_;  // (point us, partition)
   std::map<std::pair<int64_t, int32_t>, PopulationSummary> summaries_;
+  std::map<std::pair<int64_t, int32_t>, Chunks> row_chunks_;
+  std::map<std::pair<int64_t, int32_t>, std::string> rows_;
   absl::Time floor_ = absl::InfinitePast();
 };
 

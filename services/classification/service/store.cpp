@@ -57,6 +57,10 @@ constexpr std::string_view kSchema = R"sql(
     part INTEGER NOT NULL,
     snapshot BLOB NOT NULL,
     PRIMARY KEY (customer_id, version)) WITHOUT ROWID;
+  CREATE TABLE IF NOT EXISTS frozen (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    point_us INTEGER NOT NULL,
+    summary BLOB NOT NULL);
   CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value INTEGER NOT NULL) WITHOUT ROWID;
@@ -204,6 +208,12 @@ void Store::apply(const Batch& batch) {
         "INSERT INTO meta (key, value) VALUES ('point_us', ?1) "
         "ON CONFLICT (key) DO UPDATE SET value = max(value, excluded.value)");
     q.bind_int64(1, micros(*batch.point)).run();
+    if (batch.point_summary) {
+      auto f = db_.prepare(
+          "INSERT INTO frozen (id, point_us, summary) VALUES (1, ?1, ?2) ON CONFLICT (id) DO UPDATE SET "
+          "point_us = excluded.point_us, summary = excluded.summary WHERE excluded.point_us >= frozen.point_us");
+      f.bind_int64(1, micros(*batch.point)).bind_blob(2, *batch.point_summary).run();
+    }
   }
   if (!batch.overrides.empty()) {
     auto put = db_.prepare(
@@ -289,6 +299,12 @@ std::optional<absl::Time> Store::point() {
   auto q = db_.prepare("SELECT value FROM meta WHERE key = 'point_us'");
   if (!q.step()) return std::nullopt;
   return from_stored(q.column_int64(0));
+}
+
+std::optional<std::pair<absl::Time, std::string>> Store::frozen() {
+  auto q = db_.prepare("SELECT point_us, summary FROM frozen WHERE id = 1");
+  if (!q.step()) return std::nullopt;
+  return std::make_pair(from_stored(q.column_int64(0)), std::string(q.column_blob(1)));
 }
 
 std::map<int32_t, Store::Mark> Store::marks() {

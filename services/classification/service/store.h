@@ -100,11 +100,14 @@ class Store {
     // (customer, version): provisional outbox rows above `version` go (a point's record replaced them)
     std::vector<std::pair<std::string, int64_t>> drop_provisional;
     std::optional<absl::Time> point;  // the evaluation point now evaluated
+    // With `point`: the merged PopulationSummary of the point (encoded), the frozen cut
+    // points until the next one; a restart restores them from here (Store::frozen).
+    std::optional<std::string> point_summary;
 
     bool empty() const {
       return accounts.empty() && profiles.empty() && changes.empty() && overrides.empty() && offsets.empty() &&
              !watermark && published.empty() && marks.empty() && hold.empty() && unhold.empty() &&
-             drop_provisional.empty() && !point;
+             drop_provisional.empty() && !point && !point_summary;
     }
   };
   // All of the batch or nothing. A history row that already exists (same customer and
@@ -124,6 +127,9 @@ class Store {
   std::optional<absl::Time> watermark();
   // The last evaluated point; nullopt when none was.
   std::optional<absl::Time> point();
+  // The last evaluated point whose merged summary was stored, and that summary (encoded);
+  // nullopt when none was (a store written before summaries were kept).
+  std::optional<std::pair<absl::Time, std::string>> frozen();
   std::map<int32_t, Mark> marks();
   // Every held snapshot, by customer then version.
   std::vector<Held> held();

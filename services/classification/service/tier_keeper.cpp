@@ -81,6 +81,19 @@ TierKeeper::TierKeeper(const Config& cfg, kafka::Producer& producer, prometheus:
     }
   }
   population_ = Population::compute(*standard_, all);
+  if (watermark_points_ && last_point_ != absl::InfinitePast()) {
+    // The frozen cut points are those of the last point, exactly: provisional decisions and
+    // overrides after a restart must not depend on when the points topic is read again.
+    if (auto f = store_->frozen(); f && f->first == last_point_) {
+      try {
+        population_ = Population::from_summary(*standard_, PopulationSummary::decode(f->second));
+        frozen_known_ = true;
+      } catch (const std::exception& e) {
+        spdlog::warn("stored summary of point {} not used ({}): read back from the points topic",
+                     timeutil::format(last_point_), e.what());
+      }
+    }
+  }
   probe_.customers.Set(static_cast<double>(customers_.size()));
   spdlog::info("store {}: {} customers ({} assigned, {} overrides), {} partitions with offsets{}", cfg.store_path,
                customers_.size(), assigned, overrides, applied_offsets_.size(),
@@ -144,6 +157,13 @@ absl::Time TierKeeper::clock_locked() const {
   // The event clock never falls back to the wall clock: one history, one clock.
   if (events_clock_) return watermark_;
   return absl::Now();
+}
+
+absl::Time TierKeeper::override_clock_locked(const Customer& c) const {
+  if (!watermark_points_ || last_point_ == absl::InfinitePast()) return clock_locked();
+  absl::Time t = last_point_;
+  if (c.account && c.account->as_of_micros != 0) t = std::max(t, absl::FromUnixMicros(c.account->as_of_micros));
+  return t;
 }
 
 bool TierKeeper::clock_known_locked() const { return clock_locked() != absl::InfinitePast(); }
@@ -422,7 +442,10 @@ size_t TierKeeper::run_evaluation(bool point, std::optional<absl::Time> at_point
   std::vector<std::pair<Customer*, v1::TierAssignment>> next;
   std::vector<Customer*> expired;
   Store::Batch batch;
-  if (summary != nullptr) batch.point = t_point;
+  if (summary != nullptr) {
+    batch.point = t_point;
+    batch.point_summary = summary->encode();
+  }
   // With watermark points a decision is taken from the last record (the last point's
   // decision, or an override's), never from a provisional one: between points the result
   // is provisional; at a point it is the record, and a provisional assignment the record

@@ -184,6 +184,11 @@ class TierKeeper {
   void note_current(Customer& c, const v1::TierAssignment& a);
   // now() for callers that hold the lock.
   absl::Time clock_locked() const;
+  // The clock an override of `c` is decided at. clock: events with watermark points: the
+  // later of the last evaluated point and the customer's own newest applied event time,
+  // which every instance (and a restarted one) shares, where this instance's newest event
+  // time depends on the partitions it holds; otherwise clock_locked().
+  absl::Time override_clock_locked(const Customer& c) const;
   // False while the events clock has seen no event time: nothing can be decided yet.
   bool clock_known_locked() const;
   // One consumed record, parsed (account, mark or profile; none for poison or another topic).
@@ -213,6 +218,11 @@ class TierKeeper {
   bool read_feed_locked();
   void publish_progress_locked();
   void publish_summaries_locked(absl::Time point);
+  // After `point` was evaluated: each owned partition's overview rows at it, to the topic.
+  void publish_rows_locked(absl::Time point);
+  // Joins every partition's rows of the last point into the book GetDistribution answers
+  // from, once all are in (and not done yet).
+  void join_rows_locked();
   // Recomputes features and the population, classifies everyone on compact inputs, and
   // runs evaluate_assignment() + decide() only for customers whose classification changed
   // or whose assignment is time-dependent (pending downgrade, override); commits the batch

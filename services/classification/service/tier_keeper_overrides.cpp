@@ -35,7 +35,7 @@ v1::TierOverride TierKeeper::set_override(const v1::TierOverride& requested) {
   }
   auto it = customers_.find(id);
   if (it == customers_.end()) throw errors::NotFound("no customer " + id);
-  const absl::Time t = clock_locked();
+  const absl::Time t = override_clock_locked(it->second);
   if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   if (requested.has_expire_time() && timeutil::from_proto(requested.expire_time()) <= t) {
     throw errors::InvalidArgument("override.expire_time " +
@@ -68,7 +68,7 @@ bool TierKeeper::clear_override(const std::string& id, const std::string& actor,
   if (!clock_known_locked()) throw errors::Unavailable("no event time seen yet (clock: events): nothing to decide at");
   const auto next =
       commit_override(id, c, nullptr, {id, Store::OverrideAction::clear, *c.override, actor, reason_code, absl::Now()},
-                      clock_locked(), "override not cleared: ");
+                      override_clock_locked(c), "override not cleared: ");
   c.override.reset();
   spdlog::info("override of customer {} cleared", id);
   if (next) publisher_.publish({&*next});

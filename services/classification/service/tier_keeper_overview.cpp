@@ -28,23 +28,48 @@ void OverviewKeeper::note_evaluation(absl::Time t) {
 std::shared_ptr<const v1::Overview> OverviewKeeper::current(const std::shared_ptr<const Standard>& standard,
                                                             absl::Time now, const std::string& clock) {
   std::lock_guard lock(mu_);
-  if (!cached_ || cached_generation_ != book_.generation() || cached_standard_ != standard) {
-    auto o = std::make_shared<v1::Overview>(book_.overview(*standard));
+  // With a joined book (watermark points) the overview is that of every partition at its
+  // point, the same on every instance, like the distribution.
+  OverviewBook& book = joined_ ? *joined_ : book_;
+  const absl::Time evaluated = joined_ ? joined_point_ : evaluated_;
+  if (!cached_ || cached_generation_ != book.generation() || cached_standard_ != standard || cached_book_ != &book) {
+    auto o = std::make_shared<v1::Overview>(book.overview(*standard));
     o->set_clock(clock);
-    if (evaluated_ != absl::InfinitePast()) timeutil::to_proto(evaluated_, o->mutable_evaluated_time());
+    if (evaluated != absl::InfinitePast()) timeutil::to_proto(evaluated, o->mutable_evaluated_time());
     cached_ = std::move(o);
-    cached_generation_ = book_.generation();
+    cached_generation_ = book.generation();
     cached_standard_ = standard;
+    cached_book_ = &book;
   }
-  // as_of is the instant asked about (now), not part of the kept figures.
+  // as_of is the instant asked about (now), not part of the kept figures; with a joined
+  // book, its point (the figures are those of every partition then).
   auto out = std::make_shared<v1::Overview>(*cached_);
+  if (joined_) now = joined_point_;
   if (now != absl::InfinitePast()) timeutil::to_proto(now, out->mutable_as_of());
   return out;
 }
 
 v1::Distribution OverviewKeeper::distribution(const Standard& standard, const v1::GetDistributionRequest& request) {
   std::lock_guard lock(mu_);
+  if (joined_) return joined_->distribution(standard, request);
   return book_.distribution(standard, request);
+}
+
+std::string OverviewKeeper::export_rows(const Standard& standard, std::span<const std::string> ids) {
+  std::lock_guard lock(mu_);
+  return book_.export_rows(standard, ids);
+}
+
+void OverviewKeeper::set_joined(absl::Time point, std::unique_ptr<OverviewBook> book) {
+  std::lock_guard lock(mu_);
+  joined_ = std::move(book);
+  joined_point_ = point;
+  cached_.reset();
+}
+
+absl::Time OverviewKeeper::joined_point() {
+  std::lock_guard lock(mu_);
+  return joined_point_;
 }
 
 std::shared_ptr<const v1::Overview> OverviewKeeper::past(absl::Time as_of, const std::string& standard_version) {

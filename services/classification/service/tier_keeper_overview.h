@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <utility>
 
@@ -36,7 +37,15 @@ class OverviewKeeper {
   // the last one.
   std::shared_ptr<const v1::Overview> current(const std::shared_ptr<const Standard>& standard, absl::Time now,
                                               const std::string& clock);
+  // The joined book's distribution when there is one (watermark points), else the kept one.
   v1::Distribution distribution(const Standard& standard, const v1::GetDistributionRequest& request);
+  // The kept book's rows of `ids` (OverviewBook::export_rows).
+  std::string export_rows(const Standard& standard, std::span<const std::string> ids);
+  // Evaluation points on watermarks: the book joined from every partition's rows at
+  // `point`, which distribution() answers from from now on.
+  void set_joined(absl::Time point, std::unique_ptr<OverviewBook> book);
+  // The point of the joined book (InfinitePast: none).
+  absl::Time joined_point();
 
   // The cache of past overviews (bounded: the oldest entry goes first).
   std::shared_ptr<const v1::Overview> past(absl::Time as_of, const std::string& standard_version);
@@ -46,10 +55,13 @@ class OverviewKeeper {
   static constexpr size_t kPastEntries = 32;
   std::mutex mu_;
   OverviewBook book_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<OverviewBook> joined_ ABSL_GUARDED_BY(mu_);
+  absl::Time joined_point_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   absl::Time evaluated_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::shared_ptr<const v1::Overview> cached_ ABSL_GUARDED_BY(mu_);
   uint64_t cached_generation_ ABSL_GUARDED_BY(mu_) = 0;
   std::shared_ptr<const Standard> cached_standard_ ABSL_GUARDED_BY(mu_);
+  const OverviewBook* cached_book_ ABSL_GUARDED_BY(mu_) = nullptr;
   std::map<std::pair<int64_t, std::string>, std::shared_ptr<const v1::Overview>> past_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::pair<int64_t, std::string>> past_order_ ABSL_GUARDED_BY(mu_);
   uint64_t past_seq_ ABSL_GUARDED_BY(mu_) = 0;

@@ -153,6 +153,43 @@ void TierKeeper::publish_summaries_locked(absl::Time point) {
   }
 }
 
+void TierKeeper::publish_rows_locked(absl::Time point) {
+  std::map<int32_t, std::vector<std::string>> ids;
+  for (const auto& [p, m] : marks_) ids[p];
+  for (const auto& [id, c] : customers_) {
+    if (!c.account) continue;
+    auto it = ids.find(c.partition);
+    if (it != ids.end()) it->second.push_back(id);
+  }
+  const absl::TimeZone& zone = standard_->evaluation_zone();
+  for (auto& [p, list] : ids) {
+    std::sort(list.begin(), list.end());
+    std::string rows = overview_.export_rows(*standard_, list);
+    for (const auto& [key, value] :
+         points::rows_records(point, p, rows, zone, static_cast<size_t>(cfg_.points_chunk_bytes))) {
+      // Lost, the distribution stays at an earlier point until the next point's rows.
+      producer_.produce(topics::kPoints, key, value,
+                        {{std::string(kafka::kTypeHeader), "tierflow.classification.OverviewRows"}},
+                        [](const kafka::DeliveryReport&) {});
+    }
+    board_.set_rows(point, p, std::move(rows));
+  }
+}
+
+void TierKeeper::join_rows_locked() {
+  if (last_point_ == absl::InfinitePast() || overview_.joined_point() >= last_point_) return;
+  const auto rows = board_.rows(last_point_, partitions_);
+  if (!rows) return;
+  auto book = std::make_unique<OverviewBook>();
+  try {
+    for (size_t p = 0; p < rows->size(); ++p) book->import_rows(*standard_, (*rows)[p], std::to_string(p) + "/");
+  } catch (const std::invalid_argument& e) {
+    spdlog::warn("overview rows of point {} not used: {}", timeutil::format(last_point_), e.what());
+    return;
+  }
+  overview_.set_joined(last_point_, std::move(book));
+}
+
 void TierKeeper::release_partitions(const std::vector<kafka::TopicPartition>& partitions) {
   if (!watermark_points_) return;
   std::unique_lock lock(mu_);
@@ -167,7 +204,9 @@ void TierKeeper::release_partitions(const std::vector<kafka::TopicPartition>& pa
 bool TierKeeper::poll_points() {
   if (!watermark_points_) return false;
   std::unique_lock lock(mu_);
-  return read_feed_locked();
+  const bool any = read_feed_locked();
+  if (any) join_rows_locked();
+  return any;
 }
 
 bool TierKeeper::read_feed_locked() {
@@ -206,8 +245,10 @@ size_t TierKeeper::advance_points_locked() {
     const auto merged = board_.merged(*point, partitions_);
     if (!merged) break;
     changed += run_evaluation(true, *point, &*merged);
+    publish_rows_locked(*point);
     board_.forget_before(*point);
   }
+  join_rows_locked();
   if (frozen_known_ && !changed_.empty()) {
     changed += run_evaluation(false);  // provisional, against the frozen cut points
   } else {

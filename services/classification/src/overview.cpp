@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <functional>
+#include <stdexcept>
 
 namespace tierflow::classification {
 
@@ -158,6 +159,97 @@ void OverviewBook::note_assignment(const v1::TierAssignment& a) {
   r = next;
   add(r, +1);
   ++generation_;
+}
+
+namespace {
+void put_uvarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>(v | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+uint64_t get_uvarint(std::string_view& in) {
+  uint64_t v = 0;
+  for (int shift = 0; shift < 64; shift += 7) {
+    if (in.empty()) throw std::invalid_argument("overview rows: truncated");
+    const auto b = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    v |= static_cast<uint64_t>(b & 0x7F) << shift;
+    if ((b & 0x80) == 0) return v;
+  }
+  throw std::invalid_argument("overview rows: bad varint");
+}
+void put_text(std::string& out, std::string_view t) {
+  put_uvarint(out, t.size());
+  out.append(t);
+}
+std::string_view get_text(std::string_view& in) {
+  const uint64_t n = get_uvarint(in);
+  if (n > in.size()) throw std::invalid_argument("overview rows: truncated");
+  std::string_view t = in.substr(0, n);
+  in.remove_prefix(n);
+  return t;
+}
+}  // namespace
+
+std::string OverviewBook::export_rows(const Standard& standard, std::span<const std::string> ids) {
+  if (tracked_for(standard) != tracked_) retrack(tracked_for(standard));
+  std::string out;
+  put_uvarint(out, tracked_.size());
+  for (const std::string& id : ids) {
+    auto it = rows_.find(id);
+    if (it == rows_.end() || !counted(it->second)) continue;
+    const Row& r = it->second;
+    put_text(out, tier_names_[r.tier]);
+    out.push_back(static_cast<char>((r.credit_hold ? 1 : 0) | (r.pending_downgrade ? 2 : 0)));
+    put_uvarint(out, r.class_count);
+    for (size_t k = 0; k < r.class_count; ++k) {
+      put_text(out, class_names_[r.classes[k]].first);
+      put_text(out, class_names_[r.classes[k]].second);
+    }
+    out.push_back(static_cast<char>(r.present));
+    for (size_t i = 0; i < tracked_.size(); ++i) {
+      if ((r.present >> i) & 1U)
+        put_uvarint(out, (static_cast<uint64_t>(r.tracked[i]) << 1) ^ static_cast<uint64_t>(r.tracked[i] >> 63));
+    }
+  }
+  return out;
+}
+
+void OverviewBook::import_rows(const Standard& standard, std::string_view in, const std::string& prefix) {
+  if (tracked_for(standard) != tracked_) retrack(tracked_for(standard));
+  if (get_uvarint(in) != tracked_.size()) throw std::invalid_argument("overview rows of another standard");
+  for (size_t n = 0; !in.empty(); ++n) {
+    v1::TierAssignment a;
+    a.set_customer_id(prefix + std::to_string(n));
+    a.set_tier(std::string(get_text(in)));
+    if (in.empty()) throw std::invalid_argument("overview rows: truncated");
+    const auto flags = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    a.set_credit_hold((flags & 1U) != 0);
+    if ((flags & 2U) != 0) a.mutable_pending_downgrade();
+    const uint64_t classes = get_uvarint(in);
+    if (classes > kMaxDimensions) throw std::invalid_argument("overview rows: too many classes");
+    for (uint64_t k = 0; k < classes; ++k) {
+      auto* dc = a.add_dimensions();
+      dc->set_dimension(std::string(get_text(in)));
+      dc->set_class_name(std::string(get_text(in)));
+    }
+    if (in.empty()) throw std::invalid_argument("overview rows: truncated");
+    const auto present = static_cast<uint8_t>(in.front());
+    in.remove_prefix(1);
+    Row& r = rows_[a.customer_id()];
+    if (counted(r)) add(r, -1);
+    r = Row{};
+    for (size_t i = 0; i < tracked_.size(); ++i) {
+      if (((present >> i) & 1U) == 0) continue;
+      const uint64_t z = get_uvarint(in);
+      r.tracked[i] = static_cast<int64_t>(z >> 1) ^ -static_cast<int64_t>(z & 1);
+      r.present |= static_cast<uint8_t>(1U << i);
+    }
+    note_assignment(a);
+  }
 }
 
 void OverviewBook::forget(const std::string& customer_id) {

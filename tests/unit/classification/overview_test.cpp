@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -52,6 +53,36 @@ class Overview : public ::testing::Test {
 };
 
 std::string text(const google::protobuf::Message& m) { return m.DebugString(); }
+
+// Rows exported from disjoint slices of the customers (in any order) and joined into a
+// book give the reports of one book holding every customer (evaluation points on
+// watermarks: every instance joins every partition's rows).
+TEST_F(Overview, ExportedSlicesJoinIntoTheReportsOfOneBook) {
+  std::mt19937_64 rng(11);
+  std::vector<Customer> cs;
+  for (int i = 0; i < 300; ++i) cs.push_back(make(rng, i));
+  OverviewBook all, even, odd;
+  std::vector<std::string> even_ids, odd_ids;
+  for (size_t i = 0; i < cs.size(); ++i) {
+    all.note_features(*s_, cs[i].id, cs[i].features);
+    all.note_assignment(cs[i].assignment);
+    OverviewBook& half = i % 2 == 0 ? even : odd;
+    half.note_features(*s_, cs[i].id, cs[i].features);
+    if (i % 7 != 0) half.note_assignment(cs[i].assignment);  // not counted: not exported
+    (i % 2 == 0 ? even_ids : odd_ids).push_back(cs[i].id);
+  }
+  for (size_t i = 0; i < cs.size(); i += 7) {
+    all.forget(cs[i].id);  // as in the halves: features, no assignment
+    all.note_features(*s_, cs[i].id, cs[i].features);
+  }
+  OverviewBook joined;
+  joined.import_rows(*s_, odd.export_rows(*s_, odd_ids), "1/");
+  joined.import_rows(*s_, even.export_rows(*s_, even_ids), "0/");
+  EXPECT_EQ(joined.customers(), all.customers());
+  EXPECT_EQ(text(joined.distribution(*s_)), text(all.distribution(*s_)));
+  EXPECT_EQ(text(joined.overview(*s_)), text(all.overview(*s_)));
+  EXPECT_THROW(joined.import_rows(*s_, "\x01\x05", "2/"), std::invalid_argument);
+}
 
 // Changes noted one by one (features moved, tiers moved, customers reassigned, forgotten)
 // leave the book where a book filled once with the final state is.

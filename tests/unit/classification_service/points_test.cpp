@@ -140,8 +140,11 @@ std::vector<std::vector<Event>> history_of(int customers, int days, int partitio
 // The points topic as every keeper reads it: the shared FakeProducer's records.
 class SharedFeed final : public points::Feed {
  public:
-  explicit SharedFeed(const testing::FakeProducer& p) : producer_(p) {}
+  // `deaf`: while set, nothing is read (a restarted instance whose consumer group has not
+  // joined yet).
+  SharedFeed(const testing::FakeProducer& p, const bool* deaf = nullptr) : producer_(p), deaf_(deaf) {}
   std::vector<points::KeyValue> poll() override {
+    if (deaf_ != nullptr && *deaf_) return {};
     const auto all = producer_.stored(topics::kPoints);
     std::vector<points::KeyValue> out;
     for (; next_ < all.size(); ++next_) out.emplace_back(all[next_].key, all[next_].value);
@@ -150,6 +153,7 @@ class SharedFeed final : public points::Feed {
 
  private:
   const testing::FakeProducer& producer_;
+  const bool* deaf_ = nullptr;
   size_t next_ = 0;
 };
 
@@ -178,7 +182,7 @@ class Instance {
   void start() {
     registry_ = std::make_unique<prometheus::Registry>();
     keeper_ = std::make_unique<TierKeeper>(cfg_, producer_, *registry_);
-    keeper_->set_points_feed(std::make_unique<SharedFeed>(producer_));
+    keeper_->set_points_feed(std::make_unique<SharedFeed>(producer_, &deaf_));
     handler_ = std::make_unique<TierConsumer>(*keeper_, cfg_);
     auto o = TierConsumer::options(cfg_);
     o.dead_letter_timeout = std::chrono::milliseconds(200);
@@ -198,6 +202,8 @@ class Instance {
     keeper_.reset();
     start();
   }
+  // While set, the points topic reads nothing (see SharedFeed).
+  void set_deaf(bool deaf) { deaf_ = deaf; }
   void push(int32_t p, const Out& r) {
     pushed_[p].push_back(r);
     driver_->push(topics::kAccounts, p, r.key, r.value, {{std::string(kafka::kTypeHeader), r.type}});
@@ -222,6 +228,7 @@ class Instance {
   std::unique_ptr<TierConsumer> handler_;
   std::unique_ptr<testing::LoopDriver> driver_;
   std::map<int32_t, std::vector<Out>> pushed_;
+  bool deaf_ = false;
 };
 
 // What must not depend on how the stream was delivered: every customer's current
@@ -291,8 +298,27 @@ class PointsTest : public ::testing::Test {
 // One instance over both partitions; `order` decides which partition's next record is
 // delivered, `every` how many records go in before the loop runs; `crash_at` (records
 // delivered) kills and restarts the instance once.
+// A floor for every third customer (of those `owns` says the instance holds).
+void set_floors(Instance& in, const std::function<bool(int)>& owns) {
+  for (int k = 100; k < 100 + kCustomers; k += 3) {
+    if (!owns(k - 100)) continue;
+    v1::TierOverride o;
+    o.set_customer_id("c" + std::to_string(k));
+    o.set_kind(v1::OVERRIDE_KIND_FLOOR);
+    o.set_tier("bronze");
+    o.set_actor("test");
+    o.set_reason_code("floors");
+    if (in.keeper().known(o.customer_id())) in.keeper().set_override(o);
+  }
+}
+
+// `override_at` (records delivered, after the loop ran): a floor is set for every third
+// customer and cleared again 40 records later; `deaf_restart`: the restarted instance reads nothing of
+// the points topic until the override is set (a consumer group that joins late);
+// `floors_at_end`: set_floors once everything is evaluated.
 Result run_single(const std::string& store, size_t ledger_batch, size_t max_batch, size_t every,
-                  const std::function<int32_t(size_t)>& order, size_t crash_at = SIZE_MAX) {
+                  const std::function<int32_t(size_t)>& order, size_t crash_at = SIZE_MAX,
+                  size_t override_at = SIZE_MAX, bool deaf_restart = false, bool floors_at_end = false) {
   const auto events = history_of(kCustomers, kDays, kPartitions);
   std::vector<std::vector<Out>> out;
   for (int32_t p = 0; p < kPartitions; ++p) out.push_back(ledger(events[p], p, ledger_batch, kClose));
@@ -306,10 +332,22 @@ Result run_single(const std::string& store, size_t ledger_batch, size_t max_batc
     in.push(p, out[p][next[p]++]);
     ++delivered;
     if (delivered % every == 0) in.idle();
-    if (delivered == crash_at) in.crash_and_restart();
+    if (delivered == crash_at) {
+      in.set_deaf(deaf_restart);
+      in.crash_and_restart();
+    }
+    if (delivered == override_at) {
+      set_floors(in, [](int) { return true; });
+      in.set_deaf(false);
+    }
+    if (override_at != SIZE_MAX && delivered == override_at + 40) {
+      for (int k = 100; k < 100 + kCustomers; k += 3)
+        in.keeper().clear_override("c" + std::to_string(k), "test", "restart");
+    }
   }
   in.idle();
   in.tick();
+  if (floors_at_end) set_floors(in, [](int) { return true; });
   Result r;
   collect(in, r, true);
   EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, kDays)) << "every day closed";
@@ -327,6 +365,14 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
       store("c.db"), 7, 13, 5, [](size_t) { return 0; }, 300);
   EXPECT_EQ(diff(a, b), "") << "big batches";
   EXPECT_EQ(diff(a, c), "") << "odd batches and a restart";
+  // An override right after a restart, before the points topic was read again: it decides
+  // with the frozen cut points of the last point (restored from the store), as the
+  // uninterrupted run does.
+  const Result d = run_single(
+      store("d.db"), 7, 13, 5, [](size_t) { return 0; }, SIZE_MAX, 300);
+  const Result e = run_single(
+      store("e.db"), 7, 13, 5, [](size_t) { return 0; }, 300, 300, true);
+  EXPECT_EQ(diff(d, e), "") << "an override right after a restart";
 
   // Two instances, one partition each, over one points topic (summaries in small chunks):
   // x runs far ahead of y (its points wait for y's summaries), then y catches up.
@@ -357,11 +403,22 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
     }
     EXPECT_EQ(x.keeper().last_point(), end_of(2010, 6, kDays));
     EXPECT_EQ(y.keeper().last_point(), end_of(2010, 6, kDays));
+    // Overrides are dated on a clock both instances share, not each one's newest event.
+    set_floors(x, [](int k) { return k % kPartitions == 0; });
+    set_floors(y, [](int k) { return k % kPartitions == 1; });
     collect(x, xy, false);
     collect(y, xy, false);
+    // Each instance's distribution is over every partition, the same bytes.
+    x.tick();
+    y.tick();
+    xy.distribution = x.keeper().distribution().SerializeAsString();
+    EXPECT_EQ(y.keeper().distribution().SerializeAsString(), xy.distribution) << "the instances' distributions";
+    EXPECT_EQ(y.keeper().overview({})->SerializeAsString(), x.keeper().overview({})->SerializeAsString())
+        << "the instances' overviews";
   }
-  xy.distribution = a.distribution;  // each instance's covers its own customers only
-  EXPECT_EQ(diff(a, xy), "") << "two instances";
+  const Result a_floors = run_single(
+      store("af.db"), 1, 1, 1, [](size_t i) { return static_cast<int32_t>(i % 2); }, SIZE_MAX, SIZE_MAX, false, true);
+  EXPECT_EQ(diff(a_floors, xy), "") << "two instances";
   // Summaries were cut into chunks, each record under the limit.
   size_t chunks = 0;
   for (const auto& r : producer.stored(topics::kPoints)) {
@@ -369,6 +426,45 @@ TEST_F(PointsTest, SameStreamAnyBatchingOrderRestartOrInstancesGivesTheSameTiers
     chunks += !r.key.starts_with("~") && r.key.ends_with("/1") ? 1 : 0;
   }
   EXPECT_GT(chunks, 0u) << "no summary needed a second chunk: the chunking is not exercised";
+}
+
+// The cut points between points are those of the last point, at once after a restart
+// (restored from the store), not a population computed from whatever the restarted
+// instance holds while the points topic is not read yet.
+TEST_F(PointsTest, ARestartDecidesWithTheLastPointsCutPointsBeforeThePointsTopicIsRead) {
+  const auto events = history_of(kCustomers, kDays, kPartitions);
+  std::vector<std::vector<Out>> out;
+  for (int32_t p = 0; p < kPartitions; ++p) out.push_back(ledger(events[p], p, 7, kClose));
+  testing::FakeProducer producer;
+  Instance in(store("r.db"), {0, 1}, producer, kPartitions, 13);
+  // Up to the middle of a day: customers have new sales since the last point.
+  size_t n = 0;
+  for (int32_t p = 0; p < kPartitions; ++p)
+    for (size_t i = 0; i < out[p].size() * 2 / 3; ++i, ++n) in.push(p, out[p][i]);
+  in.idle();
+  const absl::Time point = in.keeper().last_point();
+  ASSERT_NE(point, absl::InfinitePast());
+  auto explain_all = [&]() {
+    std::map<std::string, std::string> texts;
+    for (int k = 100; k < 100 + kCustomers; ++k) {
+      const std::string id = "c" + std::to_string(k);
+      v1::TierAssignment current;
+      if (auto e = in.keeper().explain(id, &current)) {
+        std::string t;
+        for (const auto& line : e->explanation) t += line + "\n";
+        texts[id] = t + e->assignment.ShortDebugString();
+      }
+    }
+    return texts;
+  };
+  const auto before = explain_all();
+  ASSERT_FALSE(before.empty());
+  in.set_deaf(true);
+  in.crash_and_restart();
+  in.idle();
+  EXPECT_EQ(in.keeper().last_point(), point);
+  const auto after = explain_all();
+  for (const auto& [id, text] : before) EXPECT_EQ(after.at(id), text) << id;
 }
 
 Out snapshot_record(const std::string& id, int64_t version, absl::Time as_of, int64_t orders, bool backfill = false) {

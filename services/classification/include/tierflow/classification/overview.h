@@ -39,6 +39,18 @@ class OverviewBook {
   void note_assignment(const v1::TierAssignment& a);
   void forget(const std::string& customer_id);
 
+  // The rows of `ids` that count (have an assignment), without their ids, in a compact
+  // byte form: what the reports read of them (tier, classes, credit hold, pending
+  // downgrade, the tracked features under `standard`). Books of disjoint slices of the
+  // customers are joined by import_rows into a book whose reports are those of one book
+  // holding every row (evaluation points on watermarks: GetDistribution over every
+  // partition).
+  std::string export_rows(const Standard& standard, std::span<const std::string> ids);
+  // Adds the rows `bytes` holds, under ids `prefix` + their position. Throws
+  // std::invalid_argument on bytes export_rows did not make under this standard's
+  // tracked features.
+  void import_rows(const Standard& standard, std::string_view bytes, const std::string& prefix);
+
   // Bumped by every note; a cached report is current while this is unchanged.
   uint64_t generation() const { return generation_; }
   size_t customers() const { return counted_; }
