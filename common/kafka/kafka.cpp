@@ -385,8 +385,13 @@ void Consumer::close(std::chrono::milliseconds timeout) {
     return;
   }
   const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Served with the event API, not rd_kafka_queue_poll_callback: the close forwards the
+  // consumer queue here, so records fetched before it arrive too, and a callback-mode serve
+  // aborts on them (rdkafka_queue.c "res != RD_KAFKA_OP_RES_PASS"). Rebalance callbacks
+  // still run inside rd_kafka_queue_poll; a returned event (a fetched record, an error) is
+  // dropped: nothing is handled or committed after close() began.
   while (!rd_kafka_consumer_closed(rk_) && std::chrono::steady_clock::now() < deadline) {
-    rd_kafka_queue_poll_callback(queue, 50);
+    if (rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 50)) rd_kafka_event_destroy(event);
   }
   if (!rd_kafka_consumer_closed(rk_)) {
     spdlog::warn("kafka: leaving the group did not finish within {} ms", timeout.count());

@@ -52,6 +52,30 @@ TEST(KafkaConsumer, StartFailureIsThrownByPollAndNothingIsConsumed) {
   EXPECT_TRUE(consumer.assignment().empty());
 }
 
+// close() with fetched records still queued (the consumer took one of many): the close
+// forwards them to its queue, and serving that queue in callback mode aborted the process
+// in librdkafka (rdkafka_queue.c "res != RD_KAFKA_OP_RES_PASS"); seen when a service
+// stopped mid-stream.
+TEST(KafkaConsumer, CloseWithFetchedRecordsStillQueuedLeavesTheGroup) {
+  test_support::TempDir dir;
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 1, 1});
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "close-it");
+  for (int i = 0; i < 2000; ++i) {
+    producer.produce(topics::kPosEvents, "c-" + std::to_string(i % 50), std::string(200, 'v'), {},
+                     [](const kafka::DeliveryReport&) {});
+  }
+  ASSERT_TRUE(producer.flush(10s));
+  for (int round = 0; round < 3; ++round) {
+    kafka::Consumer consumer(broker.bootstrap(), "close-it", "close-it", 6000ms, {std::string(topics::kPosEvents)},
+                             [](std::string_view, int32_t) -> std::optional<int64_t> { return 0; });
+    size_t taken = 0;
+    for (int i = 0; i < 200 && taken == 0; ++i) taken = consumer.poll(1, 100ms).size();
+    ASSERT_EQ(taken, 1u) << "round " << round;
+    consumer.close(5s);
+    EXPECT_TRUE(consumer.assignment().empty()) << "round " << round;
+  }
+}
+
 // The loop against a real broker: a poison record is in <topic>.dlq with its reason and
 // origin before the handler stores its offset, and the good records are handled.
 TEST(ConsumerLoop, PoisonLandsInTheDlqOnARealBroker) {
