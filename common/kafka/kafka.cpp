@@ -387,11 +387,17 @@ void Consumer::close(std::chrono::milliseconds timeout) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   // Served with the event API, not rd_kafka_queue_poll_callback: the close forwards the
   // consumer queue here, so records fetched before it arrive too, and a callback-mode serve
-  // aborts on them (rdkafka_queue.c "res != RD_KAFKA_OP_RES_PASS"). Rebalance callbacks
-  // still run inside rd_kafka_queue_poll; a returned event (a fetched record, an error) is
+  // aborts on them (rdkafka_queue.c "res != RD_KAFKA_OP_RES_PASS"), as the Go client does.
+  // The event API returns the revoke as an event instead of calling the rebalance callback,
+  // so it is passed to on_rebalance here; any other event (a fetched record, an error) is
   // dropped: nothing is handled or committed after close() began.
   while (!rd_kafka_consumer_closed(rk_) && std::chrono::steady_clock::now() < deadline) {
-    if (rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 50)) rd_kafka_event_destroy(event);
+    rd_kafka_event_t* event = rd_kafka_queue_poll(queue, 50);
+    if (event == nullptr) continue;
+    if (rd_kafka_event_type(event) == RD_KAFKA_EVENT_REBALANCE) {
+      on_rebalance(static_cast<int>(rd_kafka_event_error(event)), rd_kafka_event_topic_partition_list(event));
+    }
+    rd_kafka_event_destroy(event);
   }
   if (!rd_kafka_consumer_closed(rk_)) {
     spdlog::warn("kafka: leaving the group did not finish within {} ms", timeout.count());
