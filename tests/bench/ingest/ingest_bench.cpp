@@ -1,4 +1,5 @@
-// ingest_bench: see CMakeLists.txt. Usage: ingest_bench [events] [streams] [window]
+// ingest_bench: see CMakeLists.txt.
+// Usage: ingest_bench [events] [streams] [window] [events per message (1: StreamEvents)]
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
@@ -66,7 +67,8 @@ class VectorSource : public pos_sim::EventSource {
   size_t next_ = 0;
 };
 
-// The baseline: the same service definition, every event acked ACCEPTED at once.
+// The baseline: the same service definition, every event acked ACCEPTED at once (a
+// batch's acks in one message).
 class BareService final : public v1::PosIngest::CallbackService {
   class Stream final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck> {
    public:
@@ -87,10 +89,37 @@ class BareService final : public v1::PosIngest::CallbackService {
     v1::PosEvent in_;
     v1::EventAck out_;
   };
+  class BatchStream final : public grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch> {
+   public:
+    BatchStream() { StartRead(&in_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::OK);
+      out_.Clear();
+      for (const auto& e : in_.events()) {
+        auto* a = out_.add_acks();
+        a->set_event_id(e.event_id());
+        a->set_status(v1::ACK_STATUS_ACCEPTED);
+      }
+      StartWrite(&out_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::CANCELLED);
+      StartRead(&in_);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    v1::PosEventBatch in_;
+    v1::EventAckBatch out_;
+  };
 
  public:
   grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext*) override {
     return new Stream();
+  }
+  grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch>* StreamEventBatches(
+      grpc::CallbackServerContext*) override {
+    return new BatchStream();
   }
 };
 
@@ -101,7 +130,8 @@ struct RunResult {
 };
 
 // `streams` tills in parallel, each with pos-sim's stream_events and `window`.
-RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window) {
+RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window,
+                int per_message) {
   std::vector<std::unique_ptr<VectorSource>> sources;
   for (int s = 0; s < streams; ++s) {
     std::vector<v1::PosEvent> mine;
@@ -119,6 +149,7 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
       auto stub = v1::PosIngest::NewStub(channel);
       pos_sim::StreamOptions opts;
       opts.window = window;
+      opts.events_per_message = per_message;
       auto r = pos_sim::stream_events(*stub, *sources[s], opts, [](const pos_sim::StreamProgress&) {});
       if (!r.ok()) {
         fmt::print(stderr, "stream {}: {}\n", s, r.status().ToString());
@@ -153,6 +184,7 @@ int main(int argc, char** argv) {
   const int64_t events = argc > 1 ? std::atoll(argv[1]) : 400000;
   const int streams = argc > 2 ? std::atoi(argv[2]) : 4;
   const int window = argc > 3 ? std::atoi(argv[3]) : 2000;
+  const int per_message = argc > 4 ? std::atoi(argv[4]) : 1;
   test_support::TempDir dir("ingest-bench");
   test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 12, 3});
   test_support::RedisServer redis(dir.path().string());
@@ -164,7 +196,7 @@ int main(int argc, char** argv) {
   bb.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &bare_port);
   bb.RegisterService(&bare);
   auto bare_server = bb.BuildAndStart();
-  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window);
+  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window, per_message);
   bare_server->Shutdown();
 
   ingest::Config cfg;
@@ -186,13 +218,15 @@ int main(int argc, char** argv) {
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
     auto server = b.BuildAndStart();
-    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window);
+    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window, per_message);
     server->Shutdown();
   }
   const double p99 = quantile(registry, "tierflow_ingest_ack_seconds", 0.99);
   const double p50 = quantile(registry, "tierflow_ingest_ack_seconds", 0.50);
-  fmt::print("ingest bench: {} events, {} streams, window {} per stream, dedupe on (redis), devbroker (3 brokers)\n",
-             events, streams, window);
+  fmt::print(
+      "ingest bench: {} events, {} streams, window {} per stream, {} events per message ({}), dedupe on (redis), "
+      "devbroker (3 brokers)\n",
+      events, streams, window, per_message, per_message > 1 ? "StreamEventBatches" : "StreamEvents");
   fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s\n", base.events_per_s);
   fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  ratio {:.2f}\n", real.events_per_s,
              base.events_per_s > 0 ? real.events_per_s / base.events_per_s : 0.0);
