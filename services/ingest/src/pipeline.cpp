@@ -109,6 +109,12 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
   }
   in_flight_.fetch_add(static_cast<int64_t>(events.size()), std::memory_order_acq_rel);
   metrics_.in_flight.Increment(static_cast<double>(events.size()));
+  // The batch's slots in one allocation; each event's shared_ptr aliases the block.
+  struct Block {
+    explicit Block(size_t n) : slots(n) {}
+    std::vector<Slot> slots;
+  };
+  auto block = std::make_shared<Block>(events.size());
   auto slots = std::make_shared<std::vector<std::shared_ptr<Slot>>>();
   slots->reserve(events.size());
   std::vector<std::string> ids;
@@ -116,7 +122,7 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
   ids.reserve(events.size());
   waiters.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    auto slot = std::make_shared<Slot>();
+    std::shared_ptr<Slot> slot(block, &block->slots[i]);
     slot->id = events[i]->event_id();
     slot->received = received[i];
     slot->sink = sink;
