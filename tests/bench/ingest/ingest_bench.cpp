@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -123,8 +124,16 @@ class BareService final : public v1::PosIngest::CallbackService {
   }
 };
 
+// CPU seconds this process (client, server, producer) has used so far.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
 struct RunResult {
   double events_per_s = 0;
+  double cpu_us_per_event = 0;  // this process's CPU (client and server) per event
   int64_t accepted = 0;
   int64_t other = 0;
 };
@@ -139,6 +148,7 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
     sources.push_back(std::make_unique<VectorSource>(std::move(mine)));
   }
   std::atomic<int64_t> accepted{0}, other{0};
+  const double cpu_before = cpu_seconds();
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int s = 0; s < streams; ++s) {
@@ -162,7 +172,8 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
   }
   for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return {double(accepted.load() + other.load()) / secs, accepted.load(), other.load()};
+  const double cpu_us = (cpu_seconds() - cpu_before) * 1e6 / double(std::max<int64_t>(1, events));
+  return {double(accepted.load() + other.load()) / secs, cpu_us, accepted.load(), other.load()};
 }
 
 // The p-quantile of a prometheus histogram (upper bound of the bucket it falls in).
@@ -227,8 +238,10 @@ int main(int argc, char** argv) {
       "ingest bench: {} events, {} streams, window {} per stream, {} events per message ({}), dedupe on (redis), "
       "devbroker (3 brokers)\n",
       events, streams, window, per_message, per_message > 1 ? "StreamEventBatches" : "StreamEvents");
-  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s\n", base.events_per_s);
-  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  ratio {:.2f}\n", real.events_per_s,
+  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s  {:.1f} us CPU/event (this process)\n",
+             base.events_per_s, base.cpu_us_per_event);
+  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  {:.1f} us CPU/event  ratio {:.2f}\n",
+             real.events_per_s, real.cpu_us_per_event,
              base.events_per_s > 0 ? real.events_per_s / base.events_per_s : 0.0);
   fmt::print("  ingest receive-to-ack: p50 <= {:.1f} ms, p99 <= {:.1f} ms (histogram bucket bounds)\n", p50 * 1000,
              p99 * 1000);
