@@ -47,9 +47,13 @@ struct Deduper::State {
 
   // Removes `id` and returns its waiters (to be run without the lock).
   std::vector<Waiter> resolve(const std::string& id, bool stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::vector<Waiter> out;
     auto it = in_flight.find(id);
-    if (it == in_flight.end()) return out;
+    if (it == in_flight.end()) return {};
+    return resolve(it, stored);
+  }
+  std::vector<Waiter> resolve(std::unordered_map<std::string, InFlight>::iterator it, bool stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<Waiter> out;
     out.swap(it->second.waiters);
     waiting -= out.size();
     if (stored) {
@@ -212,8 +216,9 @@ void Deduper::finish(const std::string& id, bool stored) {
   std::vector<std::string> group;  // marks to write now (none: a group is in flight, ours joins the next)
   {
     std::lock_guard lock(state_->mu);
-    if (!state_->in_flight.contains(id)) return;
-    waiters = state_->resolve(id, stored);
+    auto it = state_->in_flight.find(id);
+    if (it == state_->in_flight.end()) return;
+    waiters = state_->resolve(it, stored);
     if (stored) {
       ++state_->marks;
       state_->pending_marks.push_back(id);
