@@ -5,7 +5,7 @@
 // the classification issue already served; both read the kept aggregates).
 //
 // The store (SQLite, temp dir) is filled with N accounts and profiles (tests/bench/
-// classification/synthetic.h, the customers every classification bench uses) with the
+// classification/synthetic_store.h, the customers every classification bench uses) with the
 // event-time watermark at synthetic::as_of(); the service's TierKeeper loads them and runs
 // its first evaluation (everyone assigned, committed, aggregates kept). Then the real
 // TierService on the suite's server plumbing (grpcx::Server, loopback, no auth) answers one
@@ -37,7 +37,7 @@
 #include "service/store.h"
 #include "service/tier_keeper.h"
 #include "service/tier_service.h"
-#include "synthetic.h"
+#include "synthetic_store.h"
 #include "tests/support/process.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
@@ -96,27 +96,7 @@ int main(int argc, char** argv) {
     std::printf("console overview (TierService.GetOverview) at %zu synthetic customers\n", n);
 
     auto t = Clock::now();
-    {
-      Store store(cfg.store_path);
-      constexpr size_t kChunk = 20000;
-      for (size_t from = 0; from < n; from += kChunk) {
-        const size_t to = std::min(n, from + kChunk);
-        std::vector<v1::AccountSnapshot> accounts;
-        std::vector<v1::CustomerProfile> profiles;
-        accounts.reserve(to - from);
-        profiles.reserve(to - from);
-        for (size_t i = from; i < to; ++i) {
-          v1::AccountSnapshot a;
-          if (synthetic::account(i, &a)) accounts.push_back(std::move(a));
-          profiles.push_back(synthetic::profile(i));
-        }
-        Store::Batch batch;
-        for (const auto& a : accounts) batch.accounts.push_back(&a);
-        for (const auto& p : profiles) batch.profiles.push_back(&p);
-        if (from == 0) batch.watermark = synthetic::as_of();
-        store.apply(batch);
-      }
-    }
+    synthetic::fill_store(cfg.store_path, n);
     std::printf("  store filled in %.1f s\n", seconds_since(t));
 
     // Room for the first evaluation's records in the producer's queue; they expire fast.
