@@ -1,54 +1,17 @@
 #include "campaign.h"
 
-#include <absl/time/civil_time.h>
-#include <absl/time/time.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
 
+#include "call.h"
 #include "format.h"
 
 namespace tierflow::tierctl {
 
 namespace {
-
-bool parse_when(const std::string& text, google::protobuf::Timestamp* out) {
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
-    out->set_seconds(absl::ToUnixSeconds(t));
-    return true;
-  }
-  absl::CivilDay day;
-  if (absl::ParseCivilTime(text, &day)) {
-    out->set_seconds(absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone())));
-    return true;
-  }
-  return false;
-}
-
-int rpc_error(const Context& ctx, std::string_view verb, const grpc::Status& s) {
-  ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
-  return 1;
-}
-
-int usage_error(const Context& ctx, std::string_view verb, std::string_view message) {
-  ctx.err << fmt::format("tierctl: {}: {}", verb, message) << '\n';
-  return 2;
-}
-
-template <typename Resp, typename Render>
-int finish(const Context& ctx, std::string_view verb, const grpc::Status& s, const Resp& resp, Render render) {
-  if (!s.ok()) return rpc_error(ctx, verb, s);
-  ctx.out << (ctx.json ? to_json(resp) + "\n" : render(resp));
-  return 0;
-}
-
-void set_deadline(grpc::ClientContext* c, const Context& ctx) {
-  c->set_deadline(std::chrono::system_clock::now() + ctx.deadline);
-}
 
 std::string kind_name(v1::CampaignKind k) {
   switch (k) {
@@ -181,10 +144,10 @@ std::string campaign_request(const CampaignArgs& a, v1::CampaignRequest* req) {
     t->set_tier(a.template_tier);
   }
   auto* w = req->mutable_window();
-  if (!a.not_before.empty() && !parse_when(a.not_before, w->mutable_not_before())) {
+  if (!a.not_before.empty() && !parse_time(a.not_before, w->mutable_not_before())) {
     return fmt::format("--not-before '{}' is not RFC 3339 or YYYY-MM-DD", a.not_before);
   }
-  if (!a.not_after.empty() && !parse_when(a.not_after, w->mutable_not_after())) {
+  if (!a.not_after.empty() && !parse_time(a.not_after, w->mutable_not_after())) {
     return fmt::format("--not-after '{}' is not RFC 3339 or YYYY-MM-DD", a.not_after);
   }
   if (!a.quiet.empty()) {
