@@ -14,11 +14,11 @@ namespace tierflow::test_support {
 // Midnight UTC starting the given day.
 inline absl::Time utc_day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
 
-// Six months of steady business up to `as_of`, the month of `as_of` included: each month
-// sales of 4 x `monthly_profit`, gross profit `monthly_profit`, 2 orders; first purchase
-// early in the first month, last purchase a day before `as_of`.
+// `months` (six unless said) of steady business up to `as_of`, the month of `as_of`
+// included: each month sales of 4 x `monthly_profit`, gross profit `monthly_profit`, 2
+// orders; first purchase early in the first month, last purchase a day before `as_of`.
 inline v1::AccountSnapshot steady_account(const std::string& id, int64_t version, int64_t monthly_profit,
-                                          absl::Time as_of, const std::string& currency = "CNY") {
+                                          absl::Time as_of, const std::string& currency = "CNY", int months = 6) {
   v1::AccountSnapshot a;
   a.set_customer_id(id);
   a.set_version(version);
@@ -26,7 +26,7 @@ inline v1::AccountSnapshot steady_account(const std::string& id, int64_t version
   timeutil::to_proto(as_of, a.mutable_as_of());
   const absl::CivilMonth last = absl::CivilMonth(absl::ToCivilDay(as_of, absl::UTCTimeZone()));
   int64_t orders = 0;
-  for (int i = 5; i >= 0; --i) {
+  for (int i = months - 1; i >= 0; --i) {
     const absl::CivilMonth m = last - i;
     auto* b = a.add_months();
     b->set_year(static_cast<int32_t>(m.year()));
@@ -39,7 +39,8 @@ inline v1::AccountSnapshot steady_account(const std::string& id, int64_t version
     a.set_lifetime_gross_profit_minor(a.lifetime_gross_profit_minor() + monthly_profit);
   }
   a.set_lifetime_orders(orders);
-  timeutil::to_proto(absl::FromCivil(last - 5, absl::UTCTimeZone()) + absl::Hours(30), a.mutable_first_purchase());
+  timeutil::to_proto(absl::FromCivil(last - (months - 1), absl::UTCTimeZone()) + absl::Hours(30),
+                     a.mutable_first_purchase());
   timeutil::to_proto(as_of - absl::Hours(24), a.mutable_last_purchase());
   return a;
 }

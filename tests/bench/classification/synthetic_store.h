@@ -3,14 +3,30 @@
 // synthetic.h, as the keeper would have committed them, for the benches that start the
 // real TierKeeper on a large population. Header-only; needs the service library.
 #include <algorithm>
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "service/config.h"
 #include "service/store.h"
 #include "synthetic.h"
+#include "tests/support/process.h"
 
 namespace tierflow::classification::synthetic {
+
+// The keeper's config of the benches on the synthetic store: store under `dir`, the local
+// standard, clock "watermark" (every pass classifies as of as_of()), Redis on a free port
+// where nothing listens (down, which the keeper tolerates). Kafka is the caller's.
+inline Config watermark_config(const test_support::TempDir& dir) {
+  Config cfg;
+  cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
+  cfg.store_path = dir.file("classification.db");
+  cfg.clock = "watermark";
+  cfg.redis.port = test_support::pick_free_port();
+  cfg.redis.timeout = std::chrono::milliseconds(200);
+  return cfg;
+}
 
 // Writes customers 0..n-1 (every profile, an account for those who bought) into the store
 // at `path`, in batches of 20,000, with the event-time watermark at as_of(). Returns the

@@ -87,12 +87,7 @@ int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   try {
     test_support::TempDir dir("tierflow-overview-bench");
-    Config cfg;
-    cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-    cfg.store_path = dir.file("classification.db");
-    cfg.clock = "watermark";
-    cfg.redis.port = test_support::pick_free_port();  // nothing listens: the overview needs no Redis
-    cfg.redis.timeout = std::chrono::milliseconds(200);
+    const Config cfg = synthetic::watermark_config(dir);
     std::printf("console overview (TierService.GetOverview) at %zu synthetic customers\n", n);
 
     auto t = Clock::now();
