@@ -28,4 +28,15 @@ int finish(const Context& ctx, std::string_view verb, const grpc::Status& s, con
   return 0;
 }
 
+// One unary call with the context's deadline, its answer printed by finish(): the whole of
+// most verbs. `rpc` is the stub's method, e.g. &Stub::GetTier.
+template <typename StubT, typename Req, typename Resp, typename Render>
+int call(const Context& ctx, std::string_view verb, StubT& stub,
+         grpc::Status (StubT::*rpc)(grpc::ClientContext*, const Req&, Resp*), const Req& req, Render render) {
+  Resp resp;
+  grpc::ClientContext c;
+  set_deadline(&c, ctx);
+  return finish(ctx, verb, (stub.*rpc)(&c, req, &resp), resp, render);
+}
+
 }  // namespace tierflow::tierctl

@@ -194,37 +194,25 @@ std::string render_deliveries(const v1::ListDeliveriesResponse& r) {
 int cmd_campaign_start(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
   v1::CampaignRequest req;
   if (auto err = campaign_request(args, &req); !err.empty()) return usage_error(ctx, "campaign start", err);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign start", stub.StartCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign start", stub, &CampaignStub::StartCampaign, req, render_progress);
 }
 
 int cmd_campaign_get(CampaignStub& stub, const Context& ctx, const std::string& id) {
   v1::GetCampaignRequest req;
   req.set_campaign_id(id);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign get", stub.GetCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign get", stub, &CampaignStub::GetCampaign, req, render_progress);
 }
 
 int cmd_campaign_cancel(CampaignStub& stub, const Context& ctx, const std::string& id) {
   v1::CancelCampaignRequest req;
   req.set_campaign_id(id);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign cancel", stub.CancelCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign cancel", stub, &CampaignStub::CancelCampaign, req, render_progress);
 }
 
 int cmd_campaign_preview(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
   v1::CampaignRequest req;
   if (auto err = campaign_request(args, &req); !err.empty()) return usage_error(ctx, "campaign preview", err);
-  v1::PreviewCampaignResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign preview", stub.PreviewCampaign(&c, req, &resp), resp, render_preview);
+  return call(ctx, "campaign preview", stub, &CampaignStub::PreviewCampaign, req, render_preview);
 }
 
 int cmd_campaign_deliveries(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
@@ -233,10 +221,7 @@ int cmd_campaign_deliveries(CampaignStub& stub, const Context& ctx, const Campai
   if (!args.customers.empty()) req.set_customer_id(args.customers.front());
   req.mutable_page()->set_page_size(args.page_size);
   req.mutable_page()->set_page_token(args.page_token);
-  v1::ListDeliveriesResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign deliveries", stub.ListDeliveries(&c, req, &resp), resp, render_deliveries);
+  return call(ctx, "campaign deliveries", stub, &CampaignStub::ListDeliveries, req, render_deliveries);
 }
 
 int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx,

@@ -337,27 +337,17 @@ int cmd_get(Stub& stub, const Context& ctx, const std::string& customer, const s
   if (!as_of.empty() && !parse_time(as_of, req.mutable_as_of())) {
     return usage_error(ctx, "get", fmt::format("--as-of '{}' is not YYYY-MM-DD or RFC 3339", as_of));
   }
-  v1::TierAssignment resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "get", stub.GetTier(&c, req, &resp), resp, render_assignment);
+  return call(ctx, "get", stub, &Stub::GetTier, req, render_assignment);
 }
 
 int cmd_explain(Stub& stub, const Context& ctx, const std::string& customer) {
   v1::ExplainTierRequest req;
   req.set_customer_id(customer);
-  v1::Explanation resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "explain", stub.ExplainTier(&c, req, &resp), resp, render_explanation);
+  return call(ctx, "explain", stub, &Stub::ExplainTier, req, render_explanation);
 }
 
 int cmd_distribution(Stub& stub, const Context& ctx) {
-  v1::Distribution resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "distribution", stub.GetDistribution(&c, v1::GetDistributionRequest(), &resp), resp,
-                render_distribution);
+  return call(ctx, "distribution", stub, &Stub::GetDistribution, v1::GetDistributionRequest(), render_distribution);
 }
 
 bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out) {
@@ -391,10 +381,7 @@ int cmd_list(Stub& stub, const Context& ctx, const ListArgs& args) {
   req.set_class_name(args.class_name);
   req.mutable_page()->set_page_size(args.page_size);
   req.mutable_page()->set_page_token(args.page_token);
-  v1::ListCustomersResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "list", stub.ListCustomers(&c, req, &resp), resp, render_list);
+  return call(ctx, "list", stub, &Stub::ListCustomers, req, render_list);
 }
 
 int cmd_history(Stub& stub, const Context& ctx, const std::string& customer, int page_size,
@@ -403,10 +390,7 @@ int cmd_history(Stub& stub, const Context& ctx, const std::string& customer, int
   req.set_customer_id(customer);
   req.mutable_page()->set_page_size(page_size);
   req.mutable_page()->set_page_token(page_token);
-  v1::GetTierHistoryResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "history", stub.GetTierHistory(&c, req, &resp), resp, render_history);
+  return call(ctx, "history", stub, &Stub::GetTierHistory, req, render_history);
 }
 
 int cmd_override_set(Stub& stub, const Context& ctx, const OverrideArgs& args) {
@@ -423,11 +407,8 @@ int cmd_override_set(Stub& stub, const Context& ctx, const OverrideArgs& args) {
   if (!args.expires.empty() && !parse_time(args.expires, o->mutable_expire_time())) {
     return usage_error(ctx, verb, fmt::format("--expires '{}' is not YYYY-MM-DD or RFC 3339", args.expires));
   }
-  v1::TierOverride resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, verb, stub.SetOverride(&c, req, &resp), resp,
-                [&](const v1::TierOverride& r) { return fmt::format("{}: {}\n", args.customer, render_override(r)); });
+  return call(ctx, verb, stub, &Stub::SetOverride, req,
+              [&](const v1::TierOverride& r) { return fmt::format("{}: {}\n", args.customer, render_override(r)); });
 }
 
 int cmd_override_clear(Stub& stub, const Context& ctx, const std::string& customer, const std::string& actor,
@@ -436,24 +417,17 @@ int cmd_override_clear(Stub& stub, const Context& ctx, const std::string& custom
   req.set_customer_id(customer);
   req.set_actor(actor);
   req.set_reason_code(reason);
-  v1::ClearOverrideResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "override clear", stub.ClearOverride(&c, req, &resp), resp,
-                [&](const v1::ClearOverrideResponse& r) {
-                  return fmt::format("{}: {}\n", customer, r.cleared() ? "override cleared" : "no override to clear");
-                });
+  return call(ctx, "override clear", stub, &Stub::ClearOverride, req, [&](const v1::ClearOverrideResponse& r) {
+    return fmt::format("{}: {}\n", customer, r.cleared() ? "override cleared" : "no override to clear");
+  });
 }
 
 int cmd_reload(Stub& stub, const Context& ctx) {
-  v1::ReloadStandardResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "reload", stub.ReloadStandard(&c, v1::ReloadStandardRequest(), &resp), resp,
-                [](const v1::ReloadStandardResponse& r) {
-                  return fmt::format("standard {} loaded, {} customers re-evaluated\n", r.standard_version(),
-                                     format_int(r.customers_reevaluated()));
-                });
+  return call(ctx, "reload", stub, &Stub::ReloadStandard, v1::ReloadStandardRequest(),
+              [](const v1::ReloadStandardResponse& r) {
+                return fmt::format("standard {} loaded, {} customers re-evaluated\n", r.standard_version(),
+                                   format_int(r.customers_reevaluated()));
+              });
 }
 
 int cmd_what_if(Stub& stub, const Context& ctx, const std::string& yaml_path) {
@@ -463,10 +437,7 @@ int cmd_what_if(Stub& stub, const Context& ctx, const std::string& yaml_path) {
   text << in.rdbuf();
   v1::WhatIfRequest req;
   req.set_standard_yaml(text.str());
-  v1::WhatIfResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "what-if", stub.WhatIf(&c, req, &resp), resp, render_what_if);
+  return call(ctx, "what-if", stub, &Stub::WhatIf, req, render_what_if);
 }
 
 int cmd_watch(Stub& stub, const Context& ctx, const std::vector<std::string>& tiers) {
