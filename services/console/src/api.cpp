@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "common/grpc/client.h"
+#include "common/json/json.h"
 #include "common/time/time.h"
 #include "services/notification/src/calendar/birthday.h"
 #include "tierflow/v1/campaign.grpc.pb.h"
@@ -21,36 +22,6 @@
 namespace tierflow::console {
 
 namespace {
-
-std::string quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 std::string error_json(const grpc::Status& st) {
   std::string code;
@@ -83,7 +54,7 @@ std::string error_json(const grpc::Status& st) {
       code = "INTERNAL";
       break;
   }
-  return "{\"error\":{\"code\":" + quoted(code) + ",\"message\":" + quoted(st.error_message()) + "}}";
+  return "{\"error\":{\"code\":" + json_quote(code) + ",\"message\":" + json_quote(st.error_message()) + "}}";
 }
 
 // A spreadsheet must not run a cell as a formula; quotes when needed (RFC 4180).
@@ -158,7 +129,7 @@ Reply error_reply(const grpc::Status& status) {
 
 Reply error_reply(int http, std::string_view code, std::string_view message) {
   return Reply{http, "application/json",
-               "{\"error\":{\"code\":" + quoted(code) + ",\"message\":" + quoted(message) + "}}", ""};
+               "{\"error\":{\"code\":" + json_quote(code) + ",\"message\":" + json_quote(message) + "}}", ""};
 }
 
 std::string standard_error_json(const std::string& message) {
@@ -166,9 +137,10 @@ std::string standard_error_json(const std::string& message) {
   static const std::regex kError(R"(^(.*?):(\d+)(?::\d+)?: (?:([A-Za-z0-9_.\[\]-]+): )?([\s\S]*)$)");
   std::smatch m;
   if (std::regex_match(message, m, kError)) {
-    return "{\"line\":" + m[2].str() + ",\"field\":" + quoted(m[3].str()) + ",\"message\":" + quoted(m[4].str()) + "}";
+    return "{\"line\":" + m[2].str() + ",\"field\":" + json_quote(m[3].str()) +
+           ",\"message\":" + json_quote(m[4].str()) + "}";
   }
-  return "{\"line\":0,\"field\":\"\",\"message\":" + quoted(message) + "}";
+  return "{\"line\":0,\"field\":\"\",\"message\":" + json_quote(message) + "}";
 }
 
 std::unique_ptr<grpc::ClientContext> Api::ctx() const {
@@ -203,7 +175,7 @@ Reply Api::customer(const Session& s, const std::string& id, const std::string& 
   if (id.empty()) return error_reply(400, "INVALID_ARGUMENT", "customer id is required");
   const auto when = parse_as_of(as_of);
   auto tiers = v1::TierService::NewStub(s.classification);
-  std::string body = "{\"customer_id\":" + quoted(id);
+  std::string body = "{\"customer_id\":" + json_quote(id);
   auto part = [&](const char* name, const grpc::Status& st, const google::protobuf::Message& m) {
     body += std::string(",\"") + name + "\":" + (st.ok() ? to_json(m) : error_json(st));
   };
@@ -272,8 +244,8 @@ std::string Api::occasions_json(const google::protobuf::Message* profile_msg, co
   const absl::CivilDay until = today + 60;
   std::vector<std::pair<absl::CivilDay, std::string>> items;  // day, JSON object
   auto item = [&](absl::CivilDay d, std::string_view kind, std::string_view name) {
-    items.emplace_back(d, "{\"date\":" + quoted(absl::FormatCivilTime(d)) + ",\"kind\":" + quoted(kind) +
-                              ",\"name\":" + quoted(name) + ",\"days\":" + std::to_string(d - today) + "}");
+    items.emplace_back(d, "{\"date\":" + json_quote(absl::FormatCivilTime(d)) + ",\"kind\":" + json_quote(kind) +
+                              ",\"name\":" + json_quote(name) + ",\"days\":" + std::to_string(d - today) + "}");
   };
   if (const auto* p = dynamic_cast<const v1::CustomerProfile*>(profile_msg)) {
     if (p->has_birthday() && p->birthday().month() >= 1 && p->birthday().day() >= 1) {

@@ -138,24 +138,36 @@ std::shared_ptr<const Session> ConsoleServer::session_of(const httplib::Request&
   return sessions_.find(id);
 }
 
-void ConsoleServer::serve_page(const std::string& file, const httplib::Request& req, httplib::Response& res, int status,
+void ConsoleServer::serve_page(const std::vector<std::string>& scripts, const std::string& body,
+                               const httplib::Request& req, httplib::Response& res, int status,
                                const std::string& error) {
-  std::string html = read_file(cfg_.web_dir + "/" + file);
-  if (html.empty()) {
+  std::string html = read_file(cfg_.web_dir + "/page.html");
+  if (html.empty() || body.empty()) {
     res.status = 500;
-    res.set_content("page missing: " + file, "text/plain");
+    res.set_content("page missing under " + cfg_.web_dir, "text/plain");
     return;
   }
+  std::string tags;
+  for (const auto& s : scripts)
+    tags += (tags.empty() ? "" : "\n") + ("<script src=\"/assets/" + s + "\" defer></script>");
   auto replace = [&](std::string_view from, const std::string& to) {
     for (size_t p = html.find(from); p != std::string::npos; p = html.find(from, p + to.size())) {
       html.replace(p, from.size(), to);
     }
   };
+  // The page's own parts first, so the values below reach placeholders inside them too.
+  replace("__SCRIPTS__", tags);
+  replace("__BODY__", body);
   replace("__LANG__", language_of(req.get_header_value("Accept-Language")));
   replace("__ERROR__", error);
   res.status = status;
   res.set_header("Cache-Control", "no-store");
   res.set_content(html, "text/html; charset=utf-8");
+}
+
+void ConsoleServer::serve_login(const httplib::Request& req, httplib::Response& res, int status,
+                                const std::string& error) {
+  serve_page({"i18n.js", "login.js"}, read_file(cfg_.web_dir + "/login-body.html"), req, res, status, error);
 }
 
 void ConsoleServer::routes() {
@@ -168,7 +180,7 @@ void ConsoleServer::routes() {
   h.set_post_routing_handler([](const httplib::Request&, httplib::Response& res) { security_headers(res); });
 
   // --- Login and logout ---
-  h.Get("/login", [this](const httplib::Request& req, httplib::Response& res) { serve_page("login.html", req, res); });
+  h.Get("/login", [this](const httplib::Request& req, httplib::Response& res) { serve_login(req, res); });
   h.Post("/login", [this](const httplib::Request& req, httplib::Response& res) {
     const std::string token = req.get_param_value("token");
     Sessions::Refusal refusal = Sessions::Refusal::kNone;
@@ -178,10 +190,10 @@ void ConsoleServer::routes() {
       spdlog::info("console login refused: {}", role ? "role may not use the console"
                                                 : refusal == Sessions::Refusal::kExpired ? "expired token"
                                                                                          : "unknown token");
-      serve_page("login.html", req, res, role ? 403 : 401,
-                 role                                     ? "role"
-                 : refusal == Sessions::Refusal::kExpired ? "expired"
-                                                          : "unknown");
+      serve_login(req, res, role ? 403 : 401,
+                  role                                     ? "role"
+                  : refusal == Sessions::Refusal::kExpired ? "expired"
+                                                           : "unknown");
       return;
     }
     spdlog::info("console login: {} ({})", s->caller.name, grpcx::role_name(s->caller.role));
@@ -257,16 +269,26 @@ void ConsoleServer::routes() {
         }));
 
   // --- Pages (a login first) and assets ---
-  for (const auto& [path, file] : {std::pair<const char*, const char*>{"/", "index.html"},
-                                   {"/customer", "customer.html"},
-                                   {"/watch", "watch.html"},
-                                   {"/whatif", "whatif.html"}}) {
-    h.Get(path, [this, file = std::string(file)](const httplib::Request& req, httplib::Response& res) {
+  // Each page is the shared head (web/page.html) with its scripts and an empty <main> that
+  // its script fills; the body's data-page names the page for app.js.
+  struct Page {
+    const char* path;
+    const char* name;
+    bool chart;  // Chart.js, before the page's own script
+  };
+  for (const Page& page : {Page{"/", "overview", true}, Page{"/customer", "customer", false},
+                           Page{"/watch", "watch", false}, Page{"/whatif", "whatif", false}}) {
+    std::vector<std::string> scripts;
+    if (page.chart) scripts.emplace_back("chart.min.js");
+    scripts.insert(scripts.end(), {"i18n.js", "app.js", std::string(page.name) + ".js"});
+    std::string body = std::string("<body data-page=\"") + page.name + "\">\n<main></main>\n</body>";
+    h.Get(page.path, [this, scripts = std::move(scripts), body = std::move(body)](const httplib::Request& req,
+                                                                                  httplib::Response& res) {
       if (!session_of(req)) {
         res.set_redirect("/login", 303);
         return;
       }
-      serve_page(file, req, res);
+      serve_page(scripts, body, req, res);
     });
   }
   // No icon: an empty answer, not a 404 the browser reports as a failed load.

@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "src/api.h"
 #include "src/config.h"
@@ -43,8 +44,14 @@ class ConsoleServer {
   void routes();
   // The session of the request's tf_session cookie, or null.
   std::shared_ptr<const Session> session_of(const httplib::Request& req);
-  void serve_page(const std::string& file, const httplib::Request& req, httplib::Response& res, int status = 200,
-                  const std::string& error = "");
+  // web/page.html, the head every page shares, with the page's scripts (/assets names,
+  // loaded deferred in this order) and its <body> element; __LANG__ and __ERROR__ are then
+  // filled in. 500 when page.html or the body is missing.
+  void serve_page(const std::vector<std::string>& scripts, const std::string& body, const httplib::Request& req,
+                  httplib::Response& res, int status = 200, const std::string& error = "");
+  // The login form (web/login-body.html) in the shared head; `error` goes to its data-error.
+  void serve_login(const httplib::Request& req, httplib::Response& res, int status = 200,
+                   const std::string& error = "");
   void make_channels(Session& s) const;
 
   const Config& cfg_;

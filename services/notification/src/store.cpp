@@ -4,6 +4,7 @@
 
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
+#include "tierflow/sql/offsets.h"
 
 namespace tierflow::notification {
 
@@ -54,11 +55,6 @@ Store::Store(const std::string& path) : db_(sql::sqlite::Db::open(path)) {
       profile BLOB) WITHOUT ROWID;
     CREATE INDEX IF NOT EXISTS directory_bday ON directory (zone, bday);
     CREATE INDEX IF NOT EXISTS directory_lunar ON directory (zone, lunar);
-    CREATE TABLE IF NOT EXISTS offsets (
-      topic TEXT NOT NULL,
-      part INTEGER NOT NULL,
-      next_offset INTEGER NOT NULL,
-      PRIMARY KEY (topic, part)) WITHOUT ROWID;
     CREATE TABLE IF NOT EXISTS outbox (
       seq INTEGER PRIMARY KEY AUTOINCREMENT,
       topic TEXT NOT NULL,
@@ -95,6 +91,7 @@ Store::Store(const std::string& path) : db_(sql::sqlite::Db::open(path)) {
       missed INTEGER NOT NULL,
       PRIMARY KEY (campaign_id, zone, day)) WITHOUT ROWID;
   )sql");
+  sql::sqlite::create_offsets_table(db_);
   // Campaign columns, added to stores written before campaigns existed.
   add_column_if_missing(db_, "deliveries", "campaign_id", "TEXT NOT NULL DEFAULT ''");
   add_column_if_missing(db_, "deliveries", "occasion", "TEXT NOT NULL DEFAULT ''");
@@ -192,11 +189,8 @@ std::vector<v1::Delivery> Store::apply(const Batch& batch) {
       "ON CONFLICT (customer_id, campaign_id) DO UPDATE SET at_unix_s = max(at_unix_s, excluded.at_unix_s)");
   for (const auto& s : batch.sent)
     sent.bind_text(1, s.customer_id).bind_text(2, s.campaign_id).bind_int64(3, s.at_unix_s).run();
-  auto offset = db_.prepare(
-      "INSERT INTO offsets (topic, part, next_offset) VALUES (?1, ?2, ?3) "
-      "ON CONFLICT (topic, part) DO UPDATE SET next_offset = excluded.next_offset");
-  for (const auto& o : batch.offsets)
-    offset.bind_text(1, o.topic).bind_int64(2, o.partition).bind_int64(3, o.next).run();
+  sql::sqlite::OffsetWriter offsets(db_);
+  for (const auto& o : batch.offsets) offsets.put(o.topic, o.partition, o.next);
   tx.commit();
   return fresh;
 }
@@ -227,10 +221,7 @@ void Store::put_recipients(const std::vector<Recipient>& recipients) {
 }
 
 std::optional<int64_t> Store::next_offset(const std::string& topic, int32_t partition) {
-  auto q = db_.prepare("SELECT next_offset FROM offsets WHERE topic = ?1 AND part = ?2");
-  q.bind_text(1, topic).bind_int64(2, partition);
-  if (!q.step()) return std::nullopt;
-  return q.column_int64(0);
+  return sql::sqlite::read_offset(db_, topic, partition);
 }
 
 namespace {

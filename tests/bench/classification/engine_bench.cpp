@@ -33,10 +33,10 @@
 #include <vector>
 
 #include "common/kafka/kafka.h"
+#include "service/store.h"
 #include "service/tier_keeper.h"
 #include "service/tier_service.h"
-#include "service/store.h"
-#include "synthetic.h"
+#include "synthetic_store.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 
@@ -60,43 +60,18 @@ int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   try {
     test_support::TempDir dir("tierflow-engine-bench");
-    Config cfg;
-    cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-    cfg.store_path = dir.file("classification.db");
-    cfg.clock = "watermark";
-    cfg.redis.port = test_support::pick_free_port();  // nothing listens: Redis is "down"
-    cfg.redis.timeout = std::chrono::milliseconds(200);
+    const Config cfg = synthetic::watermark_config(dir);
     std::printf("classification TierKeeper re-evaluation: %zu synthetic customers\n", n);
 
     auto t = Clock::now();
-    {
-      Store store(cfg.store_path);
-      constexpr size_t kChunk = 20000;
-      for (size_t from = 0; from < n; from += kChunk) {
-        const size_t to = std::min(n, from + kChunk);
-        std::vector<v1::AccountSnapshot> accounts;
-        std::vector<v1::CustomerProfile> profiles;
-        accounts.reserve(to - from);
-        profiles.reserve(to - from);
-        for (size_t i = from; i < to; ++i) {
-          v1::AccountSnapshot a;
-          if (synthetic::account(i, &a)) accounts.push_back(std::move(a));
-          profiles.push_back(synthetic::profile(i));
-        }
-        Store::Batch batch;
-        for (const auto& a : accounts) batch.accounts.push_back(&a);
-        for (const auto& p : profiles) batch.profiles.push_back(&p);
-        if (from == 0) batch.watermark = synthetic::as_of();
-        store.apply(batch);
-      }
-    }
+    synthetic::fill_store(cfg.store_path, n);
     std::printf("  store filled in %.1f s\n", seconds_since(t));
 
     // Room for pass 1's records in the producer's queue; they expire fast (no broker).
     kafka::RdkafkaProducer producer("127.0.0.1:9", "engine-bench",
-                             {{"queue.buffering.max.messages", "10000000"},
-                              {"queue.buffering.max.kbytes", "2097151"},
-                              {"message.timeout.ms", "1000"}});
+                                    {{"queue.buffering.max.messages", "10000000"},
+                                     {"queue.buffering.max.kbytes", "2097151"},
+                                     {"message.timeout.ms", "1000"}});
     prometheus::Registry registry, registry2;
     malloc_trim(0);
     const double rss_before = rss_bytes();
@@ -133,9 +108,10 @@ int main(int argc, char** argv) {
       t = Clock::now();
       restart_changed = restarted.reevaluate();
       restart_s = seconds_since(t);
-      std::printf("  after a restart, first pass (everyone decided, store scanned): %zu changed in %.2f s = %.0f "
-                  "customers/s\n",
-                  restart_changed, restart_s, n / restart_s);
+      std::printf(
+          "  after a restart, first pass (everyone decided, store scanned): %zu changed in %.2f s = %.0f "
+          "customers/s\n",
+          restart_changed, restart_s, n / restart_s);
     }
     std::printf(
         "\nRESULT TierKeeper re-evaluation (steady state, best of 2): %.0f customers/s on %zu (aim >= 200,000: %s); "

@@ -28,7 +28,7 @@
 #include "common/kafka/topics.h"
 #include "service/store.h"
 #include "service/tier_keeper.h"
-#include "synthetic.h"
+#include "synthetic_store.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/support/process.h"
 
@@ -52,29 +52,7 @@ Figures run(size_t n) {
   cfg.clock = "events";
   cfg.redis.unix_socket = dir.file("no-redis.sock");  // Redis is down: the keeper tolerates it
   cfg.redis.timeout = std::chrono::milliseconds(100);
-  std::vector<size_t> buyers;  // customers with an account
-  {
-    Store store(cfg.store_path);
-    constexpr size_t kChunk = 20000;
-    for (size_t from = 0; from < n; from += kChunk) {
-      const size_t to = std::min(n, from + kChunk);
-      std::vector<v1::AccountSnapshot> accounts;
-      std::vector<v1::CustomerProfile> profiles;
-      for (size_t i = from; i < to; ++i) {
-        v1::AccountSnapshot a;
-        if (synthetic::account(i, &a)) {
-          accounts.push_back(std::move(a));
-          buyers.push_back(i);
-        }
-        profiles.push_back(synthetic::profile(i));
-      }
-      Store::Batch batch;
-      for (const auto& a : accounts) batch.accounts.push_back(&a);
-      for (const auto& p : profiles) batch.profiles.push_back(&p);
-      if (from == 0) batch.watermark = synthetic::as_of();
-      store.apply(batch);
-    }
-  }
+  const std::vector<size_t> buyers = synthetic::fill_store(cfg.store_path, n);  // customers with an account
   testing::FakeProducer producer;
   prometheus::Registry registry;
   TierKeeper keeper(cfg, producer, registry);
@@ -86,7 +64,8 @@ Figures run(size_t n) {
   f.point_s = seconds_since(t);
   if (std::getenv("BENCH_WAL")) {
     std::error_code ec;
-    std::fprintf(stderr, "wal %zu bytes, db %zu bytes\n", (size_t)std::filesystem::file_size(cfg.store_path + "-wal", ec),
+    std::fprintf(stderr, "wal %zu bytes, db %zu bytes\n",
+                 (size_t)std::filesystem::file_size(cfg.store_path + "-wal", ec),
                  (size_t)std::filesystem::file_size(cfg.store_path, ec));
   }
 

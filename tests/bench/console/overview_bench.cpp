@@ -5,7 +5,7 @@
 // the classification issue already served; both read the kept aggregates).
 //
 // The store (SQLite, temp dir) is filled with N accounts and profiles (tests/bench/
-// classification/synthetic.h, the customers every classification bench uses) with the
+// classification/synthetic_store.h, the customers every classification bench uses) with the
 // event-time watermark at synthetic::as_of(); the service's TierKeeper loads them and runs
 // its first evaluation (everyone assigned, committed, aggregates kept). Then the real
 // TierService on the suite's server plumbing (grpcx::Server, loopback, no auth) answers one
@@ -37,7 +37,7 @@
 #include "service/store.h"
 #include "service/tier_keeper.h"
 #include "service/tier_service.h"
-#include "synthetic.h"
+#include "synthetic_store.h"
 #include "tests/support/process.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
@@ -87,36 +87,11 @@ int main(int argc, char** argv) {
   const size_t n = argc > 1 ? std::strtoull(argv[1], nullptr, 10) : 1000000;
   try {
     test_support::TempDir dir("tierflow-overview-bench");
-    Config cfg;
-    cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-    cfg.store_path = dir.file("classification.db");
-    cfg.clock = "watermark";
-    cfg.redis.port = test_support::pick_free_port();  // nothing listens: the overview needs no Redis
-    cfg.redis.timeout = std::chrono::milliseconds(200);
+    const Config cfg = synthetic::watermark_config(dir);
     std::printf("console overview (TierService.GetOverview) at %zu synthetic customers\n", n);
 
     auto t = Clock::now();
-    {
-      Store store(cfg.store_path);
-      constexpr size_t kChunk = 20000;
-      for (size_t from = 0; from < n; from += kChunk) {
-        const size_t to = std::min(n, from + kChunk);
-        std::vector<v1::AccountSnapshot> accounts;
-        std::vector<v1::CustomerProfile> profiles;
-        accounts.reserve(to - from);
-        profiles.reserve(to - from);
-        for (size_t i = from; i < to; ++i) {
-          v1::AccountSnapshot a;
-          if (synthetic::account(i, &a)) accounts.push_back(std::move(a));
-          profiles.push_back(synthetic::profile(i));
-        }
-        Store::Batch batch;
-        for (const auto& a : accounts) batch.accounts.push_back(&a);
-        for (const auto& p : profiles) batch.profiles.push_back(&p);
-        if (from == 0) batch.watermark = synthetic::as_of();
-        store.apply(batch);
-      }
-    }
+    synthetic::fill_store(cfg.store_path, n);
     std::printf("  store filled in %.1f s\n", seconds_since(t));
 
     // Room for the first evaluation's records in the producer's queue; they expire fast.

@@ -27,6 +27,7 @@
 #include "tests/support/http_server.h"
 #include "tests/support/process.h"
 #include "tests/support/smtp_server.h"
+#include "workload.h"
 
 using namespace tierflow;
 using namespace tierflow::notification;
@@ -39,18 +40,8 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 
 Config bench_config(const test_support::TempDir& dir, const test_support::SmtpServer& smtp,
                     const test_support::HttpServer& http) {
-  Config cfg;
-  cfg.store_path = dir.file("n.db");
-  cfg.file_channel_path = dir.file("messages.jsonl");
-  cfg.smtp = channels::SmtpConfig{};
-  cfg.smtp->url = smtp.url();
-  cfg.smtp->from = "shop@example.com";
-  cfg.smtp->connections = 4;
-  cfg.sms = channels::HttpSmsConfig{};
-  cfg.sms->url = http.url() + "/sms";
-  cfg.sms->connections = 4;
+  Config cfg = workload::local_config(dir, smtp, http);
   cfg.rules.quiet_start_hour = cfg.rules.quiet_end_hour = 0;  // no quiet hours: every message is due
-  cfg.tier_names = default_tier_names();
   return cfg;
 }
 

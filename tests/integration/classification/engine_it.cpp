@@ -16,6 +16,7 @@
 #include "common/time/time.h"
 #include "service/store.h"
 #include "tests/integration/classification/harness.h"
+#include "tests/support/accounts.h"
 
 namespace tierflow::classification::it {
 namespace {
@@ -26,39 +27,13 @@ using test_support::TempDir;
 
 constexpr std::chrono::seconds kRedisWait{10};  // the test's own blocking Redis calls
 
-absl::Time day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
-
-// A snapshot with `months` of equal activity ending in June 2024; gross profit per month.
-v1::AccountSnapshot snapshot(const std::string& id, int64_t version, int64_t monthly_profit, absl::Time as_of) {
-  v1::AccountSnapshot a;
-  a.set_customer_id(id);
-  a.set_version(version);
-  a.set_currency("CNY");
-  timeutil::to_proto(as_of, a.mutable_as_of());
-  const absl::CivilMonth last = absl::CivilMonth(absl::ToCivilDay(as_of, absl::UTCTimeZone()));
-  int64_t orders = 0;
-  for (int i = 5; i >= 0; --i) {
-    const absl::CivilMonth m = last - i;
-    auto* b = a.add_months();
-    b->set_year(static_cast<int32_t>(m.year()));
-    b->set_month(m.month());
-    b->set_sales_minor(monthly_profit * 4);
-    b->set_gross_profit_minor(monthly_profit);
-    b->set_orders(2);
-    orders += 2;
-    a.set_lifetime_sales_minor(a.lifetime_sales_minor() + monthly_profit * 4);
-    a.set_lifetime_gross_profit_minor(a.lifetime_gross_profit_minor() + monthly_profit);
-  }
-  a.set_lifetime_orders(orders);
-  timeutil::to_proto(absl::FromCivil(last - 5, absl::UTCTimeZone()) + absl::Hours(30), a.mutable_first_purchase());
-  timeutil::to_proto(as_of - absl::Hours(24), a.mutable_last_purchase());
-  return a;
-}
+using test_support::steady_account;
+using test_support::utc_day;
 
 void send(kafka::Producer& p, std::string_view topic, const std::string& key, const std::string& value,
           const char* type) {
-  const auto r = kafka::produce_sync(p, topic, key, value, {{std::string(kafka::kTypeHeader), type}},
-                                     std::chrono::seconds(10));
+  const auto r =
+      kafka::produce_sync(p, topic, key, value, {{std::string(kafka::kTypeHeader), type}}, std::chrono::seconds(10));
   ASSERT_TRUE(r.ok) << r.error;
 }
 
@@ -68,13 +43,12 @@ class ClassificationIT : public ::testing::Test {
     std::filesystem::create_directories(dir_.file("redis"));
     std::filesystem::create_directories(dir_.file("broker"));
     redis_ = std::make_unique<RedisServer>(dir_.file("redis"));
-    broker_ = std::make_unique<DevBroker>(test_support::DevBrokerOptions{TIERFLOW_DEVBROKER, dir_.file("broker"), 4, 1});
+    broker_ =
+        std::make_unique<DevBroker>(test_support::DevBrokerOptions{TIERFLOW_DEVBROKER, dir_.file("broker"), 4, 1});
     cfg_ = base_config(*broker_, *redis_, dir_.path().string());
     input_ = std::make_unique<kafka::RdkafkaProducer>(broker_->bootstrap(), "it-input");
   }
-  void TearDown() override {
-    input_.reset();
-  }
+  void TearDown() override { input_.reset(); }
 
   std::optional<v1::TierAssignment> get(Instance& svc, const std::string& id, grpc::Status* status = nullptr) {
     v1::GetTierRequest req;
@@ -118,7 +92,7 @@ class ClassificationIT : public ::testing::Test {
 
 TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
   const std::vector<std::string> ids = {"c1", "c2", "c3", "c4", "c5"};
-  const absl::Time june = day(2024, 6, 15);
+  const absl::Time june = utc_day(2024, 6, 15);
   std::map<std::pair<std::string, int64_t>, int> before_restart;
   std::map<std::string, int64_t> versions;
   {
@@ -131,7 +105,7 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
       send(*input_, topics::kCustomers, ids[i], p.SerializeAsString(), "tierflow.v1.CustomerProfile");
       // c1 brings the most value: the top 20% of five customers is c1 alone.
       const int64_t profit = (static_cast<int64_t>(ids.size()) - static_cast<int64_t>(i)) * 100'000;
-      send(*input_, topics::kAccounts, ids[i], snapshot(ids[i], 1, profit, june).SerializeAsString(),
+      send(*input_, topics::kAccounts, ids[i], steady_account(ids[i], 1, profit, june).SerializeAsString(),
            "tierflow.v1.AccountSnapshot");
     }
     // Each customer is classified once its inputs arrive (a profile alone: prospect); wait
@@ -224,10 +198,10 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
     }
 
     // c2's value jumps above c1's: c2 becomes A (gold); c1 keeps gold for its grace period.
-    const absl::Time july = day(2024, 7, 15);
+    const absl::Time july = utc_day(2024, 7, 15);
     const auto c2_before = *get(svc, "c2");
     ASSERT_NE(c2_before.tier(), "gold");
-    send(*input_, topics::kAccounts, "c2", snapshot("c2", 2, 50'000'000, july).SerializeAsString(),
+    send(*input_, topics::kAccounts, "c2", steady_account("c2", 2, 50'000'000, july).SerializeAsString(),
          "tierflow.v1.AccountSnapshot");
     ASSERT_TRUE(eventually([&] { return get(svc, "c2")->version() > c2_before.version(); })) << svc.failure();
     const auto c2 = *get(svc, "c2");
@@ -277,8 +251,8 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
                      newer.pending_downgrade().SerializeAsString() == older.pending_downgrade().SerializeAsString())
             << "a history row that changes nothing: " << newer.ShortDebugString();
       }
-      const auto pin = std::find_if(all.begin(), all.end(),
-                                    [&](const auto& a) { return a.version() == before_pin_version + 1; });
+      const auto pin =
+          std::find_if(all.begin(), all.end(), [&](const auto& a) { return a.version() == before_pin_version + 1; });
       ASSERT_NE(pin, all.end());
       EXPECT_EQ(pin->tier(), "diamond");
       EXPECT_EQ(pin->override().reason_code(), "STRATEGIC");
@@ -307,16 +281,16 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
         return svc.stub().GetTier(ctx.get(), req, out);
       };
       v1::TierAssignment a;
-      ASSERT_TRUE(as_of("c2", day(2024, 7, 1), &a).ok());
+      ASSERT_TRUE(as_of("c2", utc_day(2024, 7, 1), &a).ok());
       EXPECT_EQ(a.version(), c2_before.version()) << "the version in force before July";
       EXPECT_EQ(a.tier(), c2_before.tier());
-      ASSERT_TRUE(as_of("c2", day(2024, 8, 1), &a).ok());
+      ASSERT_TRUE(as_of("c2", utc_day(2024, 8, 1), &a).ok());
       EXPECT_EQ(a.version(), c2.version());
       EXPECT_EQ(a.tier(), "gold");
-      const auto s = as_of("c2", day(2020, 1, 1), &a);
+      const auto s = as_of("c2", utc_day(2020, 1, 1), &a);
       EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
       EXPECT_NE(s.error_message().find("c2"), std::string::npos);
-      EXPECT_EQ(as_of("ghost", day(2024, 8, 1), &a).error_code(), grpc::StatusCode::NOT_FOUND);
+      EXPECT_EQ(as_of("ghost", utc_day(2024, 8, 1), &a).error_code(), grpc::StatusCode::NOT_FOUND);
     }
 
     // Redis lost its data: refilled from the service's state.
@@ -330,10 +304,12 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
     int64_t total_versions = 0;
     for (const auto& [id, v] : versions) total_versions += v;
     // Every version reached the topic exactly once.
-    ASSERT_TRUE(eventually([&] {
-      before_restart = published();
-      return static_cast<int64_t>(before_restart.size()) == total_versions;
-    }, std::chrono::seconds(20)));
+    ASSERT_TRUE(eventually(
+        [&] {
+          before_restart = published();
+          return static_cast<int64_t>(before_restart.size()) == total_versions;
+        },
+        std::chrono::seconds(20)));
     for (const auto& [key, n] : before_restart) EXPECT_EQ(n, 1) << key.first << " v" << key.second;
     EXPECT_TRUE(svc.failure().empty()) << svc.failure();
   }
@@ -362,8 +338,8 @@ TEST_F(ClassificationIT, ClassifiesOverridesWatchesAndResumesAfterRestart) {
     EXPECT_FALSE(c5.has_override());
 
     // New input after the restart: exactly the new record is consumed.
-    send(*input_, topics::kAccounts, "c3", snapshot("c3", 2, 60'000'000, day(2024, 7, 20)).SerializeAsString(),
-         "tierflow.v1.AccountSnapshot");
+    send(*input_, topics::kAccounts, "c3",
+         steady_account("c3", 2, 60'000'000, utc_day(2024, 7, 20)).SerializeAsString(), "tierflow.v1.AccountSnapshot");
     ASSERT_TRUE(eventually([&] { return get(svc, "c3")->version() == versions["c3"] + 1; })) << svc.failure();
     EXPECT_EQ(get(svc, "c3")->tier(), "gold");
     EXPECT_EQ(svc.metric("tierflow_classification_records_total"), 1);

@@ -25,6 +25,7 @@
 #include "service/tier_keeper.h"
 #include "service/tier_service.h"
 #include "src/server.h"
+#include "tests/support/accounts.h"
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
@@ -41,33 +42,15 @@ using test_support::TestTokens;
 
 const absl::Time kAsOf = absl::FromCivil(absl::CivilDay(2024, 6, 20), absl::UTCTimeZone());
 
+// 30 months (old customers) of `monthly_sales` at a quarter's gross profit, as of kAsOf.
 v1::AccountSnapshot snapshot(const std::string& id, int64_t monthly_sales) {
-  v1::AccountSnapshot a;
-  a.set_customer_id(id);
-  a.set_version(1);
-  a.set_currency("CNY");
-  timeutil::to_proto(kAsOf, a.mutable_as_of());
-  const absl::CivilMonth last(absl::ToCivilDay(kAsOf, absl::UTCTimeZone()));
-  for (int i = 29; i >= 0; --i) {  // 30 months: old customers
-    const absl::CivilMonth m = last - i;
-    auto* b = a.add_months();
-    b->set_year(static_cast<int32_t>(m.year()));
-    b->set_month(m.month());
-    b->set_sales_minor(monthly_sales);
-    b->set_gross_profit_minor(monthly_sales / 4);
-    b->set_orders(2);
-    a.set_lifetime_sales_minor(a.lifetime_sales_minor() + monthly_sales);
-    a.set_lifetime_gross_profit_minor(a.lifetime_gross_profit_minor() + monthly_sales / 4);
-    a.set_lifetime_orders(a.lifetime_orders() + 2);
-  }
+  v1::AccountSnapshot a = test_support::steady_account(id, 1, monthly_sales / 4, kAsOf, "CNY", 30);
   a.set_receivable_minor(12345);
   if (id == "c5") {  // pays very late: credit class C, a credit hold (the watch list)
     a.mutable_payment()->set_max_days_late(120);
     a.mutable_payment()->set_on_time_ratio(0.4);
     a.mutable_payment()->set_invoices_paid(5);
   }
-  timeutil::to_proto(absl::FromCivil(last - 29, absl::UTCTimeZone()) + absl::Hours(30), a.mutable_first_purchase());
-  timeutil::to_proto(kAsOf - absl::Hours(24), a.mutable_last_purchase());
   return a;
 }
 

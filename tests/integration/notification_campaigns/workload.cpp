@@ -67,4 +67,20 @@ void load(const Population& population, const std::string& path) {
   store.note_marketing_sends(population.capped, "history");
 }
 
+Config local_config(const test_support::TempDir& dir, const test_support::SmtpServer& smtp,
+                    const test_support::HttpServer& gateway) {
+  Config cfg;
+  cfg.store_path = dir.file("n.db");
+  cfg.file_channel_path = dir.file("messages.jsonl");
+  cfg.smtp = channels::SmtpConfig{};
+  cfg.smtp->url = smtp.url();
+  cfg.smtp->from = "shop@example.com";
+  cfg.smtp->connections = 4;
+  cfg.sms = channels::HttpSmsConfig{};
+  cfg.sms->url = gateway.url() + "/sms";
+  cfg.sms->connections = 4;
+  cfg.tier_names = default_tier_names();
+  return cfg;
+}
+
 }  // namespace tierflow::notification::workload

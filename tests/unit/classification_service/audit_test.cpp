@@ -13,52 +13,21 @@
 #include "service/store.h"
 #include "service/tier_consumer.h"
 #include "service/tier_keeper.h"
+#include "tests/support/accounts.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/support/process.h"
+#include "tests/unit/classification_service/keeper_config.h"
 
 namespace tierflow::classification {
 namespace {
 
-absl::Time day(int y, int m, int d) { return absl::FromCivil(absl::CivilDay(y, m, d), absl::UTCTimeZone()); }
-
-// Six months of steady business up to `as_of`, `monthly_profit` each month.
-v1::AccountSnapshot snapshot(const std::string& id, int64_t version, int64_t monthly_profit, absl::Time as_of,
-                             const std::string& currency = "CNY") {
-  v1::AccountSnapshot a;
-  a.set_customer_id(id);
-  a.set_version(version);
-  a.set_currency(currency);
-  timeutil::to_proto(as_of, a.mutable_as_of());
-  const absl::CivilMonth last = absl::CivilMonth(absl::ToCivilDay(as_of, absl::UTCTimeZone()));
-  int64_t orders = 0;
-  for (int i = 5; i >= 0; --i) {
-    const absl::CivilMonth m = last - i;
-    auto* b = a.add_months();
-    b->set_year(static_cast<int32_t>(m.year()));
-    b->set_month(m.month());
-    b->set_sales_minor(monthly_profit * 4);
-    b->set_gross_profit_minor(monthly_profit);
-    b->set_orders(2);
-    orders += 2;
-    a.set_lifetime_sales_minor(a.lifetime_sales_minor() + monthly_profit * 4);
-    a.set_lifetime_gross_profit_minor(a.lifetime_gross_profit_minor() + monthly_profit);
-  }
-  a.set_lifetime_orders(orders);
-  timeutil::to_proto(absl::FromCivil(last - 5, absl::UTCTimeZone()) + absl::Hours(30), a.mutable_first_purchase());
-  timeutil::to_proto(as_of - absl::Hours(24), a.mutable_last_purchase());
-  return a;
-}
+using test_support::steady_account;
+using test_support::utc_day;
 
 class AuditTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cfg_.store_path = dir_.file("classification.db");
-    cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-    cfg_.kafka.bootstrap_servers = "127.0.0.1:1";  // never dialled: the loop reads the fake
-    cfg_.clock = "events";
-    cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
-    cfg_.redis.timeout = std::chrono::milliseconds(200);
-    cfg_.reevaluate_interval = std::chrono::hours(1);
+    cfg_ = offline_keeper_config(dir_, "events");
     keeper_ = std::make_unique<TierKeeper>(cfg_, producer_, registry_);
     handler_ = std::make_unique<TierConsumer>(*keeper_, cfg_);
     auto o = TierConsumer::options(cfg_);
@@ -119,13 +88,13 @@ class AuditTest : public ::testing::Test {
 // assignment with yet, so nothing may be dated with the wall clock (2026 before 2010).
 TEST_F(AuditTest, EventClockNeverDatesAHistoryRowWithWallTime) {
   profile("c1");
-  account(snapshot("c1", 1, 40'000'00, day(2010, 6, 1)));
-  account(snapshot("c1", 2, 40'000'00, day(2010, 7, 1)));
+  account(steady_account("c1", 1, 40'000'00, utc_day(2010, 6, 1)));
+  account(steady_account("c1", 2, 40'000'00, utc_day(2010, 7, 1)));
   const auto rows = history("c1");
   ASSERT_FALSE(rows.empty());
   for (const auto& r : rows) {
-    EXPECT_LE(timeutil::from_proto(r.evaluated_time()), day(2010, 7, 1)) << r.ShortDebugString();
-    EXPECT_LE(timeutil::from_proto(r.assigned_time()), day(2010, 7, 1)) << r.ShortDebugString();
+    EXPECT_LE(timeutil::from_proto(r.evaluated_time()), utc_day(2010, 7, 1)) << r.ShortDebugString();
+    EXPECT_LE(timeutil::from_proto(r.assigned_time()), utc_day(2010, 7, 1)) << r.ShortDebugString();
   }
   for (size_t i = 1; i < rows.size(); ++i) {
     EXPECT_GE(timeutil::from_proto(rows[i - 1].evaluated_time()), timeutil::from_proto(rows[i].evaluated_time()))
@@ -148,13 +117,11 @@ TEST_F(AuditTest, HistoryHoldsChangesOnly) {
     timeutil::to_proto(t, a.mutable_evaluated_time());
     return a;
   };
-  std::vector<v1::TierAssignment> rows{row(1, "silver", "silver-value-b", day(2010, 1, 1)),
-                                       row(2, "silver", "silver-frequent", day(2010, 1, 2)),
-                                       row(3, "silver", "silver-value-b", day(2010, 1, 3)),
-                                       row(4, "gold", "gold-top-value", day(2010, 1, 4)),
-                                       row(5, "gold", "gold-top-value", day(2010, 1, 5)),
-                                       row(6, "gold", "gold-top-value", day(2010, 1, 6)),
-                                       row(7, "gold", "gold-top-value", day(2010, 1, 7))};
+  std::vector<v1::TierAssignment> rows{
+      row(1, "silver", "silver-value-b", utc_day(2010, 1, 1)), row(2, "silver", "silver-frequent", utc_day(2010, 1, 2)),
+      row(3, "silver", "silver-value-b", utc_day(2010, 1, 3)), row(4, "gold", "gold-top-value", utc_day(2010, 1, 4)),
+      row(5, "gold", "gold-top-value", utc_day(2010, 1, 5)),   row(6, "gold", "gold-top-value", utc_day(2010, 1, 6)),
+      row(7, "gold", "gold-top-value", utc_day(2010, 1, 7))};
   rows[4].set_credit_hold(true);  // v5: credit hold set
   rows[5].set_credit_hold(true);  // v6: a pending downgrade announced
   rows[5].mutable_pending_downgrade()->set_to_tier("silver");
@@ -186,7 +153,7 @@ TEST_F(AuditTest, HistoryHoldsChangesOnly) {
 
 // Re-evaluations that change nothing add no rows to a customer's history.
 TEST_F(AuditTest, ReevaluationsThatChangeNothingAddNoHistory) {
-  account(snapshot("c1", 1, 40'000'00, day(2010, 6, 1)));
+  account(steady_account("c1", 1, 40'000'00, utc_day(2010, 6, 1)));
   const auto before = history("c1").size();
   keeper_->reevaluate();
   keeper_->reevaluate();
@@ -196,7 +163,7 @@ TEST_F(AuditTest, ReevaluationsThatChangeNothingAddNoHistory) {
 // A pin set by mistake and cleared a second later: the customer is back where the
 // standard puts it at once, with no grace period after the pin.
 TEST_F(AuditTest, ClearingAPinReturnsToTheStandardAtOnce) {
-  account(snapshot("c1", 1, 40'000'00, day(2010, 6, 1)));
+  account(steady_account("c1", 1, 40'000'00, utc_day(2010, 6, 1)));
   const v1::TierAssignment held = current("c1");
   ASSERT_NE(held.tier(), "diamond");
   v1::TierOverride pin;
@@ -208,7 +175,7 @@ TEST_F(AuditTest, ClearingAPinReturnsToTheStandardAtOnce) {
   const auto set = keeper_->set_override(pin);
   EXPECT_EQ(current("c1").tier(), "diamond");
   // Overrides and their audit rows carry wall time.
-  EXPECT_GT(timeutil::from_proto(set.set_time()), day(2020, 1, 1));
+  EXPECT_GT(timeutil::from_proto(set.set_time()), utc_day(2020, 1, 1));
   ASSERT_TRUE(keeper_->clear_override("c1", "agent-7", "undo"));
   const v1::TierAssignment back = current("c1");
   EXPECT_EQ(back.tier(), held.tier());
@@ -222,7 +189,7 @@ TEST_F(AuditTest, ClearingAPinReturnsToTheStandardAtOnce) {
 // Clearing restores a tier the standard gave before the pin (a grace period it was in
 // keeps running) rather than recomputing from the pinned tier.
 TEST_F(AuditTest, ClearingAPinRestoresWhatTheStandardGaveBefore) {
-  account(snapshot("c1", 1, 40'000'00, day(2010, 6, 1)));
+  account(steady_account("c1", 1, 40'000'00, utc_day(2010, 6, 1)));
   const std::string held = current("c1").tier();
   v1::TierOverride pin;
   pin.set_customer_id("c1");
@@ -238,9 +205,9 @@ TEST_F(AuditTest, ClearingAPinRestoresWhatTheStandardGaveBefore) {
 
 // Money in a currency the standard does not value: counted per currency, and explained.
 TEST_F(AuditTest, ForeignCurrencyIsCountedAndExplained) {
-  account(snapshot("c1", 1, 40'000'00, day(2010, 6, 1), "GBP"));
-  account(snapshot("c1", 2, 40'000'00, day(2010, 7, 1), "GBP"));
-  account(snapshot("c2", 1, 40'000'00, day(2010, 7, 1), "GBP"));
+  account(steady_account("c1", 1, 40'000'00, utc_day(2010, 6, 1), "GBP"));
+  account(steady_account("c1", 2, 40'000'00, utc_day(2010, 7, 1), "GBP"));
+  account(steady_account("c2", 1, 40'000'00, utc_day(2010, 7, 1), "GBP"));
   EXPECT_EQ(metric("tierflow_classification_foreign_currency_customers_total", "currency", "GBP"), 2);
   v1::TierAssignment cur;
   const auto e = keeper_->explain("c1", &cur);
@@ -254,12 +221,12 @@ TEST_F(AuditTest, ForeignCurrencyIsCountedAndExplained) {
 // newest time any customer of the batch brought), so its result does not depend on what
 // shared its batch.
 TEST_F(AuditTest, BetweenPointsACustomerIsEvaluatedAtItsOwnEventTime) {
-  account(snapshot("c0", 1, 10'000'00, day(2010, 6, 1)));  // the first point: 2010-06-01
-  const absl::Time c1_at = day(2010, 6, 1) + absl::Hours(9);
-  const absl::Time c2_at = day(2010, 6, 1) + absl::Hours(22);
-  driver_->push(topics::kAccounts, 0, "c1", snapshot("c1", 1, 40'000'00, c1_at).SerializeAsString(),
+  account(steady_account("c0", 1, 10'000'00, utc_day(2010, 6, 1)));  // the first point: 2010-06-01
+  const absl::Time c1_at = utc_day(2010, 6, 1) + absl::Hours(9);
+  const absl::Time c2_at = utc_day(2010, 6, 1) + absl::Hours(22);
+  driver_->push(topics::kAccounts, 0, "c1", steady_account("c1", 1, 40'000'00, c1_at).SerializeAsString(),
                 {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
-  driver_->push(topics::kAccounts, 0, "c2", snapshot("c2", 1, 40'000'00, c2_at).SerializeAsString(),
+  driver_->push(topics::kAccounts, 0, "c2", steady_account("c2", 1, 40'000'00, c2_at).SerializeAsString(),
                 {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
   driver_->run_until_idle();
   EXPECT_EQ(timeutil::from_proto(current("c1").evaluated_time()), c1_at);
@@ -273,7 +240,7 @@ TEST_F(AuditTest, CutPointsAreFrozenBetweenEvaluationPoints) {
   // Ten customers on one day: value A is the top 20% (2 customers): c9 and c10.
   for (int i = 1; i <= 10; ++i) {
     driver_->push(topics::kAccounts, 0, "c" + std::to_string(i),
-                  snapshot("c" + std::to_string(i), 1, i * 10'000'00, day(2010, 6, 1)).SerializeAsString(),
+                  steady_account("c" + std::to_string(i), 1, i * 10'000'00, utc_day(2010, 6, 1)).SerializeAsString(),
                   {{std::string(kafka::kTypeHeader), "tierflow.v1.AccountSnapshot"}});
   }
   driver_->run_until_idle();
@@ -287,8 +254,8 @@ TEST_F(AuditTest, CutPointsAreFrozenBetweenEvaluationPoints) {
   ASSERT_EQ(value_class("c8"), "B");
   // Two big customers arrive the same day: they reach A against the frozen cut points,
   // and c9 keeps its A until the next point.
-  account(snapshot("c11", 1, 500'000'00, day(2010, 6, 1)));
-  account(snapshot("c12", 1, 600'000'00, day(2010, 6, 1)));
+  account(steady_account("c11", 1, 500'000'00, utc_day(2010, 6, 1)));
+  account(steady_account("c12", 1, 600'000'00, utc_day(2010, 6, 1)));
   EXPECT_EQ(value_class("c11"), "A");
   EXPECT_EQ(value_class("c9"), "A") << "evaluated again although nothing of it changed";
   // The next point: 12 customers, top 20% = ceil(2.4) = 3: c12, c11, c10.

@@ -16,6 +16,7 @@
 #include "service/tier_keeper.h"
 #include "tests/support/fake_kafka.h"
 #include "tests/support/process.h"
+#include "tests/unit/classification_service/keeper_config.h"
 
 namespace tierflow::classification {
 namespace {
@@ -23,13 +24,8 @@ namespace {
 class TierConsumerTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    cfg_.store_path = dir_.file("classification.db");
-    cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
-    cfg_.kafka.bootstrap_servers = "127.0.0.1:1";  // never dialled: the loop reads the fake
-    cfg_.clock = "wall";  // profiles alone carry no event time: the event clock would decide nothing
-    cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
-    cfg_.redis.timeout = std::chrono::milliseconds(200);
-    cfg_.reevaluate_interval = std::chrono::hours(1);
+    // Profiles alone carry no event time: the event clock would decide nothing.
+    cfg_ = offline_keeper_config(dir_, "wall");
     keeper_ = std::make_unique<TierKeeper>(cfg_, producer_, registry_);
     handler_ = std::make_unique<TierConsumer>(*keeper_, cfg_);
   }

@@ -1,54 +1,17 @@
 #include "campaign.h"
 
-#include <absl/time/civil_time.h>
-#include <absl/time/time.h>
 #include <fmt/format.h>
 #include <google/protobuf/util/json_util.h>
 #include <grpcpp/grpcpp.h>
 
 #include <cstdlib>
 
+#include "call.h"
 #include "format.h"
 
 namespace tierflow::tierctl {
 
 namespace {
-
-bool parse_when(const std::string& text, google::protobuf::Timestamp* out) {
-  absl::Time t;
-  std::string err;
-  if (absl::ParseTime(absl::RFC3339_full, text, &t, &err)) {
-    out->set_seconds(absl::ToUnixSeconds(t));
-    return true;
-  }
-  absl::CivilDay day;
-  if (absl::ParseCivilTime(text, &day)) {
-    out->set_seconds(absl::ToUnixSeconds(absl::FromCivil(day, absl::UTCTimeZone())));
-    return true;
-  }
-  return false;
-}
-
-int rpc_error(const Context& ctx, std::string_view verb, const grpc::Status& s) {
-  ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
-  return 1;
-}
-
-int usage_error(const Context& ctx, std::string_view verb, std::string_view message) {
-  ctx.err << fmt::format("tierctl: {}: {}", verb, message) << '\n';
-  return 2;
-}
-
-template <typename Resp, typename Render>
-int finish(const Context& ctx, std::string_view verb, const grpc::Status& s, const Resp& resp, Render render) {
-  if (!s.ok()) return rpc_error(ctx, verb, s);
-  ctx.out << (ctx.json ? to_json(resp) + "\n" : render(resp));
-  return 0;
-}
-
-void set_deadline(grpc::ClientContext* c, const Context& ctx) {
-  c->set_deadline(std::chrono::system_clock::now() + ctx.deadline);
-}
 
 std::string kind_name(v1::CampaignKind k) {
   switch (k) {
@@ -181,10 +144,10 @@ std::string campaign_request(const CampaignArgs& a, v1::CampaignRequest* req) {
     t->set_tier(a.template_tier);
   }
   auto* w = req->mutable_window();
-  if (!a.not_before.empty() && !parse_when(a.not_before, w->mutable_not_before())) {
+  if (!a.not_before.empty() && !parse_time(a.not_before, w->mutable_not_before())) {
     return fmt::format("--not-before '{}' is not RFC 3339 or YYYY-MM-DD", a.not_before);
   }
-  if (!a.not_after.empty() && !parse_when(a.not_after, w->mutable_not_after())) {
+  if (!a.not_after.empty() && !parse_time(a.not_after, w->mutable_not_after())) {
     return fmt::format("--not-after '{}' is not RFC 3339 or YYYY-MM-DD", a.not_after);
   }
   if (!a.quiet.empty()) {
@@ -231,37 +194,25 @@ std::string render_deliveries(const v1::ListDeliveriesResponse& r) {
 int cmd_campaign_start(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
   v1::CampaignRequest req;
   if (auto err = campaign_request(args, &req); !err.empty()) return usage_error(ctx, "campaign start", err);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign start", stub.StartCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign start", stub, &CampaignStub::StartCampaign, req, render_progress);
 }
 
 int cmd_campaign_get(CampaignStub& stub, const Context& ctx, const std::string& id) {
   v1::GetCampaignRequest req;
   req.set_campaign_id(id);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign get", stub.GetCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign get", stub, &CampaignStub::GetCampaign, req, render_progress);
 }
 
 int cmd_campaign_cancel(CampaignStub& stub, const Context& ctx, const std::string& id) {
   v1::CancelCampaignRequest req;
   req.set_campaign_id(id);
-  v1::CampaignProgress resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign cancel", stub.CancelCampaign(&c, req, &resp), resp, render_progress);
+  return call(ctx, "campaign cancel", stub, &CampaignStub::CancelCampaign, req, render_progress);
 }
 
 int cmd_campaign_preview(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
   v1::CampaignRequest req;
   if (auto err = campaign_request(args, &req); !err.empty()) return usage_error(ctx, "campaign preview", err);
-  v1::PreviewCampaignResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign preview", stub.PreviewCampaign(&c, req, &resp), resp, render_preview);
+  return call(ctx, "campaign preview", stub, &CampaignStub::PreviewCampaign, req, render_preview);
 }
 
 int cmd_campaign_deliveries(CampaignStub& stub, const Context& ctx, const CampaignArgs& args) {
@@ -270,10 +221,7 @@ int cmd_campaign_deliveries(CampaignStub& stub, const Context& ctx, const Campai
   if (!args.customers.empty()) req.set_customer_id(args.customers.front());
   req.mutable_page()->set_page_size(args.page_size);
   req.mutable_page()->set_page_token(args.page_token);
-  v1::ListDeliveriesResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "campaign deliveries", stub.ListDeliveries(&c, req, &resp), resp, render_deliveries);
+  return call(ctx, "campaign deliveries", stub, &CampaignStub::ListDeliveries, req, render_deliveries);
 }
 
 int run_campaign_command(const CampaignCommands& cmds, const CampaignArgs& args, const Context& ctx,

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <thread>
 
+#include "call.h"
 #include "fmt/format.h"
 #include "format.h"
 #include "google/protobuf/util/json_util.h"
@@ -18,29 +19,6 @@ namespace {
 
 using Align = Table::Align;
 
-void set_deadline(grpc::ClientContext* c, const Context& ctx) {
-  c->set_deadline(std::chrono::system_clock::now() + ctx.deadline);
-}
-
-int rpc_error(const Context& ctx, std::string_view verb, const grpc::Status& s) {
-  ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
-  return 1;
-}
-
-int usage_error(const Context& ctx, std::string_view verb, std::string_view message) {
-  ctx.err << fmt::format("tierctl: {}: {}", verb, message) << '\n';
-  return 2;
-}
-
-// Prints the response as JSON or through `render`, or the error.
-template <typename Resp, typename Render>
-int finish(const Context& ctx, std::string_view verb, const grpc::Status& s, const Resp& resp,
-           Render render) {
-  if (!s.ok()) return rpc_error(ctx, verb, s);
-  ctx.out << (ctx.json ? to_json(resp) + "\n" : render(resp));
-  return 0;
-}
-
 std::string yes_no(bool b) { return b ? "yes" : "no"; }
 std::string or_dash(const std::string& s) { return s.empty() ? "-" : s; }
 
@@ -51,9 +29,12 @@ std::string distance_text(const v1::Distance& d) {
 
 std::string override_kind(v1::OverrideKind k) {
   switch (k) {
-    case v1::OVERRIDE_KIND_PIN: return "pin";
-    case v1::OVERRIDE_KIND_FLOOR: return "floor";
-    default: return "override";
+    case v1::OVERRIDE_KIND_PIN:
+      return "pin";
+    case v1::OVERRIDE_KIND_FLOOR:
+      return "floor";
+    default:
+      return "override";
   }
 }
 
@@ -70,6 +51,20 @@ bool tier_less(const std::string& a, const std::string& b) {
 }
 
 }  // namespace
+
+void set_deadline(grpc::ClientContext* c, const Context& ctx) {
+  c->set_deadline(std::chrono::system_clock::now() + ctx.deadline);
+}
+
+int rpc_error(const Context& ctx, std::string_view verb, const grpc::Status& s) {
+  ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
+  return 1;
+}
+
+int usage_error(const Context& ctx, std::string_view verb, std::string_view message) {
+  ctx.err << fmt::format("tierctl: {}: {}", verb, message) << '\n';
+  return 2;
+}
 
 std::string to_json(const google::protobuf::Message& m, bool one_line) {
   google::protobuf::util::JsonPrintOptions o;
@@ -94,8 +89,7 @@ std::string render_assignment(const v1::TierAssignment& a) {
   Table kv({"field", "value"});
   auto row = [&](std::string k, std::string v) { kv.add_row({std::move(k), std::move(v)}); };
   row("customer", a.customer_id());
-  row("tier", a.previous_tier().empty() ? a.tier()
-                                        : fmt::format("{} (previous: {})", a.tier(), a.previous_tier()));
+  row("tier", a.previous_tier().empty() ? a.tier() : fmt::format("{} (previous: {})", a.tier(), a.previous_tier()));
   row("price level", or_dash(a.price_level()));
   row("service level", or_dash(a.service_level()));
   row("account manager", yes_no(a.account_manager()));
@@ -105,7 +99,8 @@ std::string render_assignment(const v1::TierAssignment& a) {
   const std::string clock = a.clock().empty() ? "" : " (" + a.clock() + " clock)";
   row("assigned", format_time(a.assigned_time()) + clock);
   row("evaluated", format_time(a.evaluated_time()) + clock);
-  if (a.provisional()) row("provisional", "yes: decided between evaluation points; the next point's decision is the record");
+  if (a.provisional())
+    row("provisional", "yes: decided between evaluation points; the next point's decision is the record");
   if (a.backfill()) row("backfill", "yes: decided from backfilled history only");
   if (a.has_override()) row("override", render_override(a.override()));
   if (a.has_pending_downgrade()) {
@@ -192,9 +187,12 @@ std::string render_distribution(const v1::Distribution& d) {
   for (const auto& c : d.cut_points()) {
     std::string cuts;
     for (int64_t v : c.cuts()) cuts += (cuts.empty() ? "" : " | ") + format_int(v);
-    text += fmt::format("{}{} ({}) {}: {}\n", c.dimension().empty() ? "" : c.dimension() + " ", c.component(),
-                        c.feature(), c.quantiles() == 4 ? "quartiles" : c.quantiles() == 5 ? "quintiles" : "quantiles",
-                        cuts.empty() ? "-" : cuts);
+    text +=
+        fmt::format("{}{} ({}) {}: {}\n", c.dimension().empty() ? "" : c.dimension() + " ", c.component(), c.feature(),
+                    c.quantiles() == 4   ? "quartiles"
+                    : c.quantiles() == 5 ? "quintiles"
+                                         : "quantiles",
+                    cuts.empty() ? "-" : cuts);
   }
   if (d.curve_size() > 0) {
     // The full curve, ten points a row: row "11-20%" holds the value shares of the top 11% .. 20%.
@@ -231,7 +229,8 @@ std::string render_overview(const v1::Overview& o) {
     text += "\n" + q.render();
   }
   for (const auto& b : o.breakdowns()) {
-    Table t({b.dimension(), "customers", "value", "value share"}, {Align::kLeft, Align::kRight, Align::kRight, Align::kRight});
+    Table t({b.dimension(), "customers", "value", "value share"},
+            {Align::kLeft, Align::kRight, Align::kRight, Align::kRight});
     for (const auto& r : b.rows()) {
       t.add_row({or_dash(r.key()), format_int(r.customers()), format_money(r.value_minor(), cur),
                  format_share(r.value_share())});
@@ -338,27 +337,17 @@ int cmd_get(Stub& stub, const Context& ctx, const std::string& customer, const s
   if (!as_of.empty() && !parse_time(as_of, req.mutable_as_of())) {
     return usage_error(ctx, "get", fmt::format("--as-of '{}' is not YYYY-MM-DD or RFC 3339", as_of));
   }
-  v1::TierAssignment resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "get", stub.GetTier(&c, req, &resp), resp, render_assignment);
+  return call(ctx, "get", stub, &Stub::GetTier, req, render_assignment);
 }
 
 int cmd_explain(Stub& stub, const Context& ctx, const std::string& customer) {
   v1::ExplainTierRequest req;
   req.set_customer_id(customer);
-  v1::Explanation resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "explain", stub.ExplainTier(&c, req, &resp), resp, render_explanation);
+  return call(ctx, "explain", stub, &Stub::ExplainTier, req, render_explanation);
 }
 
 int cmd_distribution(Stub& stub, const Context& ctx) {
-  v1::Distribution resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "distribution", stub.GetDistribution(&c, v1::GetDistributionRequest(), &resp), resp,
-                render_distribution);
+  return call(ctx, "distribution", stub, &Stub::GetDistribution, v1::GetDistributionRequest(), render_distribution);
 }
 
 bool parse_as_of_day(std::string_view text, google::protobuf::Timestamp* out) {
@@ -392,10 +381,7 @@ int cmd_list(Stub& stub, const Context& ctx, const ListArgs& args) {
   req.set_class_name(args.class_name);
   req.mutable_page()->set_page_size(args.page_size);
   req.mutable_page()->set_page_token(args.page_token);
-  v1::ListCustomersResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "list", stub.ListCustomers(&c, req, &resp), resp, render_list);
+  return call(ctx, "list", stub, &Stub::ListCustomers, req, render_list);
 }
 
 int cmd_history(Stub& stub, const Context& ctx, const std::string& customer, int page_size,
@@ -404,10 +390,7 @@ int cmd_history(Stub& stub, const Context& ctx, const std::string& customer, int
   req.set_customer_id(customer);
   req.mutable_page()->set_page_size(page_size);
   req.mutable_page()->set_page_token(page_token);
-  v1::GetTierHistoryResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "history", stub.GetTierHistory(&c, req, &resp), resp, render_history);
+  return call(ctx, "history", stub, &Stub::GetTierHistory, req, render_history);
 }
 
 int cmd_override_set(Stub& stub, const Context& ctx, const OverrideArgs& args) {
@@ -424,38 +407,27 @@ int cmd_override_set(Stub& stub, const Context& ctx, const OverrideArgs& args) {
   if (!args.expires.empty() && !parse_time(args.expires, o->mutable_expire_time())) {
     return usage_error(ctx, verb, fmt::format("--expires '{}' is not YYYY-MM-DD or RFC 3339", args.expires));
   }
-  v1::TierOverride resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, verb, stub.SetOverride(&c, req, &resp), resp, [&](const v1::TierOverride& r) {
-    return fmt::format("{}: {}\n", args.customer, render_override(r));
-  });
+  return call(ctx, verb, stub, &Stub::SetOverride, req,
+              [&](const v1::TierOverride& r) { return fmt::format("{}: {}\n", args.customer, render_override(r)); });
 }
 
-int cmd_override_clear(Stub& stub, const Context& ctx, const std::string& customer,
-                       const std::string& actor, const std::string& reason) {
+int cmd_override_clear(Stub& stub, const Context& ctx, const std::string& customer, const std::string& actor,
+                       const std::string& reason) {
   v1::ClearOverrideRequest req;
   req.set_customer_id(customer);
   req.set_actor(actor);
   req.set_reason_code(reason);
-  v1::ClearOverrideResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "override clear", stub.ClearOverride(&c, req, &resp), resp,
-                [&](const v1::ClearOverrideResponse& r) {
-                  return fmt::format("{}: {}\n", customer, r.cleared() ? "override cleared" : "no override to clear");
-                });
+  return call(ctx, "override clear", stub, &Stub::ClearOverride, req, [&](const v1::ClearOverrideResponse& r) {
+    return fmt::format("{}: {}\n", customer, r.cleared() ? "override cleared" : "no override to clear");
+  });
 }
 
 int cmd_reload(Stub& stub, const Context& ctx) {
-  v1::ReloadStandardResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "reload", stub.ReloadStandard(&c, v1::ReloadStandardRequest(), &resp), resp,
-                [](const v1::ReloadStandardResponse& r) {
-                  return fmt::format("standard {} loaded, {} customers re-evaluated\n", r.standard_version(),
-                                     format_int(r.customers_reevaluated()));
-                });
+  return call(ctx, "reload", stub, &Stub::ReloadStandard, v1::ReloadStandardRequest(),
+              [](const v1::ReloadStandardResponse& r) {
+                return fmt::format("standard {} loaded, {} customers re-evaluated\n", r.standard_version(),
+                                   format_int(r.customers_reevaluated()));
+              });
 }
 
 int cmd_what_if(Stub& stub, const Context& ctx, const std::string& yaml_path) {
@@ -465,10 +437,7 @@ int cmd_what_if(Stub& stub, const Context& ctx, const std::string& yaml_path) {
   text << in.rdbuf();
   v1::WhatIfRequest req;
   req.set_standard_yaml(text.str());
-  v1::WhatIfResponse resp;
-  grpc::ClientContext c;
-  set_deadline(&c, ctx);
-  return finish(ctx, "what-if", stub.WhatIf(&c, req, &resp), resp, render_what_if);
+  return call(ctx, "what-if", stub, &Stub::WhatIf, req, render_what_if);
 }
 
 int cmd_watch(Stub& stub, const Context& ctx, const std::vector<std::string>& tiers) {
@@ -485,8 +454,8 @@ int cmd_watch(Stub& stub, const Context& ctx, const std::vector<std::string>& ti
   return s.ok() ? 0 : rpc_error(ctx, "watch", s);
 }
 
-int cmd_health(const std::shared_ptr<grpc::Channel>& channel, const Context& ctx,
-               const std::string& service, std::chrono::milliseconds wait) {
+int cmd_health(const std::shared_ptr<grpc::Channel>& channel, const Context& ctx, const std::string& service,
+               std::chrono::milliseconds wait) {
   auto stub = grpc::health::v1::Health::NewStub(channel);
   const auto give_up = std::chrono::steady_clock::now() + wait;
   grpc::health::v1::HealthCheckRequest req;

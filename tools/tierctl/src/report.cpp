@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "call.h"
 #include "fmt/format.h"
 #include "format.h"
 #include "grpcpp/grpcpp.h"
@@ -146,10 +147,7 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
   c.set_deadline(std::chrono::system_clock::now() +
                  std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
   const grpc::Status s = stub.GetOverview(&c, req, &overview);
-  if (!s.ok()) {
-    ctx.err << format_rpc_error(verb, static_cast<int>(s.error_code()), s.error_message()) << '\n';
-    return 1;
-  }
+  if (!s.ok()) return rpc_error(ctx, verb, s);
 
   // The watch list of the same date; a server without ListWatch gives a report without it.
   v1::ListWatchRequest watch_req;
@@ -159,10 +157,7 @@ int cmd_report(Stub& stub, const Context& ctx, const ReportArgs& args) {
   wc.set_deadline(std::chrono::system_clock::now() +
                   std::max<std::chrono::milliseconds>(ctx.deadline, std::chrono::seconds(60)));
   const grpc::Status ws = stub.ListWatch(&wc, watch_req, &watch);
-  if (!ws.ok() && ws.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
-    ctx.err << format_rpc_error("report (watch list)", static_cast<int>(ws.error_code()), ws.error_message()) << '\n';
-    return 1;
-  }
+  if (!ws.ok() && ws.error_code() != grpc::StatusCode::UNIMPLEMENTED) return rpc_error(ctx, "report (watch list)", ws);
   const v1::ListWatchResponse* watch_list = ws.ok() ? &watch : nullptr;
 
   std::string error;

@@ -5,6 +5,7 @@
 #include <ctime>
 #include <utility>
 
+#include "common/json/json.h"
 #include "common/money/money.h"
 
 namespace tierflow::report::detail {
@@ -110,51 +111,7 @@ std::string html_escape(std::string_view text) {
   return out;
 }
 
-std::string js_string(std::string_view text) {
-  std::string out = "\"";
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    const unsigned char c = static_cast<unsigned char>(text[i]);
-    // U+2028 / U+2029 (E2 80 A8 / E2 80 A9) end a line in older JavaScript.
-    if (c == 0xE2 && i + 2 < text.size() && static_cast<unsigned char>(text[i + 1]) == 0x80 &&
-        (static_cast<unsigned char>(text[i + 2]) == 0xA8 || static_cast<unsigned char>(text[i + 2]) == 0xA9)) {
-      out += static_cast<unsigned char>(text[i + 2]) == 0xA8 ? "\\u2028" : "\\u2029";
-      i += 2;
-      continue;
-    }
-    char buf[8];
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '<':
-      case '>':
-      case '&':
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-        break;
-      default:
-        if (c < 0x20) {
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  return out + "\"";
-}
+std::string js_string(std::string_view text) { return json_quote(text, JsonEmbed::html_script); }
 
 std::string plain_major(std::int64_t minor, std::string_view currency) {
   // money::format groups thousands and appends the code; the CSV wants neither.

@@ -17,7 +17,7 @@ std::string_view tr(Lang lang, std::string_view en);
 // Text for HTML element content and double-quoted attribute values.
 std::string html_escape(std::string_view text);
 // A JSON string literal (with quotes) that is also safe inside an HTML <script>: "<", ">"
-// "&", U+2028 and U+2029 are written as \u escapes.
+// "&", U+2028 and U+2029 are written as \u escapes (json_quote's html_script).
 std::string js_string(std::string_view text);
 // Minor units as a plain decimal in the currency's major units: (123450, "CNY") -> "1234.50".
 std::string plain_major(std::int64_t minor, std::string_view currency);

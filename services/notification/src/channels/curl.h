@@ -76,9 +76,6 @@ SendResult post_json(CurlPool& pool, const std::string& url, const std::vector<s
 SendStatus classify(CURLcode code);
 SendStatus classify_http_status(long status);
 
-// A JSON string literal of UTF-8 text, quotes included.
-std::string json_string(std::string_view text);
-
 bool has_line_break(std::string_view s);
 
 // Throws std::invalid_argument "<section>.url: ..." unless an http(s):// URL without spaces.

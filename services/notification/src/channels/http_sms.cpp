@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "common/json/json.h"
 #include "fmt/format.h"
 #include "services/notification/src/channels/curl.h"
 #include "spdlog/spdlog.h"
@@ -42,9 +43,9 @@ HttpSmsChannel::HttpSmsChannel(HttpSmsConfig config) : config_(std::move(config)
 HttpSmsChannel::~HttpSmsChannel() = default;
 
 std::string HttpSmsChannel::body(const Message& m, const std::string& phone) const {
-  return fmt::format(R"({{"to":{},"text":{},"sender":{},"reference":{},"language":{}}})", detail::json_string(phone),
-                     detail::json_string(m.body), detail::json_string(config_.sender_id),
-                     detail::json_string(m.dedupe_key), detail::json_string(m.language));
+  return fmt::format(R"({{"to":{},"text":{},"sender":{},"reference":{},"language":{}}})", json_quote(phone),
+                     json_quote(m.body), json_quote(config_.sender_id), json_quote(m.dedupe_key),
+                     json_quote(m.language));
 }
 
 SendResult HttpSmsChannel::send(const Message& m) {

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "common/json/json.h"
 #include "fmt/format.h"
 #include "services/notification/src/channels/curl.h"
 #include "services/notification/src/channels/digest.h"
@@ -26,8 +27,8 @@ WebhookChannel::~WebhookChannel() = default;
 
 std::string WebhookChannel::body(const Message& m) {
   return fmt::format(R"({{"idempotency_key":{},"customer_id":{},"to":{},"subject":{},"body":{},"language":{}}})",
-                     detail::json_string(m.dedupe_key), detail::json_string(m.customer_id), detail::json_string(m.to),
-                     detail::json_string(m.subject), detail::json_string(m.body), detail::json_string(m.language));
+                     json_quote(m.dedupe_key), json_quote(m.customer_id), json_quote(m.to), json_quote(m.subject),
+                     json_quote(m.body), json_quote(m.language));
 }
 
 std::string WebhookChannel::signature(const std::string& body) const {
