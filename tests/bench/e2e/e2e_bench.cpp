@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <map>
 #include <memory>
@@ -115,12 +116,18 @@ class LoadSource : public pos_sim::EventSource {
   int64_t c_ = 0, round_ = 0, sent_ = 0;
 };
 
-// Probe sales at a fixed low rate until stopped, each for a new customer p-<k> (a first
-// assignment is always published, so its effect in Redis is unambiguous: the key exists).
+// Probe sales at a fixed low rate until stopped or `count` sent, each for a new customer
+// p-<tag>-<k> (a first assignment is always published, so its effect in Redis is
+// unambiguous: the key exists), the k-th at `first` + k ms of event time.
 class Probes : public pos_sim::EventSource {
  public:
-  explicit Probes(double per_s) : period_(std::chrono::duration_cast<Clock::duration>(1s / per_s)) {}
+  Probes(std::string tag, double per_s, absl::Time first, int64_t count)
+      : tag_(std::move(tag)),
+        period_(std::chrono::duration_cast<Clock::duration>(1s / per_s)),
+        first_(first),
+        count_(count) {}
   bool next(v1::PosEvent* out) override {
+    if (static_cast<int64_t>(sent_.size()) >= count_) return false;
     auto due = start_ + period_ * static_cast<int64_t>(sent_.size());
     while (Clock::now() < due) {
       if (stop_) return false;
@@ -128,14 +135,14 @@ class Probes : public pos_sim::EventSource {
     }
     if (stop_) return false;
     const int64_t k = static_cast<int64_t>(sent_.size());
-    *out = sale(fmt::format("probe-{}", k), key_customer(k), k, kProbeStart + absl::Milliseconds(k), 0);
+    *out = sale(fmt::format("probe-{}-{}", tag_, k), customer(k), k, first_ + absl::Milliseconds(k), 0);
     std::lock_guard lock(mu_);
     sent_.push_back(Clock::now());  // stream_events writes it right after next() returns
     return true;
   }
   double progress() const override { return 0; }
   void stop() { stop_ = true; }
-  static std::string key_customer(int64_t k) { return fmt::format("p-{:06d}", k); }
+  std::string customer(int64_t k) const { return fmt::format("p-{}-{:06d}", tag_, k); }
   // Send times of the probes handed out so far.
   std::vector<Clock::time_point> sent() {
     std::lock_guard lock(mu_);
@@ -143,7 +150,10 @@ class Probes : public pos_sim::EventSource {
   }
 
  private:
+  const std::string tag_;
   const Clock::duration period_;
+  const absl::Time first_;
+  const int64_t count_;
   const Clock::time_point start_ = Clock::now();
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -195,7 +205,7 @@ class ProbeWatch {
       }
       if (!open.empty()) {
         std::vector<redis::Mux::Command> cmds;
-        for (int64_t k : open) cmds.push_back({"EXISTS", "tf:tier:" + Probes::key_customer(k)});
+        for (int64_t k : open) cmds.push_back({"EXISTS", "tf:tier:" + probes_.customer(k)});
         try {
           const auto replies = mux_.call_all(std::move(cmds), 2s);
           const auto now = Clock::now();
@@ -219,9 +229,57 @@ class ProbeWatch {
   std::thread thread_;
 };
 
+// A probe stream of its own (pos-sim's stream_events on the tills' channel) and its watch.
+class ProbePhase {
+ public:
+  ProbePhase(const std::shared_ptr<grpc::Channel>& channel, const config::RedisConfig& redis, std::string tag,
+             double per_s, absl::Time first, int64_t count = INT64_MAX)
+      : probes_(std::move(tag), per_s, first, count), watch_(redis, probes_), bounded_(count != INT64_MAX) {
+    thread_ = std::thread([this, stub = v1::PosIngest::NewStub(channel)] {
+      pos_sim::StreamOptions opts;
+      opts.window = 16;
+      auto r = pos_sim::stream_events(*stub, probes_, opts, {});
+      if (!r.ok() || r->counts.accepted + r->counts.duplicate != r->counts.sent) refused_ = true;
+    });
+  }
+  ~ProbePhase() { stop_sending(); }
+  // Stops sending and waits for the stream to end (every probe acked).
+  void stop_sending() {
+    probes_.stop();
+    if (thread_.joinable()) thread_.join();
+  }
+  // Stops sending (a bounded phase first sends all its probes), then: every probe seen
+  // within `timeout`, and every one stored? Returns what failed ("" when nothing did).
+  std::string finish(Clock::duration timeout) {
+    if (bounded_ && thread_.joinable()) thread_.join();  // all `count` sent
+    stop_sending();
+    const size_t missing = watch_.wait_all(timeout);
+    watch_.stop();
+    if (refused_) return "a probe was not accepted";
+    if (missing > 0) return fmt::format("{} probes never showed up in Redis", missing);
+    return "";
+  }
+  std::vector<double> latencies_ms() { return watch_.latencies_ms(); }
+
+ private:
+  Probes probes_;
+  ProbeWatch watch_;
+  const bool bounded_;
+  std::atomic<bool> refused_{false};
+  std::thread thread_;
+};
+
 struct Drive {
   double seconds = 0;
-  int64_t accepted = 0, other = 0;
+  // Stored: ACCEPTED, or DUPLICATE (a resend after RETRY whose first copy Kafka took
+  // after all: the ledger gets it once). Failed: REJECTED, still RETRY after the resends,
+  // or an ack for no event. The verification afterwards finds any stored event lost.
+  int64_t stored = 0, duplicates = 0, resent = 0, failed = 0;
+  bool ok(int64_t events) const { return errors.empty() && failed == 0 && stored == events; }
+  std::string describe() const {
+    return fmt::format("{} stored ({} of them DUPLICATE after a resend), {} resent after RETRY, {} failed", stored,
+                       duplicates, resent, failed);
+  }
   std::vector<std::string> errors;
 };
 
@@ -231,7 +289,7 @@ Drive drive(const std::shared_ptr<grpc::Channel>& channel, const Workload& w, co
   auto stub = v1::PosIngest::NewStub(channel);
   std::vector<std::unique_ptr<LoadSource>> sources;
   for (int s = 0; s < w.streams; ++s) sources.push_back(std::make_unique<LoadSource>(w, run, s));
-  std::atomic<int64_t> accepted{0}, other{0};
+  std::atomic<int64_t> stored{0}, duplicates{0}, resent{0}, failed{0};
   std::mutex mu;
   Drive d;
   const auto started = Clock::now();
@@ -246,16 +304,20 @@ Drive drive(const std::shared_ptr<grpc::Channel>& channel, const Workload& w, co
         d.errors.push_back(fmt::format("stream {}: {}", s, r.status().ToString()));
         return;
       }
-      accepted += r->counts.accepted;
-      other += r->counts.duplicate + r->counts.rejected + r->counts.retry_failed + r->counts.unexpected;
+      stored += r->counts.accepted + r->counts.duplicate;
+      duplicates += r->counts.duplicate;
+      resent += r->counts.resent;
+      failed += r->counts.rejected + r->counts.retry_failed + r->counts.unexpected;
       std::lock_guard lock(mu);
       for (const auto& [id, reason] : r->rejections) d.errors.push_back(fmt::format("{} rejected: {}", id, reason));
     });
   }
   for (auto& t : threads) t.join();
   d.seconds = seconds(Clock::now() - started);
-  d.accepted = accepted;
-  d.other = other;
+  d.stored = stored;
+  d.duplicates = duplicates;
+  d.resent = resent;
+  d.failed = failed;
   return d;
 }
 
@@ -399,8 +461,8 @@ int main(int argc, char** argv) {
       stack.start_ingest();
       base = drive(stack.tokens().channel(stack.ingest().grpc_target(), "pos"), w, "base", window);
     }
-    if (!base.errors.empty() || base.accepted != w.events()) {
-      fmt::print(stderr, "FAILED: ingest-only run accepted {} of {}: {}\n", base.accepted, w.events(),
+    if (!base.ok(w.events())) {
+      fmt::print(stderr, "FAILED: ingest-only run: {} of {}: {}\n", base.describe(), w.events(),
                  base.errors.empty() ? "" : base.errors.front());
       return 1;
     }
@@ -416,33 +478,24 @@ int main(int argc, char** argv) {
     const auto seeds = seed(stack.broker());
     wait_first_point(stack, mux, seeds);
 
-    Probes probes(probes_per_s);
-    ProbeWatch watch(stack.redis().config(), probes);
     const auto channel = stack.tokens().channel(stack.ingest().grpc_target(), "pos");
-    std::thread probe_thread([&] {
-      auto stub = v1::PosIngest::NewStub(channel);
-      pos_sim::StreamOptions opts;
-      opts.window = 16;
-      auto r = pos_sim::stream_events(*stub, probes, opts, {});
-      if (!r.ok() || r->counts.accepted != r->counts.sent)
-        fmt::print(stderr, "probe stream: not every probe accepted\n");
-    });
+    auto under_load = std::make_unique<ProbePhase>(channel, stack.redis().config(), "load", probes_per_s, kProbeStart);
     const auto started = Clock::now();
     const Drive load = drive(channel, w, "e2e", window);
     const auto acked = Clock::now();
-    probes.stop();
-    probe_thread.join();
-    if (!load.errors.empty() || load.accepted != w.events()) {
-      fmt::print(stderr, "FAILED: accepted {} of {} events: {}\n", load.accepted, w.events(),
+    under_load->stop_sending();
+    if (!load.ok(w.events())) {
+      fmt::print(stderr, "FAILED: {} of {} events: {}\n", load.describe(), w.events(),
                  load.errors.empty() ? "" : load.errors.front());
       return 1;
     }
     const auto events_end = test_support::end_offsets(stack.broker().bootstrap(), std::string(topics::kPosEvents));
-    Clock::time_point done;
+    Clock::time_point done, ledger_done;
     std::string last_behind;
     const auto deadline = acked + std::chrono::minutes(30);
     for (;;) {
       const auto p = stack.progress(events_end);
+      if (p.ledger_caught_up && ledger_done == Clock::time_point{}) ledger_done = Clock::now();
       if (p.classification_caught_up) {
         stack.barrier(seeds.front());
         done = Clock::now();
@@ -453,9 +506,15 @@ int main(int argc, char** argv) {
       if (Clock::now() > deadline) throw std::runtime_error("not caught up in 30 minutes: " + last_behind);
       std::this_thread::sleep_for(20ms);
     }
-    const size_t missing = watch.wait_all(60s);
-    watch.stop();
-    const auto lat = watch.latencies_ms();
+    std::vector<std::string> failures;
+    if (auto f = under_load->finish(60s); !f.empty()) failures.push_back(f + " (under load)");
+    const auto lat = under_load->latencies_ms();
+    under_load.reset();
+    // The same probes into the idle stack: the floor under the figure above (the ledger's
+    // batch, classification's evaluate_delay, the round trips), without a backlog.
+    ProbePhase at_rest(channel, stack.redis().config(), "rest", 10, kProbeStart + absl::Minutes(30), 20);
+    if (auto f = at_rest.finish(60s); !f.empty()) failures.push_back(f + " (at rest)");
+    const auto rest = at_rest.latencies_ms();
     const double e2e_rate = double(w.events()) / seconds(done - started);
     const double base_rate = double(w.events()) / base.seconds;
     fmt::print(
@@ -463,21 +522,21 @@ int main(int argc, char** argv) {
         "tills' last ack at {:.1f} s, {:.0f} events/s)  ratio to ingest only {:.2f}\n",
         e2e_rate, seconds(done - started), seconds(acked - started), double(w.events()) / seconds(acked - started),
         e2e_rate / base_rate);
+    fmt::print("  of which: the ledger applied the last event and relayed its snapshot at {:.1f} s\n",
+               seconds(ledger_done - started));
+    fmt::print("  the tills' acks: {}\n", load.describe());
     fmt::print(
         "  sale to tier in Redis, {} probes at {}/s during the load: p50 {:.0f} ms, p99 {:.0f} ms, max {:.0f} ms\n",
         lat.size(), probes_per_s, quantile(lat, 0.5), quantile(lat, 0.99), quantile(lat, 1.0));
+    fmt::print("  sale to tier in Redis, {} probes at 10/s into the idle stack after: p50 {:.0f} ms, p99 {:.0f} ms\n",
+               rest.size(), quantile(rest, 0.5), quantile(rest, 0.99));
     fmt::print("  load average at the end: {}\n", e2e_bench::load_average());
     std::fflush(stdout);
-    int rc = 0;
-    if (missing > 0) {
-      fmt::print(stderr, "FAILED: {} probes never showed up in Redis\n", missing);
-      rc = 1;
-    }
-    const auto failures = verify(stack, mux, w);
+    for (auto& f : verify(stack, mux, w)) failures.push_back(std::move(f));
     for (const auto& f : failures) fmt::print(stderr, "FAILED: {}\n", f);
-    if (!failures.empty()) rc = 1;
-    if (rc == 0) fmt::print("  verified: every sale in its customer's account, every tier in Redis at its last sale\n");
-    return rc;
+    if (failures.empty())
+      fmt::print("  verified: every sale in its customer's account, every tier in Redis at its last sale\n");
+    return failures.empty() ? 0 : 1;
   } catch (const std::exception& e) {
     fmt::print(stderr, "FAILED: {}\n", e.what());
     return 1;
