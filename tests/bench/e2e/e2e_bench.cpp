@@ -2,6 +2,7 @@
 // (see CMakeLists.txt for what it prints and why the workload is shaped as it is).
 //
 // Usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [partitions] [probes_per_s]
+//                  [tills_rate] (events/s the tills send at in the e2e run; 0: as fast as acked)
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -55,6 +56,7 @@ struct Workload {
   int64_t customers = 0;
   int64_t sales_per_customer = 0;
   int streams = 0;
+  double rate = 0;  // events/s over all streams; 0: as fast as ingest acks (window-bound)
   int64_t events() const { return customers * sales_per_customer; }
   // Event i is round i / customers of customer i % customers, i milliseconds after kLoadStart.
   static absl::Time time_of(int64_t i) { return kLoadStart + absl::Milliseconds(i); }
@@ -96,6 +98,11 @@ class LoadSource : public pos_sim::EventSource {
  public:
   LoadSource(const Workload& w, const std::string& run, int stream) : w_(w), run_(run), stream_(stream), c_(stream) {}
   bool next(v1::PosEvent* out) override {
+    if (w_.rate > 0) {
+      if (sent_ == 0) start_ = Clock::now();
+      std::this_thread::sleep_until(start_ + std::chrono::duration_cast<Clock::duration>(
+                                                 std::chrono::duration<double>(double(sent_ * w_.streams) / w_.rate)));
+    }
     if (c_ >= w_.customers) {
       c_ = stream_;
       ++round_;
@@ -114,6 +121,7 @@ class LoadSource : public pos_sim::EventSource {
   const std::string run_;
   const int stream_;
   int64_t c_ = 0, round_ = 0, sent_ = 0;
+  Clock::time_point start_;
 };
 
 // Probe sales at a fixed low rate until stopped or `count` sent, each for a new customer
@@ -437,20 +445,24 @@ std::vector<std::string> verify(const e2e_bench::Stack& stack, redis::Mux& mux, 
 int main(int argc, char** argv) {
   Workload w;
   w.customers = argc > 1 ? std::atoll(argv[1]) : 1000000;
-  w.sales_per_customer = argc > 2 ? std::atoll(argv[2]) : 2;
+  w.sales_per_customer = argc > 2 ? std::atoll(argv[2]) : 1;
   w.streams = argc > 3 ? std::atoi(argv[3]) : 4;
   const int window = argc > 4 ? std::atoi(argv[4]) : 2000;
-  const int partitions = argc > 5 ? std::atoi(argv[5]) : 48;
+  const int partitions = argc > 5 ? std::atoi(argv[5]) : 96;
   const double probes_per_s = argc > 6 ? std::atof(argv[6]) : 20;
+  w.rate = argc > 7 ? std::atof(argv[7]) : 0;
   if (w.customers <= 0 || w.sales_per_customer <= 0 || w.streams <= 0 || w.events() > kMaxLoadEvents) {
     fmt::print(stderr,
                "usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [partitions] "
-               "[probes_per_s] (at most {} events)\n",
+               "[probes_per_s] [tills_rate] (at most {} events)\n",
                kMaxLoadEvents);
     return 2;
   }
-  fmt::print("e2e bench: {} customers x {} sales = {} events, {} streams, window {}, {} partitions; load {}\n",
-             w.customers, w.sales_per_customer, w.events(), w.streams, window, partitions, e2e_bench::load_average());
+  fmt::print(
+      "e2e bench: {} customers x {} sales = {} events, {} streams, window {}, {} partitions, tills {}; load {}\n",
+      w.customers, w.sales_per_customer, w.events(), w.streams, window, partitions,
+      w.rate > 0 ? fmt::format("at {:.0f} events/s", w.rate) : std::string("as fast as acked"),
+      e2e_bench::load_average());
   std::fflush(stdout);
   try {
     // The baseline: the same events through an ingest of its own into a devbroker of its
@@ -459,7 +471,9 @@ int main(int argc, char** argv) {
     {
       e2e_bench::Stack stack("ingest-only", partitions, 3);
       stack.start_ingest();
-      base = drive(stack.tokens().channel(stack.ingest().grpc_target(), "pos"), w, "base", window);
+      Workload unpaced = w;  // ingest's own rate
+      unpaced.rate = 0;
+      base = drive(stack.tokens().channel(stack.ingest().grpc_target(), "pos"), unpaced, "base", window);
     }
     if (!base.ok(w.events())) {
       fmt::print(stderr, "FAILED: ingest-only run: {} of {}: {}\n", base.describe(), w.events(),
@@ -519,9 +533,9 @@ int main(int argc, char** argv) {
     const double base_rate = double(w.events()) / base.seconds;
     fmt::print(
         "  e2e (tills -> ingest -> ledger -> classification -> Redis): {:>9.0f} events/s ({:.1f} s; the "
-        "tills' last ack at {:.1f} s, {:.0f} events/s)  ratio to ingest only {:.2f}\n",
+        "tills' last ack at {:.1f} s, {:.0f} events/s)  ratio to ingest only {:.2f}{}\n",
         e2e_rate, seconds(done - started), seconds(acked - started), double(w.events()) / seconds(acked - started),
-        e2e_rate / base_rate);
+        e2e_rate / base_rate, w.rate > 0 ? " (tills paced: not a capacity ratio)" : "");
     fmt::print("  of which: the ledger applied the last event and relayed its snapshot at {:.1f} s\n",
                seconds(ledger_done - started));
     fmt::print("  the tills' acks: {}\n", load.describe());
