@@ -1,6 +1,7 @@
 #include "stack.h"
 
 #include <fmt/format.h>
+#include <grpcpp/grpcpp.h>
 
 #include <filesystem>
 #include <stdexcept>
@@ -76,8 +77,8 @@ Stack::Stack(const std::string& tag, int partitions, int brokers)
       tokens_(dir_.path().string()) {}
 
 Stack::~Stack() {
-  // Reverse order of the data flow's dependencies: nothing is left half-written that a
-  // later stop would need (the bench has read what it wanted before).
+  // The services before the broker and Redis they use (members, destroyed after this
+  // body), so each shuts down in its own phases instead of timing out on a dead peer.
   ingest_.reset();
   classification_.reset();
   ledger_.reset();

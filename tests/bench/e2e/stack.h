@@ -13,8 +13,6 @@
 // Errors: std::runtime_error with the log tail of the process concerned.
 #pragma once
 
-#include <grpcpp/grpcpp.h>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
