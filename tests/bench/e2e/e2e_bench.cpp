@@ -38,8 +38,8 @@ using Clock = std::chrono::steady_clock;
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // Event time. The ledger's watermark is the newest event time of a partition minus
-// allowed_lateness_s (one day, deploy/local/ledger.yaml); classification's evaluation
-// points are the day ends (UTC in deploy/local/standard.yaml) the watermarks passed. The
+// allowed_lateness_s (one day, set by the stack); classification's evaluation points are
+// the day ends (evaluation.time_zone UTC in deploy/local/standard.yaml) the watermarks passed. The
 // seeds put a sale on day D-2 and one on day D on every partition: the watermarks stand at
 // D-1 12:00, the first point (the end of D-2) is evaluated, the next (the end of D-1) never
 // is. Every load sale and probe is on D-1 after 12:00: applied at once, decided
