@@ -98,7 +98,7 @@ heading "summary"
 echo "events sent $(json_field "$RUN_DIR/pos-sim.json" sent), accepted $accepted, duplicates $(json_field "$RUN_DIR/pos-sim.json" duplicate), rejected $(json_field "$RUN_DIR/pos-sim.json" rejected)"
 # pos-sim's own clock, from its first event to its last ack: every event validated,
 # deduped and stored in Kafka before it counts.
-echo "through ingest: $(json_field "$RUN_DIR/pos-sim.json" events_per_s) events/s ($(json_field "$RUN_DIR/pos-sim.json" sent) events in $(json_field "$RUN_DIR/pos-sim.json" elapsed_s) s, 4 streams, dedupe on)"
+echo "through ingest: $(json_field "$RUN_DIR/pos-sim.json" events_per_s) events/s ($(json_field "$RUN_DIR/pos-sim.json" sent) events in $(json_field "$RUN_DIR/pos-sim.json" elapsed_s) s, 4 streams of StreamEventBatches at pos-sim's default events per message, dedupe on)"
 echo "ledger posted $(metric ledger tierflow_ledger_events_total) events; $(metric classification tierflow_classification_assignment_changes_total) tier assignments published; $messages messages"
 for svc in ingest ledger classification notification; do
   echo "$svc: gRPC 127.0.0.1:$(ready_port $svc grpc), metrics http://127.0.0.1:$(ready_port $svc metrics)/metrics"

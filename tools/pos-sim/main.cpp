@@ -42,6 +42,7 @@ struct Flags {
   std::string replay_jsonl;
   std::int64_t limit = 0;
   int window = 1000;
+  int events_per_message = 100;
   int streams = 1;
   int duplicates_every = 0;
   int deadline_ms = 10000;
@@ -273,6 +274,9 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1, 64));
   app.add_option("--window", f.window, "most events outstanding without ack")
       ->check(CLI::Range(1, 1000000))->capture_default_str();
+  app.add_option("--events-per-message", f.events_per_message,
+                 "events per stream message (StreamEventBatches); 1: one per message (StreamEvents)")
+      ->check(CLI::Range(1, 1000))->capture_default_str();
   app.add_option("--duplicates-every", f.duplicates_every, "send every K-th event twice")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--deadline-ms", f.deadline_ms, "deadline of each unary call and of connecting")
@@ -422,6 +426,7 @@ int main(int argc, char** argv) {
   if (source) {
     StreamOptions opts;
     opts.window = f.window;
+    opts.events_per_message = f.events_per_message;
     opts.duplicates_every = f.duplicates_every;
     opts.stall_timeout = std::chrono::milliseconds(f.stall_timeout_ms);
     ProgressPrinter printer;

@@ -14,6 +14,7 @@ inline grpcx::MethodRoles access_table() {
   return {
       {s + "SubmitEvents", {Role::kPos, Role::kBackfill}},
       {s + "StreamEvents", {Role::kPos, Role::kBackfill}},
+      {s + "StreamEventBatches", {Role::kPos, Role::kBackfill}},
       {s + "UpsertCustomers", {Role::kCrm}},
   };
 }

@@ -35,7 +35,9 @@ struct Deduper::State {
   std::condition_variable cv;  // marks == 0
   std::unordered_map<std::string, InFlight> in_flight ABSL_GUARDED_BY(mu);
   size_t waiting ABSL_GUARDED_BY(mu) = 0;
-  size_t marks ABSL_GUARDED_BY(mu) = 0;  // SETs submitted and not answered
+  size_t marks ABSL_GUARDED_BY(mu) = 0;                        // marks pending or submitted, not answered
+  std::vector<std::string> pending_marks ABSL_GUARDED_BY(mu);  // confirmed while a group was in flight
+  bool marking ABSL_GUARDED_BY(mu) = false;                    // a group of marks is in flight
   // Until then, begin() does not ask Redis (it failed or was slow).
   std::chrono::steady_clock::time_point skip_redis_until ABSL_GUARDED_BY(mu);
   // The Deduper is gone: late mark callbacks touch nothing but this State.
@@ -45,9 +47,13 @@ struct Deduper::State {
 
   // Removes `id` and returns its waiters (to be run without the lock).
   std::vector<Waiter> resolve(const std::string& id, bool stored) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
-    std::vector<Waiter> out;
     auto it = in_flight.find(id);
-    if (it == in_flight.end()) return out;
+    if (it == in_flight.end()) return {};
+    return resolve(it, stored);
+  }
+  std::vector<Waiter> resolve(std::unordered_map<std::string, InFlight>::iterator it, bool stored)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+    std::vector<Waiter> out;
     out.swap(it->second.waiters);
     waiting -= out.size();
     if (stored) {
@@ -116,9 +122,13 @@ void Deduper::begin_async(std::vector<std::string> ids, std::vector<Waiter> wait
   check->out = std::move(out);
   check->fresh = std::move(fresh);
   check->done = std::move(done);
+  // One MGET for the batch (one command for Redis to parse, not one per id).
+  redis::Mux::Command mget;
+  mget.reserve(check->fresh.size() + 1);
+  mget.emplace_back("MGET");
+  for (size_t i : check->fresh) mget.push_back(key(check->ids[i]));
   std::vector<redis::Mux::Command> exists;
-  exists.reserve(check->fresh.size());
-  for (size_t i : check->fresh) exists.push_back({"EXISTS", key(check->ids[i])});
+  exists.push_back(std::move(mget));
 
   // Redis slow or gone (or anything else failed): the fresh ids stay the caller's (kNew),
   // checked in flight only; the caller already counts on an answer for every id.
@@ -143,27 +153,33 @@ void Deduper::begin_async(std::vector<std::string> ids, std::vector<Waiter> wait
     degrade(*check, "no answer within " + std::to_string(ms) + " ms");
   });
   try {
-    mux_.submit(std::move(exists), [check, degrade, state = state_](std::span<const redis::Mux::Reply> replies,
-                                                                    std::string_view error) {
-      if (check->over.exchange(true)) return;  // timed out: already answered
-      if (!error.empty() || replies.size() != check->fresh.size()) return degrade(*check, error);
-      // Ids Redis already has are duplicates: resolve them now, so copies that queued
-      // behind them in the meantime hear "stored" too.
-      std::vector<Waiter> run;
-      {
-        std::lock_guard lock(state->mu);
-        for (size_t j = 0; j < check->fresh.size(); ++j) {
-          const redis::Mux::Reply& r = replies[j];
-          if (r.kind != redis::Mux::Reply::Kind::integer || r.integer <= 0) continue;  // new (or an error reply)
-          const size_t i = check->fresh[j];
-          check->out[i] = Seen::kStored;
-          for (auto& w : state->resolve(check->ids[i], true)) run.push_back(std::move(w));
-          state->in_flight.erase(check->ids[i]);
-        }
-      }
-      for (auto& w : run) w(true);
-      check->done(std::move(check->out));
-    });
+    mux_.submit(std::move(exists),
+                [check, degrade, state = state_](std::span<const redis::Mux::Reply> replies, std::string_view error) {
+                  if (check->over.exchange(true)) return;  // timed out: already answered
+                  if (!error.empty()) return degrade(*check, error);
+                  if (replies.size() != 1 || replies[0].kind != redis::Mux::Reply::Kind::array ||
+                      replies[0].elements() != check->fresh.size()) {
+                    return degrade(*check, replies.size() == 1 && replies[0].kind == redis::Mux::Reply::Kind::error
+                                               ? replies[0].str
+                                               : std::string_view("unexpected reply to MGET"));
+                  }
+                  // Ids Redis already has are duplicates: resolve them now, so copies that queued
+                  // behind them in the meantime hear "stored" too.
+                  std::vector<Waiter> run;
+                  {
+                    std::lock_guard lock(state->mu);
+                    for (size_t j = 0; j < check->fresh.size(); ++j) {
+                      const redis::Mux::Reply r = replies[0].element(j);
+                      if (r.kind != redis::Mux::Reply::Kind::string) continue;  // nil: new
+                      const size_t i = check->fresh[j];
+                      check->out[i] = Seen::kStored;
+                      for (auto& w : state->resolve(check->ids[i], true)) run.push_back(std::move(w));
+                      state->in_flight.erase(check->ids[i]);
+                    }
+                  }
+                  for (auto& w : run) w(true);
+                  check->done(std::move(check->out));
+                });
   } catch (const std::exception& e) {
     if (!check->over.exchange(true)) degrade(*check, e.what());
   }
@@ -185,35 +201,86 @@ Deduper::Seen Deduper::begin(const std::string& id, Waiter waiter) {
   return begin(std::vector<std::string>{id}, waiters).front();
 }
 
+namespace {
+// Writes the marks of `ids` (one SET each, one group), then whatever was confirmed
+// meanwhile, one group at a time: the delivery thread hands a mark over without waiting,
+// and Redis sees a few large groups instead of a submit per event. An id leaves the
+// in-flight map once its mark was answered (or failed).
+void submit_marks(redis::Mux& mux, std::shared_ptr<Deduper::State> state, std::string ttl,
+                  std::vector<std::string> ids);
+}  // namespace
+
 void Deduper::finish(const std::string& id, bool stored) {
   if (!options_.enabled) return;
   std::vector<Waiter> waiters;
+  std::vector<std::string> group;  // marks to write now (none: a group is in flight, ours joins the next)
   {
     std::lock_guard lock(state_->mu);
-    if (!state_->in_flight.contains(id)) return;
-    waiters = state_->resolve(id, stored);
-    if (stored) ++state_->marks;
-  }
-  for (auto& w : waiters) w(stored);
-  if (!stored) return;
-  const std::string ttl = std::to_string(absl::ToInt64Seconds(options_.window));
-  mux_.submit({{"SET", key(id), "1", "EX", ttl}}, [state = state_, id](std::span<const redis::Mux::Reply> replies,
-                                                                       std::string_view error) {
-    std::lock_guard lock(state->mu);
-    const bool failed = !error.empty() || replies.empty() || replies.front().kind == redis::Mux::Reply::Kind::error;
-    if (failed && !state->detached) {
-      state->counters.errors.Increment();
-      if (state->back_off()) {
-        spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", id,
-                     !error.empty()    ? error
-                     : replies.empty() ? "no reply"
-                                       : replies.front().str);
+    auto it = state_->in_flight.find(id);
+    if (it == state_->in_flight.end()) return;
+    waiters = state_->resolve(it, stored);
+    if (stored) {
+      ++state_->marks;
+      state_->pending_marks.push_back(id);
+      if (!state_->marking) {
+        state_->marking = true;
+        group.swap(state_->pending_marks);
       }
     }
-    state->in_flight.erase(id);
-    if (--state->marks == 0) state->cv.notify_all();
-  });
+  }
+  for (auto& w : waiters) w(stored);
+  if (!group.empty()) {
+    submit_marks(mux_, state_, std::to_string(absl::ToInt64Seconds(options_.window)), std::move(group));
+  }
 }
+
+namespace {
+void submit_marks(redis::Mux& mux, std::shared_ptr<Deduper::State> state, std::string ttl,
+                  std::vector<std::string> ids) {
+  std::vector<redis::Mux::Command> sets;
+  sets.reserve(ids.size());
+  for (const auto& id : ids) sets.push_back({"SET", Deduper::key(id), "1", "EX", ttl});
+  auto done = [&mux, state, ttl, ids = std::move(ids)](std::span<const redis::Mux::Reply> replies,
+                                                       std::string_view error) mutable {
+    std::vector<std::string> next;
+    {
+      std::lock_guard lock(state->mu);
+      for (size_t j = 0; j < ids.size(); ++j) {
+        const bool failed = !error.empty() || j >= replies.size() || replies[j].kind == redis::Mux::Reply::Kind::error;
+        if (failed && !state->detached) {
+          state->counters.errors.Increment();
+          if (state->back_off()) {
+            spdlog::warn("could not mark event {} as seen in redis (later copies rely on the ledger): {}", ids[j],
+                         !error.empty()        ? error
+                         : j >= replies.size() ? std::string_view("no reply")
+                                               : replies[j].str);
+          }
+        }
+        state->in_flight.erase(ids[j]);
+      }
+      state->marks -= ids.size();
+      if (!state->pending_marks.empty() && !state->detached) {
+        next.swap(state->pending_marks);
+      } else {
+        state->marking = false;
+      }
+      if (state->marks == 0) state->cv.notify_all();
+    }
+    if (!next.empty()) submit_marks(mux, std::move(state), std::move(ttl), std::move(next));
+  };
+  try {
+    mux.submit(std::move(sets), std::move(done));
+  } catch (const std::exception& e) {
+    // Not queued (out of memory): the ids leave the map, later copies rely on the ledger.
+    std::lock_guard lock(state->mu);
+    spdlog::warn("could not mark {} events as seen in redis: {}", ids.size(), e.what());
+    for (const auto& id : ids) state->in_flight.erase(id);
+    state->marks -= ids.size();
+    state->marking = false;
+    if (state->marks == 0) state->cv.notify_all();
+  }
+}
+}  // namespace
 
 size_t Deduper::waiting() const {
   std::lock_guard lock(state_->mu);

@@ -3,12 +3,13 @@
 //
 // The window has two parts: the event ids in flight in this process (being written to
 // Kafka) and, in Redis, the ids Kafka confirmed ("tf:seen:<id>", expiring after the
-// window). A copy that arrives while the first copy is in flight waits for the first's
+// window; written in groups, one group in flight at a time, so marks confirmed meanwhile
+// share the next round trip). A copy that arrives while the first copy is in flight waits for the first's
 // outcome: stored (DUPLICATE) or not (RETRY), so a resend is never acked before anything
 // is stored. A confirmed id leaves the in-flight map only once Redis answered its mark.
 //
 // Redis is reached through the process's one redis::Mux: the ids of a call (or of a
-// stream's batch) are checked in one round trip (one EXISTS per id, one pipeline),
+// stream's batch) are checked in one round trip (one MGET for all of them),
 // bounded by `check_timeout` (a DelayQueue of the Deduper's own times it out). When
 // Redis is slow or gone the check degrades to the in-flight map alone (counted in
 // `degraded`), and Redis is not asked again for `backoff`, so a dead Redis costs one

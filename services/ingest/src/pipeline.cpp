@@ -109,6 +109,12 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
   }
   in_flight_.fetch_add(static_cast<int64_t>(events.size()), std::memory_order_acq_rel);
   metrics_.in_flight.Increment(static_cast<double>(events.size()));
+  // The batch's slots in one allocation; each event's shared_ptr aliases the block.
+  struct Block {
+    explicit Block(size_t n) : slots(n) {}
+    std::vector<Slot> slots;
+  };
+  auto block = std::make_shared<Block>(events.size());
   auto slots = std::make_shared<std::vector<std::shared_ptr<Slot>>>();
   slots->reserve(events.size());
   std::vector<std::string> ids;
@@ -116,7 +122,7 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
   ids.reserve(events.size());
   waiters.reserve(events.size());
   for (size_t i = 0; i < events.size(); ++i) {
-    auto slot = std::make_shared<Slot>();
+    std::shared_ptr<Slot> slot(block, &block->slots[i]);
     slot->id = events[i]->event_id();
     slot->received = received[i];
     slot->sink = sink;
@@ -140,6 +146,9 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
   auto held = std::make_shared<Batch>(std::move(batch));
   deduper_.begin_async(std::move(ids), std::move(waiters),
                        [this, held, slots, checked = std::move(checked)](std::vector<Deduper::Seen> seen) {
+                         // One clock pair per batch: when each event was received, on the wall clock.
+                         const absl::Time wall_now = absl::Now();
+                         const Clock::time_point steady_now = Clock::now();
                          for (size_t i = 0; i < seen.size(); ++i) {
                            switch (seen[i]) {
                              case Deduper::Seen::kStored:
@@ -148,7 +157,8 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
                              case Deduper::Seen::kWaiting:
                                break;  // the waiter answers
                              case Deduper::Seen::kNew:
-                               produce(*held->events[i], (*slots)[i]);
+                               produce(*held->events[i], (*slots)[i],
+                                       wall_now - absl::FromChrono(steady_now - (*slots)[i]->received));
                                break;
                            }
                          }
@@ -156,11 +166,10 @@ void Pipeline::handle(Batch batch, std::shared_ptr<AckSink> sink, std::function<
                        });
 }
 
-void Pipeline::produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot) {
+void Pipeline::produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot, absl::Time received_wall) {
   static const std::vector<kafka::Header> kHeaders{{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"}};
   static const std::vector<kafka::Header> kBackfillHeaders{{std::string(kafka::kTypeHeader), "tierflow.v1.PosEvent"},
                                                            {std::string(kBackfillHeader), "1"}};
-  const auto received_wall = absl::Now() - absl::FromChrono(Clock::now() - slot->received);
   timeutil::to_proto(received_wall, event.mutable_received_time());
   try {
     std::string value;

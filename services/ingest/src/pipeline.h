@@ -100,7 +100,8 @@ class Pipeline {
   struct Slot;
 
  private:
-  void produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot);
+  // `received_wall`: when the event was received, on the wall clock (its received_time).
+  void produce(v1::PosEvent& event, const std::shared_ptr<Slot>& slot, absl::Time received_wall);
   void answer(Slot& slot, v1::AckStatus status, std::string reason, std::string_view kind);
 
   const Options options_;

@@ -54,7 +54,12 @@ IngestService::IngestService(const Config& cfg, kafka::Producer& producer, redis
 IngestService::~IngestService() { pipeline_.reset(); }
 
 grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* IngestService::StreamEvents(grpc::CallbackServerContext* ctx) {
-  return StreamCall::start(*pipeline_, grpcx::caller(*ctx), cfg_.stream_in_flight);
+  return StreamCall<SingleEvents>::start(*pipeline_, grpcx::caller(*ctx), cfg_.stream_in_flight);
+}
+
+grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch>* IngestService::StreamEventBatches(
+    grpc::CallbackServerContext* ctx) {
+  return StreamCall<EventBatches>::start(*pipeline_, grpcx::caller(*ctx), cfg_.stream_in_flight);
 }
 
 grpc::Status IngestService::SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,

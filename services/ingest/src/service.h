@@ -3,9 +3,9 @@
 // arriving while the first copy is in flight gets the first's outcome (DUPLICATE when it
 // was stored, RETRY when not). See deduper.h for the duplicate window.
 //
-// Threading: StreamEvents runs on gRPC's callback API (StreamCall, stream.h: no thread per
-// stream, one duplicate check in flight per stream, bounded in-flight events per stream
-// and per process). SubmitEvents and UpsertCustomers are sync handlers that block (at most
+// Threading: StreamEvents and StreamEventBatches run on gRPC's callback API (StreamCall,
+// stream.h: no thread per stream, one duplicate check in flight per stream, bounded
+// in-flight events per stream and per process). SubmitEvents and UpsertCustomers are sync handlers that block (at most
 // limits.ack_timeout_ms) until every event is answered. Delivery reports arrive on the
 // producer's thread. Every call shares the process's one redis::Mux. Every admitted event
 // is answered within limits.ack_timeout_ms (pipeline.h).
@@ -43,7 +43,8 @@ struct Config : config::ServiceConfig {
 
 Config load_config(const std::string& path);
 
-using IngestServiceBase = v1::PosIngest::WithCallbackMethod_StreamEvents<v1::PosIngest::Service>;
+using IngestServiceBase = v1::PosIngest::WithCallbackMethod_StreamEvents<
+    v1::PosIngest::WithCallbackMethod_StreamEventBatches<v1::PosIngest::Service>>;
 
 class IngestService final : public IngestServiceBase {
  public:
@@ -52,6 +53,8 @@ class IngestService final : public IngestServiceBase {
   ~IngestService() override;
 
   grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext* ctx) override;
+  grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch>* StreamEventBatches(
+      grpc::CallbackServerContext* ctx) override;
   grpc::Status SubmitEvents(grpc::ServerContext* ctx, const v1::SubmitEventsRequest* req,
                             v1::SubmitEventsResponse* resp) override;
   grpc::Status UpsertCustomers(grpc::ServerContext* ctx, const v1::UpsertCustomersRequest* req,

@@ -50,7 +50,7 @@ void LedgerHandler::tick() {
     last_expiry_ = now;
     count_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(now, options_.deferred_max_wait); }));
   }
-  relay_.relay();
+  relay_.pump();  // never waits for the broker: the loop keeps polling
 }
 
 void LedgerHandler::drain() {

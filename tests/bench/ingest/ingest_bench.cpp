@@ -1,7 +1,9 @@
-// ingest_bench: see CMakeLists.txt. Usage: ingest_bench [events] [streams] [window]
+// ingest_bench: see CMakeLists.txt.
+// Usage: ingest_bench [events] [streams] [window] [events per message (1: StreamEvents)]
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -66,7 +68,8 @@ class VectorSource : public pos_sim::EventSource {
   size_t next_ = 0;
 };
 
-// The baseline: the same service definition, every event acked ACCEPTED at once.
+// The baseline: the same service definition, every event acked ACCEPTED at once (a
+// batch's acks in one message).
 class BareService final : public v1::PosIngest::CallbackService {
   class Stream final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck> {
    public:
@@ -87,21 +90,57 @@ class BareService final : public v1::PosIngest::CallbackService {
     v1::PosEvent in_;
     v1::EventAck out_;
   };
+  class BatchStream final : public grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch> {
+   public:
+    BatchStream() { StartRead(&in_); }
+    void OnReadDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::OK);
+      out_.Clear();
+      for (const auto& e : in_.events()) {
+        auto* a = out_.add_acks();
+        a->set_event_id(e.event_id());
+        a->set_status(v1::ACK_STATUS_ACCEPTED);
+      }
+      StartWrite(&out_);
+    }
+    void OnWriteDone(bool ok) override {
+      if (!ok) return Finish(grpc::Status::CANCELLED);
+      StartRead(&in_);
+    }
+    void OnDone() override { delete this; }
+
+   private:
+    v1::PosEventBatch in_;
+    v1::EventAckBatch out_;
+  };
 
  public:
   grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext*) override {
     return new Stream();
   }
+  grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch>* StreamEventBatches(
+      grpc::CallbackServerContext*) override {
+    return new BatchStream();
+  }
 };
+
+// CPU seconds this process (client, server, producer) has used so far.
+double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
 
 struct RunResult {
   double events_per_s = 0;
+  double cpu_us_per_event = 0;  // this process's CPU (client and server) per event
   int64_t accepted = 0;
   int64_t other = 0;
 };
 
 // `streams` tills in parallel, each with pos-sim's stream_events and `window`.
-RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window) {
+RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window,
+                int per_message) {
   std::vector<std::unique_ptr<VectorSource>> sources;
   for (int s = 0; s < streams; ++s) {
     std::vector<v1::PosEvent> mine;
@@ -109,6 +148,7 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
     sources.push_back(std::make_unique<VectorSource>(std::move(mine)));
   }
   std::atomic<int64_t> accepted{0}, other{0};
+  const double cpu_before = cpu_seconds();
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int s = 0; s < streams; ++s) {
@@ -119,6 +159,7 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
       auto stub = v1::PosIngest::NewStub(channel);
       pos_sim::StreamOptions opts;
       opts.window = window;
+      opts.events_per_message = per_message;
       auto r = pos_sim::stream_events(*stub, *sources[s], opts, [](const pos_sim::StreamProgress&) {});
       if (!r.ok()) {
         fmt::print(stderr, "stream {}: {}\n", s, r.status().ToString());
@@ -131,7 +172,8 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
   }
   for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  return {double(accepted.load() + other.load()) / secs, accepted.load(), other.load()};
+  const double cpu_us = (cpu_seconds() - cpu_before) * 1e6 / double(std::max<int64_t>(1, events));
+  return {double(accepted.load() + other.load()) / secs, cpu_us, accepted.load(), other.load()};
 }
 
 // The p-quantile of a prometheus histogram (upper bound of the bucket it falls in).
@@ -153,6 +195,7 @@ int main(int argc, char** argv) {
   const int64_t events = argc > 1 ? std::atoll(argv[1]) : 400000;
   const int streams = argc > 2 ? std::atoi(argv[2]) : 4;
   const int window = argc > 3 ? std::atoi(argv[3]) : 2000;
+  const int per_message = argc > 4 ? std::atoi(argv[4]) : 1;
   test_support::TempDir dir("ingest-bench");
   test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 12, 3});
   test_support::RedisServer redis(dir.path().string());
@@ -164,7 +207,7 @@ int main(int argc, char** argv) {
   bb.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &bare_port);
   bb.RegisterService(&bare);
   auto bare_server = bb.BuildAndStart();
-  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window);
+  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window, per_message);
   bare_server->Shutdown();
 
   ingest::Config cfg;
@@ -186,15 +229,19 @@ int main(int argc, char** argv) {
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
     auto server = b.BuildAndStart();
-    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window);
+    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window, per_message);
     server->Shutdown();
   }
   const double p99 = quantile(registry, "tierflow_ingest_ack_seconds", 0.99);
   const double p50 = quantile(registry, "tierflow_ingest_ack_seconds", 0.50);
-  fmt::print("ingest bench: {} events, {} streams, window {} per stream, dedupe on (redis), devbroker (3 brokers)\n",
-             events, streams, window);
-  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s\n", base.events_per_s);
-  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  ratio {:.2f}\n", real.events_per_s,
+  fmt::print(
+      "ingest bench: {} events, {} streams, window {} per stream, {} events per message ({}), dedupe on (redis), "
+      "devbroker (3 brokers)\n",
+      events, streams, window, per_message, per_message > 1 ? "StreamEventBatches" : "StreamEvents");
+  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s  {:.1f} us CPU/event (this process)\n",
+             base.events_per_s, base.cpu_us_per_event);
+  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  {:.1f} us CPU/event  ratio {:.2f}\n",
+             real.events_per_s, real.cpu_us_per_event,
              base.events_per_s > 0 ? real.events_per_s / base.events_per_s : 0.0);
   fmt::print("  ingest receive-to-ack: p50 <= {:.1f} ms, p99 <= {:.1f} ms (histogram bucket bounds)\n", p50 * 1000,
              p99 * 1000);

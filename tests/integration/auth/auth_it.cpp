@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <thread>
 
 #include "common/grpc/auth.h"
@@ -256,14 +257,16 @@ TEST_P(AuthIt, RefusesWhatItMustAndLetsTheRightRoleIn) {
 INSTANTIATE_TEST_SUITE_P(EveryService, AuthIt, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.name; });
 
-// ingest: a pos token posts for its own stores only, on both event RPCs.
+// ingest: a pos token posts for its own stores only, on every event RPC; the batch
+// stream refuses no token and a wrong role like the others.
 TEST(AuthItIngest, PosTokensPostForTheirOwnStoresOnly) {
   Backends& b = Backends::get();
   test_support::TempDir dir("tierflow-auth-ingest-stores");
   TestTokens tokens(dir.path().string());
   const std::string pos = TestTokens::random_token();
+  const std::string crm = TestTokens::random_token();
   tokens.rewrite("tokens:\n  - name: till-1\n    role: pos\n    sha256: " + grpcx::sha256_hex(pos) +
-                 "\n    stores: [s-1]\n");
+                 "\n    stores: [s-1]\n  - name: crm-1\n    role: crm\n    sha256: " + grpcx::sha256_hex(crm) + "\n");
   test_support::ProcessOptions p;
   p.binary = TIERFLOW_BIN_INGEST;
   p.args = {"--config", std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/ingest.yaml"};
@@ -320,8 +323,51 @@ TEST(AuthItIngest, PosTokensPostForTheirOwnStoresOnly) {
   stream->WritesDone();
   EXPECT_TRUE(stream->Finish().ok());
 
+  // StreamEventBatches: the store check per event of a message.
+  {
+    grpc::ClientContext bc;
+    bc.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto batches = stub->StreamEventBatches(&bc);
+    v1::PosEventBatch batch;
+    *batch.add_events() = event("e-batch-other-" + run, "s-4");
+    *batch.add_events() = event("e-batch-own-" + run, "s-1");
+    ASSERT_TRUE(batches->Write(batch));
+    batches->WritesDone();
+    std::map<std::string, v1::EventAck> acks;
+    v1::EventAckBatch got;
+    while (batches->Read(&got)) {
+      for (const auto& a : got.acks()) acks[a.event_id()] = a;
+    }
+    EXPECT_TRUE(batches->Finish().ok());
+    ASSERT_EQ(acks.size(), 2u);
+    EXPECT_EQ(acks["e-batch-other-" + run].status(), v1::ACK_STATUS_REJECTED);
+    EXPECT_EQ(acks["e-batch-other-" + run].reason(), "store_id 's-4' is not a store of token 'till-1'");
+    EXPECT_EQ(acks["e-batch-own-" + run].status(), v1::ACK_STATUS_ACCEPTED) << acks["e-batch-own-" + run].reason();
+  }
+  // ...and lets in no one else.
+  auto batch_status = [&](const std::string& token) {
+    grpcx::ClientOptions co;
+    co.token = token;
+    auto s = v1::PosIngest::NewStub(grpcx::make_channel("127.0.0.1:" + std::to_string(ready.grpc_port()), co));
+    grpc::ClientContext bc;
+    bc.set_deadline(std::chrono::system_clock::now() + 10s);
+    auto batches = s->StreamEventBatches(&bc);
+    v1::PosEventBatch batch;
+    *batch.add_events() = event("e-batch-refused-" + run, "s-1");
+    batches->Write(batch);  // may fail once the refusal arrived; the status says why
+    batches->WritesDone();
+    v1::EventAckBatch got;
+    while (batches->Read(&got)) ADD_FAILURE() << "an ack on a refused call";
+    return batches->Finish();
+  };
+  EXPECT_EQ(batch_status("").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(batch_status("not-" + pos).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(batch_status(crm).error_code(), grpc::StatusCode::PERMISSION_DENIED);
+
   ingest.stop(20s);
-  EXPECT_EQ(test_support::read_file(dir.file("ingest.log")).find(pos), std::string::npos);
+  const std::string log = test_support::read_file(dir.file("ingest.log"));
+  EXPECT_EQ(log.find(pos), std::string::npos);
+  EXPECT_EQ(log.find(crm), std::string::npos);
 }
 
 // Without TLS a service refuses to listen beyond loopback, saying why.

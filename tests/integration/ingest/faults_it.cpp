@@ -11,6 +11,7 @@
 #include <prometheus/registry.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cctype>
 #include <chrono>
 #include <cstdio>
@@ -21,6 +22,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <type_traits>
 #include <vector>
 
 #include "common/kafka/kafka.h"
@@ -111,34 +113,66 @@ class IngestFaults : public ::testing::Test {
   }
 
   // One stream: writes `ids` (spaced by `gap`), runs `during` after the first third,
-  // reads every ack. Each answer's time is taken from its event's write.
+  // reads every ack. Each answer's time is taken from its event's write. With
+  // per_message_ > 1 over StreamEventBatches, that many events a message (a message's
+  // gap: its events' gaps).
   std::map<std::string, Answer> stream(const std::vector<std::string>& ids, const std::function<void()>& during = {},
                                        std::chrono::microseconds gap = std::chrono::microseconds(500)) {
+    return per_message_ > 1 ? stream_as<v1::PosEventBatch, v1::EventAckBatch>(ids, during, gap)
+                            : stream_as<v1::PosEvent, v1::EventAck>(ids, during, gap);
+  }
+  template <class In, class Out>
+  std::map<std::string, Answer> stream_as(const std::vector<std::string>& ids, const std::function<void()>& during,
+                                          std::chrono::microseconds gap) {
+    constexpr bool kBatches = std::is_same_v<In, v1::PosEventBatch>;
+    const size_t per_message = kBatches ? static_cast<size_t>(per_message_) : 1;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(120));
-    auto s = stub_->StreamEvents(&ctx);
+    std::unique_ptr<grpc::ClientReaderWriter<In, Out>> s;
+    if constexpr (kBatches) {
+      s = stub_->StreamEventBatches(&ctx);
+    } else {
+      s = stub_->StreamEvents(&ctx);
+    }
     std::mutex mu;
     std::map<std::string, Clock::time_point> sent;
     std::map<std::string, Answer> answers;
     std::thread reader([&] {
-      v1::EventAck ack;
-      while (s->Read(&ack)) {
+      Out message;
+      while (s->Read(&message)) {
         std::lock_guard lock(mu);
-        Answer& a = answers[ack.event_id()];
-        a.status = ack.status();
-        a.reason = ack.reason();
-        a.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent[ack.event_id()]);
+        auto take = [&](const v1::EventAck& ack) {
+          Answer& a = answers[ack.event_id()];
+          a.status = ack.status();
+          a.reason = ack.reason();
+          a.took = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - sent[ack.event_id()]);
+        };
+        if constexpr (kBatches) {
+          for (const auto& ack : message.acks()) take(ack);
+        } else {
+          take(message);
+        }
       }
     });
-    for (size_t i = 0; i < ids.size(); ++i) {
-      if (during && i == ids.size() / 3) during();
+    auto event = [&](const std::string& id) {
+      const auto it = overrides_ != nullptr ? overrides_->find(id) : decltype(overrides_->end()){};
+      return overrides_ != nullptr && it != overrides_->end() ? it->second : sale(id);
+    };
+    for (size_t i = 0; i < ids.size(); i += per_message) {
+      if (during && i <= ids.size() / 3 && ids.size() / 3 < i + per_message) during();
+      const size_t end = std::min(ids.size(), i + per_message);
       {
         std::lock_guard lock(mu);
-        sent[ids[i]] = Clock::now();
+        for (size_t k = i; k < end; ++k) sent[ids[k]] = Clock::now();
       }
-      const auto it = overrides_ != nullptr ? overrides_->find(ids[i]) : decltype(overrides_->end()){};
-      if (!s->Write(overrides_ != nullptr && it != overrides_->end() ? it->second : sale(ids[i]))) break;
-      std::this_thread::sleep_for(gap);
+      In message;
+      if constexpr (kBatches) {
+        for (size_t k = i; k < end; ++k) *message.add_events() = event(ids[k]);
+      } else {
+        message = event(ids[i]);
+      }
+      if (!s->Write(message)) break;
+      std::this_thread::sleep_for(gap * static_cast<int>(end - i));
     }
     s->WritesDone();
     reader.join();
@@ -213,12 +247,37 @@ class IngestFaults : public ::testing::Test {
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::PosIngest::Stub> stub_;
   const std::map<std::string, v1::PosEvent>* overrides_ = nullptr;  // events to send instead of sale(id)
+  int per_message_ = 1;  // > 1: StreamEventBatches with that many events a message
 };
 
 TEST_F(IngestFaults, EveryBrokerDown) {
   const auto all = ids("down", 1500);
   auto answers = stream(all, [&] { broker_command("down 1\ndown 2\ndown 3"); });
   broker_command("up 1\nup 2\nup 3");
+  check_and_heal(all, answers, true);
+}
+
+// StreamEventBatches under the same faults: the same bound, RETRY for what was not stored.
+TEST_F(IngestFaults, BatchesWhileEveryBrokerIsDown) {
+  per_message_ = 50;
+  const auto all = ids("bdown", 1500);
+  auto answers = stream(all, [&] { broker_command("down 1\ndown 2\ndown 3"); });
+  broker_command("up 1\nup 2\nup 3");
+  check_and_heal(all, answers, true);
+}
+
+TEST_F(IngestFaults, BatchesWhileTheBrokerProcessIsPausedAndRedisToo) {
+  per_message_ = 50;
+  const auto all = ids("bstop", 1500);
+  const pid_t broker = broker_.process().pid();
+  const pid_t redis = redis_pid(redis_.port());
+  ASSERT_GT(redis, 0);
+  auto answers = stream(all, [&] {
+    ::kill(redis, SIGSTOP);
+    ::kill(broker, SIGSTOP);
+  });
+  ::kill(broker, SIGCONT);
+  ::kill(redis, SIGCONT);
   check_and_heal(all, answers, true);
 }
 

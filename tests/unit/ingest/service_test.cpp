@@ -4,6 +4,7 @@
 // its outcome (DUPLICATE if stored, RETRY if not); a produce that throws is a RETRY and
 // frees the id; with Redis down the in-flight check still holds.
 #include "src/service.h"
+#include "src/stream.h"
 
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
@@ -11,6 +12,7 @@
 
 #include <chrono>
 #include <future>
+#include <map>
 #include <string>
 #include <thread>
 #include <vector>
@@ -251,6 +253,132 @@ TEST_F(IngestServiceTest, AStreamIsAnsweredWithinTheBoundWhenKafkaNeverConfirms)
   EXPECT_EQ(retry, 100);
   producer_.deliver();
   server->Shutdown();
+}
+
+// StreamEventBatches through an in-process server: write the messages, close, read
+// every ack (of any message) until the call ends.
+class BatchStream {
+ public:
+  explicit BatchStream(IngestService& service) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service);
+    server_ = builder.BuildAndStart();
+    stub_ = v1::PosIngest::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
+    stream_ = stub_->StreamEventBatches(&ctx_);
+  }
+  ~BatchStream() { server_->Shutdown(); }
+  bool write(const std::vector<v1::PosEvent>& events) {
+    v1::PosEventBatch batch;
+    for (const auto& e : events) *batch.add_events() = e;
+    return stream_->Write(batch);
+  }
+  // One message's acks (false at the end of the call).
+  bool read(std::vector<v1::EventAck>& into) {
+    v1::EventAckBatch batch;
+    if (!stream_->Read(&batch)) return false;
+    EXPECT_GT(batch.acks_size(), 0) << "an empty ack message";
+    into.insert(into.end(), batch.acks().begin(), batch.acks().end());
+    return true;
+  }
+  // Closes the writing side and reads what is left; the call must end OK.
+  std::vector<v1::EventAck> finish(std::vector<v1::EventAck> acks = {}) {
+    stream_->WritesDone();
+    while (read(acks)) {
+    }
+    const grpc::Status st = stream_->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return acks;
+  }
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::PosIngest::Stub> stub_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEventBatch, v1::EventAckBatch>> stream_;
+};
+
+std::map<std::string, std::vector<std::pair<v1::AckStatus, std::string>>> by_id(const std::vector<v1::EventAck>& acks) {
+  std::map<std::string, std::vector<std::pair<v1::AckStatus, std::string>>> out;
+  for (const auto& a : acks) out[a.event_id()].emplace_back(a.status(), a.reason());
+  return out;
+}
+
+TEST_F(IngestServiceTest, BatchStreamKeepsTheReasonsCopiesAndAcceptsOnlyAfterTheReport) {
+  BatchStream stream(service_);
+  v1::PosEvent no_customer = sale("e-3");
+  no_customer.clear_customer_id();
+  v1::PosEvent negative = sale("e-4");
+  negative.mutable_sale()->mutable_total()->set_minor_units(-5);
+  ASSERT_TRUE(stream.write({sale("e-1"), no_customer, sale("e-2")}));
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 2; }));
+  // The copy in a later message waits for the first copy's report.
+  ASSERT_TRUE(stream.write({sale("e-1"), negative}));
+  ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
+  // Only the rejections are answered before Kafka confirmed anything.
+  std::vector<v1::EventAck> acks;
+  while (acks.size() < 2) ASSERT_TRUE(stream.read(acks));
+  for (const auto& a : acks) EXPECT_EQ(a.status(), v1::ACK_STATUS_REJECTED) << a.event_id();
+  producer_.deliver();
+  const auto got = by_id(stream.finish(std::move(acks)));
+  using Answers = std::vector<std::pair<v1::AckStatus, std::string>>;
+  EXPECT_EQ(got.at("e-1"),
+            (Answers{{v1::ACK_STATUS_DUPLICATE, "event already stored"}, {v1::ACK_STATUS_ACCEPTED, ""}}));
+  EXPECT_EQ(got.at("e-2"), (Answers{{v1::ACK_STATUS_ACCEPTED, ""}}));
+  EXPECT_EQ(got.at("e-3"), (Answers{{v1::ACK_STATUS_REJECTED, "customer_id is missing"}}));
+  EXPECT_EQ(got.at("e-4"), (Answers{{v1::ACK_STATUS_REJECTED, "sale.total is negative (-5)"}}));
+  EXPECT_EQ(got.size(), 4u);
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), 2u);  // e-1 once, e-2
+  EXPECT_EQ(service_.pipeline().in_flight(), 0);
+}
+
+TEST_F(IngestServiceTest, ABatchStreamIsAnsweredRetryWithinTheBoundWhenKafkaNeverConfirms) {
+  BatchStream stream(service_);
+  for (int m = 0; m < 4; ++m) {
+    std::vector<v1::PosEvent> events;
+    for (int i = 0; i < 25; ++i) events.push_back(sale("e-" + std::to_string(m * 25 + i)));
+    ASSERT_TRUE(stream.write(events));
+  }
+  const auto acks = stream.finish();
+  ASSERT_EQ(acks.size(), 100u);
+  for (const auto& a : acks) {
+    EXPECT_EQ(a.status(), v1::ACK_STATUS_RETRY) << a.event_id();
+    EXPECT_EQ(a.reason(), "not confirmed by Kafka within 500 ms; send it again");
+  }
+  EXPECT_EQ(by_id(acks).size(), 100u);
+  EXPECT_EQ(service_.pipeline().in_flight(), 0);
+  producer_.deliver();
+}
+
+TEST_F(ImmediateDelivery, ABatchStreamAnswersAFailedWriteRetryAndFreesTheId) {
+  producer_.throw_on_produce(1);
+  BatchStream stream(service_);
+  ASSERT_TRUE(stream.write({sale("e-1")}));
+  std::vector<v1::EventAck> acks;
+  ASSERT_TRUE(stream.read(acks));
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_EQ(acks[0].status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(acks[0].reason(), "not stored: fake producer: local queue full");
+  ASSERT_TRUE(stream.write({sale("e-1")}));  // the till's resend
+  const auto rest = stream.finish();
+  ASSERT_EQ(rest.size(), 1u);
+  EXPECT_EQ(rest[0].status(), v1::ACK_STATUS_ACCEPTED);
+}
+
+TEST_F(ImmediateDelivery, EventsBeyondAMessagesLimitAreRejectedTheRestGoOn) {
+  BatchStream stream(service_);
+  std::vector<v1::PosEvent> events;
+  for (int i = 0; i <= kMaxEventsPerMessage; ++i) events.push_back(sale("e-" + std::to_string(i)));
+  ASSERT_TRUE(stream.write(events));
+  const auto got = by_id(stream.finish());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kMaxEventsPerMessage) + 1);
+  for (int i = 0; i < kMaxEventsPerMessage; ++i) {
+    EXPECT_EQ(got.at("e-" + std::to_string(i)).at(0).first, v1::ACK_STATUS_ACCEPTED) << i;
+  }
+  const auto& last = got.at("e-" + std::to_string(kMaxEventsPerMessage)).at(0);
+  EXPECT_EQ(last.first, v1::ACK_STATUS_REJECTED);
+  EXPECT_EQ(last.second, "the message has more than 1000 events; send the rest in another message");
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), static_cast<size_t>(kMaxEventsPerMessage));
 }
 
 TEST_F(ImmediateDelivery, ABackfillCallersEventsAreMarkedAndATillCannotMarkItsOwn) {

@@ -411,6 +411,64 @@ TEST_F(LedgerServiceTest, LateDeliveryReportsAfterATimedOutRoundAreHarmless) {
   EXPECT_EQ(outbox_rows(), 2u);  // not acknowledged: the next call publishes them again
 }
 
+// The loop's tick pumps the relay: it queues a round and returns without waiting for the
+// broker, the loop goes on posting, and a later tick acknowledges the round once its
+// reports are in and queues what was committed meanwhile.
+TEST_F(LedgerServiceTest, TickQueuesTheOutboxWithoutWaitingForTheBroker) {
+  testing::FakeProducer manual(testing::FakeProducer::Mode::manual);
+  open(manual, {.rows_per_round = 5000, .delivery_timeout = 1h});
+  apply({{"c-1", sale("s-1", "c-1", day(0), 100)}, {"c-2", sale("s-2", "c-2", day(0), 200)}});
+  handler_->tick();  // would block for an hour if it waited
+  EXPECT_TRUE(relay_->in_flight());
+  EXPECT_EQ(manual.in_flight(), 2);
+  apply({{"c-3", sale("s-3", "c-3", day(0), 300)}});  // posting goes on meanwhile
+  handler_->tick();
+  EXPECT_EQ(manual.in_flight(), 2);  // one round at a time: c-3 waits for it
+  EXPECT_EQ(outbox_rows(), 3u);
+
+  EXPECT_EQ(manual.deliver(), 2u);
+  EXPECT_EQ(relay_->pump(), 2u);  // acknowledges c-1 and c-2, queues c-3
+  EXPECT_EQ(outbox_rows(), 1u);
+  EXPECT_EQ(manual.in_flight(), 1);
+  EXPECT_EQ(manual.deliver(), 1u);
+  EXPECT_EQ(relay_->pump(), 1u);
+  EXPECT_FALSE(relay_->in_flight());
+  EXPECT_EQ(outbox_rows(), 0u);
+  std::vector<std::string> keys;
+  for (const auto& s : manual.stored(kAccounts)) keys.push_back(s.key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"c-1", "c-2", "c-3"}));
+}
+
+// A pumped round whose reports do not come within delivery_timeout is finished
+// unacknowledged, and the next pump produces its rows again; the late reports of the
+// finished round acknowledge nothing.
+TEST_F(LedgerServiceTest, PumpedRoundPastItsTimeoutIsRetriedByTheNextPump) {
+  testing::FakeProducer manual(testing::FakeProducer::Mode::manual);
+  open(manual, {.rows_per_round = 5000, .delivery_timeout = 0ms});
+  apply({{"c-1", sale("s-1", "c-1", day(0), 100)}});
+  EXPECT_EQ(relay_->pump(), 0u);  // queued, and already past its deadline
+  EXPECT_FALSE(relay_->in_flight());
+  EXPECT_EQ(manual.in_flight(), 1);
+  EXPECT_EQ(relay_->pump(), 0u);
+  EXPECT_EQ(manual.in_flight(), 2);  // produced again
+  EXPECT_EQ(manual.deliver(), 2u);
+  EXPECT_EQ(outbox_rows(), 1u);
+}
+
+// drain() (shutdown, revocation) waits for a round a tick left in flight.
+TEST_F(LedgerServiceTest, DrainFinishesARoundTheTickLeftInFlight) {
+  testing::FakeProducer manual(testing::FakeProducer::Mode::manual);
+  open(manual, {.rows_per_round = 5000, .delivery_timeout = 1h});
+  apply({{"c-1", sale("s-1", "c-1", day(0), 100)}});
+  handler_->tick();
+  ASSERT_EQ(manual.in_flight(), 1);
+  std::thread broker([&] { manual.deliver(); });  // before or while drain() waits
+  handler_->drain();
+  broker.join();
+  EXPECT_FALSE(relay_->in_flight());
+  EXPECT_EQ(outbox_rows(), 0u);
+}
+
 // on_revoked() returns only once the batch the writer thread is still committing is
 // committed: the next owner of the partition reads offsets that include it.
 TEST_F(LedgerServiceTest, OnRevokedCommitsTheInFlightPipelinedBatch) {

@@ -1,6 +1,7 @@
 #include "sender.h"
 
 #include <gtest/gtest.h>
+#include <algorithm>
 
 #include <map>
 #include <mutex>
@@ -77,30 +78,49 @@ TEST(Summary, JsonHasTheAgreedKeys) {
 }
 
 // An in-process PosIngest: DUPLICATE for ids seen before, REJECTED for customer "bad",
-// RETRY the first time for ids ending in '7', ACCEPTED otherwise.
+// RETRY the first time for ids ending in '7', ACCEPTED otherwise; on both event streams
+// (StreamEventBatches: one ack message per event message).
 class FakeIngest final : public v1::PosIngest::Service {
  public:
   grpc::Status StreamEvents(grpc::ServerContext*,
                             grpc::ServerReaderWriter<v1::EventAck, v1::PosEvent>* stream) override {
     v1::PosEvent e;
     while (stream->Read(&e)) {
-      v1::EventAck a;
-      a.set_event_id(e.event_id());
-      std::lock_guard<std::mutex> lock(mu_);
-      ++received_;
-      if (e.customer_id() == "bad") {
-        a.set_status(v1::ACK_STATUS_REJECTED);
-        a.set_reason("customer_id 'bad' is not allowed");
-      } else if (e.event_id().back() == '7' && retried_.insert(e.event_id()).second) {
-        a.set_status(v1::ACK_STATUS_RETRY);
-      } else if (!seen_.insert(e.event_id()).second) {
-        a.set_status(v1::ACK_STATUS_DUPLICATE);
-      } else {
-        a.set_status(v1::ACK_STATUS_ACCEPTED);
-      }
-      if (!stream->Write(a)) break;
+      if (!stream->Write(answer(e))) break;
     }
     return grpc::Status::OK;
+  }
+  grpc::Status StreamEventBatches(grpc::ServerContext*,
+                                  grpc::ServerReaderWriter<v1::EventAckBatch, v1::PosEventBatch>* stream) override {
+    v1::PosEventBatch batch;
+    while (stream->Read(&batch)) {
+      v1::EventAckBatch acks;
+      for (const auto& e : batch.events()) *acks.add_acks() = answer(e);
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++batches_;
+        max_per_message_ = std::max(max_per_message_, batch.events_size());
+      }
+      if (!stream->Write(acks)) break;
+    }
+    return grpc::Status::OK;
+  }
+  v1::EventAck answer(const v1::PosEvent& e) {
+    v1::EventAck a;
+    a.set_event_id(e.event_id());
+    std::lock_guard<std::mutex> lock(mu_);
+    ++received_;
+    if (e.customer_id() == "bad") {
+      a.set_status(v1::ACK_STATUS_REJECTED);
+      a.set_reason("customer_id 'bad' is not allowed");
+    } else if (e.event_id().back() == '7' && retried_.insert(e.event_id()).second) {
+      a.set_status(v1::ACK_STATUS_RETRY);
+    } else if (!seen_.insert(e.event_id()).second) {
+      a.set_status(v1::ACK_STATUS_DUPLICATE);
+    } else {
+      a.set_status(v1::ACK_STATUS_ACCEPTED);
+    }
+    return a;
   }
   grpc::Status UpsertCustomers(grpc::ServerContext*, const v1::UpsertCustomersRequest* req,
                                v1::UpsertCustomersResponse* resp) override {
@@ -116,11 +136,21 @@ class FakeIngest final : public v1::PosIngest::Service {
     std::lock_guard<std::mutex> lock(mu_);
     return received_;
   }
+  std::int64_t batches() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return batches_;
+  }
+  int max_per_message() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return max_per_message_;
+  }
 
  private:
   std::mutex mu_;
   std::set<std::string> seen_, retried_;
   std::int64_t received_ = 0;
+  std::int64_t batches_ = 0;
+  int max_per_message_ = 0;
 };
 
 class VectorSource : public EventSource {
@@ -179,6 +209,40 @@ TEST_F(SenderTest, StreamsWithWindowRetriesAndDuplicates) {
   ASSERT_FALSE(result->rejections.empty());
   EXPECT_EQ(result->rejections.front().second, "customer_id 'bad' is not allowed");
   EXPECT_GE(progress_calls, 1);
+}
+
+// The same workload and counts in batches of at most 8 events (window 16).
+TEST_F(SenderTest, StreamsBatchesWithTheSameCounts) {
+  std::vector<v1::PosEvent> events;
+  for (int i = 1; i <= 500; ++i) {
+    auto e = event(fmt::format("e-1-{}", i));
+    if (i % 100 == 0) e.set_customer_id("bad");
+    events.push_back(e);
+  }
+  VectorSource source(events);
+  StreamOptions opts;
+  opts.window = 16;
+  opts.duplicates_every = 50;
+  opts.events_per_message = 8;
+  opts.retry_backoff = std::chrono::milliseconds(1);
+  int progress_calls = 0;
+  auto result = stream_events(*stub_, source, opts, [&](const StreamProgress&) { ++progress_calls; });
+  ASSERT_TRUE(result.ok()) << result.status();
+  const AckCounts& c = result->counts;
+  EXPECT_EQ(c.sent, 510);        // 500 + every 50th twice
+  EXPECT_EQ(c.resent, 50);       // ids ending in 7 retried once
+  EXPECT_EQ(c.rejected, 5 + 5);  // every 100th, and its duplicate copy
+  EXPECT_EQ(c.duplicate, 5);     // copies of the 50th, 150th, ... (the others were rejected)
+  EXPECT_EQ(c.accepted, 495);
+  EXPECT_EQ(c.retry_failed, 0);
+  EXPECT_EQ(c.accepted + c.duplicate + c.rejected, c.sent);
+  EXPECT_EQ(fake_.received(), 560);
+  ASSERT_FALSE(result->rejections.empty());
+  EXPECT_EQ(result->rejections.front().second, "customer_id 'bad' is not allowed");
+  EXPECT_GE(progress_calls, 1);
+  EXPECT_GT(fake_.batches(), 0);
+  EXPECT_LE(fake_.max_per_message(), 8);
+  EXPECT_GT(fake_.max_per_message(), 1);
 }
 
 TEST_F(SenderTest, EmptySourceFinishes) {

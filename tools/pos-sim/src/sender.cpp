@@ -2,6 +2,7 @@
 
 #include <absl/base/thread_annotations.h>
 
+#include <algorithm>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -17,7 +18,7 @@ using Clock = std::chrono::steady_clock;
 
 void AckTracker::on_sent(const v1::PosEvent& event) {
   Entry& e = entries_[event.event_id()];
-  if (e.expected == 0 && e.retries == 0) e.event = event;
+  if (e.expected == 0 && e.retries == 0) event.SerializeToString(&e.event);
   ++e.expected;
   ++outstanding_;
   ++counts_.sent;
@@ -40,7 +41,7 @@ const v1::PosEvent* AckTracker::on_ack(const v1::EventAck& ack) {
     case v1::ACK_STATUS_RETRY:
       if (e.retries < max_retries_) {
         ++e.retries;
-        resend_ = e.event;  // the copy stays outstanding: its next ack settles it
+        resend_.ParseFromString(e.event);  // the copy stays outstanding: its next ack settles it
         return &resend_;
       }
       ++counts_.retry_failed;
@@ -60,10 +61,52 @@ const v1::PosEvent* AckTracker::on_ack(const v1::EventAck& ack) {
   return nullptr;
 }
 
-absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, EventSource& source,
-                                           const StreamOptions& options, const ProgressFn& progress) {
-  grpc::ClientContext ctx;
-  auto stream = stub.StreamEvents(&ctx);
+namespace {
+
+// The two RPCs' messages: one event (ack) per message, or batches of them.
+void write_events(grpc::ClientReaderWriterInterface<v1::PosEvent, v1::EventAck>& stream,
+                  std::vector<v1::PosEvent>& events, int /*per_message*/, bool* failed) {
+  for (size_t i = 0; i < events.size(); ++i) {
+    grpc::WriteOptions options;
+    if (i + 1 < events.size()) options.set_buffer_hint();  // more follow at once
+    if (!stream.Write(events[i], options)) {
+      *failed = true;
+      return;
+    }
+  }
+}
+// At most `per_message` a message (deliberate duplicates may take a batch beyond it).
+void write_events(grpc::ClientReaderWriterInterface<v1::PosEventBatch, v1::EventAckBatch>& stream,
+                  std::vector<v1::PosEvent>& events, int per_message, bool* failed) {
+  for (size_t from = 0; from < events.size(); from += static_cast<size_t>(per_message)) {
+    const size_t to = std::min(events.size(), from + static_cast<size_t>(per_message));
+    v1::PosEventBatch batch;
+    batch.mutable_events()->Reserve(static_cast<int>(to - from));
+    for (size_t i = from; i < to; ++i) *batch.add_events() = std::move(events[i]);
+    grpc::WriteOptions options;
+    if (to < events.size()) options.set_buffer_hint();  // more follow at once
+    if (!stream.Write(batch, options)) {
+      *failed = true;
+      return;
+    }
+  }
+}
+// Calls `on_ack` for each ack of a message read.
+template <class F>
+void each_ack(const v1::EventAck& ack, const F& on_ack) {
+  on_ack(ack);
+}
+template <class F>
+void each_ack(const v1::EventAckBatch& batch, const F& on_ack) {
+  for (const auto& ack : batch.acks()) on_ack(ack);
+}
+
+template <class In, class Out>
+absl::StatusOr<StreamResult> run_stream(grpc::ClientContext& ctx,
+                                        grpc::ClientReaderWriterInterface<In, Out>& stream_ref, EventSource& source,
+                                        const StreamOptions& options, const ProgressFn& progress) {
+  auto* stream = &stream_ref;
+  const int per_message = std::max(1, options.events_per_message);
 
   struct Resend {
     Clock::time_point due;
@@ -81,13 +124,15 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
   } shared(options.max_retries);
 
   std::thread reader([&] {
-    v1::EventAck ack;
-    while (stream->Read(&ack)) {
+    Out buf;
+    while (stream->Read(&buf)) {
       std::lock_guard<std::mutex> lock(shared.mu);
       shared.last_ack = Clock::now();
-      if (const v1::PosEvent* again = shared.tracker.on_ack(ack)) {
-        shared.resends.push_back({Clock::now() + options.retry_backoff, *again});
-      }
+      each_ack(buf, [&](const v1::EventAck& ack) {
+        if (const v1::PosEvent* again = shared.tracker.on_ack(ack)) {
+          shared.resends.push_back({Clock::now() + options.retry_backoff, *again});
+        }
+      });
       shared.cv.notify_all();
     }
     std::lock_guard<std::mutex> lock(shared.mu);
@@ -129,38 +174,48 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
       });
       if (shared.read_done) break;
       const auto now = Clock::now();
-      if (!shared.resends.empty() && shared.resends.front().due <= now) {
+      // Due resends first, then new events while the window has room: up to
+      // `per_message` events for one message.
+      while (!shared.resends.empty() && shared.resends.front().due <= now &&
+             static_cast<int>(to_write.size()) < per_message) {
         to_write.push_back(std::move(shared.resends.front().event));
         shared.resends.pop_front();
         shared.tracker.on_resent();
-      } else if (!source_done && shared.tracker.outstanding() < options.window) {
+      }
+      const std::int64_t room = std::min<std::int64_t>(options.window - shared.tracker.outstanding(),
+                                                       per_message - static_cast<std::int64_t>(to_write.size()));
+      if (!source_done && room > 0) {
+        // The source is read without the lock (the reader goes on meanwhile).
         lock.unlock();
-        const bool got = source.next(&event);
-        lock.lock();
-        if (!got) {
-          source_done = true;
-        } else {
-          ++originals;
-          shared.tracker.on_sent(event);
-          to_write.push_back(event);
-          if (options.duplicates_every > 0 && originals % options.duplicates_every == 0) {
-            shared.tracker.on_sent(event);
-            to_write.push_back(event);
+        std::vector<v1::PosEvent> fresh;
+        fresh.reserve(static_cast<size_t>(room));
+        while (static_cast<std::int64_t>(fresh.size()) < room) {
+          if (!source.next(&event)) {
+            source_done = true;
+            break;
           }
+          fresh.push_back(std::move(event));
+          event.Clear();
         }
-      } else if (source_done && shared.tracker.outstanding() == 0) {
+        lock.lock();
+        for (auto& e : fresh) {
+          ++originals;
+          shared.tracker.on_sent(e);
+          if (options.duplicates_every > 0 && originals % options.duplicates_every == 0) {
+            shared.tracker.on_sent(e);
+            to_write.push_back(e);
+          }
+          to_write.push_back(std::move(e));
+        }
+      } else if (to_write.empty() && source_done && shared.tracker.outstanding() == 0) {
         break;
-      } else if (shared.tracker.outstanding() > 0 && now - shared.last_ack > options.stall_timeout) {
+      } else if (to_write.empty() && shared.tracker.outstanding() > 0 &&
+                 now - shared.last_ack > options.stall_timeout) {
         stalled = true;
         break;
       }
     }
-    for (const auto& e : to_write) {
-      if (!stream->Write(e)) {
-        write_failed = true;
-        break;
-      }
-    }
+    write_events(*stream, to_write, per_message, &write_failed);
     if (write_failed) break;
     report(false);
   }
@@ -179,20 +234,31 @@ absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, E
   result.rejections = shared.tracker.rejections();
   const std::int64_t missing = shared.tracker.outstanding();
   if (stalled) {
-    return absl::DeadlineExceededError(fmt::format(
-        "no ack for {} ms with {} events outstanding", options.stall_timeout.count(), missing));
+    return absl::DeadlineExceededError(
+        fmt::format("no ack for {} ms with {} events outstanding", options.stall_timeout.count(), missing));
   }
   if (missing > 0 || !source_done || write_failed) {
-    return absl::UnavailableError(fmt::format(
-        "event stream ended early ({}: {}), {} events unacknowledged",
-        static_cast<int>(status.error_code()), status.error_message(), missing));
+    return absl::UnavailableError(fmt::format("event stream ended early ({}: {}), {} events unacknowledged",
+                                              static_cast<int>(status.error_code()), status.error_message(), missing));
   }
   if (!status.ok()) {
-    return absl::UnavailableError(
-        fmt::format("event stream finished with {}: {}", static_cast<int>(status.error_code()),
-                    status.error_message()));
+    return absl::UnavailableError(fmt::format("event stream finished with {}: {}",
+                                              static_cast<int>(status.error_code()), status.error_message()));
   }
   return result;
+}
+
+}  // namespace
+
+absl::StatusOr<StreamResult> stream_events(v1::PosIngest::StubInterface& stub, EventSource& source,
+                                           const StreamOptions& options, const ProgressFn& progress) {
+  grpc::ClientContext ctx;
+  if (options.events_per_message > 1) {
+    auto stream = stub.StreamEventBatches(&ctx);
+    return run_stream(ctx, *stream, source, options, progress);
+  }
+  auto stream = stub.StreamEvents(&ctx);
+  return run_stream(ctx, *stream, source, options, progress);
 }
 
 absl::Status upsert_customers(v1::PosIngest::StubInterface& stub,

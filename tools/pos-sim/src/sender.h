@@ -49,7 +49,7 @@ class AckTracker {
 
  private:
   struct Entry {
-    tierflow::v1::PosEvent event;
+    std::string event;  // serialized, for a resend: one allocation instead of a message's many
     int expected = 0;
     int retries = 0;
   };
@@ -71,6 +71,9 @@ class EventSource {
 
 struct StreamOptions {
   int window = 1000;            // most events written and not yet acked
+  // > 1: StreamEventBatches with up to this many events per message (acks come batched
+  // too); 1: StreamEvents, one event per message. Ingest takes at most 1,000 per message.
+  int events_per_message = 1;
   int max_retries = 3;          // resends of an event answered RETRY
   int duplicates_every = 0;     // > 0: write every K-th event twice (shows dedupe)
   std::chrono::milliseconds retry_backoff{100};      // times the attempt number
@@ -90,7 +93,8 @@ struct StreamResult {
   std::vector<std::pair<std::string, std::string>> rejections;
 };
 
-// Streams every event of `source` over PosIngest.StreamEvents and waits for all acks.
+// Streams every event of `source` over PosIngest.StreamEvents (or StreamEventBatches, see
+// StreamOptions::events_per_message) and waits for all acks.
 // Blocks; uses one extra thread to read acks. `progress` is called from the calling
 // thread about every 200 ms and once at the end. Fails (UNAVAILABLE, DEADLINE_EXCEEDED
 // for a stall, or the stream's status) when the stream ends with acks still missing.
