@@ -1,8 +1,10 @@
 // bench.e2e: sales from tills to tiers in Redis, through the whole stack as processes
 // (see CMakeLists.txt for what it prints and why the workload is shaped as it is).
 //
-// Usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [partitions] [probes_per_s]
-//                  [tills_rate] (events/s the tills send at in the e2e run; 0: as fast as acked)
+// Usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [events_per_message]
+//                  [partitions] [probes_per_s] [tills_rate]
+// events_per_message: 1 is StreamEvents, more StreamEventBatches (pos-sim's default 100);
+// tills_rate: events/s the tills send at in the e2e run, 0 as fast as ingest acks.
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 
@@ -56,7 +58,9 @@ struct Workload {
   int64_t customers = 0;
   int64_t sales_per_customer = 0;
   int streams = 0;
-  double rate = 0;  // events/s over all streams; 0: as fast as ingest acks (window-bound)
+  int window = 0;              // unacked events per stream
+  int events_per_message = 0;  // 1: StreamEvents; more: StreamEventBatches
+  double rate = 0;             // events/s over all streams; 0: as fast as ingest acks (window-bound)
   int64_t events() const { return customers * sales_per_customer; }
   // Event i is round i / customers of customer i % customers, i milliseconds after kLoadStart.
   static absl::Time time_of(int64_t i) { return kLoadStart + absl::Milliseconds(i); }
@@ -291,9 +295,9 @@ struct Drive {
   std::vector<std::string> errors;
 };
 
-// The load over `w.streams` StreamEvents streams on one channel (as pos-sim does), with
-// pos-sim's stream_events and `window` unacked events per stream.
-Drive drive(const std::shared_ptr<grpc::Channel>& channel, const Workload& w, const std::string& run, int window) {
+// The load over `w.streams` streams on one channel (as pos-sim does), with pos-sim's
+// stream_events.
+Drive drive(const std::shared_ptr<grpc::Channel>& channel, const Workload& w, const std::string& run) {
   auto stub = v1::PosIngest::NewStub(channel);
   std::vector<std::unique_ptr<LoadSource>> sources;
   for (int s = 0; s < w.streams; ++s) sources.push_back(std::make_unique<LoadSource>(w, run, s));
@@ -305,7 +309,8 @@ Drive drive(const std::shared_ptr<grpc::Channel>& channel, const Workload& w, co
   for (int s = 0; s < w.streams; ++s) {
     threads.emplace_back([&, s] {
       pos_sim::StreamOptions opts;
-      opts.window = window;
+      opts.window = w.window;
+      opts.events_per_message = w.events_per_message;
       auto r = pos_sim::stream_events(*stub, *sources[s], opts, {});
       if (!r.ok()) {
         std::lock_guard lock(mu);
@@ -450,20 +455,23 @@ int main(int argc, char** argv) {
   w.customers = argc > 1 ? std::atoll(argv[1]) : 1000000;
   w.sales_per_customer = argc > 2 ? std::atoll(argv[2]) : 1;
   w.streams = argc > 3 ? std::atoi(argv[3]) : 4;
-  const int window = argc > 4 ? std::atoi(argv[4]) : 2000;
-  const int partitions = argc > 5 ? std::atoi(argv[5]) : 96;
-  const double probes_per_s = argc > 6 ? std::atof(argv[6]) : 20;
-  w.rate = argc > 7 ? std::atof(argv[7]) : 0;
-  if (w.customers <= 0 || w.sales_per_customer <= 0 || w.streams <= 0 || w.events() > kMaxLoadEvents) {
+  w.window = argc > 4 ? std::atoi(argv[4]) : 2000;
+  w.events_per_message = argc > 5 ? std::atoi(argv[5]) : 100;
+  const int partitions = argc > 6 ? std::atoi(argv[6]) : 96;
+  const double probes_per_s = argc > 7 ? std::atof(argv[7]) : 20;
+  w.rate = argc > 8 ? std::atof(argv[8]) : 0;
+  if (w.customers <= 0 || w.sales_per_customer <= 0 || w.streams <= 0 || w.window <= 0 || w.events_per_message <= 0 ||
+      partitions <= 0 || probes_per_s <= 0 || w.events() > kMaxLoadEvents) {
     fmt::print(stderr,
-               "usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [partitions] "
-               "[probes_per_s] [tills_rate] (at most {} events)\n",
+               "usage: e2e_bench [customers] [sales_per_customer] [streams] [window] [events_per_message] "
+               "[partitions] [probes_per_s] [tills_rate] (at most {} events)\n",
                kMaxLoadEvents);
     return 2;
   }
   fmt::print(
-      "e2e bench: {} customers x {} sales = {} events, {} streams, window {}, {} partitions, tills {}; load {}\n",
-      w.customers, w.sales_per_customer, w.events(), w.streams, window, partitions,
+      "e2e bench: {} customers x {} sales = {} events, {} streams, window {}, {} events per message, {} partitions, "
+      "tills {}; load {}\n",
+      w.customers, w.sales_per_customer, w.events(), w.streams, w.window, w.events_per_message, partitions,
       w.rate > 0 ? fmt::format("at {:.0f} events/s", w.rate) : std::string("as fast as acked"),
       e2e_bench::load_average());
   std::fflush(stdout);
@@ -476,7 +484,7 @@ int main(int argc, char** argv) {
       stack.start_ingest();
       Workload unpaced = w;  // ingest's own rate
       unpaced.rate = 0;
-      base = drive(stack.tokens().channel(stack.ingest().grpc_target(), "pos"), unpaced, "base", window);
+      base = drive(stack.tokens().channel(stack.ingest().grpc_target(), "pos"), unpaced, "base");
     }
     if (!base.ok(w.events())) {
       fmt::print(stderr, "FAILED: ingest-only run: {} of {}: {}\n", base.describe(), w.events(),
@@ -498,7 +506,7 @@ int main(int argc, char** argv) {
     const auto channel = stack.tokens().channel(stack.ingest().grpc_target(), "pos");
     auto under_load = std::make_unique<ProbePhase>(channel, stack.redis().config(), "load", probes_per_s, kProbeStart);
     const auto started = Clock::now();
-    const Drive load = drive(channel, w, "e2e", window);
+    const Drive load = drive(channel, w, "e2e");
     const auto acked = Clock::now();
     under_load->stop_sending();
     if (!load.ok(w.events())) {
