@@ -153,6 +153,18 @@ class FakeSource final : public kafka::RecordSource {
     return out;
   }
 
+  // The log's end is known at once (as if every fetch were answered): a partition is caught
+  // up once everything pushed to it has been polled.
+  std::vector<kafka::PartitionPosition> positions() const override {
+    std::vector<kafka::PartitionPosition> out;
+    for (const auto& [key, position] : state_->positions) {
+      auto log = state_->logs.find(key);
+      const int64_t end = log == state_->logs.end() ? 0 : static_cast<int64_t>(log->second.records.size());
+      out.push_back({key.first, key.second, position, end});
+    }
+    return out;
+  }
+
   void close(std::chrono::milliseconds) override {
     if (closed_) return;
     closed_ = true;

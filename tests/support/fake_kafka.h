@@ -77,7 +77,9 @@ class FakeProducer final : public kafka::Producer {
 };
 
 // Drives a kafka::ConsumerLoop over in-memory partitions. Single-threaded: call from the
-// test's thread. A rebalance asked for with assign()/revoke() happens inside the next
+// test's thread. The source's positions() report each assigned partition's next offset and
+// its log's end (everything pushed so far), so a partition is caught up once all of it was
+// polled. A rebalance asked for with assign()/revoke() happens inside the next
 // step(), as librdkafka's does inside poll().
 class LoopDriver {
  public:

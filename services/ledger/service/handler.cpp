@@ -27,12 +27,24 @@ void LedgerHandler::on_revoked(const std::vector<kafka::TopicPartition>&) {
   });
 }
 
+void LedgerHandler::on_positions(std::span<const kafka::PartitionPosition> positions) {
+  positions_.assign(positions.begin(), positions.end());
+}
+
+std::vector<OwnedPartition> LedgerHandler::owned() const {
+  std::vector<OwnedPartition> out;
+  out.reserve(positions_.size());
+  for (const auto& p : positions_) out.push_back({p.topic, p.partition, p.next_offset, p.caught_up()});
+  return out;
+}
+
 void LedgerHandler::handle(std::span<const kafka::Record> records, kafka::DeadLetters&) {
   std::vector<ConsumedRecord> batch;
   batch.reserve(records.size());
   for (const auto& r : records) batch.push_back({r.topic(), r.partition(), r.offset(), r.key(), r.value()});
   const auto started = std::chrono::steady_clock::now();
-  ApplyResult result = ledger_.with([&](Ledger& l) { return l.apply(batch); });
+  const std::vector<OwnedPartition> owned_now = owned();
+  ApplyResult result = ledger_.with([&](Ledger& l) { return l.apply(batch, owned_now); });
   metrics_.batch_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.applied.Increment(static_cast<double>(result.applied));
   metrics_.duplicates.Increment(static_cast<double>(result.duplicates));
@@ -49,6 +61,11 @@ void LedgerHandler::tick() {
   if (now - last_expiry_ > options_.expiry_interval) {
     last_expiry_ = now;
     count_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(now, options_.deferred_max_wait); }));
+  }
+  // A partition can become caught up without a batch (its end learnt from an empty fetch).
+  if (!positions_.empty()) {
+    const std::vector<OwnedPartition> owned_now = owned();
+    ledger_.with([&](Ledger& l) { return l.mark_idle(owned_now); });
   }
   relay_.relay();
 }

@@ -7,6 +7,7 @@
 
 #include "ledger_scenarios.h"
 #include "snapshot_clock_scenarios.h"
+#include "idle_partition_scenarios.h"
 #include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
