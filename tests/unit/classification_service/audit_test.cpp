@@ -56,6 +56,7 @@ class AuditTest : public ::testing::Test {
     cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg_.kafka.bootstrap_servers = "127.0.0.1:1";  // never dialled: the loop reads the fake
     cfg_.clock = "events";
+    cfg_.evaluation_points = "newest_event";  // no ledger watermarks in these scenarios
     cfg_.redis.unix_socket = dir_.file("no-redis-here.sock");
     cfg_.redis.timeout = std::chrono::milliseconds(200);
     cfg_.reevaluate_interval = std::chrono::hours(1);

@@ -60,7 +60,8 @@ TEST_F(ConfigTest, DefaultsAndValidation) {
 // their ranges; two instances differ in store_path (and instance_id) only.
 TEST_F(ConfigTest, EvaluationPointKeys) {
   const Config d = load_config(write("clock: events\n"));
-  EXPECT_EQ(d.evaluation_points, "newest_event");
+  EXPECT_EQ(d.evaluation_points, "watermarks");  // the default with clock: events
+  EXPECT_EQ(load_config(write("clock: events\nevaluation_points: newest_event\n")).evaluation_points, "newest_event");
   EXPECT_EQ(d.accounts_partitions, 0);
   EXPECT_EQ(d.instance_id, "");
   EXPECT_EQ(d.points_chunk_bytes, 900000);
