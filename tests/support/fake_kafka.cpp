@@ -29,7 +29,7 @@ void FakeProducer::produce_to(std::string_view topic, int32_t partition, std::st
     --throw_next_;
     throw kafka::KafkaError(throw_error_);
   }
-  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers, partition},
+  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers, partition, value.data() == nullptr},
             std::move(on_delivery)};
   if (mode_ == Mode::manual) {
     pending_.push_back(std::move(p));

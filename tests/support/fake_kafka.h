@@ -32,6 +32,7 @@ class FakeProducer final : public kafka::Producer {
     std::string value;
     std::vector<kafka::Header> headers;
     int32_t partition = -1;  // produce_to()'s; -1: produce() (the partitioner's choice)
+    bool tombstone = false;  // produced with a null value (kafka::kTombstone)
     std::optional<std::string> header(std::string_view name) const;
   };
 

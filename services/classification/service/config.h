@@ -46,6 +46,10 @@ struct Config : config::ServiceConfig {
   std::string instance_id;
   // Largest summary chunk on classification.points.v1 (records stay under 1 MB).
   int points_chunk_bytes = 900000;
+  // Retention of classification.points.v1: after evaluating a point T, an instance writes
+  // tombstones for its own partitions' summary and overview-row records of points more
+  // than this many days before T, so compaction drops them (README).
+  int points_keep_days = 35;
 };
 
 // Reads `path` (empty: the environment alone); TIERFLOW_* variables override its keys.
