@@ -112,6 +112,12 @@ struct ConsumerOptions {
   std::chrono::milliseconds dead_letter_timeout{10000};
   std::chrono::milliseconds close_timeout{10000};     // leaving the group at shutdown
   Properties properties;                              // librdkafka properties that win
+  // on_positions: confirm every partition the cached end says is caught up with the
+  // broker (RecordSource::query_end, a round trip each) in polls that returned records; in
+  // polls that returned none nothing is reported caught up. For handlers whose decision
+  // must not be taken on an end one fetch old while records are being written (the
+  // ledger's idle marks).
+  bool verify_caught_up = false;
 };
 
 // Where records come from: the group consumer (kafka.h), or a fake in tests. The loop
@@ -132,6 +138,9 @@ class RecordSource {
   // The assigned partitions' positions after the last poll(), from what the client already
   // knows (no broker round trip). Default: none known.
   virtual std::vector<PartitionPosition> positions() const { return {}; }
+  // The partition's end as the broker says it now (a round trip); nullopt when it cannot
+  // tell (the default, or no answer in time).
+  virtual std::optional<int64_t> query_end(std::string_view topic, int32_t partition) { return std::nullopt; }
   // Leaves the group (revoking what is assigned), bounded by `timeout`.
   virtual void close(std::chrono::milliseconds timeout) = 0;
 };

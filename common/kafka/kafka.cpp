@@ -401,6 +401,17 @@ std::vector<PartitionPosition> Consumer::positions() const {
   return out;
 }
 
+std::optional<int64_t> Consumer::query_end(std::string_view topic, int32_t partition) {
+  int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+  const std::string name(topic);
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, name.c_str(), partition, &low, &high, 5000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
+    spdlog::warn("kafka: end of {}/{} unknown: {}", name, partition, rd_kafka_err2str(err));
+    return std::nullopt;
+  }
+  return high;
+}
+
 void Consumer::close(std::chrono::milliseconds timeout) {
   if (closed_ || rk_ == nullptr) return;
   closed_ = true;

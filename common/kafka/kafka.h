@@ -113,6 +113,8 @@ class Consumer final : public RecordSource {
   // start librdkafka last heard of (0 when the end is 0). high_watermark: the end cached
   // from the last fetch answer (rd_kafka_get_watermark_offsets: no round trip).
   std::vector<PartitionPosition> positions() const override;
+  // rd_kafka_query_watermark_offsets' high offset, waiting up to 5 s.
+  std::optional<int64_t> query_end(std::string_view topic, int32_t partition) override;
   // Leaves the group (the revoke callback runs), waiting at most `timeout`.
   void close(std::chrono::milliseconds timeout) override;
   std::vector<TopicPartition> assignment() const;

@@ -165,6 +165,11 @@ class FakeSource final : public kafka::RecordSource {
     return out;
   }
 
+  std::optional<int64_t> query_end(std::string_view topic, int32_t partition) override {
+    auto log = state_->logs.find({std::string(topic), partition});
+    return log == state_->logs.end() ? 0 : static_cast<int64_t>(log->second.records.size());
+  }
+
   void close(std::chrono::milliseconds) override {
     if (closed_) return;
     closed_ = true;

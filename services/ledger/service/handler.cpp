@@ -62,11 +62,6 @@ void LedgerHandler::tick() {
     last_expiry_ = now;
     count_rejections(ledger_.with([&](Ledger& l) { return l.expire_deferred(now, options_.deferred_max_wait); }));
   }
-  // A partition can become caught up without a batch (its end learnt from an empty fetch).
-  if (!positions_.empty()) {
-    const std::vector<OwnedPartition> owned_now = owned();
-    ledger_.with([&](Ledger& l) { return l.mark_idle(owned_now); });
-  }
   relay_.relay();
 }
 

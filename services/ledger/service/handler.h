@@ -6,8 +6,9 @@
 //   another one may have applied the partition meanwhile.
 // - on_revoked: commits the batch still being written (pipelined ledger) before the
 //   partitions move, so the next owner reads offsets that include it.
-// - on_positions: keeps the consumer's positions; handle and tick pass them to the ledger,
-//   which marks the caught-up partitions that are idle (README, "Idle partitions").
+// - on_positions: keeps the consumer's positions (caught-up states confirmed by the broker
+//   after a batch: consumer_options sets verify_caught_up); handle passes them to the
+//   ledger, which marks the caught-up partitions that are idle (README, "Idle partitions").
 // - handle: Ledger::apply. Rejected records become DLQ rows of the outbox in the same
 //   transaction (kafka::DeadLetters is not used: the ledger decides rejections inside its
 //   transaction, and some come from the expiry timer, not from a consumed record).

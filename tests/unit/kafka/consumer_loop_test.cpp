@@ -270,6 +270,31 @@ TEST(ConsumerLoop, PositionsReachTheHandlerBeforeEachBatch) {
   EXPECT_FALSE(kafka::PartitionPosition({kTopic, 0, 5, -1}).caught_up());
 }
 
+// verify_caught_up: a caught-up partition is confirmed with the source's end (a broker
+// round trip on librdkafka) in polls that returned records; a poll that returned none
+// reports nothing caught up.
+TEST(ConsumerLoop, VerifiedPositionsAreCaughtUpOnlyAfterABatch) {
+  FakeProducer producer;
+  struct Handler : RecordingHandler {
+    using RecordingHandler::RecordingHandler;
+    void on_positions(std::span<const kafka::PartitionPosition> p) override { last.assign(p.begin(), p.end()); }
+    std::vector<kafka::PartitionPosition> last;
+  } handler(producer);
+  kafka::ConsumerOptions options;
+  options.verify_caught_up = true;
+  LoopDriver driver(handler, producer, options);
+  driver.push(kTopic, 0, "c-1", "e0");
+  driver.assign({{kTopic, 0}, {kTopic, 1}});
+  EXPECT_EQ(driver.step(), 1u);
+  ASSERT_EQ(handler.last.size(), 2u);
+  EXPECT_TRUE(handler.last[0].caught_up());
+  EXPECT_EQ(handler.last[0].high_watermark, 1);
+  EXPECT_TRUE(handler.last[1].caught_up());  // empty, confirmed
+  EXPECT_EQ(driver.step(), 0u);
+  EXPECT_FALSE(handler.last[0].caught_up());  // not confirmed without a batch
+  EXPECT_FALSE(handler.last[1].caught_up());
+}
+
 TEST(FakeProducer, ThrowsAndFailsAsAsked) {
   FakeProducer producer;
   producer.throw_on_produce(1);

@@ -161,8 +161,9 @@ class Ledger {
   // no idle marks.
   ApplyResult apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned = {});
 
-  // Between batches: when an idle partition among `owned` is to be marked (see apply()),
-  // does it in a transaction of its own and returns true; otherwise touches nothing.
+  // Without a batch: when an idle partition among `owned` is to be marked (see apply()),
+  // does it in a transaction of its own and returns true; otherwise touches nothing. (The
+  // service marks after batches only: its caught-up states are confirmed after a batch.)
   bool mark_idle(std::span<const OwnedPartition> owned);
 
   // Pipelined (Options::pipeline): waits until every batch apply() handed over is
