@@ -127,7 +127,7 @@ TEST(ConsumerLoop, PoisonLandsInTheDlqOnARealBroker) {
 // Positions on a real broker (the seam of the ledger's idle watermarks): a partition with
 // records still unread is never caught up; once all are handed out it is, and an empty
 // partition read from the beginning is too, from the ends cached from the fetch answers.
-TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) {
+void positions_case(bool verify) {
   test_support::TempDir dir;
   test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 2, 1});
   kafka::RdkafkaProducer producer(broker.bootstrap(), "positions-it");
@@ -165,6 +165,7 @@ TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) {
   options.topics = {std::string(topics::kPosEvents)};
   options.session_timeout = 6000ms;
   options.max_batch = 1;  // one record per batch: partition 0 lags for four of them
+  options.verify_caught_up = verify;
   kafka::ConsumerLoop loop(options, handler, producer);
   const auto both_caught_up = [&] {
     const auto* p0 = handler.find(0);
@@ -182,6 +183,11 @@ TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) {
   EXPECT_GT(handler.lagging_seen, 0);
   loop.finish();
 }
+
+TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) { positions_case(false); }
+
+// The same with the ends confirmed by the broker (rd_kafka_query_watermark_offsets).
+TEST(ConsumerLoop, VerifiedPositionsSayWhenAPartitionIsCaughtUp) { positions_case(true); }
 
 // Leaving the group is bounded: with the broker paused (SIGSTOP, as in a partition), close
 // returns after close_timeout instead of hanging shutdown.
