@@ -18,11 +18,11 @@ export TIERFLOW_TIER_CHANGE_MAX_AGE_S=100000000000 TIERFLOW_TIER_CHANGE_CAP_PERI
 # The expected tiers are computed as of the newest event (2025-06-12): points at each new
 # day of the newest event time, not the ledger's watermarks (the default).
 export TIERFLOW_EVALUATION_POINTS=newest_event
-# The workload is streamed while the ledger reads, into mostly empty partitions: a
-# partition whose consumer has not fetched its first record yet looks caught up (the end
-# librdkafka cached is one fetch old) and could be marked idle from the others' clocks,
-# which would count that record late (services/ledger/README.md, "Idle partitions"). The
-# hand-computed tiers assume every event at its own time: idle marks a year back.
+# The workload is streamed while the ledger reads, into mostly empty partitions: a record
+# written after the broker confirmed its partition caught up could be overtaken by an idle
+# mark from the others' clocks and count late (services/ledger/README.md, "Idle
+# partitions"). The hand-computed tiers assume every event at its own time: idle marks a
+# year back.
 export TIERFLOW_IDLE_PARTITION_AFTER_S=31536000
 
 deploy/local/stack.sh up
