@@ -114,17 +114,7 @@ size_t ConsumerLoop::step() {
     source_ = factory_(options_, std::move(callbacks));
   }
   std::vector<Record> records = source_->poll(options_.max_batch, options_.poll_timeout);
-  std::vector<PartitionPosition> positions = source_->positions();
-  if (options_.verify_caught_up) {
-    for (auto& p : positions) {
-      if (!p.caught_up()) continue;
-      // The cached end may be one fetch old. Asked only after a batch: a quiet loop does
-      // not ask the broker every poll, and reports nothing caught up meanwhile.
-      const std::optional<int64_t> end = records.empty() ? std::nullopt : source_->query_end(p.topic, p.partition);
-      p.high_watermark = end ? *end : -1;
-    }
-  }
-  handler_.on_positions(positions);
+  handler_.on_positions(source_->positions(), *source_);
   if (!records.empty()) {
     handler_.handle(records, dead_letters_);
     // The handler confirms before its own commit; this catches one that did not.

@@ -72,6 +72,16 @@ class DeadLetters {
   std::shared_ptr<State> state_;  // shared with delivery callbacks, which may outlive a wait
 };
 
+// Asks the brokers where a partition ends now: one round trip, for a decision that must not
+// rest on the end the client cached (one fetch old). Used on the loop's thread; valid until
+// the next poll.
+class EndQuery {
+ public:
+  virtual ~EndQuery() = default;
+  // nullopt when it cannot tell (no answer in time, or a source without brokers).
+  virtual std::optional<int64_t> query_end(std::string_view topic, int32_t partition) { return std::nullopt; }
+};
+
 class BatchHandler {
  public:
   virtual ~BatchHandler() = default;
@@ -90,10 +100,11 @@ class BatchHandler {
   // batch's offsets.
   virtual void handle(std::span<const Record> batch, DeadLetters& dead_letters) = 0;
   // After every poll, before handle() and tick(): where each assigned partition stands once
-  // the poll's records are consumed (empty when the source cannot tell). For handlers that
-  // act on partitions with nothing left to read (the ledger's idle watermarks); the span
-  // is valid for the call only.
-  virtual void on_positions(std::span<const PartitionPosition> positions) {}
+  // the poll's records are consumed (empty when the source cannot tell), and `ends` to
+  // confirm a caught-up one with the broker. For handlers that act on partitions with
+  // nothing left to read (the ledger's idle watermarks); the span is valid for the call
+  // only, `ends` until the next poll.
+  virtual void on_positions(std::span<const PartitionPosition> positions, EndQuery& ends) {}
   // After every poll, also when it returned nothing: relays, schedules, retries.
   virtual void tick() {}
   // Once, when stop was requested, before the group is left: commit and publish what is
@@ -112,17 +123,11 @@ struct ConsumerOptions {
   std::chrono::milliseconds dead_letter_timeout{10000};
   std::chrono::milliseconds close_timeout{10000};     // leaving the group at shutdown
   Properties properties;                              // librdkafka properties that win
-  // on_positions: confirm every partition the cached end says is caught up with the
-  // broker (RecordSource::query_end, a round trip each) in polls that returned records; in
-  // polls that returned none nothing is reported caught up. For handlers whose decision
-  // must not be taken on an end one fetch old while records are being written (the
-  // ledger's idle marks).
-  bool verify_caught_up = false;
 };
 
 // Where records come from: the group consumer (kafka.h), or a fake in tests. The loop
 // gives the source its rebalance callbacks; the source calls them inside poll().
-class RecordSource {
+class RecordSource : public EndQuery {
  public:
   using StartFn = std::function<std::optional<int64_t>(std::string_view topic, int32_t partition)>;
   using PartitionsFn = std::function<void(const std::vector<TopicPartition>&)>;
@@ -138,9 +143,6 @@ class RecordSource {
   // The assigned partitions' positions after the last poll(), from what the client already
   // knows (no broker round trip). Default: none known.
   virtual std::vector<PartitionPosition> positions() const { return {}; }
-  // The partition's end as the broker says it now (a round trip); nullopt when it cannot
-  // tell (the default, or no answer in time).
-  virtual std::optional<int64_t> query_end(std::string_view topic, int32_t partition) { return std::nullopt; }
   // Leaves the group (revoking what is assigned), bounded by `timeout`.
   virtual void close(std::chrono::milliseconds timeout) = 0;
 };

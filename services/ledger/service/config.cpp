@@ -56,8 +56,6 @@ kafka::ConsumerOptions consumer_options(const Config& cfg) {
   o.session_timeout = cfg.kafka.session_timeout;
   o.max_batch = static_cast<size_t>(cfg.max_batch);
   o.poll_timeout = std::chrono::milliseconds(100);
-  // Idle marks (README, "Idle partitions") only on a caught-up state the broker confirmed.
-  o.verify_caught_up = true;
   o.properties = cfg.kafka.properties;
   return o;
 }

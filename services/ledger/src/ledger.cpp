@@ -120,13 +120,14 @@ void Ledger::refresh() { impl_->uow().refresh(); }
 
 void Ledger::sync() { impl_->uow().sync(); }
 
-ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned) {
-  return impl_->uow().apply(batch, owned);
+ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                          const ConfirmFn& confirm) {
+  return impl_->uow().apply(batch, owned, confirm);
 }
 
-bool Ledger::mark_idle(std::span<const OwnedPartition> owned) {
+bool Ledger::mark_idle(std::span<const OwnedPartition> owned, const ConfirmFn& confirm) {
   if (!impl_->uow().has_idle_marks(owned)) return false;
-  impl_->uow().apply({}, owned);
+  impl_->uow().apply({}, owned, confirm);
   return true;
 }
 

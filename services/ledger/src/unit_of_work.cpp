@@ -60,16 +60,18 @@ UnitOfWork::UnitOfWork(std::unique_ptr<Store> store, const Options& options)
 
 // --- batches ---------------------------------------------------------------------------
 
-ApplyResult UnitOfWork::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned) {
-  return writer_ ? apply_pipelined(batch, owned) : apply_serial(batch, owned);
+ApplyResult UnitOfWork::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                              const Ledger::ConfirmFn& confirm) {
+  return writer_ ? apply_pipelined(batch, owned, confirm) : apply_serial(batch, owned, confirm);
 }
 
-ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned) {
+ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                                     const Ledger::ConfirmFn& confirm) {
   ApplyResult result;
   Batch b{result, ++batches_};
   store_->begin();
   try {
-    process_batch(batch, owned, b);
+    process_batch(batch, owned, confirm, b);
     sort_by_key(b.changes);
     store_->write(b.changes);
     store_->commit();
@@ -89,11 +91,11 @@ ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch, std:
 // commit and hands this batch over. Reads during processing see the previous batch's
 // changes through the cache (its customers) and inflight_events_.
 ApplyResult UnitOfWork::apply_pipelined(std::span<const ConsumedRecord> batch,
-                                        std::span<const OwnedPartition> owned) {
+                                        std::span<const OwnedPartition> owned, const Ledger::ConfirmFn& confirm) {
   ApplyResult result;
   Batch b{result, ++batches_};
   try {
-    process_batch(batch, owned, b);
+    process_batch(batch, owned, confirm, b);
     writer_->wait();  // the previous batch is committed, or its failure is thrown here
   } catch (...) {
     discard_uncommitted();
@@ -168,7 +170,7 @@ void UnitOfWork::discard_uncommitted() {
 // Reads what the batch needs, applies its records in order and collects its changes in
 // b.changes. The parsed events live on one arena, freed at once when this returns.
 void UnitOfWork::process_batch(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
-                               Batch& b) {
+                               const Ledger::ConfirmFn& confirm, Batch& b) {
   google::protobuf::ArenaOptions arena_options;
   arena_options.start_block_size = 256 * 1024;
   arena_options.max_block_size = 4 * 1024 * 1024;
@@ -176,7 +178,7 @@ void UnitOfWork::process_batch(std::span<const ConsumedRecord> batch, std::span<
   auto parsed = prefetch(batch, arena);
   BatchPoster poster(*this, b);
   for (size_t i = 0; i < batch.size(); ++i) poster.process_record(batch[i], parsed[i]);
-  mark_idle(owned, b);
+  mark_idle(owned, confirm, b);
   flush(b);
 }
 
@@ -216,12 +218,13 @@ bool UnitOfWork::has_idle_marks(std::span<const OwnedPartition> owned) const {
 // The advanced watermark is kept as the cursor's clock base (max_event_time = target +
 // lateness, so partition_watermark() gives the target): stored with the offset in this
 // transaction, and the floor of the partition's next records like any watermark.
-void UnitOfWork::mark_idle(std::span<const OwnedPartition> owned, Batch& b) {
+void UnitOfWork::mark_idle(std::span<const OwnedPartition> owned, const Ledger::ConfirmFn& confirm, Batch& b) {
   const Micros target = idle_target(owned);
   if (target == kNoEventTime) return;
   for (const auto& p : owned) {
     auto it = offsets_.find(std::pair<std::string_view, int32_t>{p.topic, p.partition});
     if (!is_idle(p, it == offsets_.end() ? nullptr : &it->second, target)) continue;
+    if (confirm && !confirm(p)) continue;  // e.g. records written since the consumer's last fetch
     if (it == offsets_.end()) {
       it = offsets_.emplace(std::make_pair(std::string(p.topic), p.partition), PartitionCursor{p.next_offset}).first;
     }

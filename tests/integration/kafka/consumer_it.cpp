@@ -140,7 +140,11 @@ void positions_case(bool verify) {
   }
   struct Handler : kafka::BatchHandler {
     std::optional<int64_t> start_offset(std::string_view, int32_t) override { return std::nullopt; }
-    void on_positions(std::span<const kafka::PartitionPosition> p) override { last.assign(p.begin(), p.end()); }
+    void on_positions(std::span<const kafka::PartitionPosition> p, kafka::EndQuery& e) override {
+      last.assign(p.begin(), p.end());
+      ends = &e;
+    }
+    kafka::EndQuery* ends = nullptr;
     void handle(std::span<const kafka::Record> batch, kafka::DeadLetters&) override {
       seen += batch.size();
       for (const auto& p : last) {
@@ -165,7 +169,6 @@ void positions_case(bool verify) {
   options.topics = {std::string(topics::kPosEvents)};
   options.session_timeout = 6000ms;
   options.max_batch = 1;  // one record per batch: partition 0 lags for four of them
-  options.verify_caught_up = verify;
   kafka::ConsumerLoop loop(options, handler, producer);
   const auto both_caught_up = [&] {
     const auto* p0 = handler.find(0);
@@ -181,12 +184,17 @@ void positions_case(bool verify) {
   EXPECT_EQ(handler.find(1)->next_offset, 0);
   EXPECT_EQ(handler.caught_up_too_early, 0);
   EXPECT_GT(handler.lagging_seen, 0);
+  if (verify) {  // the broker's answer, not the cached end
+    ASSERT_NE(handler.ends, nullptr);
+    EXPECT_EQ(handler.ends->query_end(topics::kPosEvents, 0), kRecords);
+    EXPECT_EQ(handler.ends->query_end(topics::kPosEvents, 1), 0);
+  }
   loop.finish();
 }
 
 TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) { positions_case(false); }
 
-// The same with the ends confirmed by the broker (rd_kafka_query_watermark_offsets).
+// The same, and the ends as the broker answers them (EndQuery: rd_kafka_query_watermark_offsets).
 TEST(ConsumerLoop, VerifiedPositionsSayWhenAPartitionIsCaughtUp) { positions_case(true); }
 
 // Leaving the group is bounded: with the broker paused (SIGSTOP, as in a partition), close

@@ -235,7 +235,9 @@ TEST(ConsumerLoop, PositionsReachTheHandlerBeforeEachBatch) {
   FakeProducer producer;
   struct Handler : RecordingHandler {
     using RecordingHandler::RecordingHandler;
-    void on_positions(std::span<const kafka::PartitionPosition> p) override { last.assign(p.begin(), p.end()); }
+    void on_positions(std::span<const kafka::PartitionPosition> p, kafka::EndQuery&) override {
+      last.assign(p.begin(), p.end());
+    }
     void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override {
       at_handle.push_back(last);
       RecordingHandler::handle(batch, dead_letters);
@@ -270,29 +272,24 @@ TEST(ConsumerLoop, PositionsReachTheHandlerBeforeEachBatch) {
   EXPECT_FALSE(kafka::PartitionPosition({kTopic, 0, 5, -1}).caught_up());
 }
 
-// verify_caught_up: a caught-up partition is confirmed with the source's end (a broker
-// round trip on librdkafka) in polls that returned records; a poll that returned none
-// reports nothing caught up.
-TEST(ConsumerLoop, VerifiedPositionsAreCaughtUpOnlyAfterABatch) {
+// on_positions' EndQuery asks the source where a partition ends now: the in-memory log's
+// end, records pushed since the poll included (the broker's answer on librdkafka).
+TEST(ConsumerLoop, EndQueryAnswersTheEndNow) {
   FakeProducer producer;
   struct Handler : RecordingHandler {
     using RecordingHandler::RecordingHandler;
-    void on_positions(std::span<const kafka::PartitionPosition> p) override { last.assign(p.begin(), p.end()); }
-    std::vector<kafka::PartitionPosition> last;
+    void on_positions(std::span<const kafka::PartitionPosition>, kafka::EndQuery& e) override { ends = &e; }
+    kafka::EndQuery* ends = nullptr;
   } handler(producer);
-  kafka::ConsumerOptions options;
-  options.verify_caught_up = true;
-  LoopDriver driver(handler, producer, options);
+  LoopDriver driver(handler, producer);
   driver.push(kTopic, 0, "c-1", "e0");
   driver.assign({{kTopic, 0}, {kTopic, 1}});
   EXPECT_EQ(driver.step(), 1u);
-  ASSERT_EQ(handler.last.size(), 2u);
-  EXPECT_TRUE(handler.last[0].caught_up());
-  EXPECT_EQ(handler.last[0].high_watermark, 1);
-  EXPECT_TRUE(handler.last[1].caught_up());  // empty, confirmed
-  EXPECT_EQ(driver.step(), 0u);
-  EXPECT_FALSE(handler.last[0].caught_up());  // not confirmed without a batch
-  EXPECT_FALSE(handler.last[1].caught_up());
+  ASSERT_NE(handler.ends, nullptr);
+  EXPECT_EQ(handler.ends->query_end(kTopic, 0), 1);
+  EXPECT_EQ(handler.ends->query_end(kTopic, 1), 0);
+  driver.push(kTopic, 1, "c-2", "x0");  // written, not polled yet
+  EXPECT_EQ(handler.ends->query_end(kTopic, 1), 1);
 }
 
 TEST(FakeProducer, ThrowsAndFailsAsAsked) {

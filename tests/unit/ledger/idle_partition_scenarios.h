@@ -100,6 +100,27 @@ TEST_P(LedgerTest, MarkIdleBetweenBatchesAndOnlyAtTheStoredPosition) {
   EXPECT_FALSE(ledger_->mark_idle(owned));
 }
 
+// The confirmation (the service asks the broker whether the partition still ends at the
+// position): a partition it does not confirm is not marked; the others are.
+TEST_P(LedgerTest, AnIdlePartitionNotConfirmedIsNotMarked) {
+  reopen(Options{.watermark_records = true});
+  feed({sale("s-1", "c-1", day(20), 100)}, 0);
+  ledger_->ack_outbox(ledger_->pending_outbox(100).back().id);
+  const std::vector<OwnedPartition> owned{
+      {"pos.events.v1", 0, 1, true}, {"pos.events.v1", 1, 0, true}, {"pos.events.v1", 2, 0, true}};
+  std::vector<int32_t> asked;
+  ledger_->apply({}, owned, [&](const OwnedPartition& p) {
+    asked.push_back(p.partition);
+    return p.partition != 2;  // records were written to 2 since the consumer's last fetch
+  });
+  ledger_->sync();
+  EXPECT_EQ(asked, (std::vector<int32_t>{1, 2}));  // only the ones about to be marked
+  const auto marks = marks_of(ledger_->pending_outbox(100));
+  ASSERT_EQ(marks.size(), 1u);
+  EXPECT_EQ(mark_time(marks.at("~watermark/1")), day(18));
+  EXPECT_FALSE(ledger_->next_offset("pos.events.v1", 2).has_value());
+}
+
 // The generated log (three busy partitions) plus an empty partition 3, every partition
 // owned, each caught up only once all of its records were fed (as a consumer's position
 // and end say). Batches of 1 and of 20,000 give the same days' last snapshots as without

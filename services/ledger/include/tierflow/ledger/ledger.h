@@ -13,6 +13,7 @@
 #include <absl/time/time.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -159,12 +160,16 @@ class Ledger {
   // `owned`: the partitions this instance owns, as its consumer stands after the batch;
   // idle ones are marked in the same transaction (Options::idle_partition_after). Empty:
   // no idle marks.
-  ApplyResult apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned = {});
+  // `confirm`, when set, is asked for each partition about to be marked (it may ask the
+  // broker whether the partition still ends at next_offset); false: not marked.
+  using ConfirmFn = std::function<bool(const OwnedPartition&)>;
+  ApplyResult apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned = {},
+                    const ConfirmFn& confirm = {});
 
-  // Without a batch: when an idle partition among `owned` is to be marked (see apply()),
-  // does it in a transaction of its own and returns true; otherwise touches nothing. (The
-  // service marks after batches only: its caught-up states are confirmed after a batch.)
-  bool mark_idle(std::span<const OwnedPartition> owned);
+  // Without a batch: when an idle partition among `owned` is due a mark (see apply()),
+  // runs apply() with no records (one transaction; `confirm` may still refuse it) and
+  // returns true; otherwise touches nothing. (The service marks after batches only.)
+  bool mark_idle(std::span<const OwnedPartition> owned, const ConfirmFn& confirm = {});
 
   // Pipelined (Options::pipeline): waits until every batch apply() handed over is
   // committed, and rethrows a failed commit. Otherwise returns at once.
