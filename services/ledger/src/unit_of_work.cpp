@@ -90,8 +90,8 @@ ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch, std:
 // Processes the batch while the writer still writes the previous one, then waits for that
 // commit and hands this batch over. Reads during processing see the previous batch's
 // changes through the cache (its customers) and inflight_events_.
-ApplyResult UnitOfWork::apply_pipelined(std::span<const ConsumedRecord> batch,
-                                        std::span<const OwnedPartition> owned, const Ledger::ConfirmFn& confirm) {
+ApplyResult UnitOfWork::apply_pipelined(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                                        const Ledger::ConfirmFn& confirm) {
   ApplyResult result;
   Batch b{result, ++batches_};
   try {

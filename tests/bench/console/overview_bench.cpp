@@ -91,7 +91,7 @@ int main(int argc, char** argv) {
     cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg.store_path = dir.file("classification.db");
     cfg.clock = "watermark";
-    cfg.evaluation_points = "newest_event";  // no ledger watermarks here
+    cfg.evaluation_points = "newest_event";           // no ledger watermarks here
     cfg.redis.port = test_support::pick_free_port();  // nothing listens: the overview needs no Redis
     cfg.redis.timeout = std::chrono::milliseconds(200);
     std::printf("console overview (TierService.GetOverview) at %zu synthetic customers\n", n);

@@ -259,7 +259,7 @@ TEST(ConsumerLoop, PositionsReachTheHandlerBeforeEachBatch) {
   EXPECT_EQ(first[0].high_watermark, 3);
   EXPECT_FALSE(first[0].caught_up());  // one record still unread
   EXPECT_EQ(first[1].partition, 1);
-  EXPECT_TRUE(first[1].caught_up());   // empty
+  EXPECT_TRUE(first[1].caught_up());  // empty
   EXPECT_TRUE(handler.at_handle[1][0].caught_up());
   driver.push(kTopic, 1, "c-2", "x0");  // the end moved: partition 1 lags until polled
   EXPECT_FALSE(kafka::PartitionPosition({kTopic, 1, 0, 1}).caught_up());
