@@ -114,6 +114,7 @@ size_t ConsumerLoop::step() {
     source_ = factory_(options_, std::move(callbacks));
   }
   std::vector<Record> records = source_->poll(options_.max_batch, options_.poll_timeout);
+  handler_.on_positions(source_->positions(), *source_);
   if (!records.empty()) {
     handler_.handle(records, dead_letters_);
     // The handler confirms before its own commit; this catches one that did not.

@@ -2,7 +2,7 @@
 // polling, the rebalance callbacks, where each assigned partition starts, the dead-letter
 // policy and a bounded close; the service supplies a BatchHandler.
 //
-//   poll ─▶ handler.handle(batch, dead_letters) ─▶ dead_letters.confirm()
+//   poll ─▶ handler.on_positions() ─▶ handler.handle(batch, dead_letters) ─▶ dead_letters.confirm()
 //     └──▶ handler.tick()  (after every poll, with or without records: relays, timers)
 //   stop ─▶ handler.drain() ─▶ leave the group (bounded) ─▶ run() returns
 //
@@ -72,6 +72,16 @@ class DeadLetters {
   std::shared_ptr<State> state_;  // shared with delivery callbacks, which may outlive a wait
 };
 
+// Asks the brokers where a partition ends now: one round trip, for a decision that must not
+// rest on the end the client cached (one fetch old). Used on the loop's thread; valid until
+// the next poll.
+class EndQuery {
+ public:
+  virtual ~EndQuery() = default;
+  // nullopt when it cannot tell (no answer in time, or a source without brokers).
+  virtual std::optional<int64_t> query_end(std::string_view topic, int32_t partition) { return std::nullopt; }
+};
+
 class BatchHandler {
  public:
   virtual ~BatchHandler() = default;
@@ -89,6 +99,12 @@ class BatchHandler {
   // used go to dead_letters.add(); call dead_letters.confirm() before committing the
   // batch's offsets.
   virtual void handle(std::span<const Record> batch, DeadLetters& dead_letters) = 0;
+  // After every poll, before handle() and tick(): where each assigned partition stands once
+  // the poll's records are consumed (empty when the source cannot tell), and `ends` to
+  // confirm a caught-up one with the broker. For handlers that act on partitions with
+  // nothing left to read (the ledger's idle watermarks); the span is valid for the call
+  // only, `ends` until the next poll.
+  virtual void on_positions(std::span<const PartitionPosition> positions, EndQuery& ends) {}
   // After every poll, also when it returned nothing: relays, schedules, retries.
   virtual void tick() {}
   // Once, when stop was requested, before the group is left: commit and publish what is
@@ -111,7 +127,7 @@ struct ConsumerOptions {
 
 // Where records come from: the group consumer (kafka.h), or a fake in tests. The loop
 // gives the source its rebalance callbacks; the source calls them inside poll().
-class RecordSource {
+class RecordSource : public EndQuery {
  public:
   using StartFn = std::function<std::optional<int64_t>(std::string_view topic, int32_t partition)>;
   using PartitionsFn = std::function<void(const std::vector<TopicPartition>&)>;
@@ -124,6 +140,9 @@ class RecordSource {
   // Up to `max` records, waiting at most `timeout` for the first. Rethrows what a callback
   // threw during a rebalance inside this poll.
   virtual std::vector<Record> poll(size_t max, std::chrono::milliseconds timeout) = 0;
+  // The assigned partitions' positions after the last poll(), from what the client already
+  // knows (no broker round trip). Default: none known.
+  virtual std::vector<PartitionPosition> positions() const { return {}; }
   // Leaves the group (revoking what is assigned), bounded by `timeout`.
   virtual void close(std::chrono::milliseconds timeout) = 0;
 };

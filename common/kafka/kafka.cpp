@@ -299,6 +299,7 @@ void Consumer::on_rebalance(int err, void* partitions) {
         if (callbacks_.start) from = callbacks_.start(tp.topic, tp.partition);
         // No stored offset: the beginning, never a group offset (the store is the truth).
         tp.offset = from ? *from : RD_KAFKA_OFFSET_BEGINNING;
+        starts_[{tp.topic, tp.partition}] = tp.offset;
       }
     } catch (...) {
       callback_error_ = std::current_exception();
@@ -317,6 +318,7 @@ void Consumer::on_rebalance(int err, void* partitions) {
       callback_error_ = std::current_exception();
     }
   } else {
+    for (int i = 0; i < parts->cnt; ++i) starts_.erase({parts->elems[i].topic, parts->elems[i].partition});
     try {
       if (callbacks_.revoked) callbacks_.revoked(to_vector(parts));
     } catch (...) {
@@ -370,6 +372,44 @@ std::vector<TopicPartition> Consumer::assignment() const {
   auto out = to_vector(list);
   rd_kafka_topic_partition_list_destroy(list);
   return out;
+}
+
+std::vector<PartitionPosition> Consumer::positions() const {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  if (rd_kafka_assignment(rk_, &list) != RD_KAFKA_RESP_ERR_NO_ERROR) return {};
+  std::vector<PartitionPosition> out;
+  if (rd_kafka_position(rk_, list) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    out.reserve(static_cast<size_t>(list->cnt));
+    for (int i = 0; i < list->cnt; ++i) {
+      const auto& tp = list->elems[i];
+      PartitionPosition p{tp.topic, tp.partition, tp.offset >= 0 ? tp.offset : -1, -1};
+      int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+      rd_kafka_get_watermark_offsets(rk_, tp.topic, tp.partition, &low, &high);
+      if (high >= 0) p.high_watermark = high;
+      if (p.next_offset < 0) {  // nothing handed out yet: where the assignment started
+        auto start = starts_.find({tp.topic, tp.partition});
+        if (start != starts_.end() && start->second >= 0) {
+          p.next_offset = start->second;
+        } else if (start != starts_.end() && start->second == RD_KAFKA_OFFSET_BEGINNING) {
+          p.next_offset = low >= 0 ? low : (high == 0 ? 0 : -1);
+        }
+      }
+      out.push_back(std::move(p));
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
+}
+
+std::optional<int64_t> Consumer::query_end(std::string_view topic, int32_t partition) {
+  int64_t low = RD_KAFKA_OFFSET_INVALID, high = RD_KAFKA_OFFSET_INVALID;
+  const std::string name(topic);
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(rk_, name.c_str(), partition, &low, &high, 5000);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR || high < 0) {
+    spdlog::warn("kafka: end of {}/{} unknown: {}", name, partition, rd_kafka_err2str(err));
+    return std::nullopt;
+  }
+  return high;
 }
 
 void Consumer::close(std::chrono::milliseconds timeout) {

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <exception>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -107,6 +108,13 @@ class Consumer final : public RecordSource {
   // Errors that are not fatal (partition EOF, transient broker errors) are logged and
   // skipped; a fatal consumer error throws KafkaError.
   std::vector<Record> poll(size_t max, std::chrono::milliseconds timeout) override;
+  // next_offset: librdkafka's position (the last record poll() returned + 1); before any
+  // record, the start offset given at assignment, or for a start at the beginning the log
+  // start librdkafka last heard of (0 when the end is 0). high_watermark: the end cached
+  // from the last fetch answer (rd_kafka_get_watermark_offsets: no round trip).
+  std::vector<PartitionPosition> positions() const override;
+  // rd_kafka_query_watermark_offsets' high offset, waiting up to 5 s.
+  std::optional<int64_t> query_end(std::string_view topic, int32_t partition) override;
   // Leaves the group (the revoke callback runs), waiting at most `timeout`.
   void close(std::chrono::milliseconds timeout) override;
   std::vector<TopicPartition> assignment() const;
@@ -118,6 +126,8 @@ class Consumer final : public RecordSource {
   rd_kafka_s* rk_ = nullptr;
   Callbacks callbacks_;
   std::exception_ptr callback_error_;  // thrown by a callback, rethrown by poll()
+  // Start offsets of the current assignment (a logical offset for "the beginning").
+  std::map<std::pair<std::string, int32_t>, int64_t> starts_;
   bool closed_ = false;
 };
 

@@ -25,6 +25,11 @@ class KafkaError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// A null value: produced as `value`, a record with no value at all, which a compacted
+// topic reads as "delete this key" (a tombstone). An empty string that is not this view
+// (its data() is not null) is an empty value, not a tombstone.
+inline constexpr std::string_view kTombstone{};
+
 struct Header {
   std::string name;
   std::string value;

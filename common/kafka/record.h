@@ -22,6 +22,22 @@ struct TopicPartition {
   int64_t offset = -1;  // for commits: the next offset to read
 };
 
+// Where a consumer stands on an assigned partition, as the client knows it without asking
+// the broker (RecordSource::positions, BatchHandler::on_positions).
+struct PartitionPosition {
+  std::string topic;
+  int32_t partition = 0;
+  // The offset poll() hands out next (after the records it returned); -1 when unknown.
+  int64_t next_offset = -1;
+  // The partition's end (high watermark) in the broker's last fetch answer; -1 before the
+  // first answer. It may be behind the broker's current end (records written since).
+  int64_t high_watermark = -1;
+  // Every record the broker had at its last answer has been handed out. A partition with
+  // unread records in the log is never caught up; one whose end the client has not heard
+  // of yet is not either.
+  bool caught_up() const { return next_offset >= 0 && high_watermark >= 0 && next_offset >= high_watermark; }
+};
+
 // Owns what it reads; the views it returns live as long as it. Move-only.
 class Record {
  public:

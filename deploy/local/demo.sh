@@ -63,7 +63,12 @@ done
 echo "  classification and notification settled"
 
 tier_addr="127.0.0.1:$(ready_port classification grpc)"
-heading "customers per tier (tierctl distribution)"
+# The distribution is as of the last evaluation point: the last day end every partition's
+# watermark passed (evaluation_points: watermarks). Newer decisions are provisional: they
+# show in lookups (get, explain, Redis) and reach the distribution at the next point.
+point=$("$tierctl" --addr "$tier_addr" --json overview 2>/dev/null | grep -o '"evaluatedTime": *"[^"]*"' | head -1 |
+  cut -d'"' -f4 || true)
+heading "customers per tier as of evaluation point ${point:-(none yet)} (tierctl distribution)"
 "$tierctl" --addr "$tier_addr" distribution
 
 heading "a few lookups, as the call-center sees them (tierctl explain)"
@@ -100,6 +105,11 @@ echo "events sent $(json_field "$RUN_DIR/pos-sim.json" sent), accepted $accepted
 # deduped and stored in Kafka before it counts.
 echo "through ingest: $(json_field "$RUN_DIR/pos-sim.json" events_per_s) events/s ($(json_field "$RUN_DIR/pos-sim.json" sent) events in $(json_field "$RUN_DIR/pos-sim.json" elapsed_s) s, 4 streams of StreamEventBatches at pos-sim's default events per message, dedupe on)"
 echo "ledger posted $(metric ledger tierflow_ledger_events_total) events; $(metric classification tierflow_classification_assignment_changes_total) tier assignments published; $messages messages"
+tiers=$("$tierctl" --addr "$tier_addr" --json distribution 2>/dev/null | tr -d ' \n' |
+  grep -o '"tier":"[^"]*","customers":"[0-9]*"' | sed -E 's/"tier":"([^"]*)","customers":"([0-9]*)"/\2 \1/' |
+  paste -sd, - | sed 's/,/, /g' || true)
+echo "tiers as of evaluation point ${point:-(none yet)}: ${tiers:-none}"
+echo "  (decisions after that point are provisional: lookups show them, the next point records them)"
 for svc in ingest ledger classification notification; do
   echo "$svc: gRPC 127.0.0.1:$(ready_port $svc grpc), metrics http://127.0.0.1:$(ready_port $svc metrics)/metrics"
 done

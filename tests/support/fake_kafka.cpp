@@ -29,7 +29,7 @@ void FakeProducer::produce_to(std::string_view topic, int32_t partition, std::st
     --throw_next_;
     throw kafka::KafkaError(throw_error_);
   }
-  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers, partition},
+  Pending p{Sent{std::string(topic), std::string(key), std::string(value), headers, partition, value.data() == nullptr},
             std::move(on_delivery)};
   if (mode_ == Mode::manual) {
     pending_.push_back(std::move(p));
@@ -151,6 +151,23 @@ class FakeSource final : public kafka::RecordSource {
       }
     }
     return out;
+  }
+
+  // The log's end is known at once (as if every fetch were answered): a partition is caught
+  // up once everything pushed to it has been polled.
+  std::vector<kafka::PartitionPosition> positions() const override {
+    std::vector<kafka::PartitionPosition> out;
+    for (const auto& [key, position] : state_->positions) {
+      auto log = state_->logs.find(key);
+      const int64_t end = log == state_->logs.end() ? 0 : static_cast<int64_t>(log->second.records.size());
+      out.push_back({key.first, key.second, position, end});
+    }
+    return out;
+  }
+
+  std::optional<int64_t> query_end(std::string_view topic, int32_t partition) override {
+    auto log = state_->logs.find({std::string(topic), partition});
+    return log == state_->logs.end() ? 0 : static_cast<int64_t>(log->second.records.size());
   }
 
   void close(std::chrono::milliseconds) override {

@@ -32,6 +32,7 @@ class FakeProducer final : public kafka::Producer {
     std::string value;
     std::vector<kafka::Header> headers;
     int32_t partition = -1;  // produce_to()'s; -1: produce() (the partitioner's choice)
+    bool tombstone = false;  // produced with a null value (kafka::kTombstone)
     std::optional<std::string> header(std::string_view name) const;
   };
 
@@ -77,7 +78,9 @@ class FakeProducer final : public kafka::Producer {
 };
 
 // Drives a kafka::ConsumerLoop over in-memory partitions. Single-threaded: call from the
-// test's thread. A rebalance asked for with assign()/revoke() happens inside the next
+// test's thread. The source's positions() report each assigned partition's next offset and
+// its log's end (everything pushed so far), so a partition is caught up once all of it was
+// polled. A rebalance asked for with assign()/revoke() happens inside the next
 // step(), as librdkafka's does inside poll().
 class LoopDriver {
  public:

@@ -29,6 +29,7 @@ Config load_config(const std::string& path) {
   c.accounts_partitions = static_cast<int>(root.get_int("accounts_partitions", c.accounts_partitions, 0, 100000));
   c.instance_id = root.get_string("instance_id", c.instance_id);
   c.points_chunk_bytes = static_cast<int>(root.get_int("points_chunk_bytes", c.points_chunk_bytes, 64, 950000));
+  c.points_keep_days = static_cast<int>(root.get_int("points_keep_days", c.points_keep_days, 1, 3650));
   loader.finish();
   for (const auto& [key, value] : {std::pair<std::string_view, const std::string*>{"standard_path", &c.standard_path},
                                    {"store_path", &c.store_path},

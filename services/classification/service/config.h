@@ -30,13 +30,14 @@ struct Config : config::ServiceConfig {
   // dropped with RESOURCE_EXHAUSTED rather than slowing the engine.
   int watch_queue_size = 1024;
   std::string group_id = "classification";
-  // Where evaluation points come from with clock: events. newest_event: a point at each
-  // new day of the newest event time seen (depends on batching). watermarks: the day ends
-  // of the standard's evaluation.time_zone, each evaluated once the ledger's watermark
-  // records (LedgerWatermark) on every ledger.accounts.v1 partition have passed it; newer
-  // snapshots are held until then, and decisions between points are provisional
-  // (README, "Evaluation points and determinism").
-  std::string evaluation_points = "newest_event";
+  // Where evaluation points come from with clock: events. watermarks (the default): the
+  // day ends of the standard's evaluation.time_zone, each evaluated once the ledger's
+  // watermark records (LedgerWatermark) on every ledger.accounts.v1 partition have passed
+  // it; newer snapshots are held until then, and decisions between points are provisional
+  // (README, "Points on the ledger's watermarks"). newest_event: a point at each new day
+  // of the newest event time seen (depends on batching; for set-ups without the ledger's
+  // watermark records). Not used with clock: wall.
+  std::string evaluation_points = "watermarks";
   // Partitions of ledger.accounts.v1 (every one must pass a point); 0: ask the brokers.
   int accounts_partitions = 0;
   // Names this instance's reader of classification.points.v1 (its own consumer group);
@@ -45,6 +46,10 @@ struct Config : config::ServiceConfig {
   std::string instance_id;
   // Largest summary chunk on classification.points.v1 (records stay under 1 MB).
   int points_chunk_bytes = 900000;
+  // Retention of classification.points.v1: after evaluating a point T, an instance writes
+  // tombstones for its own partitions' summary and overview-row records of points more
+  // than this many days before T, so compaction drops them (README).
+  int points_keep_days = 35;
 };
 
 // Reads `path` (empty: the environment alone); TIERFLOW_* variables override its keys.

@@ -121,9 +121,12 @@ std::optional<std::vector<std::string>> Board::rows(absl::Time point, int partit
   return out;
 }
 
-bool Board::add(std::string_view, std::string_view value) {
+bool Board::add(std::string_view key, std::string_view value) {
   try {
-    if (value.empty()) return false;
+    if (value.empty()) {  // a tombstone (retention): its key is gone
+      keys_.erase(std::string(key));
+      return false;
+    }
     const char kind = value.front();
     value.remove_prefix(1);
     if (kind == kProgress) {
@@ -144,6 +147,7 @@ bool Board::add(std::string_view, std::string_view value) {
     const auto k = static_cast<uint32_t>(get_varint(value));
     const auto count = static_cast<uint32_t>(get_varint(value));
     if (count == 0 || k >= count) return false;
+    note_key(std::string(key), point, partition);
     if (point < floor_) return true;  // evaluated already
     const std::pair<int64_t, int32_t> key{absl::ToUnixMicros(point), partition};
     if (kind == kRows) {
@@ -217,6 +221,24 @@ void Board::forget_before(absl::Time point) {
   chunks_.erase(chunks_.begin(), chunks_.lower_bound(lo));
   rows_.erase(rows_.begin(), rows_.lower_bound(lo));
   row_chunks_.erase(row_chunks_.begin(), row_chunks_.lower_bound(lo));
+}
+
+void Board::note_key(std::string key, absl::Time point, int32_t partition) {
+  keys_.insert_or_assign(std::move(key), std::pair{absl::ToUnixMicros(point), partition});
+}
+
+std::vector<std::string> Board::take_expired(absl::Time before, const std::set<int32_t>& partitions) {
+  const int64_t us = absl::ToUnixMicros(before);
+  std::vector<std::string> out;
+  for (auto it = keys_.begin(); it != keys_.end();) {
+    if (it->second.first < us && partitions.contains(it->second.second)) {
+      out.push_back(it->first);
+      it = keys_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  return out;
 }
 
 namespace {

@@ -12,6 +12,9 @@
 //                             ends <day>, published by the partition's owner once its
 //                             watermark passed the point (so the summary is final). Records
 //                             stay under 1 MB: a summary is cut into chunks.
+//   "<day>/<p>/d<k>"          chunk k of partition p's overview rows at that point.
+// Retention: after evaluating a point, the owner of partition p writes tombstones for the
+// summary and rows keys of p at points more than points_keep_days before it.
 // A point is evaluated by each instance when summaries of every partition of
 // ledger.accounts.v1 are in; the merged summary gives exactly the cut points one process
 // holding every customer would compute (population.h).
@@ -25,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -80,6 +84,12 @@ class Board {
   std::optional<std::vector<std::string>> rows(absl::Time point, int partitions) const;
   // Drops the summaries and rows of points before `point` (kept: `point` and later).
   void forget_before(absl::Time point);
+  // Retention: the keys of summary and row records of `partition` at `point` this
+  // instance published or read (add() notes them; a tombstone read back forgets its key).
+  void note_key(std::string key, absl::Time point, int32_t partition);
+  // The noted keys of points before `before` among `partitions`, forgotten as they are
+  // returned (the caller writes their tombstones).
+  std::vector<std::string> take_expired(absl::Time before, const std::set<int32_t>& partitions);
 
  private:
   struct Chunks {
@@ -92,6 +102,7 @@ class Board {
   std::map<std::pair<int64_t, int32_t>, Chunks> row_chunks_;
   std::map<std::pair<int64_t, int32_t>, std::string> rows_;
   absl::Time floor_ = absl::InfinitePast();
+  std::map<std::string, std::pair<int64_t, int32_t>> keys_;  // record key -> (point us, partition)
 };
 
 // The records of classification.points.v1 (every partition, from the beginning) that the

@@ -220,6 +220,9 @@ class TierKeeper {
   void publish_summaries_locked(absl::Time point);
   // After `point` was evaluated: each owned partition's overview rows at it, to the topic.
   void publish_rows_locked(absl::Time point);
+  // Retention, after `point` was evaluated: tombstones for the owned partitions' records
+  // of points more than points_keep_days before it.
+  void expire_points_locked(absl::Time point);
   // Joins every partition's rows of the last point into the book GetDistribution answers
   // from, once all are in (and not done yet).
   void join_rows_locked();

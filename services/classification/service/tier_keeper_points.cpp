@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <absl/time/civil_time.h>
+
 #include <algorithm>
+#include <set>
 
 #include "common/errors/errors.h"
 #include "common/kafka/kafka.h"
@@ -140,6 +143,7 @@ void TierKeeper::publish_summaries_locked(absl::Time point) {
     }
     for (const auto& [key, value] :
          points::summary_records(point, p, summary, zone, static_cast<size_t>(cfg_.points_chunk_bytes))) {
+      board_.note_key(key, point, p);
       // A record the broker did not take is sent again by the next advance.
       producer_.produce(topics::kPoints, key, value,
                         {{std::string(kafka::kTypeHeader), "tierflow.classification.PopulationSummary"}},
@@ -167,12 +171,27 @@ void TierKeeper::publish_rows_locked(absl::Time point) {
     std::string rows = overview_.export_rows(*standard_, list);
     for (const auto& [key, value] :
          points::rows_records(point, p, rows, zone, static_cast<size_t>(cfg_.points_chunk_bytes))) {
+      board_.note_key(key, point, p);
       // Lost, the distribution stays at an earlier point until the next point's rows.
       producer_.produce(topics::kPoints, key, value,
                         {{std::string(kafka::kTypeHeader), "tierflow.classification.OverviewRows"}},
                         [](const kafka::DeliveryReport&) {});
     }
     board_.set_rows(point, p, std::move(rows));
+  }
+}
+
+void TierKeeper::expire_points_locked(absl::Time point) {
+  const absl::TimeZone& zone = standard_->evaluation_zone();
+  const absl::Time before = absl::FromCivil(absl::ToCivilDay(point, zone) - cfg_.points_keep_days, zone);
+  std::set<int32_t> owned;
+  for (const auto& [p, m] : marks_) owned.insert(p);
+  // Nothing needs them: every instance has evaluated the points before `point` (a point
+  // needs every partition's summary, published only by an instance that reached it), and
+  // a restart restores the last point's cut points from the store (table frozen). A
+  // tombstone lost is written again after the next restart (the feed reads the key again).
+  for (const std::string& key : board_.take_expired(before, owned)) {
+    producer_.produce(topics::kPoints, key, kafka::kTombstone, {}, [](const kafka::DeliveryReport&) {});
   }
 }
 
@@ -247,6 +266,7 @@ size_t TierKeeper::advance_points_locked() {
     changed += run_evaluation(true, *point, &*merged);
     publish_rows_locked(*point);
     board_.forget_before(*point);
+    expire_points_locked(*point);
   }
   join_rows_locked();
   if (frozen_known_ && !changed_.empty()) {

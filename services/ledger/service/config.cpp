@@ -23,6 +23,7 @@ Config load_config(const std::string& path) {
   c.max_batch = static_cast<int>(root.get_int("max_batch", c.max_batch, 1, 1000000));
   c.deferred_max_wait = absl::Seconds(root.get_int("deferred_max_wait_s", 7 * 24 * 3600, 1, 365LL * 24 * 3600));
   c.allowed_lateness = absl::Seconds(root.get_int("allowed_lateness_s", 24 * 3600, 0, 365LL * 24 * 3600));
+  c.idle_partition_after = absl::Seconds(root.get_int("idle_partition_after_s", 24 * 3600, 0, 365LL * 24 * 3600));
   c.snapshot_day_zone = root.get_string("snapshot_day_zone", c.snapshot_day_zone);
   if (absl::TimeZone tz; !absl::LoadTimeZone(c.snapshot_day_zone, &tz)) {
     throw config::ConfigError(loader.file() + ": key 'snapshot_day_zone': unknown time zone '" + c.snapshot_day_zone +
@@ -39,6 +40,7 @@ std::unique_ptr<Ledger> open_ledger(const Config& cfg) {
   options.pipeline = true;
   options.allowed_lateness = cfg.allowed_lateness;
   options.watermark_records = true;
+  options.idle_partition_after = cfg.idle_partition_after;
   absl::LoadTimeZone(cfg.snapshot_day_zone, &options.snapshot_day_zone);  // checked by load_config
   return cfg.store_backend == "postgres" ? Ledger::open_postgres(cfg.store_postgres_url, options)
                                          : Ledger::open_sqlite(cfg.store_path, options);

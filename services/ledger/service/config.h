@@ -24,6 +24,8 @@ struct Config : config::ServiceConfig {
   // Options::snapshot_day_zone (an IANA zone name, loaded and checked at startup).
   absl::Duration allowed_lateness = absl::Hours(24);
   std::string snapshot_day_zone = "UTC";
+  // Options::idle_partition_after (README, "Idle partitions"): event time.
+  absl::Duration idle_partition_after = absl::Hours(24);
 };
 
 // Reads and validates `path`; throws config::ConfigError naming the key.

@@ -27,12 +27,31 @@ void LedgerHandler::on_revoked(const std::vector<kafka::TopicPartition>&) {
   });
 }
 
+void LedgerHandler::on_positions(std::span<const kafka::PartitionPosition> positions, kafka::EndQuery& ends) {
+  positions_.assign(positions.begin(), positions.end());
+  ends_ = &ends;
+}
+
+std::vector<OwnedPartition> LedgerHandler::owned() const {
+  std::vector<OwnedPartition> out;
+  out.reserve(positions_.size());
+  for (const auto& p : positions_) out.push_back({p.topic, p.partition, p.next_offset, p.caught_up()});
+  return out;
+}
+
 void LedgerHandler::handle(std::span<const kafka::Record> records, kafka::DeadLetters&) {
   std::vector<ConsumedRecord> batch;
   batch.reserve(records.size());
   for (const auto& r : records) batch.push_back({r.topic(), r.partition(), r.offset(), r.key(), r.value()});
   const auto started = std::chrono::steady_clock::now();
-  ApplyResult result = ledger_.with([&](Ledger& l) { return l.apply(batch); });
+  const std::vector<OwnedPartition> owned_now = owned();
+  // Asked only for a partition about to be marked: a round trip to the broker, under the
+  // ledger's lock (gRPC reads wait for it, as for the batch itself).
+  const Ledger::ConfirmFn confirm = [this](const OwnedPartition& p) {
+    const std::optional<int64_t> end = ends_ ? ends_->query_end(p.topic, p.partition) : std::nullopt;
+    return end && *end <= p.next_offset;
+  };
+  ApplyResult result = ledger_.with([&](Ledger& l) { return l.apply(batch, owned_now, confirm); });
   metrics_.batch_seconds.Observe(std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count());
   metrics_.applied.Increment(static_cast<double>(result.applied));
   metrics_.duplicates.Increment(static_cast<double>(result.duplicates));

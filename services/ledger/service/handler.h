@@ -6,6 +6,9 @@
 //   another one may have applied the partition meanwhile.
 // - on_revoked: commits the batch still being written (pipelined ledger) before the
 //   partitions move, so the next owner reads offsets that include it.
+// - on_positions: keeps the consumer's positions; handle passes them to the ledger, which
+//   marks the caught-up partitions that are idle (README, "Idle partitions"), each one
+//   confirmed with the broker first (EndQuery: the end the client cached is one fetch old).
 // - handle: Ledger::apply. Rejected records become DLQ rows of the outbox in the same
 //   transaction (kafka::DeadLetters is not used: the ledger decides rejections inside its
 //   transaction, and some come from the expiry timer, not from a consumed record).
@@ -45,12 +48,14 @@ class LedgerHandler final : public kafka::BatchHandler {
 
   std::optional<int64_t> start_offset(std::string_view topic, int32_t partition) override;
   void on_revoked(const std::vector<kafka::TopicPartition>& partitions) override;
+  void on_positions(std::span<const kafka::PartitionPosition> positions, kafka::EndQuery& ends) override;
   void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override;
   void tick() override;
   void drain() override;
 
  private:
   void count_rejections(const std::vector<Rejection>& rejected);
+  std::vector<OwnedPartition> owned() const;  // views into positions_
 
   SharedLedger& ledger_;
   OutboxRelay& relay_;
@@ -58,6 +63,8 @@ class LedgerHandler final : public kafka::BatchHandler {
   const Options options_;
   bool refresh_ = false;  // a revocation happened: reread the store before the next start
   absl::Time last_expiry_;
+  std::vector<kafka::PartitionPosition> positions_;  // from the last poll
+  kafka::EndQuery* ends_ = nullptr;                  // from the last poll; valid until the next
 };
 
 }  // namespace tierflow::ledger

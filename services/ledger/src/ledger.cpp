@@ -120,7 +120,16 @@ void Ledger::refresh() { impl_->uow().refresh(); }
 
 void Ledger::sync() { impl_->uow().sync(); }
 
-ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch) { return impl_->uow().apply(batch); }
+ApplyResult Ledger::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                          const ConfirmFn& confirm) {
+  return impl_->uow().apply(batch, owned, confirm);
+}
+
+bool Ledger::mark_idle(std::span<const OwnedPartition> owned, const ConfirmFn& confirm) {
+  if (!impl_->uow().has_idle_marks(owned)) return false;
+  impl_->uow().apply({}, owned, confirm);
+  return true;
+}
 
 std::optional<int64_t> Ledger::next_offset(std::string_view topic, int32_t partition) const {
   return impl_->uow().next_offset(topic, partition);

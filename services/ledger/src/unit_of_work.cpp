@@ -60,16 +60,18 @@ UnitOfWork::UnitOfWork(std::unique_ptr<Store> store, const Options& options)
 
 // --- batches ---------------------------------------------------------------------------
 
-ApplyResult UnitOfWork::apply(std::span<const ConsumedRecord> batch) {
-  return writer_ ? apply_pipelined(batch) : apply_serial(batch);
+ApplyResult UnitOfWork::apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                              const Ledger::ConfirmFn& confirm) {
+  return writer_ ? apply_pipelined(batch, owned, confirm) : apply_serial(batch, owned, confirm);
 }
 
-ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch) {
+ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                                     const Ledger::ConfirmFn& confirm) {
   ApplyResult result;
   Batch b{result, ++batches_};
   store_->begin();
   try {
-    process_batch(batch, b);
+    process_batch(batch, owned, confirm, b);
     sort_by_key(b.changes);
     store_->write(b.changes);
     store_->commit();
@@ -88,11 +90,12 @@ ApplyResult UnitOfWork::apply_serial(std::span<const ConsumedRecord> batch) {
 // Processes the batch while the writer still writes the previous one, then waits for that
 // commit and hands this batch over. Reads during processing see the previous batch's
 // changes through the cache (its customers) and inflight_events_.
-ApplyResult UnitOfWork::apply_pipelined(std::span<const ConsumedRecord> batch) {
+ApplyResult UnitOfWork::apply_pipelined(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                                        const Ledger::ConfirmFn& confirm) {
   ApplyResult result;
   Batch b{result, ++batches_};
   try {
-    process_batch(batch, b);
+    process_batch(batch, owned, confirm, b);
     writer_->wait();  // the previous batch is committed, or its failure is thrown here
   } catch (...) {
     discard_uncommitted();
@@ -166,7 +169,8 @@ void UnitOfWork::discard_uncommitted() {
 
 // Reads what the batch needs, applies its records in order and collects its changes in
 // b.changes. The parsed events live on one arena, freed at once when this returns.
-void UnitOfWork::process_batch(std::span<const ConsumedRecord> batch, Batch& b) {
+void UnitOfWork::process_batch(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                               const Ledger::ConfirmFn& confirm, Batch& b) {
   google::protobuf::ArenaOptions arena_options;
   arena_options.start_block_size = 256 * 1024;
   arena_options.max_block_size = 4 * 1024 * 1024;
@@ -174,7 +178,63 @@ void UnitOfWork::process_batch(std::span<const ConsumedRecord> batch, Batch& b) 
   auto parsed = prefetch(batch, arena);
   BatchPoster poster(*this, b);
   for (size_t i = 0; i < batch.size(); ++i) poster.process_record(batch[i], parsed[i]);
+  mark_idle(owned, confirm, b);
   flush(b);
+}
+
+// --- idle partitions (README, "Idle partitions") ----------------------------------------
+
+Micros UnitOfWork::idle_target(std::span<const OwnedPartition> owned) const {
+  if (!options_.watermark_records || owned.empty()) return kNoEventTime;
+  Micros newest = kNoEventTime;
+  for (const auto& p : owned) {
+    auto it = offsets_.find(std::pair<std::string_view, int32_t>{p.topic, p.partition});
+    if (it == offsets_.end()) continue;
+    newest = std::max(newest, partition_watermark(it->second.max_event_time, options_.allowed_lateness));
+  }
+  if (newest == kNoEventTime) return kNoEventTime;
+  return newest - absl::ToInt64Microseconds(options_.idle_partition_after);
+}
+
+// Caught up, at the position the ledger stands at (a consumer position that disagrees with
+// the stored offset is not trusted), and behind the target.
+bool UnitOfWork::is_idle(const OwnedPartition& p, const PartitionCursor* cur, Micros target) const {
+  if (!p.caught_up || p.next_offset < 0) return false;
+  if (cur == nullptr) return true;
+  if (cur->next_offset != p.next_offset) return false;
+  return partition_watermark(cur->max_event_time, options_.allowed_lateness) < target;
+}
+
+bool UnitOfWork::has_idle_marks(std::span<const OwnedPartition> owned) const {
+  const Micros target = idle_target(owned);
+  if (target == kNoEventTime) return false;
+  for (const auto& p : owned) {
+    auto it = offsets_.find(std::pair<std::string_view, int32_t>{p.topic, p.partition});
+    if (is_idle(p, it == offsets_.end() ? nullptr : &it->second, target)) return true;
+  }
+  return false;
+}
+
+// The advanced watermark is kept as the cursor's clock base (max_event_time = target +
+// lateness, so partition_watermark() gives the target): stored with the offset in this
+// transaction, and the floor of the partition's next records like any watermark.
+void UnitOfWork::mark_idle(std::span<const OwnedPartition> owned, const Ledger::ConfirmFn& confirm, Batch& b) {
+  const Micros target = idle_target(owned);
+  if (target == kNoEventTime) return;
+  for (const auto& p : owned) {
+    auto it = offsets_.find(std::pair<std::string_view, int32_t>{p.topic, p.partition});
+    if (!is_idle(p, it == offsets_.end() ? nullptr : &it->second, target)) continue;
+    if (confirm && !confirm(p)) continue;  // e.g. records written since the consumer's last fetch
+    if (it == offsets_.end()) {
+      it = offsets_.emplace(std::make_pair(std::string(p.topic), p.partition), PartitionCursor{p.next_offset}).first;
+    }
+    PartitionCursor& cur = it->second;
+    cur.max_event_time = target + absl::ToInt64Microseconds(options_.allowed_lateness);
+    if (cur.batch != b.number) {
+      cur.batch = b.number;
+      b.dirty_offsets.insert(it->first);
+    }
+  }
 }
 
 // Parses the batch and reads, in two store calls, the event rows and customers it names,

@@ -111,7 +111,10 @@ class UnitOfWork {
   UnitOfWork(std::unique_ptr<Store> store, const Options& options);
 
   // Ledger::apply: serial (returns after the commit) or pipelined (after the hand-off).
-  ApplyResult apply(std::span<const ConsumedRecord> batch);
+  ApplyResult apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned = {},
+                    const Ledger::ConfirmFn& confirm = {});
+  // Whether a batch given `owned` would advance an idle partition (Ledger::mark_idle).
+  bool has_idle_marks(std::span<const OwnedPartition> owned) const;
   // Waits for the batch being written; on its failure drops what was not stored, rethrows.
   void sync();
   // sync(), then rereads every cache from the store.
@@ -175,12 +178,22 @@ class UnitOfWork {
     bool dirty = false;     // changed by this batch
   };
 
-  ApplyResult apply_serial(std::span<const ConsumedRecord> batch);
-  ApplyResult apply_pipelined(std::span<const ConsumedRecord> batch);
+  ApplyResult apply_serial(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                           const Ledger::ConfirmFn& confirm);
+  ApplyResult apply_pipelined(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                              const Ledger::ConfirmFn& confirm);
   void load_caches();
   void end_batch();
   void discard_uncommitted();
-  void process_batch(std::span<const ConsumedRecord> batch, Batch& b);
+  void process_batch(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned,
+                     const Ledger::ConfirmFn& confirm, Batch& b);
+  // The watermark idle partitions are advanced to (M - idle_partition_after), or
+  // kNoEventTime when no owned partition has one (or idle marks are off).
+  Micros idle_target(std::span<const OwnedPartition> owned) const;
+  // Whether partition `p` is to be advanced to `target`; `cur` is its cursor, if any.
+  bool is_idle(const OwnedPartition& p, const PartitionCursor* cur, Micros target) const;
+  // Advances every idle partition of `owned` (after the batch's records).
+  void mark_idle(std::span<const OwnedPartition> owned, const Ledger::ConfirmFn& confirm, Batch& b);
   std::vector<const v1::PosEvent*> prefetch(std::span<const ConsumedRecord> batch, google::protobuf::Arena& arena);
   EventSlot& slot(std::string_view id);
   void flush(Batch& b);

@@ -23,6 +23,7 @@ inline Config watermark_config(const test_support::TempDir& dir) {
   cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
   cfg.store_path = dir.file("classification.db");
   cfg.clock = "watermark";
+  cfg.evaluation_points = "newest_event";  // no ledger watermarks: synthetic stores only
   cfg.redis.port = test_support::pick_free_port();
   cfg.redis.timeout = std::chrono::milliseconds(200);
   return cfg;

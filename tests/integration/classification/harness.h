@@ -106,6 +106,7 @@ inline Config base_config(const test_support::DevBroker& broker, const test_supp
   cfg.store_path = dir + "/classification.db";
   cfg.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
   cfg.clock = "events";
+  cfg.evaluation_points = "newest_event";  // these scenarios write no ledger watermarks
   cfg.reevaluate_interval = std::chrono::milliseconds(500);
   cfg.evaluate_delay = std::chrono::milliseconds(200);
   cfg.group_id = "classification-it";

@@ -71,6 +71,7 @@ class ConsoleIT : public ::testing::Test {
     cfg_.store_path = dir_.file("classification.db");
     cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg_.clock = "events";
+    cfg_.evaluation_points = "newest_event";  // no ledger watermarks in these scenarios
     cfg_.reevaluate_interval = std::chrono::milliseconds(500);
     cfg_.evaluate_delay = std::chrono::milliseconds(200);
     cfg_.group_id = "console-it";

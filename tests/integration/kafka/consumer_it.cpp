@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <csignal>
+#include <future>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -122,6 +123,79 @@ TEST(ConsumerLoop, PoisonLandsInTheDlqOnARealBroker) {
   EXPECT_EQ(dlq[0].headers.at(std::string(kafka::kOriginHeader)), "pos.events.v1/0@1");
   EXPECT_EQ(dlq[0].headers.at(std::string(kafka::kTypeHeader)), "tierflow.v1.PosEvent");
 }
+
+// Positions on a real broker (the seam of the ledger's idle watermarks): a partition with
+// records still unread is never caught up; once all are handed out it is, and an empty
+// partition read from the beginning is too, from the ends cached from the fetch answers.
+void positions_case(bool verify) {
+  test_support::TempDir dir;
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 2, 1});
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "positions-it");
+  constexpr int kRecords = 5;
+  for (int i = 0; i < kRecords; ++i) {
+    std::promise<kafka::DeliveryReport> done;
+    producer.produce_to(topics::kPosEvents, 0, "c-1", std::to_string(i), {},
+                        [&](const kafka::DeliveryReport& r) { done.set_value(r); });
+    ASSERT_TRUE(done.get_future().get().ok);
+  }
+  struct Handler : kafka::BatchHandler {
+    std::optional<int64_t> start_offset(std::string_view, int32_t) override { return std::nullopt; }
+    void on_positions(std::span<const kafka::PartitionPosition> p, kafka::EndQuery& e) override {
+      last.assign(p.begin(), p.end());
+      ends = &e;
+    }
+    kafka::EndQuery* ends = nullptr;
+    void handle(std::span<const kafka::Record> batch, kafka::DeadLetters&) override {
+      seen += batch.size();
+      for (const auto& p : last) {
+        if (p.partition == 0 && p.next_offset < kRecords && p.caught_up()) ++caught_up_too_early;
+        if (p.partition == 0 && p.next_offset < kRecords) ++lagging_seen;
+      }
+    }
+    const kafka::PartitionPosition* find(int32_t partition) const {
+      for (const auto& p : last) {
+        if (p.partition == partition) return &p;
+      }
+      return nullptr;
+    }
+    std::vector<kafka::PartitionPosition> last;
+    size_t seen = 0;
+    int caught_up_too_early = 0, lagging_seen = 0;
+  } handler;
+  kafka::ConsumerOptions options;
+  options.bootstrap = broker.bootstrap();
+  options.group_id = "positions-it";
+  options.client_id = "positions-it";
+  options.topics = {std::string(topics::kPosEvents)};
+  options.session_timeout = 6000ms;
+  options.max_batch = 1;  // one record per batch: partition 0 lags for four of them
+  kafka::ConsumerLoop loop(options, handler, producer);
+  const auto both_caught_up = [&] {
+    const auto* p0 = handler.find(0);
+    const auto* p1 = handler.find(1);
+    return p0 != nullptr && p1 != nullptr && p0->caught_up() && p1->caught_up();
+  };
+  const auto deadline = std::chrono::steady_clock::now() + 30s;
+  while (!(handler.seen == kRecords && both_caught_up()) && std::chrono::steady_clock::now() < deadline) loop.step();
+  EXPECT_EQ(handler.seen, static_cast<size_t>(kRecords));
+  ASSERT_TRUE(both_caught_up());
+  EXPECT_EQ(handler.find(0)->next_offset, kRecords);
+  EXPECT_EQ(handler.find(0)->high_watermark, kRecords);
+  EXPECT_EQ(handler.find(1)->next_offset, 0);
+  EXPECT_EQ(handler.caught_up_too_early, 0);
+  EXPECT_GT(handler.lagging_seen, 0);
+  if (verify) {  // the broker's answer, not the cached end
+    ASSERT_NE(handler.ends, nullptr);
+    EXPECT_EQ(handler.ends->query_end(topics::kPosEvents, 0), kRecords);
+    EXPECT_EQ(handler.ends->query_end(topics::kPosEvents, 1), 0);
+  }
+  loop.finish();
+}
+
+TEST(ConsumerLoop, PositionsSayWhenAPartitionIsCaughtUp) { positions_case(false); }
+
+// The same, and the ends as the broker answers them (EndQuery: rd_kafka_query_watermark_offsets).
+TEST(ConsumerLoop, VerifiedPositionsSayWhenAPartitionIsCaughtUp) { positions_case(true); }
 
 // Leaving the group is bounded: with the broker paused (SIGSTOP, as in a partition), close
 // returns after close_timeout instead of hanging shutdown.

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <memory>
 
+#include "idle_partition_scenarios.h"
 #include "ledger_scenarios.h"
 #include "snapshot_clock_scenarios.h"
 #include "tests/support/postgres_server.h"

@@ -60,10 +60,14 @@ TEST_F(ConfigTest, DefaultsAndValidation) {
 // their ranges; two instances differ in store_path (and instance_id) only.
 TEST_F(ConfigTest, EvaluationPointKeys) {
   const Config d = load_config(write("clock: events\n"));
-  EXPECT_EQ(d.evaluation_points, "newest_event");
+  EXPECT_EQ(d.evaluation_points, "watermarks");  // the default with clock: events
+  EXPECT_EQ(load_config(write("clock: events\nevaluation_points: newest_event\n")).evaluation_points, "newest_event");
   EXPECT_EQ(d.accounts_partitions, 0);
   EXPECT_EQ(d.instance_id, "");
   EXPECT_EQ(d.points_chunk_bytes, 900000);
+  EXPECT_EQ(d.points_keep_days, 35);
+  EXPECT_EQ(load_config(write("points_keep_days: 7\n")).points_keep_days, 7);
+  EXPECT_NE(error_of("points_keep_days: 0\n").find("points_keep_days"), std::string::npos);
   const Config c = load_config(write(
       "clock: events\nevaluation_points: watermarks\naccounts_partitions: 12\ninstance_id: b\n"
       "points_chunk_bytes: 4096\nstore_path: b.db\n"));

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <random>
+#include <set>
 
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
@@ -162,8 +163,9 @@ class SharedFeed final : public points::Feed {
 class Instance {
  public:
   Instance(const std::string& store, std::vector<int32_t> owned, testing::FakeProducer& producer, int partitions,
-           size_t max_batch, int chunk_bytes = 900000)
+           size_t max_batch, int chunk_bytes = 900000, int keep_days = 35)
       : owned_(std::move(owned)), producer_(producer), max_batch_(max_batch) {
+    cfg_.points_keep_days = keep_days;
     cfg_.store_path = store;
     cfg_.standard_path = std::string(TIERFLOW_SOURCE_DIR) + "/deploy/local/standard.yaml";
     cfg_.kafka.bootstrap_servers = "127.0.0.1:1";
@@ -591,6 +593,64 @@ TEST_F(PointsTest, APointWaitsForTheSlowestPartitionAndHeldSnapshotsSurviveARest
   bool three = false;
   for (const auto& d : a->dimensions()) three = three || d.detail().find("lifetime orders 300") != std::string::npos;
   EXPECT_TRUE(three) << "decided from the held snapshot: " << a->ShortDebugString();
+}
+
+// Retention of classification.points.v1: after each point an instance writes one
+// tombstone for each summary and overview-row record of its partitions at points more than
+// points_keep_days before it, and none for newer ones; after a kill -9 the next point is
+// still evaluated (the last point's cut points come from the store) and no record gets a
+// second tombstone (the feed reads the tombstones back).
+TEST_F(PointsTest, OldPointsGetTombstonesAndARestartStillEvaluatesTheNext) {
+  testing::FakeProducer producer;
+  Instance in(store("keep.db"), {0, 1}, producer, 2, 1, 900000, /*keep_days=*/2);
+  auto day_of = [&](int d) {
+    in.push(0, snapshot_record("a", d, day(2010, 6, d) + absl::Hours(9), d == 7 ? 300 : d));  // big on day 7
+    in.push(1, snapshot_record("b", d, day(2010, 6, d) + absl::Hours(10), 2 * d));
+    in.push(0, mark_record(0, day(2010, 6, d + 1) + absl::Hours(1)));
+    in.push(1, mark_record(1, day(2010, 6, d + 1) + absl::Hours(1)));
+  };
+  for (int d = 1; d <= 6; ++d) day_of(d);
+  in.idle();
+  in.tick();
+  ASSERT_EQ(in.keeper().last_point(), end_of(2010, 6, 6));
+  // Keys are "<day of the point>/<p>/<k>" and "<day>/<p>/d<k>"; the point that ends June d
+  // is named June d + 1.
+  auto check = [&](const std::string& kept_from) {
+    std::set<std::string> records;
+    std::map<std::string, int> tombstones;
+    for (const auto& r : producer.stored(topics::kPoints)) {
+      if (r.key.starts_with("~")) continue;
+      if (r.tombstone) {
+        EXPECT_TRUE(records.contains(r.key)) << "a tombstone for a key never written: " << r.key;
+        ++tombstones[r.key];
+      } else {
+        records.insert(r.key);
+      }
+    }
+    const size_t written = tombstones.size();
+    for (const auto& key : records) {
+      const bool old = key.substr(0, 10) < kept_from;
+      auto it = tombstones.find(key);
+      EXPECT_EQ(it == tombstones.end() ? 0 : it->second, old ? 1 : 0) << key;
+    }
+    return written;
+  };
+  // 2010-06-07 less two days: the points named June 2, 3 and 4 go; each had one summary
+  // and one rows record per partition.
+  EXPECT_EQ(check("2010-06-05"), 3u * 2u * 2u);
+  in.crash_and_restart();
+  day_of(7);
+  in.idle();
+  in.tick();
+  EXPECT_EQ(in.keeper().last_point(), end_of(2010, 6, 7));
+  EXPECT_EQ(check("2010-06-06"), 4u * 2u * 2u);
+  const auto a = current_of(in, "a");
+  ASSERT_TRUE(a);
+  EXPECT_FALSE(a->provisional());
+  EXPECT_EQ(timeutil::from_proto(a->evaluated_time()), end_of(2010, 6, 7)) << a->ShortDebugString();
+  bool big = false;
+  for (const auto& d : a->dimensions()) big = big || d.detail().find("lifetime orders 300") != std::string::npos;
+  EXPECT_TRUE(big) << "decided at the June 7 point after the restart: " << a->ShortDebugString();
 }
 
 // TierAssignment.backfill follows the newest applied snapshot.

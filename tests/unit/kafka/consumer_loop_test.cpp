@@ -228,6 +228,70 @@ TEST(ConsumerLoop, RunRethrowsWhatTheHandlerThrewAfterClosing) {
   EXPECT_EQ(handler.events, (std::vector<std::string>{"revoked"}));  // closed, not drained
 }
 
+// on_positions: after every poll, before handle(), each assigned partition's next offset and
+// end; a partition is caught up only once everything in it was handed out (an empty one at
+// once).
+TEST(ConsumerLoop, PositionsReachTheHandlerBeforeEachBatch) {
+  FakeProducer producer;
+  struct Handler : RecordingHandler {
+    using RecordingHandler::RecordingHandler;
+    void on_positions(std::span<const kafka::PartitionPosition> p, kafka::EndQuery&) override {
+      last.assign(p.begin(), p.end());
+    }
+    void handle(std::span<const kafka::Record> batch, kafka::DeadLetters& dead_letters) override {
+      at_handle.push_back(last);
+      RecordingHandler::handle(batch, dead_letters);
+    }
+    std::vector<kafka::PartitionPosition> last;
+    std::vector<std::vector<kafka::PartitionPosition>> at_handle;
+  } handler(producer);
+  kafka::ConsumerOptions options;
+  options.max_batch = 2;
+  LoopDriver driver(handler, producer, options);
+  for (int i = 0; i < 3; ++i) driver.push(kTopic, 0, "c-1", "e" + std::to_string(i));
+  driver.assign({{kTopic, 0}, {kTopic, 1}});
+  EXPECT_EQ(driver.run_until_idle(), 3u);
+  ASSERT_EQ(handler.at_handle.size(), 2u);
+  const auto& first = handler.at_handle[0];
+  ASSERT_EQ(first.size(), 2u);
+  EXPECT_EQ(first[0].partition, 0);
+  EXPECT_EQ(first[0].next_offset, 2);
+  EXPECT_EQ(first[0].high_watermark, 3);
+  EXPECT_FALSE(first[0].caught_up());  // one record still unread
+  EXPECT_EQ(first[1].partition, 1);
+  EXPECT_TRUE(first[1].caught_up());  // empty
+  EXPECT_TRUE(handler.at_handle[1][0].caught_up());
+  driver.push(kTopic, 1, "c-2", "x0");  // the end moved: partition 1 lags until polled
+  EXPECT_FALSE(kafka::PartitionPosition({kTopic, 1, 0, 1}).caught_up());
+  EXPECT_EQ(driver.step(), 1u);
+  ASSERT_EQ(handler.last.size(), 2u);
+  EXPECT_EQ(handler.last[1].next_offset, 1);
+  EXPECT_TRUE(handler.last[1].caught_up());
+  // Unknown position or end: never caught up.
+  EXPECT_FALSE(kafka::PartitionPosition({kTopic, 0, -1, 0}).caught_up());
+  EXPECT_FALSE(kafka::PartitionPosition({kTopic, 0, 5, -1}).caught_up());
+}
+
+// on_positions' EndQuery asks the source where a partition ends now: the in-memory log's
+// end, records pushed since the poll included (the broker's answer on librdkafka).
+TEST(ConsumerLoop, EndQueryAnswersTheEndNow) {
+  FakeProducer producer;
+  struct Handler : RecordingHandler {
+    using RecordingHandler::RecordingHandler;
+    void on_positions(std::span<const kafka::PartitionPosition>, kafka::EndQuery& e) override { ends = &e; }
+    kafka::EndQuery* ends = nullptr;
+  } handler(producer);
+  LoopDriver driver(handler, producer);
+  driver.push(kTopic, 0, "c-1", "e0");
+  driver.assign({{kTopic, 0}, {kTopic, 1}});
+  EXPECT_EQ(driver.step(), 1u);
+  ASSERT_NE(handler.ends, nullptr);
+  EXPECT_EQ(handler.ends->query_end(kTopic, 0), 1);
+  EXPECT_EQ(handler.ends->query_end(kTopic, 1), 0);
+  driver.push(kTopic, 1, "c-2", "x0");  // written, not polled yet
+  EXPECT_EQ(handler.ends->query_end(kTopic, 1), 1);
+}
+
 TEST(FakeProducer, ThrowsAndFailsAsAsked) {
   FakeProducer producer;
   producer.throw_on_produce(1);

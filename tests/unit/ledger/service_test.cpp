@@ -276,6 +276,39 @@ TEST_F(LedgerServiceTest, WatermarkRecordsGoToTheirPartitionAfterTheSnapshots) {
   EXPECT_EQ(outbox_rows(), 0u);
 }
 
+// Idle partitions through the loop's positions: partition 1 (empty) is marked from
+// partition 0's clock as soon as it is caught up; partition 2 has a record still unread
+// and is not marked until that record was applied (then, caught up and behind, it is).
+TEST_F(LedgerServiceTest, CaughtUpIdlePartitionsAreMarkedLaggingOnesAreNot) {
+  open(producer_, {}, /*watermarks=*/true);
+  kafka::ConsumerOptions options;
+  options.max_batch = 1;
+  testing::LoopDriver driver(*handler_, producer_, options);
+  driver.push(kPos, 0, "c-1", sale("s-1", "c-1", day(10), 500));
+  driver.push(kPos, 0, "c-2", sale("s-2", "c-2", day(10), 700));
+  driver.push(kPos, 2, "c-3", sale("s-3", "c-3", day(1), 300));
+  driver.assign({{kPos, 0}, {kPos, 1}, {kPos, 2}});
+  EXPECT_EQ(driver.run_until_idle(), 3u);
+  driver.finish();
+
+  std::vector<std::string> keys;
+  std::map<std::string, absl::Time> last_mark;
+  for (const auto& s : producer_.stored(kAccounts)) {
+    keys.push_back(s.key);
+    if (!s.key.starts_with("~watermark/")) continue;
+    v1::LedgerWatermark mark;
+    ASSERT_TRUE(mark.ParseFromString(s.value));
+    EXPECT_EQ(s.partition, mark.partition());
+    last_mark[s.key] = absl::FromUnixSeconds(mark.watermark().seconds());
+  }
+  EXPECT_EQ(keys, (std::vector<std::string>{"c-1", "~watermark/0", "~watermark/1", "c-2", "~watermark/0", "c-3",
+                                            "~watermark/2"}));
+  EXPECT_EQ(last_mark.at("~watermark/0"), day(9));
+  EXPECT_EQ(last_mark.at("~watermark/1"), day(8));
+  EXPECT_EQ(last_mark.at("~watermark/2"), day(8));  // its own would be day 0
+  EXPECT_EQ(core_->with([](Ledger& l) { return l.next_offset(kPos, 1); }), 0);
+}
+
 // The snapshot clock's keys: defaults, values, and a zone that is not an IANA name.
 TEST_F(LedgerServiceTest, SnapshotClockConfigKeys) {
   const std::string file = (dir_ / "ledger.yaml").string();
@@ -299,6 +332,16 @@ TEST_F(LedgerServiceTest, SnapshotClockConfigKeys) {
   }
   write("allowed_lateness_s: -1\n");
   EXPECT_THROW(load_config(file), config::ConfigError);
+  EXPECT_EQ(defaults.idle_partition_after, absl::Hours(24));
+  write("idle_partition_after_s: 3600\n");
+  EXPECT_EQ(load_config(file).idle_partition_after, absl::Hours(1));
+  write("idle_partition_after_s: -5\n");
+  try {
+    load_config(file);
+    ADD_FAILURE() << "a negative idle_partition_after_s was accepted";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("idle_partition_after_s"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(LedgerServiceTest, DlqRecordsCarryReasonAndOriginHeaders) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "idle_partition_scenarios.h"
 #include "ledger_scenarios.h"
 #include "snapshot_clock_scenarios.h"
 #include "tierflow/sql/sqlite.h"

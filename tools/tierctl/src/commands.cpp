@@ -213,8 +213,9 @@ std::string render_distribution(const v1::Distribution& d) {
 }
 
 std::string render_overview(const v1::Overview& o) {
-  std::string text = fmt::format("as of {} ({} clock{})\n", o.has_as_of() ? format_time(o.as_of()) : "now",
-                                 or_dash(o.clock()), o.from_history() ? ", from history" : "");
+  std::string text =
+      fmt::format("as of {} ({} clock{})\n", o.has_as_of() ? format_time(o.as_of()) : "now", or_dash(o.clock()),
+                  o.from_history() ? ", from history: this instance's customers only" : "");
   text += fmt::format("pending downgrades: {}\ncredit holds: {}\nat risk: {}\n\n", format_int(o.pending_downgrades()),
                       format_int(o.credit_holds()), format_int(o.at_risk()));
   text += render_distribution(o.distribution());

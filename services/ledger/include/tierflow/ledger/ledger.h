@@ -13,6 +13,7 @@
 #include <absl/time/time.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -42,6 +43,16 @@ struct ConsumedRecord {
 // the partition number, type header kWatermarkType, produced to that partition number.
 inline constexpr std::string_view kWatermarkKeyPrefix = "~watermark/";
 inline constexpr std::string_view kWatermarkType = "tierflow.v1.LedgerWatermark";
+
+// A partition of the input this instance owns, as its consumer stands after a batch
+// (kafka::PartitionPosition): what idle watermarks are decided from
+// (Options::idle_partition_after). The views must stay valid for the call only.
+struct OwnedPartition {
+  std::string_view topic;
+  int32_t partition = 0;
+  int64_t next_offset = -1;  // the consumer's position; -1 when unknown
+  bool caught_up = false;    // every record the broker had at its last answer was consumed
+};
 
 // An event the ledger refuses; goes to pos.events.v1.dlq with the reason.
 struct Rejection {
@@ -108,6 +119,12 @@ struct Options {
   // kWatermarkKeyPrefix). The service turns it on; default false (the outbox then holds
   // snapshots and DLQ rows only).
   bool watermark_records = false;
+  // Idle partitions (README, "Idle partitions"; with watermark_records only): after a batch
+  // given its owned partitions, each one that is caught up and whose watermark is older
+  // than M - idle_partition_after (M: the newest watermark of the owned partitions) has
+  // its watermark advanced to M - idle_partition_after, stored with its offset in the
+  // batch's transaction, and gets a mark. Event time, not wall time.
+  absl::Duration idle_partition_after = absl::Hours(24);
   // Customers kept in memory between batches. Beyond it, after a batch, the cache is
   // dropped (pipelined: all but the batch still being written) and refills from the store.
   size_t customer_cache_capacity = 500'000;
@@ -140,7 +157,19 @@ class Ledger {
   // resume point) or a repeated event_id changes nothing. Rejected records advance the
   // offset too (the caller must publish ApplyResult::rejected to the DLQ after the commit).
   // Postcondition: the trial balance is zero (otherwise std::logic_error and nothing stored).
-  ApplyResult apply(std::span<const ConsumedRecord> batch);
+  // `owned`: the partitions this instance owns, as its consumer stands after the batch;
+  // idle ones are marked in the same transaction (Options::idle_partition_after). Empty:
+  // no idle marks.
+  // `confirm`, when set, is asked for each partition about to be marked (it may ask the
+  // broker whether the partition still ends at next_offset); false: not marked.
+  using ConfirmFn = std::function<bool(const OwnedPartition&)>;
+  ApplyResult apply(std::span<const ConsumedRecord> batch, std::span<const OwnedPartition> owned = {},
+                    const ConfirmFn& confirm = {});
+
+  // Without a batch: when an idle partition among `owned` is due a mark (see apply()),
+  // runs apply() with no records (one transaction; `confirm` may still refuse it) and
+  // returns true; otherwise touches nothing. (The service marks after batches only.)
+  bool mark_idle(std::span<const OwnedPartition> owned, const ConfirmFn& confirm = {});
 
   // Pipelined (Options::pipeline): waits until every batch apply() handed over is
   // committed, and rethrows a failed commit. Otherwise returns at once.

@@ -116,7 +116,8 @@ struct OffsetRow {
   int32_t partition = 0;
   int64_t next_offset = 0;
   // The newest event time among the partition's records before next_offset (the
-  // partition watermark's base, stored with the offset); kNoEventTime when none.
+  // partition watermark's base, stored with the offset), or what an idle mark raised it to
+  // (its watermark + allowed_lateness; README, "Idle partitions"); kNoEventTime when none.
   Micros max_event_time = kNoEventTime;
 };
 
