@@ -76,8 +76,8 @@ void Pipeline::throttle(std::vector<v1::PosEvent*>& admitted, const std::optiona
     v1::EventAck& ack = answered.emplace_back();
     ack.set_event_id(admitted[i]->event_id());
     ack.set_status(v1::ACK_STATUS_RETRY);
-    ack.set_reason(fmt::format("rate limited: terminal {} over {} events/s", TerminalLimits::printable(admitted[i]->terminal_id()),
-                               limits_.options().events_per_s));
+    ack.set_reason(fmt::format("rate limited: terminal {} over {} events/s",
+                               TerminalLimits::printable(admitted[i]->terminal_id()), limits_.options().events_per_s));
   }
   const auto refused = static_cast<double>(admitted.size() - kept);
   metrics_.retry.Increment(refused);

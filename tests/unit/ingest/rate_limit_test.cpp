@@ -28,7 +28,8 @@ class TerminalLimitsTest : public ::testing::Test {
     return o;
   }
   // How many of `n` events of `terminal` (from `caller`) may go on now.
-  static size_t allowed(TerminalLimits& limits, const std::string& terminal, int n, const std::string& caller = "till") {
+  static size_t allowed(TerminalLimits& limits, const std::string& terminal, int n,
+                        const std::string& caller = "till") {
     std::vector<v1::PosEvent> events(static_cast<size_t>(n));
     std::vector<v1::PosEvent*> ptrs;
     for (auto& e : events) {

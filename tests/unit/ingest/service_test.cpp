@@ -431,7 +431,8 @@ double answers_by_reason(prometheus::Registry& registry, const std::string& stat
 class RateLimited : public IngestServiceTest {
  protected:
   RateLimited() : RateLimited(FakeClock{}) {}
-  explicit RateLimited(FakeClock clock) : IngestServiceTest(FakeProducer::Mode::manual, limited(clock)), clock_(clock) {}
+  explicit RateLimited(FakeClock clock)
+      : IngestServiceTest(FakeProducer::Mode::manual, limited(clock)), clock_(clock) {}
   static Config limited(const FakeClock& clock) {
     Config c = config();
     c.limits.rate_limit.events_per_s = 10;
@@ -505,7 +506,7 @@ TEST_F(RateLimited, StreamEventsAnswersTheExcessRetryAtOnceAndOtherTerminalsGoOn
   }
   ASSERT_TRUE(stream->Write(sale_at("f-1", "T-2")));
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 6; }));
-  clock_.advance(std::chrono::milliseconds(100));  // one token for T-1
+  clock_.advance(std::chrono::milliseconds(100));     // one token for T-1
   ASSERT_TRUE(stream->Write(sale_at("e-6", "T-1")));  // the till's resend
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 7; }));
   stream->WritesDone();
