@@ -1,6 +1,9 @@
 #include "src/pipeline.h"
 
+#include <fmt/format.h>
 #include <spdlog/spdlog.h>
+
+#include <algorithm>
 
 #include "common/kafka/producer.h"
 #include "common/kafka/topics.h"
@@ -25,6 +28,7 @@ Pipeline::Pipeline(Options options, kafka::Producer& producer, Deduper& deduper,
       metrics_(metrics),
       timeout_reason_("not confirmed by Kafka within " + std::to_string(options.ack_timeout.count()) +
                       " ms; send it again"),
+      limits_(options.rate_limit),
       bound_(std::make_unique<DelayQueue>(options.ack_timeout)) {}
 
 Pipeline::~Pipeline() { bound_.reset(); }
@@ -52,6 +56,33 @@ v1::EventAck Pipeline::rejected(const v1::PosEvent& event, const std::string& re
   ack.set_status(v1::ACK_STATUS_REJECTED);
   ack.set_reason(reason);
   return ack;
+}
+
+void Pipeline::throttle(std::vector<v1::PosEvent*>& admitted, const std::optional<grpcx::Caller>& caller,
+                        Clock::time_point received, std::vector<v1::EventAck>& answered) {
+  if (!limits_.enabled() || admitted.empty()) return;
+  if (caller && caller->role == grpcx::Role::kBackfill) return;
+  std::vector<bool> allowed;
+  limits_.take(caller ? std::string_view(caller->name) : std::string_view(), admitted, allowed);
+  if (std::find(allowed.begin(), allowed.end(), false) == allowed.end()) return;
+  const double latency = std::chrono::duration<double>(Clock::now() - received).count();
+  size_t kept = 0;
+  for (size_t i = 0; i < admitted.size(); ++i) {
+    if (allowed[i]) {
+      admitted[kept++] = admitted[i];
+      continue;
+    }
+    metrics_.ack_latency.Observe(latency);
+    v1::EventAck& ack = answered.emplace_back();
+    ack.set_event_id(admitted[i]->event_id());
+    ack.set_status(v1::ACK_STATUS_RETRY);
+    ack.set_reason(fmt::format("rate limited: terminal {} over {} events/s",
+                               TerminalLimits::printable(admitted[i]->terminal_id()), limits_.options().events_per_s));
+  }
+  const auto refused = static_cast<double>(admitted.size() - kept);
+  metrics_.retry.Increment(refused);
+  metrics_.reasons.Add({{"status", "retry"}, {"reason", "rate_limited"}}).Increment(refused);
+  admitted.resize(kept);
 }
 
 void Pipeline::answer(Slot& slot, v1::AckStatus status, std::string reason, std::string_view kind) {

@@ -10,6 +10,8 @@
 //              the resend is a DUPLICATE, or the ledger dedupes it).
 // Bounded memory: admitted events are counted until answered; callers stop reading new
 // events while in_flight() is at `max_in_flight` (has_room / when_room).
+// Per-terminal rate limit (rate_limit.h, off by default): throttle() answers the admitted
+// events of a terminal over its limit RETRY at once, before they are counted in flight.
 //
 // Threading: thread-safe. handle() never blocks on I/O. Acks reach the AckSink on the
 // producer's delivery thread, the Mux's I/O thread, the timeout thread or the caller's.
@@ -34,6 +36,7 @@
 #include "src/deduper.h"
 #include "src/delay_queue.h"
 #include "src/metrics.h"
+#include "src/rate_limit.h"
 #include "tierflow/v1/ingest.pb.h"
 
 namespace tierflow::kafka {
@@ -60,6 +63,7 @@ class Pipeline {
   struct Options {
     std::chrono::milliseconds ack_timeout{3000};  // every admitted event is answered within it
     int64_t max_in_flight = 65536;                // admitted and unanswered, per process
+    TerminalLimits::Options rate_limit;           // events per terminal; off by default
   };
 
   // Admitted events on their way through the pipeline, owned by their arenas: a stream
@@ -83,6 +87,13 @@ class Pipeline {
                                    absl::Time now) const;
   // The REJECTED ack for an event admit() refused (counted).
   v1::EventAck rejected(const v1::PosEvent& event, const std::string& reason) const;
+  // Of `admitted` (events admit() let through, from one message or request of `caller`,
+  // received at `received`), those whose terminal is over its rate limit are removed and
+  // answered into `answered` at once: RETRY "rate limited: terminal <id> over <n>
+  // events/s" (counted under the reason `rate_limited`). The rest keep their order. A
+  // no-op when the limit is off; a backfill caller is never limited (bulk history).
+  void throttle(std::vector<v1::PosEvent*>& admitted, const std::optional<grpcx::Caller>& caller,
+                Clock::time_point received, std::vector<v1::EventAck>& answered);
 
   // Admitted events (with when each was received): counted in flight, checked for copies
   // in one round trip, the new ones written to Kafka. Each is answered through `sink`
@@ -96,6 +107,7 @@ class Pipeline {
   // Runs `resume` once (on an answering thread, or now) when there is room again.
   void when_room(std::function<void()> resume);
   const Options& options() const { return options_; }
+  const TerminalLimits& terminal_limits() const { return limits_; }
 
   struct Slot;
 
@@ -113,6 +125,7 @@ class Pipeline {
   std::vector<std::function<void()>> room_waiters_;  // guarded by room_mu_
   std::atomic<bool> has_room_waiters_{false};
   const std::string timeout_reason_;
+  TerminalLimits limits_;
   std::unique_ptr<DelayQueue> bound_;  // ack_timeout; destroyed first (answers what is left)
 };
 

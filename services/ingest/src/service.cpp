@@ -38,6 +38,11 @@ Config load_config(const std::string& path) {
   c.limits.ack_timeout = std::chrono::milliseconds(limits.get_int("ack_timeout_ms", 3000, 100, 60000));
   c.limits.max_in_flight = limits.get_int("process_in_flight", 65536, 1, 10'000'000);
   c.stream_in_flight = limits.get_int("stream_in_flight", 4096, 1, 1'000'000);
+  auto rate = root.section("rate_limit");
+  auto& rl = c.limits.rate_limit;
+  rl.events_per_s = rate.get_double("events_per_s", rl.events_per_s, 0, 1e9);
+  rl.burst = rate.get_double("burst", rl.burst, 1, 1e9);
+  rl.max_terminals = rate.get_int("max_terminals", rl.max_terminals, 1, 10'000'000);
   loader.finish();
   return c;
 }
@@ -118,6 +123,9 @@ grpc::Status IngestService::submit_events(const v1::SubmitEventsRequest& request
       admitted.events.push_back(event);
     }
   }
+  std::vector<v1::EventAck> limited;
+  pipeline_->throttle(admitted.events, caller, received, limited);
+  for (auto& a : limited) acks->ack(std::move(a));
   admitted.received.assign(admitted.events.size(), received);
   pipeline_->handle(std::move(admitted), acks, {});
   if (!acks->wait(static_cast<size_t>(request.events_size()),

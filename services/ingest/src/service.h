@@ -37,7 +37,7 @@ namespace tierflow::ingest {
 struct Config : config::ServiceConfig {
   config::RedisConfig redis;
   Deduper::Options dedupe;      // dedupe.enabled, dedupe.window_s, dedupe.check_timeout_ms
-  Pipeline::Options limits;     // limits.ack_timeout_ms, limits.process_in_flight
+  Pipeline::Options limits;     // limits.ack_timeout_ms, limits.process_in_flight, rate_limit.*
   int64_t stream_in_flight = 4096;  // limits.stream_in_flight: unanswered events per stream
 };
 

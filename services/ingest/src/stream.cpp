@@ -153,9 +153,13 @@ void StreamCall<Wire>::OnReadDone(bool ok) {
         admitted.push_back(events[i]);
       }
     }
+    // Answered at once, like the rejections; never held or counted in flight.
+    std::vector<v1::EventAck> limited;
+    pipeline_.throttle(admitted, caller_, received, limited);
     std::lock_guard lock(mu_);
     reading_ = false;
     for (auto& r : rejections) acks_.push_back(std::move(r));
+    for (auto& r : limited) acks_.push_back(std::move(r));
     if (!admitted.empty()) {
       outstanding_ += static_cast<int64_t>(admitted.size());
       // Their arena travels with the batch they join (it may be the one handed on meanwhile).

@@ -53,7 +53,8 @@ bool eventually(F done) {
 
 class IngestServiceTest : public ::testing::Test {
  protected:
-  explicit IngestServiceTest(FakeProducer::Mode mode = FakeProducer::Mode::manual) : producer_(mode) {}
+  explicit IngestServiceTest(FakeProducer::Mode mode = FakeProducer::Mode::manual, Config cfg = config())
+      : cfg_(std::move(cfg)), producer_(mode) {}
 
   static Config config() {
     Config c;
@@ -76,7 +77,7 @@ class IngestServiceTest : public ::testing::Test {
     });
   }
 
-  Config cfg_ = config();
+  Config cfg_;
   FakeProducer producer_;
   redis::Mux mux_{cfg_.redis};
   prometheus::Registry registry_;
@@ -391,6 +392,200 @@ TEST_F(ImmediateDelivery, ABackfillCallersEventsAreMarkedAndATillCannotMarkItsOw
   f.set_backfill(true);
   ASSERT_FALSE(service_.pipeline().admit(f, till, absl::Now()));
   EXPECT_FALSE(f.backfill());
+}
+
+// The per-terminal rate limit (issue 12): the limiter's clock, moved by the test only.
+class FakeClock {
+ public:
+  void advance(std::chrono::milliseconds d) const { *offset_ += std::chrono::nanoseconds(d).count(); }
+  std::function<TerminalLimits::Clock::time_point()> fn() const {
+    return [offset = offset_, base = base_] { return base + std::chrono::nanoseconds(offset->load()); };
+  }
+
+ private:
+  std::shared_ptr<std::atomic<int64_t>> offset_ = std::make_shared<std::atomic<int64_t>>(0);
+  TerminalLimits::Clock::time_point base_ = TerminalLimits::Clock::now();
+};
+
+v1::PosEvent sale_at(const std::string& id, const std::string& terminal) {
+  v1::PosEvent e = sale(id);
+  e.set_terminal_id(terminal);
+  return e;
+}
+
+// The value of tierflow_ingest_answers_by_reason_total{status, reason} (0 when absent).
+double answers_by_reason(prometheus::Registry& registry, const std::string& status, const std::string& reason) {
+  for (const auto& family : registry.Collect()) {
+    if (family.name != "tierflow_ingest_answers_by_reason_total") continue;
+    for (const auto& m : family.metric) {
+      std::map<std::string, std::string> labels;
+      for (const auto& l : m.label) labels[l.name] = l.value;
+      if (labels["status"] == status && labels["reason"] == reason) return m.counter.value;
+    }
+  }
+  return 0;
+}
+
+// 10 events/s per terminal, bursts of 5; Kafka confirms only when the test says so, so an
+// answer before deliver() was not held for anything.
+class RateLimited : public IngestServiceTest {
+ protected:
+  RateLimited() : RateLimited(FakeClock{}) {}
+  explicit RateLimited(FakeClock clock)
+      : IngestServiceTest(FakeProducer::Mode::manual, limited(clock)), clock_(clock) {}
+  static Config limited(const FakeClock& clock) {
+    Config c = config();
+    c.limits.rate_limit.events_per_s = 10;
+    c.limits.rate_limit.burst = 5;
+    c.limits.rate_limit.clock = clock.fn();
+    c.limits.ack_timeout = std::chrono::seconds(5);  // the bound plays no part here
+    return c;
+  }
+  FakeClock clock_;
+};
+
+constexpr const char* kT1Limited = "rate limited: terminal T-1 over 10 events/s";
+
+TEST_F(RateLimited, ABatchStreamAnswersExactlyTheExcessRetryAtOnceAndOtherTerminalsGoOn) {
+  BatchStream stream(service_);
+  std::vector<v1::PosEvent> events;
+  for (int i = 1; i <= 8; ++i) events.push_back(sale_at("e-" + std::to_string(i), "T-1"));
+  for (int i = 1; i <= 5; ++i) events.push_back(sale_at("f-" + std::to_string(i), "T-2"));
+  ASSERT_TRUE(stream.write(events));
+  // The excess is answered before Kafka confirmed anything; the rest of the message went on.
+  std::vector<v1::EventAck> acks;
+  while (acks.size() < 3) ASSERT_TRUE(stream.read(acks));
+  ASSERT_EQ(acks.size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ(acks[i].event_id(), "e-" + std::to_string(6 + i));
+    EXPECT_EQ(acks[i].status(), v1::ACK_STATUS_RETRY);
+    EXPECT_EQ(acks[i].reason(), kT1Limited);
+  }
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 10; }));
+  EXPECT_EQ(answers_by_reason(registry_, "retry", "rate_limited"), 3);
+
+  // Half a second later T-1 has 5 tokens again and T-2 (drained) 5 as well.
+  clock_.advance(std::chrono::milliseconds(500));
+  events.clear();
+  for (int i = 9; i <= 14; ++i) events.push_back(sale_at("e-" + std::to_string(i), "T-1"));
+  events.push_back(sale_at("f-6", "T-2"));
+  ASSERT_TRUE(stream.write(events));
+  while (acks.size() < 4) ASSERT_TRUE(stream.read(acks));
+  EXPECT_EQ(acks[3].event_id(), "e-14");
+  EXPECT_EQ(acks[3].reason(), kT1Limited);
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 16; }));
+  producer_.deliver();
+  const auto got = by_id(stream.finish(std::move(acks)));
+  ASSERT_EQ(got.size(), 20u);
+  for (const auto& [id, answers] : got) {
+    ASSERT_EQ(answers.size(), 1u) << id;
+    const bool excess = id == "e-6" || id == "e-7" || id == "e-8" || id == "e-14";
+    EXPECT_EQ(answers[0].first, excess ? v1::ACK_STATUS_RETRY : v1::ACK_STATUS_ACCEPTED) << id;
+  }
+  EXPECT_EQ(producer_.stored(topics::kPosEvents).size(), 16u);
+  EXPECT_EQ(answers_by_reason(registry_, "retry", "rate_limited"), 4);
+  EXPECT_EQ(service_.pipeline().in_flight(), 0);
+}
+
+TEST_F(RateLimited, StreamEventsAnswersTheExcessRetryAtOnceAndOtherTerminalsGoOn) {
+  grpc::ServerBuilder builder;
+  builder.RegisterService(&service_);
+  auto server = builder.BuildAndStart();
+  ASSERT_TRUE(server);
+  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
+  auto stream = stub->StreamEvents(&ctx);
+  for (int i = 1; i <= 7; ++i) ASSERT_TRUE(stream->Write(sale_at("e-" + std::to_string(i), "T-1")));
+  v1::EventAck ack;
+  for (int i = 6; i <= 7; ++i) {
+    ASSERT_TRUE(stream->Read(&ack));
+    EXPECT_EQ(ack.event_id(), "e-" + std::to_string(i));
+    EXPECT_EQ(ack.status(), v1::ACK_STATUS_RETRY);
+    EXPECT_EQ(ack.reason(), kT1Limited);
+  }
+  ASSERT_TRUE(stream->Write(sale_at("f-1", "T-2")));
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 6; }));
+  clock_.advance(std::chrono::milliseconds(100));     // one token for T-1
+  ASSERT_TRUE(stream->Write(sale_at("e-6", "T-1")));  // the till's resend
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 7; }));
+  stream->WritesDone();
+  producer_.deliver();
+  std::map<std::string, v1::AckStatus> rest;
+  while (stream->Read(&ack)) rest[ack.event_id()] = ack.status();
+  EXPECT_TRUE(stream->Finish().ok());
+  EXPECT_EQ(rest.size(), 7u);
+  for (const auto& [id, status] : rest) EXPECT_EQ(status, v1::ACK_STATUS_ACCEPTED) << id;
+  EXPECT_EQ(rest.count("e-7"), 0u);  // not resent: answered RETRY once
+  EXPECT_EQ(answers_by_reason(registry_, "retry", "rate_limited"), 2);
+  server->Shutdown();
+}
+
+TEST_F(RateLimited, SubmitEventsAnswersTheExcessRetry) {
+  std::vector<v1::PosEvent> events;
+  for (int i = 1; i <= 6; ++i) events.push_back(sale_at("e-" + std::to_string(i), "T-1"));
+  events.push_back(sale_at("f-1", "T-2"));
+  auto call = submit(events);
+  ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 6; }));
+  producer_.deliver();
+  const auto resp = call.get();
+  ASSERT_EQ(resp.acks_size(), 7);
+  for (int i = 0; i < 7; ++i) {
+    if (i == 5) continue;
+    EXPECT_EQ(resp.acks(i).status(), v1::ACK_STATUS_ACCEPTED) << resp.acks(i).event_id();
+  }
+  EXPECT_EQ(resp.acks(5).event_id(), "e-6");
+  EXPECT_EQ(resp.acks(5).status(), v1::ACK_STATUS_RETRY);
+  EXPECT_EQ(resp.acks(5).reason(), kT1Limited);
+}
+
+TEST_F(RateLimited, TheKeyIsTheCallerAndTheTerminalAndABackfillCallerIsNotLimited) {
+  // A pipeline of the test's own, to pass callers as an authenticated call would.
+  prometheus::Registry registry;
+  Metrics metrics(registry);
+  Deduper deduper(cfg_.dedupe, mux_, Deduper::Counters{metrics.dedupe_errors, metrics.dedupe_degraded});
+  Pipeline pipeline(cfg_.limits, producer_, deduper, metrics);
+  std::vector<v1::PosEvent> storage;
+  for (int i = 0; i < 6; ++i) storage.push_back(sale_at("e-" + std::to_string(i), "T-1"));
+  auto six = [&] {
+    std::vector<v1::PosEvent*> out;
+    for (auto& e : storage) out.push_back(&e);
+    return out;
+  };
+  const grpcx::Caller a{"till-a", grpcx::Role::kPos, {"*"}};
+  const grpcx::Caller b{"till-b", grpcx::Role::kPos, {"*"}};
+  const grpcx::Caller erp{"erp", grpcx::Role::kBackfill, {}};
+  for (const auto& caller : {a, b}) {  // the same terminal id under two tokens: two buckets
+    auto events = six();
+    std::vector<v1::EventAck> answered;
+    pipeline.throttle(events, caller, Pipeline::Clock::now(), answered);
+    EXPECT_EQ(events.size(), 5u) << caller.name;
+    ASSERT_EQ(answered.size(), 1u) << caller.name;
+    EXPECT_EQ(answered[0].event_id(), "e-5");
+  }
+  for (int round = 0; round < 3; ++round) {
+    auto events = six();
+    std::vector<v1::EventAck> answered;
+    pipeline.throttle(events, erp, Pipeline::Clock::now(), answered);
+    EXPECT_EQ(events.size(), 6u);
+    EXPECT_TRUE(answered.empty());
+  }
+  EXPECT_EQ(pipeline.terminal_limits().terminals(), 2u);
+  EXPECT_EQ(answers_by_reason(registry, "retry", "rate_limited"), 2);
+}
+
+TEST_F(ImmediateDelivery, TheRateLimitIsOffByDefault) {
+  EXPECT_FALSE(service_.pipeline().terminal_limits().enabled());
+  BatchStream stream(service_);
+  std::vector<v1::PosEvent> events;
+  for (int i = 0; i < kMaxEventsPerMessage; ++i) events.push_back(sale_at("e-" + std::to_string(i), "T-1"));
+  ASSERT_TRUE(stream.write(events));
+  ASSERT_TRUE(stream.write({sale_at("e-last", "T-1")}));
+  const auto got = by_id(stream.finish());
+  ASSERT_EQ(got.size(), static_cast<size_t>(kMaxEventsPerMessage) + 1);
+  for (const auto& [id, answers] : got) EXPECT_EQ(answers.at(0).first, v1::ACK_STATUS_ACCEPTED) << id;
+  EXPECT_EQ(service_.pipeline().terminal_limits().terminals(), 0u);
+  EXPECT_EQ(answers_by_reason(registry_, "retry", "rate_limited"), 0);
 }
 
 }  // namespace
