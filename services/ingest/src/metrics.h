@@ -39,6 +39,11 @@ struct Metrics {
             {0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0})),
         in_flight(metrics::gauge(r, "tierflow_ingest_in_flight_events",
                                  "Events received and not yet answered (bounded by limits.process_in_flight)")),
+        unsent_acks(metrics::gauge(r, "tierflow_ingest_unsent_acks",
+                                   "Acks decided and not yet taken by their streams' clients (each stream "
+                                   "stops reading at kMaxQueuedAcks)")),
+        read_pauses(metrics::counter(r, "tierflow_ingest_stream_read_pauses_total",
+                                     "Times a stream stopped reading because its client had not taken its acks")),
         reasons(prometheus::BuildCounter()
                     .Name("tierflow_ingest_answers_by_reason_total")
                     .Help("REJECTED and RETRY answers by reason kind (the field named, or why not stored)")
@@ -60,6 +65,8 @@ struct Metrics {
   prometheus::Histogram& store_latency;
   prometheus::Histogram& ack_latency;
   prometheus::Gauge& in_flight;
+  prometheus::Gauge& unsent_acks;
+  prometheus::Counter& read_pauses;
   prometheus::Family<prometheus::Counter>& reasons;
 };
 

@@ -77,6 +77,8 @@ class Pipeline {
   };
 
   Pipeline(Options options, kafka::Producer& producer, Deduper& deduper, Metrics& metrics);
+
+  Metrics& metrics() const { return metrics_; }
   ~Pipeline();
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;

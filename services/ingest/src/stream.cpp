@@ -78,7 +78,11 @@ typename StreamCall<Wire>::Actions StreamCall<Wire>::decide() {
     arena_.reset();  // the next read starts the next batch's arena (a read in flight keeps its own)
   }
   const bool closing = reads_done_ || cancelled_ || write_failed_;
-  if (!reading_ && !closing && outstanding_ < max_in_flight_) {
+  if (!reading_ && !closing && outstanding_ < max_in_flight_ && acks_.size() >= kMaxQueuedAcks) {
+    if (!paused_for_acks_) pipeline_.metrics().read_pauses.Increment();
+    paused_for_acks_ = true;  // OnWriteDone decides again once the client takes acks
+  } else if (!reading_ && !closing && outstanding_ < max_in_flight_) {
+    paused_for_acks_ = false;
     if (pipeline_.has_room()) {
       reading_ = true;
       a.read = true;
@@ -99,6 +103,9 @@ typename StreamCall<Wire>::Actions StreamCall<Wire>::decide() {
     finished_ = true;
     a.finish = true;
   }
+  // Every change to acks_ is followed by decide(), under mu_.
+  pipeline_.metrics().unsent_acks.Increment(static_cast<double>(acks_.size()) - static_cast<double>(acks_reported_));
+  acks_reported_ = acks_.size();
   return a;
 }
 

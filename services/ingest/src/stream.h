@@ -18,7 +18,10 @@
 // or the process is at its bound (Pipeline::has_room): a slow Kafka slows the tills
 // (HTTP/2 flow control) instead of growing memory. A message read may overshoot either
 // bound by its own events (EventBatches: at most kMaxEventsPerMessage are admitted from
-// one message; the rest are REJECTED).
+// one message; the rest are REJECTED). Answers are bounded too: no further read while
+// kMaxQueuedAcks acks wait for a client that does not take them (HTTP/2 flow control
+// holds the writes), so a till that floods without reading its acks costs at most that
+// queue plus one message, not memory without end.
 //
 // Threading: gRPC's reactions, the pipeline's ack threads and its room callback all take
 // this object's mutex; Start*/Finish are called without it.
@@ -57,6 +60,9 @@ inline constexpr int kMaxEventsPerMessage = 1000;
 // Acks written in one EventAckBatch (and about 1 MiB of ids and reasons): far below
 // gRPC's 4 MiB receive limit of a client.
 inline constexpr size_t kMaxAcksPerMessage = 4096;
+// Acks a stream keeps queued for a client that does not read them before it stops
+// reading: more than one message's worth, so a client that reads always gets on.
+inline constexpr size_t kMaxQueuedAcks = 16384;
 
 template <class Wire>
 class StreamCall final : public grpc::ServerBidiReactor<typename Wire::In, typename Wire::Out>,
@@ -119,6 +125,8 @@ class StreamCall final : public grpc::ServerBidiReactor<typename Wire::In, typen
   Pipeline::Batch batch_;                           // gathering: admitted events not yet handed to the pipeline
   std::shared_ptr<google::protobuf::Arena> arena_;  // batch_'s newest arena; null: make one at the next read
   std::deque<v1::EventAck> acks_;
+  size_t acks_reported_ = 0;  // acks_.size() as last added to Metrics::unsent_acks
+  bool paused_for_acks_ = false;
 };
 
 extern template class StreamCall<SingleEvents>;

@@ -590,3 +590,65 @@ TEST_F(ImmediateDelivery, TheRateLimitIsOffByDefault) {
 
 }  // namespace
 }  // namespace tierflow::ingest
+
+namespace tierflow::ingest {
+namespace {
+
+// A till that floods garbage over TCP and does not read its acks: the stream stops
+// reading once kMaxQueuedAcks acks wait (HTTP/2 flow control then holds the till's
+// writes), so what ingest keeps for it is bounded; once the till reads, every event is
+// answered. Over TCP, not in-process: the in-process transport has no flow control.
+TEST_F(ImmediateDelivery, AStreamWhoseClientDoesNotReadItsAcksStopsReading) {
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&service_);
+  const auto server = builder.BuildAndStart();
+  ASSERT_GT(port, 0);
+  const auto stub = v1::PosIngest::NewStub(
+      grpc::CreateChannel("127.0.0.1:" + std::to_string(port), grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(60));
+  const auto stream = stub->StreamEventBatches(&ctx);
+
+  // Far more answers than any transport buffers between the two: 400,000 rejections.
+  constexpr int kMessages = 400;
+  v1::PosEventBatch garbage;
+  for (int i = 0; i < kMaxEventsPerMessage; ++i) {
+    v1::PosEvent* e = garbage.add_events();
+    *e = sale("g-" + std::to_string(i));
+    e->clear_customer_id();
+  }
+  std::thread till([&] {
+    for (int m = 0; m < kMessages; ++m) {
+      if (!stream->Write(garbage)) return;
+    }
+    stream->WritesDone();
+  });
+
+  Metrics& metrics = service_.pipeline().metrics();
+  ASSERT_TRUE(eventually([&] { return metrics.read_pauses.Value() >= 1; }))
+      << "the stream kept reading: " << metrics.rejected.Value() << " events answered, "
+      << metrics.unsent_acks.Value() << " acks unsent";
+  // A read in flight when the bound was reached adds at most one message's answers.
+  EXPECT_LE(metrics.unsent_acks.Value(), static_cast<double>(kMaxQueuedAcks + kMaxEventsPerMessage));
+  EXPECT_LT(metrics.rejected.Value(), static_cast<double>(kMessages) * kMaxEventsPerMessage);
+
+  size_t answered = 0;
+  v1::EventAckBatch acks;
+  while (stream->Read(&acks)) {
+    for (const auto& a : acks.acks()) {
+      EXPECT_EQ(a.status(), v1::ACK_STATUS_REJECTED);
+      ++answered;
+    }
+  }
+  till.join();
+  const grpc::Status st = stream->Finish();
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_EQ(answered, static_cast<size_t>(kMessages) * kMaxEventsPerMessage);
+  EXPECT_EQ(metrics.unsent_acks.Value(), 0);
+  server->Shutdown();
+}
+
+}  // namespace
+}  // namespace tierflow::ingest
