@@ -66,6 +66,9 @@ constexpr std::string_view kSchema = R"sql(
     value INTEGER NOT NULL) WITHOUT ROWID;
 )sql";
 
+// 2^21 pages of 4 KiB (8 GiB): only a copy that never finishes reaches it (see checkpointer_).
+constexpr int kCheckpointLimitPages = 1 << 21;
+
 int64_t micros(absl::Time t) {
   if (t == absl::InfinitePast()) return INT64_MIN;
   if (t == absl::InfiniteFuture()) return INT64_MAX;
@@ -127,6 +130,7 @@ Store::Store(const std::string& path, Mode mode)
       db_.exec("ALTER TABLE history ADD COLUMN provisional INTEGER NOT NULL DEFAULT 0");
     }
     if (!has_column("customers", "account_part")) db_.exec("ALTER TABLE customers ADD COLUMN account_part INTEGER");
+    if (path != ":memory:" && !path.empty()) checkpointer_.emplace(path, db_, kCheckpointLimitPages);
   }
 }
 

@@ -19,6 +19,7 @@
 #include "state.h"
 #include "tierflow/ledger/ledger.h"
 #include "tierflow/ledger/store.h"
+#include "tierflow/sql/checkpointer.h"
 #include "tierflow/sql/sqlite.h"
 
 namespace tierflow::ledger {
@@ -26,7 +27,7 @@ namespace {
 
 using sql::sqlite::Db;
 using sql::sqlite::Statement;
-using sqlite_support::Checkpointer;
+using sql::sqlite::Checkpointer;
 using sqlite_support::IdFilter;
 using sqlite_support::insert_rows;
 using sqlite_support::kRowsPerInsert;
@@ -89,7 +90,7 @@ class SqliteStore final : public Store {
   explicit SqliteStore(const std::string& path) : db_(Db::open(path)) {
     db_.exec(kSchema);
     migrate();
-    if (path != ":memory:" && !path.empty()) checkpointer_.emplace(path, db_.handle());
+    if (path != ":memory:" && !path.empty()) checkpointer_.emplace(path, db_);
     load_offsets_ = db_.prepare("SELECT topic, part, next_offset, max_event_time FROM offsets");
     save_offset_ = db_.prepare(
         "INSERT INTO offsets(topic, part, next_offset, max_event_time) VALUES(?1, ?2, ?3, ?4) "

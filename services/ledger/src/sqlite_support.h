@@ -1,5 +1,6 @@
-// Pieces of the SQLite store that are their own concern: multi-row INSERT statements, the
-// Bloom filter over stored event ids, and the background WAL checkpointer. Internal.
+// Pieces of the SQLite store that are their own concern: multi-row INSERT statements and the
+// Bloom filter over stored event ids (the background WAL checkpointer is
+// tierflow/sql/checkpointer.h). Internal.
 #pragma once
 
 #include <absl/base/thread_annotations.h>
@@ -76,33 +77,6 @@ class IdFilter {
   }
   size_t capacity_, count_ = 0;
   std::vector<uint64_t> bits_;
-};
-
-// Copies the write-ahead log back into the database file on its own thread and connection,
-// so a COMMIT does not pay for it (SQLite's automatic checkpoint runs inside the COMMIT that
-// crosses the threshold). Started by the writing connection's WAL hook; when the log still
-// grows past kWalLimitPages (the copy cannot keep up), the committing thread checkpoints
-// itself, as SQLite would.
-class Checkpointer {
- public:
-  static constexpr int kStartPages = 1000;  // SQLite's default auto-checkpoint threshold
-  static constexpr int kWalLimitPages = 32000;
-
-  Checkpointer(const std::string& path, sqlite3* writer);
-  ~Checkpointer();
-  Checkpointer(const Checkpointer&) = delete;
-  Checkpointer& operator=(const Checkpointer&) = delete;
-
- private:
-  static int on_commit(void* self, sqlite3* writer, const char* schema, int wal_pages);
-  void run();
-
-  sql::sqlite::Db db_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool wanted_ ABSL_GUARDED_BY(mu_) = false;
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
-  std::thread thread_;  // last: starts once the members above exist
 };
 
 }  // namespace tierflow::ledger::sqlite_support
