@@ -40,7 +40,11 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 constexpr auto kBound = std::chrono::milliseconds(2000);
-constexpr auto kSlack = std::chrono::milliseconds(1000);  // batching, scheduling on 2 busy cores
+// Batching and scheduling on 2 cores shared with the rest of the suite: in a bare Debian
+// chroot running `make test` beside other builds, answers of the batch cases came 3.0-3.4 s
+// after their write (the till's write itself waits while the stream is at its in-flight
+// bound). The fault this guards against is an answer only at the caller's 30 s deadline.
+constexpr auto kSlack = std::chrono::milliseconds(2000);
 
 v1::PosEvent sale(const std::string& id) {
   v1::PosEvent e;
