@@ -104,8 +104,10 @@ typename StreamCall<Wire>::Actions StreamCall<Wire>::decide() {
     a.finish = true;
   }
   // Every change to acks_ is followed by decide(), under mu_.
-  pipeline_.metrics().unsent_acks.Increment(static_cast<double>(acks_.size()) - static_cast<double>(acks_reported_));
-  acks_reported_ = acks_.size();
+  if (acks_.size() != acks_reported_) {  // decide() runs per read and per ack: no atomic update for nothing
+    pipeline_.metrics().unsent_acks.Increment(static_cast<double>(acks_.size()) - static_cast<double>(acks_reported_));
+    acks_reported_ = acks_.size();
+  }
   return a;
 }
 

@@ -71,56 +71,43 @@ class VectorSource : public pos_sim::EventSource {
 // The baseline: the same service definition, every event acked ACCEPTED at once (a
 // batch's acks in one message).
 class BareService final : public v1::PosIngest::CallbackService {
-  class Stream final : public grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck> {
+  // Acks every event of a message ACCEPTED, one message at a time; `In`/`Out` are the
+  // RPC's messages (a PosEvent and its EventAck, or a batch and its acks).
+  template <class In, class Out>
+  class Stream final : public grpc::ServerBidiReactor<In, Out> {
    public:
-    Stream() { StartRead(&in_); }
+    Stream() { this->StartRead(&in_); }
     void OnReadDone(bool ok) override {
-      if (!ok) return Finish(grpc::Status::OK);
-      out_.set_event_id(in_.event_id());
-      out_.set_status(v1::ACK_STATUS_ACCEPTED);
-      StartWrite(&out_);
+      if (!ok) return this->Finish(grpc::Status::OK);
+      accept(in_, out_);
+      this->StartWrite(&out_);
     }
     void OnWriteDone(bool ok) override {
-      if (!ok) return Finish(grpc::Status::CANCELLED);
-      StartRead(&in_);
+      if (!ok) return this->Finish(grpc::Status::CANCELLED);
+      this->StartRead(&in_);
     }
     void OnDone() override { delete this; }
 
    private:
-    v1::PosEvent in_;
-    v1::EventAck out_;
-  };
-  class BatchStream final : public grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch> {
-   public:
-    BatchStream() { StartRead(&in_); }
-    void OnReadDone(bool ok) override {
-      if (!ok) return Finish(grpc::Status::OK);
-      out_.Clear();
-      for (const auto& e : in_.events()) {
-        auto* a = out_.add_acks();
-        a->set_event_id(e.event_id());
-        a->set_status(v1::ACK_STATUS_ACCEPTED);
-      }
-      StartWrite(&out_);
+    static void accept(const v1::PosEvent& e, v1::EventAck& a) {
+      a.set_event_id(e.event_id());
+      a.set_status(v1::ACK_STATUS_ACCEPTED);
     }
-    void OnWriteDone(bool ok) override {
-      if (!ok) return Finish(grpc::Status::CANCELLED);
-      StartRead(&in_);
+    static void accept(const v1::PosEventBatch& in, v1::EventAckBatch& out) {
+      out.Clear();
+      for (const auto& e : in.events()) accept(e, *out.add_acks());
     }
-    void OnDone() override { delete this; }
-
-   private:
-    v1::PosEventBatch in_;
-    v1::EventAckBatch out_;
+    In in_;
+    Out out_;
   };
 
  public:
   grpc::ServerBidiReactor<v1::PosEvent, v1::EventAck>* StreamEvents(grpc::CallbackServerContext*) override {
-    return new Stream();
+    return new Stream<v1::PosEvent, v1::EventAck>();
   }
   grpc::ServerBidiReactor<v1::PosEventBatch, v1::EventAckBatch>* StreamEventBatches(
       grpc::CallbackServerContext*) override {
-    return new BatchStream();
+    return new Stream<v1::PosEventBatch, v1::EventAckBatch>();
   }
 };
 
