@@ -24,6 +24,7 @@
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/tokens.h"
+#include "tierflow/sql/offsets.h"
 #include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
@@ -127,9 +128,9 @@ std::map<int32_t, int64_t> stored_offsets(const std::string& path, std::string_v
   o.create = false;
   o.cache_size_kib = 1024;
   auto db = sql::sqlite::Db::open(path, o);
-  auto st = db.prepare("SELECT part, next_offset FROM offsets WHERE topic = ?1");
-  st.bind_text(1, topic);
-  while (st.step()) out[static_cast<int32_t>(st.column_int64(0))] = st.column_int64(1);
+  for (const auto& [key, next] : sql::sqlite::read_offsets(db)) {
+    if (key.first == topic) out[key.second] = next;
+  }
   return out;
 }
 
