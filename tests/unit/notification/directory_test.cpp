@@ -27,6 +27,10 @@ class DirectoryTest : public ::testing::Test {
     cfg_.store_path = (dir_ / "n.db").string();
     cfg_.file_channel_path = (dir_ / "messages.jsonl").string();
     cfg_.policy.max_age = absl::Hours(24 * 365 * 100);
+    // The worker's sender runs on the wall clock: with quiet hours on, a tier-change message
+    // queued between 21:00 and 08:00 in the customer's zone waits for the morning, and these
+    // tests would pass or fail by the hour they run at (they failed in CI at 21:10 UTC).
+    cfg_.rules.transactional_quiet_hours = false;
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
