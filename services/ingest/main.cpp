@@ -18,7 +18,7 @@ int main(int argc, char** argv) {
       [](const ingest::Config& cfg, runtime::StopSignals& stop) {
         metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
         kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id,
-                                        cfg.kafka.properties);
+                                        ingest::producer_properties(cfg));
         redis::Mux redis(cfg.redis);  // the process's one Redis connection; connects on first use
         ingest::IngestService service(cfg, producer, redis, metrics.registry());
         grpcx::ServiceAccess access(cfg.access, ingest::access_table(), metrics.registry());

@@ -29,6 +29,7 @@ class RedisServer {
   config::RedisConfig config() const;
   int port() const { return port_; }
   const std::string& socket_path() const { return socket_; }
+  pid_t pid() const { return process_ ? process_->pid() : 0; }
 
   // Stops the server and starts an empty one on the same socket and port.
   void restart();

@@ -33,10 +33,10 @@ struct Metrics {
                                          "Events checked for duplicates in this process only, Redis being slow or "
                                          "down (the ledger still dedupes)")),
         store_latency(metrics::histogram(r, "tierflow_ingest_store_seconds", "From receipt to Kafka's confirmation",
-                                         {0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0})),
+                                         {0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.1, 0.25, 1.0})),
         ack_latency(metrics::histogram(
             r, "tierflow_ingest_ack_seconds", "From receipt of an event to its ack (every status but REJECTED)",
-            {0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0})),
+            {0.0005, 0.001, 0.002, 0.005, 0.0075, 0.01, 0.0125, 0.015, 0.0175, 0.02, 0.025, 0.03, 0.05, 0.075, 0.1, 0.15, 0.25, 0.5, 1.0, 2.5, 5.0})),
         in_flight(metrics::gauge(r, "tierflow_ingest_in_flight_events",
                                  "Events received and not yet answered (bounded by limits.process_in_flight)")),
         unsent_acks(metrics::gauge(r, "tierflow_ingest_unsent_acks",

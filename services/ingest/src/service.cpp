@@ -47,6 +47,12 @@ Config load_config(const std::string& path) {
   return c;
 }
 
+std::map<std::string, std::string> producer_properties(const Config& cfg) {
+  auto props = cfg.kafka.properties;
+  props.try_emplace("linger.ms", "1");
+  return props;
+}
+
 IngestService::IngestService(const Config& cfg, kafka::Producer& producer, redis::Mux& mux,
                              prometheus::Registry& registry)
     : cfg_(cfg),

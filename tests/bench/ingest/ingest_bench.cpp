@@ -1,14 +1,19 @@
 // ingest_bench: see CMakeLists.txt.
-// Usage: ingest_bench [events] [streams] [window] [events per message (1: StreamEvents)]
+// Usage: ingest_bench [events] [streams] [window (250)] [events per message (100; 1: StreamEvents)]
+// BENCH_LINGER_MS overrides the producer's linger.ms (ingest's default: 1).
 #include <fmt/format.h>
 #include <grpcpp/grpcpp.h>
 #include <prometheus/registry.h>
 #include <sys/resource.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <sstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -118,16 +123,39 @@ double cpu_seconds() {
   return double(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + double(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
 }
 
+// CPU seconds (user + system) child `pid` has used so far: /proc/<pid>/stat's utime and
+// stime, the 14th and 15th fields (the 2nd, the command, is in parentheses).
+double cpu_seconds(pid_t pid) {
+  std::ifstream f(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::istringstream rest(stat.substr(stat.rfind(')') + 2));
+  std::string field;
+  double ticks = 0;
+  for (int i = 3; i <= 15 && rest >> field; ++i) {
+    if (i >= 14) ticks += std::stod(field);
+  }
+  return ticks / double(::sysconf(_SC_CLK_TCK));
+}
+
+// The other processes an event costs CPU in: redis-server (the duplicate check and mark)
+// and devbroker (the Kafka side). Both idle while the bare server runs.
+struct Peers {
+  pid_t redis = 0;
+  pid_t broker = 0;
+  double cpu() const { return cpu_seconds(redis) + cpu_seconds(broker); }
+};
+
 struct RunResult {
   double events_per_s = 0;
-  double cpu_us_per_event = 0;  // this process's CPU (client and server) per event
+  double cpu_us_per_event = 0;   // this process's CPU (client and server) per event
+  double peer_us_per_event = 0;  // redis-server's and devbroker's
   int64_t accepted = 0;
   int64_t other = 0;
 };
 
 // `streams` tills in parallel, each with pos-sim's stream_events and `window`.
 RunResult drive(const std::string& target, const std::string& run, int64_t events, int streams, int window,
-                int per_message) {
+                int per_message, const Peers& peers) {
   std::vector<std::unique_ptr<VectorSource>> sources;
   for (int s = 0; s < streams; ++s) {
     std::vector<v1::PosEvent> mine;
@@ -136,6 +164,7 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
   }
   std::atomic<int64_t> accepted{0}, other{0};
   const double cpu_before = cpu_seconds();
+  const double peer_before = peers.cpu();
   const auto started = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
   for (int s = 0; s < streams; ++s) {
@@ -159,8 +188,9 @@ RunResult drive(const std::string& target, const std::string& run, int64_t event
   }
   for (auto& t : threads) t.join();
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-  const double cpu_us = (cpu_seconds() - cpu_before) * 1e6 / double(std::max<int64_t>(1, events));
-  return {double(accepted.load() + other.load()) / secs, cpu_us, accepted.load(), other.load()};
+  const double per_event = 1e6 / double(std::max<int64_t>(1, events));
+  return {double(accepted.load() + other.load()) / secs, (cpu_seconds() - cpu_before) * per_event,
+          (peers.cpu() - peer_before) * per_event, accepted.load(), other.load()};
 }
 
 // The p-quantile of a prometheus histogram (upper bound of the bucket it falls in).
@@ -181,11 +211,12 @@ double quantile(prometheus::Registry& registry, const std::string& name, double 
 int main(int argc, char** argv) {
   const int64_t events = argc > 1 ? std::atoll(argv[1]) : 400000;
   const int streams = argc > 2 ? std::atoi(argv[2]) : 4;
-  const int window = argc > 3 ? std::atoi(argv[3]) : 2000;
-  const int per_message = argc > 4 ? std::atoi(argv[4]) : 1;
+  const int window = argc > 3 ? std::atoi(argv[3]) : 250;
+  const int per_message = argc > 4 ? std::atoi(argv[4]) : 100;
   test_support::TempDir dir("ingest-bench");
   test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 12, 3});
   test_support::RedisServer redis(dir.path().string());
+  const Peers peers{redis.pid(), broker.process().pid()};
 
   // Bare server first (its own port), then ingest, driven by the same client.
   BareService bare;
@@ -194,14 +225,14 @@ int main(int argc, char** argv) {
   bb.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &bare_port);
   bb.RegisterService(&bare);
   auto bare_server = bb.BuildAndStart();
-  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window, per_message);
+  const RunResult base = drive(fmt::format("127.0.0.1:{}", bare_port), "bare", events, streams, window, per_message, peers);
   bare_server->Shutdown();
 
   ingest::Config cfg;
   cfg.redis = redis.config();
-  const char* linger = std::getenv("BENCH_LINGER_MS");
-  kafka::RdkafkaProducer producer(broker.bootstrap(), "ingest-bench",
-                                  {{"linger.ms", linger != nullptr ? linger : "5"}});
+  if (const char* linger = std::getenv("BENCH_LINGER_MS")) cfg.kafka.properties["linger.ms"] = linger;
+  const auto props = ingest::producer_properties(cfg);  // what the service runs with
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "ingest-bench", props);
   // Connected, with its producer id, before the clock starts (as a running ingest is).
   const auto warm = kafka::produce_sync(producer, topics::kPosEvents, "warm-up", sale("warm", 0).SerializeAsString(),
                                         {}, std::chrono::seconds(20));
@@ -216,19 +247,21 @@ int main(int argc, char** argv) {
     b.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
     b.RegisterService(&service);
     auto server = b.BuildAndStart();
-    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window, per_message);
+    real = drive(fmt::format("127.0.0.1:{}", port), "ingest", events, streams, window, per_message, peers);
     server->Shutdown();
   }
   const double p99 = quantile(registry, "tierflow_ingest_ack_seconds", 0.99);
   const double p50 = quantile(registry, "tierflow_ingest_ack_seconds", 0.50);
   fmt::print(
       "ingest bench: {} events, {} streams, window {} per stream, {} events per message ({}), dedupe on (redis), "
-      "devbroker (3 brokers)\n",
-      events, streams, window, per_message, per_message > 1 ? "StreamEventBatches" : "StreamEvents");
-  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s  {:.1f} us CPU/event (this process)\n",
-             base.events_per_s, base.cpu_us_per_event);
-  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  {:.1f} us CPU/event  ratio {:.2f}\n",
-             real.events_per_s, real.cpu_us_per_event,
+      "devbroker (3 brokers), linger.ms {}\n",
+      events, streams, window, per_message, per_message > 1 ? "StreamEventBatches" : "StreamEvents",
+      props.at("linger.ms"));
+  fmt::print("  CPU per event: this process (client, server, producer) + redis-server and devbroker\n");
+  fmt::print("  bare gRPC server (acks without work): {:>9.0f} events/s  {:.1f} + {:.1f} us CPU/event\n",
+             base.events_per_s, base.cpu_us_per_event, base.peer_us_per_event);
+  fmt::print("  ingest (validate, dedupe, Kafka):     {:>9.0f} events/s  {:.1f} + {:.1f} us CPU/event  ratio {:.2f}\n",
+             real.events_per_s, real.cpu_us_per_event, real.peer_us_per_event,
              base.events_per_s > 0 ? real.events_per_s / base.events_per_s : 0.0);
   fmt::print("  ingest receive-to-ack: p50 <= {:.1f} ms, p99 <= {:.1f} ms (histogram bucket bounds)\n", p50 * 1000,
              p99 * 1000);
