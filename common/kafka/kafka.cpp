@@ -138,6 +138,26 @@ void RdkafkaProducer::on_error(rd_kafka_s* rk, int err, const char* reason) {
   if (rk == handle().get()) fatal_ = true;
 }
 
+bool RdkafkaProducer::prefetch_metadata(const std::vector<std::string_view>& topics,
+                                        std::chrono::milliseconds timeout) {
+  const auto rk = handle();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (const auto topic : topics) {
+    // A topic handle makes the answer land in the cache the producer reads.
+    std::unique_ptr<rd_kafka_topic_t, void (*)(rd_kafka_topic_t*)> t(
+        rd_kafka_topic_new(rk.get(), std::string(topic).c_str(), nullptr), rd_kafka_topic_destroy);
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const rd_kafka_metadata_t* md = nullptr;
+    const auto rc = rd_kafka_metadata(rk.get(), 0, t.get(), &md, static_cast<int>(std::max<int64_t>(1, left.count())));
+    if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      spdlog::warn("kafka: metadata of {} not fetched at start: {} (fetched on first use)", topic, rd_kafka_err2str(rc));
+      return false;
+    }
+    rd_kafka_metadata_destroy(md);
+  }
+  return true;
+}
+
 void RdkafkaProducer::test_fatal_error(const std::string& reason) {
   rd_kafka_test_fatal_error(handle().get(), RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER, reason.c_str());
 }

@@ -12,6 +12,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,6 +55,11 @@ class RdkafkaProducer final : public Producer {
   bool flush(std::chrono::milliseconds timeout) override;
   int64_t in_flight() const override;
 
+  // Asks the brokers for the partition leaders of `topics` on this handle, so the first
+  // record to each does not wait for that round trip (a service calls it before it says
+  // it is ready). False when they do not answer within `timeout`; nothing else changes,
+  // as produce() asks again when it needs to.
+  bool prefetch_metadata(const std::vector<std::string_view>& topics, std::chrono::milliseconds timeout);
   // Handles replaced after a fatal error since construction.
   int64_t rebuilds() const { return rebuilds_.load(); }
   // Tests: raises a fatal error as librdkafka would (rd_kafka_test_fatal_error).

@@ -5,6 +5,7 @@
 #include "common/grpc/auth.h"
 #include "common/grpc/server.h"
 #include "common/kafka/kafka.h"
+#include "common/kafka/topics.h"
 #include "common/metrics/metrics.h"
 #include "common/redis/mux.h"
 #include "common/runtime/service.h"
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
         metrics::Server metrics(cfg.metrics.enabled ? cfg.metrics.listen : "");
         kafka::RdkafkaProducer producer(config::resolve_bootstrap(cfg.kafka), cfg.kafka.client_id,
                                         ingest::producer_properties(cfg));
+        // Ready means ready: the first tills' events do not wait for the partition leaders.
+        producer.prefetch_metadata({topics::kPosEvents, topics::kCustomers}, std::chrono::seconds(10));
         redis::Mux redis(cfg.redis);  // the process's one Redis connection; connects on first use
         ingest::IngestService service(cfg, producer, redis, metrics.registry());
         grpcx::ServiceAccess access(cfg.access, ingest::access_table(), metrics.registry());

@@ -53,6 +53,20 @@ TEST(KafkaConsumer, StartFailureIsThrownByPollAndNothingIsConsumed) {
   EXPECT_TRUE(consumer.assignment().empty());
 }
 
+// ingest asks for its topics' leaders before it says it is ready: true from a broker that
+// has them, false (not a hang, not a throw) when no broker answers.
+TEST(KafkaProducer, PrefetchMetadataIsTrueFromABrokerAndFalseWithoutOne) {
+  test_support::TempDir dir;
+  test_support::DevBroker broker({TIERFLOW_DEVBROKER, dir.file("broker"), 2, 1});
+  kafka::RdkafkaProducer producer(broker.bootstrap(), "prefetch-it");
+  EXPECT_TRUE(producer.prefetch_metadata({topics::kPosEvents, topics::kCustomers}, 10s));
+  auto r = kafka::produce_sync(producer, topics::kPosEvents, "c-1", "v", {}, 10s);
+  EXPECT_TRUE(r.ok) << r.error;
+
+  kafka::RdkafkaProducer nobody("127.0.0.1:1", "prefetch-it");
+  EXPECT_FALSE(nobody.prefetch_metadata({topics::kPosEvents}, 300ms));
+}
+
 // close() with fetched records still queued (the consumer took one of many): the close
 // forwards them to its queue, and serving that queue in callback mode aborted the process
 // in librdkafka (rdkafka_queue.c "res != RD_KAFKA_OP_RES_PASS"); seen when a service
