@@ -46,7 +46,8 @@ struct LogConfig {
 };
 
 // Who may call: the tokens file (hashed tokens, roles; see common/grpc/auth.h) and the
-// per-terminal rate limit of `pos` tokens. The tokens themselves never appear in config.
+// rate limit of calls per `pos` token (a stream is one call; ingest's own `rate_limit`
+// section limits the events of each terminal). The tokens themselves never appear in config.
 struct AuthConfig {
   std::string tokens_file;                       // env TIERFLOW_AUTH_TOKENS_FILE
   std::chrono::milliseconds reload_check{1000};  // how often the file's mtime/size is checked

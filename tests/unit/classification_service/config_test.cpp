@@ -1,39 +1,20 @@
 // The classification config: the shipped local file loads; new keys are validated with
 // errors that name them; unknown keys are rejected.
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
+#include <string>
 
-#include "common/config/config.h"
 #include "service/config.h"
+#include "tests/support/config_file.h"
 
 namespace tierflow::classification {
 namespace {
 
 class ConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf-cls-config-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& yaml) {
-    const std::string path = dir_ + "/c.yaml";
-    std::ofstream(path) << "kafka: {bootstrap_servers: 127.0.0.1:9092}\n" << yaml;
-    return path;
-  }
-  std::string error_of(const std::string& yaml) {
-    try {
-      load_config(write(yaml));
-    } catch (const config::ConfigError& e) {
-      return e.what();
-    }
-    return "";
-  }
-  std::string dir_;
+  std::string write(const std::string& yaml) { return file_.write(yaml); }
+  std::string error_of(const std::string& yaml) { return file_.error_of(load_config, yaml); }
+  test_support::ConfigFile file_{"tf-cls-config"};
 };
 
 TEST_F(ConfigTest, ShippedLocalFileLoads) {

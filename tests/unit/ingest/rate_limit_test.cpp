@@ -4,13 +4,11 @@
 #include "src/rate_limit.h"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
-#include <filesystem>
-#include <fstream>
+#include <string>
 
-#include "common/config/config.h"
 #include "src/service.h"
+#include "tests/support/config_file.h"
 
 namespace tierflow::ingest {
 namespace {
@@ -121,26 +119,9 @@ TEST_F(TerminalLimitsTest, LongTerminalIdsKeyByTheirFirstBytesAndShowShortAndPri
 
 class RateLimitConfigTest : public ::testing::Test {
  protected:
-  void SetUp() override {
-    char tmpl[] = "/tmp/tf-ingest-config-XXXXXX";
-    ASSERT_NE(::mkdtemp(tmpl), nullptr);
-    dir_ = tmpl;
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::string write(const std::string& yaml) {
-    const std::string path = dir_ + "/ingest.yaml";
-    std::ofstream(path) << "kafka: {bootstrap_servers: 127.0.0.1:9092}\n" << yaml;
-    return path;
-  }
-  std::string error_of(const std::string& yaml) {
-    try {
-      load_config(write(yaml));
-    } catch (const config::ConfigError& e) {
-      return e.what();
-    }
-    return "";
-  }
-  std::string dir_;
+  std::string write(const std::string& yaml) { return file_.write(yaml); }
+  std::string error_of(const std::string& yaml) { return file_.error_of(load_config, yaml); }
+  test_support::ConfigFile file_{"tf-ingest-config"};
 };
 
 TEST_F(RateLimitConfigTest, OffByDefaultAndValidated) {

@@ -13,6 +13,8 @@
 #include <chrono>
 #include <future>
 #include <map>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -50,6 +52,96 @@ bool eventually(F done) {
   }
   return true;
 }
+
+// An in-process server for a test's service and a stub on it. The streams below hold one
+// as their first member, so their call (cancelled by its context if a failed assertion
+// left it open) is gone before the server shuts down.
+class InProcessServer {
+ public:
+  explicit InProcessServer(IngestService& service) {
+    grpc::ServerBuilder builder;
+    builder.RegisterService(&service);
+    server_ = builder.BuildAndStart();
+    if (!server_) throw std::runtime_error("the in-process server did not start");
+    stub_ = v1::PosIngest::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
+  }
+  ~InProcessServer() { server_->Shutdown(); }
+  v1::PosIngest::Stub& stub() { return *stub_; }
+
+ private:
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::PosIngest::Stub> stub_;
+};
+
+// StreamEvents through an in-process server, within kWait: write events, read acks one
+// by one, close, finish.
+class SingleStream {
+ public:
+  explicit SingleStream(IngestService& service) : server_(service) {
+    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
+    stream_ = server_.stub().StreamEvents(&ctx_);
+  }
+  bool write(const v1::PosEvent& event) { return stream_->Write(event); }
+  bool read(v1::EventAck& ack) { return stream_->Read(&ack); }
+  // Closes the writing side; the acks still owed come all the same.
+  void close() {
+    if (closed_) return;
+    closed_ = true;
+    stream_->WritesDone();
+  }
+  // Closes (if not yet) and reads every ack left, in order; the call must end OK.
+  std::vector<v1::EventAck> finish() {
+    close();
+    std::vector<v1::EventAck> acks;
+    for (v1::EventAck ack; read(ack);) acks.push_back(ack);
+    const grpc::Status st = stream_->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return acks;
+  }
+
+ private:
+  InProcessServer server_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEvent, v1::EventAck>> stream_;
+  bool closed_ = false;
+};
+
+// StreamEventBatches through an in-process server, within kWait: write the messages,
+// close, read every ack (of any message) until the call ends.
+class BatchStream {
+ public:
+  explicit BatchStream(IngestService& service) : server_(service) {
+    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
+    stream_ = server_.stub().StreamEventBatches(&ctx_);
+  }
+  bool write(const std::vector<v1::PosEvent>& events) {
+    v1::PosEventBatch batch;
+    for (const auto& e : events) *batch.add_events() = e;
+    return stream_->Write(batch);
+  }
+  // One message's acks (false at the end of the call).
+  bool read(std::vector<v1::EventAck>& into) {
+    v1::EventAckBatch batch;
+    if (!stream_->Read(&batch)) return false;
+    EXPECT_GT(batch.acks_size(), 0) << "an empty ack message";
+    into.insert(into.end(), batch.acks().begin(), batch.acks().end());
+    return true;
+  }
+  // Closes the writing side and reads what is left; the call must end OK.
+  std::vector<v1::EventAck> finish(std::vector<v1::EventAck> acks = {}) {
+    stream_->WritesDone();
+    while (read(acks)) {
+    }
+    const grpc::Status st = stream_->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return acks;
+  }
+
+ private:
+  InProcessServer server_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEventBatch, v1::EventAckBatch>> stream_;
+};
 
 class IngestServiceTest : public ::testing::Test {
  protected:
@@ -173,31 +265,21 @@ TEST_F(ImmediateDelivery, WithRedisDownAResendAfterTheFirstLeftIsWrittenAgainFor
 }
 
 TEST_F(IngestServiceTest, StreamAcksACopyWithTheFirstCopysOutcome) {
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service_);
-  auto server = builder.BuildAndStart();
-  ASSERT_TRUE(server);
-  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
-  auto stream = stub->StreamEvents(&ctx);
-  ASSERT_TRUE(stream->Write(sale("e-1")));
+  SingleStream stream(service_);
+  ASSERT_TRUE(stream.write(sale("e-1")));
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 1; }));
-  ASSERT_TRUE(stream->Write(sale("e-1")));
+  ASSERT_TRUE(stream.write(sale("e-1")));
   ASSERT_TRUE(eventually([&] { return service_.deduper().waiting() == 1; }));
-  ASSERT_TRUE(stream->Write(sale("e-2")));
+  ASSERT_TRUE(stream.write(sale("e-2")));
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 2; }));
-  stream->WritesDone();
+  stream.close();
   producer_.deliver();
   std::vector<std::pair<std::string, v1::AckStatus>> acks;
-  v1::EventAck ack;
-  while (stream->Read(&ack)) acks.emplace_back(ack.event_id(), ack.status());
-  EXPECT_TRUE(stream->Finish().ok());
+  for (const auto& ack : stream.finish()) acks.emplace_back(ack.event_id(), ack.status());
   // The first copy's report answers it and then its waiting copy, then e-2's report.
   EXPECT_EQ(acks, (std::vector<std::pair<std::string, v1::AckStatus>>{{"e-1", v1::ACK_STATUS_DUPLICATE},
                                                                       {"e-1", v1::ACK_STATUS_ACCEPTED},
                                                                       {"e-2", v1::ACK_STATUS_ACCEPTED}}));
-  server->Shutdown();
 }
 
 TEST_F(ImmediateDelivery, UpsertCustomersAcksAfterDeliveryAndRetriesAThrowingProduce) {
@@ -237,67 +319,13 @@ TEST_F(IngestServiceTest, AnEventKafkaDoesNotConfirmWithinTheBoundIsRetryAndALat
 }
 
 TEST_F(IngestServiceTest, AStreamIsAnsweredWithinTheBoundWhenKafkaNeverConfirms) {
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service_);
-  auto server = builder.BuildAndStart();
-  ASSERT_TRUE(server);
-  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
-  auto stream = stub->StreamEvents(&ctx);
-  for (int i = 0; i < 100; ++i) ASSERT_TRUE(stream->Write(sale("e-" + std::to_string(i))));
-  stream->WritesDone();
+  SingleStream stream(service_);
+  for (int i = 0; i < 100; ++i) ASSERT_TRUE(stream.write(sale("e-" + std::to_string(i))));
   int retry = 0;
-  v1::EventAck ack;
-  while (stream->Read(&ack)) retry += ack.status() == v1::ACK_STATUS_RETRY ? 1 : 0;
-  EXPECT_TRUE(stream->Finish().ok());
+  for (const auto& ack : stream.finish()) retry += ack.status() == v1::ACK_STATUS_RETRY ? 1 : 0;
   EXPECT_EQ(retry, 100);
   producer_.deliver();
-  server->Shutdown();
 }
-
-// StreamEventBatches through an in-process server: write the messages, close, read
-// every ack (of any message) until the call ends.
-class BatchStream {
- public:
-  explicit BatchStream(IngestService& service) {
-    grpc::ServerBuilder builder;
-    builder.RegisterService(&service);
-    server_ = builder.BuildAndStart();
-    stub_ = v1::PosIngest::NewStub(server_->InProcessChannel(grpc::ChannelArguments()));
-    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
-    stream_ = stub_->StreamEventBatches(&ctx_);
-  }
-  ~BatchStream() { server_->Shutdown(); }
-  bool write(const std::vector<v1::PosEvent>& events) {
-    v1::PosEventBatch batch;
-    for (const auto& e : events) *batch.add_events() = e;
-    return stream_->Write(batch);
-  }
-  // One message's acks (false at the end of the call).
-  bool read(std::vector<v1::EventAck>& into) {
-    v1::EventAckBatch batch;
-    if (!stream_->Read(&batch)) return false;
-    EXPECT_GT(batch.acks_size(), 0) << "an empty ack message";
-    into.insert(into.end(), batch.acks().begin(), batch.acks().end());
-    return true;
-  }
-  // Closes the writing side and reads what is left; the call must end OK.
-  std::vector<v1::EventAck> finish(std::vector<v1::EventAck> acks = {}) {
-    stream_->WritesDone();
-    while (read(acks)) {
-    }
-    const grpc::Status st = stream_->Finish();
-    EXPECT_TRUE(st.ok()) << st.error_message();
-    return acks;
-  }
-
- private:
-  std::unique_ptr<grpc::Server> server_;
-  std::unique_ptr<v1::PosIngest::Stub> stub_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEventBatch, v1::EventAckBatch>> stream_;
-};
 
 std::map<std::string, std::vector<std::pair<v1::AckStatus, std::string>>> by_id(const std::vector<v1::EventAck>& acks) {
   std::map<std::string, std::vector<std::pair<v1::AckStatus, std::string>>> out;
@@ -488,37 +516,28 @@ TEST_F(RateLimited, ABatchStreamAnswersExactlyTheExcessRetryAtOnceAndOtherTermin
 }
 
 TEST_F(RateLimited, StreamEventsAnswersTheExcessRetryAtOnceAndOtherTerminalsGoOn) {
-  grpc::ServerBuilder builder;
-  builder.RegisterService(&service_);
-  auto server = builder.BuildAndStart();
-  ASSERT_TRUE(server);
-  auto stub = v1::PosIngest::NewStub(server->InProcessChannel(grpc::ChannelArguments()));
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + kWait);
-  auto stream = stub->StreamEvents(&ctx);
-  for (int i = 1; i <= 7; ++i) ASSERT_TRUE(stream->Write(sale_at("e-" + std::to_string(i), "T-1")));
+  SingleStream stream(service_);
+  for (int i = 1; i <= 7; ++i) ASSERT_TRUE(stream.write(sale_at("e-" + std::to_string(i), "T-1")));
   v1::EventAck ack;
   for (int i = 6; i <= 7; ++i) {
-    ASSERT_TRUE(stream->Read(&ack));
+    ASSERT_TRUE(stream.read(ack));
     EXPECT_EQ(ack.event_id(), "e-" + std::to_string(i));
     EXPECT_EQ(ack.status(), v1::ACK_STATUS_RETRY);
     EXPECT_EQ(ack.reason(), kT1Limited);
   }
-  ASSERT_TRUE(stream->Write(sale_at("f-1", "T-2")));
+  ASSERT_TRUE(stream.write(sale_at("f-1", "T-2")));
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 6; }));
-  clock_.advance(std::chrono::milliseconds(100));     // one token for T-1
-  ASSERT_TRUE(stream->Write(sale_at("e-6", "T-1")));  // the till's resend
+  clock_.advance(std::chrono::milliseconds(100));    // one token for T-1
+  ASSERT_TRUE(stream.write(sale_at("e-6", "T-1")));  // the till's resend
   ASSERT_TRUE(eventually([&] { return producer_.in_flight() == 7; }));
-  stream->WritesDone();
+  stream.close();
   producer_.deliver();
   std::map<std::string, v1::AckStatus> rest;
-  while (stream->Read(&ack)) rest[ack.event_id()] = ack.status();
-  EXPECT_TRUE(stream->Finish().ok());
+  for (const auto& a : stream.finish()) rest[a.event_id()] = a.status();
   EXPECT_EQ(rest.size(), 7u);
   for (const auto& [id, status] : rest) EXPECT_EQ(status, v1::ACK_STATUS_ACCEPTED) << id;
   EXPECT_EQ(rest.count("e-7"), 0u);  // not resent: answered RETRY once
   EXPECT_EQ(answers_by_reason(registry_, "retry", "rate_limited"), 2);
-  server->Shutdown();
 }
 
 TEST_F(RateLimited, SubmitEventsAnswersTheExcessRetry) {
