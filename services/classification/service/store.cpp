@@ -90,7 +90,7 @@ Message parse_blob(const Statement& q, int col) {
   return m;
 }
 
-// Assignments are stored deflated (service/assignment_blob.h); rows of older stores as
+// Assignments are stored compressed (service/assignment_blob.h); rows of older stores as
 // they were serialised.
 template <>
 v1::TierAssignment parse_blob<v1::TierAssignment>(const Statement& q, int col) {
