@@ -65,8 +65,8 @@ bool decode(std::string_view stored, v1::TierAssignment* out) {
   if (!get_varint(stored, &size) || size > kMaxSize) return false;
   std::string& plain = scratch();
   plain.resize(size);
-  const int n = LZ4_decompress_safe(stored.data(), plain.data(), static_cast<int>(stored.size()),
-                                    static_cast<int>(size));
+  const int n =
+      LZ4_decompress_safe(stored.data(), plain.data(), static_cast<int>(stored.size()), static_cast<int>(size));
   if (n < 0 || static_cast<uint64_t>(n) != size) return false;
   return out->ParseFromArray(plain.data(), static_cast<int>(plain.size()));
 }

@@ -268,8 +268,7 @@ v1::TierAssignment explained(const std::string& id, int64_t version, const std::
     auto* c = a.add_dimensions();
     c->set_dimension(dim);
     c->set_class_name("A");
-    c->set_detail(std::string("value (gross profit in 12 months) 6,780.00 CNY; top 20.00% from 3,993.54 CNY, ") +
-                       dim);
+    c->set_detail(std::string("value (gross profit in 12 months) 6,780.00 CNY; top 20.00% from 3,993.54 CNY, ") + dim);
   }
   a.add_reasons("rule 'gold-top-value' (top 20% by value with good credit): value is A and not (credit is C)");
   return a;
