@@ -11,7 +11,7 @@ DEPS := cmake ninja-build ccache g++ pkg-config make git ca-certificates procps 
         libabsl-dev libicu-dev libcurl4-openssl-dev libgtest-dev libgmock-dev \
         libbenchmark-dev redis-server redis-tools clang-format libssl-dev libcpp-httplib-dev \
         clang libclang-rt-14-dev libjs-chart.js chromium fonts-wqy-microhei python3 python3-websocket \
-        libjemalloc-dev
+        libjemalloc-dev liblz4-dev
 
 .PHONY: deps build test test-unit test-e2e run demo down bench fuzz fmt clean
 

@@ -1,6 +1,7 @@
 #include "service/store.h"
 
 #include "common/time/time.h"
+#include "service/assignment_blob.h"
 
 namespace tierflow::classification {
 namespace {
@@ -89,6 +90,17 @@ Message parse_blob(const Statement& q, int col) {
   return m;
 }
 
+// Assignments are stored compressed (service/assignment_blob.h); rows of older stores as
+// they were serialised.
+template <>
+v1::TierAssignment parse_blob<v1::TierAssignment>(const Statement& q, int col) {
+  v1::TierAssignment a;
+  if (!assignment_blob::decode(q.column_blob(col), &a)) {
+    throw sql::Error("sqlite: a stored assignment does not decode", 11 /* SQLITE_CORRUPT */);
+  }
+  return a;
+}
+
 template <typename Message>
 std::optional<Message> parse_optional(const Statement& q, int col) {
   if (q.column_is_null(col)) return std::nullopt;
@@ -172,7 +184,7 @@ void Store::apply(const Batch& batch) {
         "reason, recorded_us, published, assignment, provisional) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 0, ?9, ?10)");
     const int64_t now_us = micros(absl::Now());
     for (const auto* a : batch.changes) {
-      const std::string blob = a->SerializeAsString();
+      const std::string blob = assignment_blob::encode(*a);
       cur.bind_text(1, a->customer_id()).bind_blob(2, blob).bind_int64(3, a->version()).run();
       before.bind_text(1, a->customer_id()).bind_int64(2, a->version());
       const std::string before_tier = before.step() ? std::string(before.column_text(0)) : std::string();

@@ -18,7 +18,9 @@
 // (thread-compatible). The engine keeps one writer; readers (gRPC history and as-of calls)
 // open their own Store with Mode::reader beside it (WAL lets them read while it writes).
 // Errors: every method throws sql::Error when SQLite fails (disk full, corrupt file, busy
-// beyond the timeout); apply() then rolls back and changes nothing.
+// beyond the timeout) or a stored assignment does not decode (service/assignment_blob.h:
+// assignments are stored compressed; rows of earlier versions, serialised, still read);
+// apply() then rolls back and changes nothing.
 #pragma once
 
 #include <absl/time/time.h>

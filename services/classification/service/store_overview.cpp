@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <string_view>
 
+#include "service/assignment_blob.h"
 #include "service/store.h"
 
 namespace tierflow::classification {
@@ -14,9 +15,10 @@ void Store::as_of_all(absl::Time t, const std::function<void(v1::TierAssignment&
       "(SELECT MAX(version) FROM history g WHERE g.customer_id = h.customer_id AND g.effective_us <= ?1)");
   q.bind_int64(1, absl::ToUnixMicros(t));
   while (q.step()) {
-    const auto blob = q.column_blob(0);
     v1::TierAssignment a;
-    a.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
+    if (!assignment_blob::decode(q.column_blob(0), &a)) {
+      throw sql::Error("sqlite: a stored assignment does not decode", 11 /* SQLITE_CORRUPT */);
+    }
     each(std::move(a));
   }
 }
@@ -53,10 +55,8 @@ std::vector<Store::Match> Store::search(const std::string& query, int limit) {
       m.name = p.name();
     }
     if (!q.column_is_null(2)) {
-      const auto blob = q.column_blob(2);
       v1::TierAssignment a;
-      a.ParseFromArray(blob.data(), static_cast<int>(blob.size()));
-      m.tier = a.tier();
+      if (assignment_blob::decode(q.column_blob(2), &a)) m.tier = a.tier();
     }
     return m;
   };

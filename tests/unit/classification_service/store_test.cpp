@@ -6,10 +6,12 @@
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/kafka/topics.h"
 #include "common/time/time.h"
+#include "service/assignment_blob.h"
 
 namespace tierflow::classification {
 namespace {
@@ -256,6 +258,126 @@ TEST_F(StoreTest, CurrentAssignmentsArePointReadAndScannedInIdOrder) {
     return false;  // stops after the first
   });
   EXPECT_EQ(seen, (std::vector<std::string>{"c2"}));
+}
+
+// A realistic assignment: explanations make up most of its ~900 serialised bytes.
+v1::TierAssignment explained(const std::string& id, int64_t version, const std::string& tier, absl::Time evaluated) {
+  v1::TierAssignment a = assignment(id, version, tier, evaluated);
+  a.set_matched_rule("gold-top-value");
+  for (const char* dim : {"value", "volume", "tenure", "quadrant", "lifecycle", "frequency", "rfm", "credit"}) {
+    auto* c = a.add_dimensions();
+    c->set_dimension(dim);
+    c->set_class_name("A");
+    c->set_detail(std::string("value (gross profit in 12 months) 6,780.00 CNY; top 20.00% from 3,993.54 CNY, ") + dim);
+  }
+  a.add_reasons("rule 'gold-top-value' (top 20% by value with good credit): value is A and not (credit is C)");
+  return a;
+}
+
+// Stores written before assignments were compressed hold them as serialised: every read
+// path still takes them, beside rows written compressed.
+TEST_F(StoreTest, AssignmentsStoredSerialisedByEarlierVersionsStillRead) {
+  const auto old1 = explained("c1", 1, "bronze", day(2024, 1, 10));
+  const auto old2 = explained("c1", 2, "silver", day(2024, 2, 10));
+  {
+    Store s(path_);  // the schema, as the earlier version created it
+    // What the earlier Store::apply wrote for these two changes (customers and history).
+    auto db = sql::sqlite::Db::open(path_);
+    for (const auto* a : {&old1, &old2}) {
+      auto cur = db.prepare(
+          "INSERT INTO customers (customer_id, assignment, version) VALUES (?1, ?2, ?3) "
+          "ON CONFLICT (customer_id) DO UPDATE SET assignment = excluded.assignment, version = excluded.version");
+      cur.bind_text(1, a->customer_id()).bind_blob(2, a->SerializeAsString()).bind_int64(3, a->version()).run();
+      auto hist = db.prepare(
+          "INSERT INTO history (customer_id, version, effective_us, tier, before_tier, standard_version, reason, "
+          "recorded_us, published, assignment) VALUES (?1, ?2, ?3, ?4, '', 's1', 'r', 0, 0, ?5)");
+      hist.bind_text(1, a->customer_id()).bind_int64(2, a->version());
+      hist.bind_int64(3, absl::ToUnixMicros(timeutil::from_proto(a->evaluated_time())));
+      hist.bind_text(4, a->tier()).bind_blob(5, a->SerializeAsString()).run();
+    }
+  }
+  Store s(path_);
+  const auto fresh = explained("c2", 1, "gold", day(2024, 3, 1));
+  change(s, fresh);
+
+  auto c1 = s.current("c1");
+  ASSERT_TRUE(c1);
+  EXPECT_EQ(c1->SerializeAsString(), old2.SerializeAsString());
+  auto c2 = s.current("c2");
+  ASSERT_TRUE(c2);
+  EXPECT_EQ(c2->SerializeAsString(), fresh.SerializeAsString());
+  bool more = false;
+  auto h = s.history("c1", 0, 10, &more);
+  ASSERT_EQ(h.size(), 2u);
+  EXPECT_EQ(h[0].SerializeAsString(), old2.SerializeAsString());
+  EXPECT_EQ(h[1].SerializeAsString(), old1.SerializeAsString());
+  ASSERT_TRUE(s.as_of("c1", day(2024, 1, 20)));
+  EXPECT_EQ(s.as_of("c1", day(2024, 1, 20))->SerializeAsString(), old1.SerializeAsString());
+  ASSERT_TRUE(s.record("c1"));
+  EXPECT_EQ(s.record("c1")->version(), 2);
+  std::vector<std::string> all;
+  s.as_of_all(day(2024, 6, 1), [&](v1::TierAssignment&& a) { all.push_back(a.SerializeAsString()); });
+  std::sort(all.begin(), all.end());
+  std::vector<std::string> want{old2.SerializeAsString(), fresh.SerializeAsString()};
+  std::sort(want.begin(), want.end());
+  EXPECT_EQ(all, want);
+  const auto pending = s.unpublished();
+  ASSERT_EQ(pending.size(), 3u);
+  EXPECT_EQ(pending[0].SerializeAsString(), old1.SerializeAsString());
+  EXPECT_EQ(pending[2].SerializeAsString(), fresh.SerializeAsString());
+  std::vector<std::string> loaded;
+  s.load([&](Store::CustomerRow&& row) {
+    ASSERT_TRUE(row.current);
+    loaded.push_back(row.current->SerializeAsString());
+  });
+  EXPECT_EQ(loaded, (std::vector<std::string>{old2.SerializeAsString(), fresh.SerializeAsString()}));
+}
+
+// New rows are compressed behind the format marker, so that a row stays on its B-tree
+// page (SQLite's local limit for a 4 KiB page is ~1,000 bytes).
+TEST_F(StoreTest, AssignmentsAreStoredCompressed) {
+  const auto a = explained("c1", 1, "gold", day(2024, 1, 1));
+  ASSERT_GT(a.ByteSizeLong(), 800u);
+  {
+    Store s(path_);
+    change(s, a);
+  }
+  auto db = sql::sqlite::Db::open(path_);
+  for (const char* sql : {"SELECT assignment FROM customers WHERE customer_id = 'c1'",
+                          "SELECT assignment FROM history WHERE customer_id = 'c1'"}) {
+    auto q = db.prepare(sql);
+    ASSERT_TRUE(q.step()) << sql;
+    const std::string stored(q.column_blob(0));
+    ASSERT_FALSE(stored.empty());
+    EXPECT_EQ(stored.front(), assignment_blob::kLz4) << sql;
+    EXPECT_LT(stored.size(), a.ByteSizeLong()) << sql;
+    v1::TierAssignment back;
+    ASSERT_TRUE(assignment_blob::decode(stored, &back));
+    EXPECT_EQ(back.SerializeAsString(), a.SerializeAsString());
+  }
+}
+
+TEST(AssignmentBlob, RoundTripsAndRejectsWhatItDidNotWrite) {
+  v1::TierAssignment empty;
+  v1::TierAssignment back;
+  ASSERT_TRUE(assignment_blob::decode(assignment_blob::encode(empty), &back));
+  EXPECT_EQ(back.ByteSizeLong(), 0u);
+  const auto a = explained("c1", 7, "gold", day(2024, 1, 1));
+  std::string stored = assignment_blob::encode(a);
+  ASSERT_TRUE(assignment_blob::decode(stored, &back));
+  EXPECT_EQ(back.SerializeAsString(), a.SerializeAsString());
+  // The serialised form as it is (earlier stores) reads too.
+  back.Clear();
+  ASSERT_TRUE(assignment_blob::decode(a.SerializeAsString(), &back));
+  EXPECT_EQ(back.SerializeAsString(), a.SerializeAsString());
+  // Cut short, a wrong size, an unknown format marker.
+  EXPECT_FALSE(assignment_blob::decode(std::string_view(stored).substr(0, stored.size() - 5), &back));
+  std::string wrong_size = stored;
+  wrong_size[1] = static_cast<char>(wrong_size[1] ^ 0x01);
+  EXPECT_FALSE(assignment_blob::decode(wrong_size, &back));
+  std::string unknown = stored;
+  unknown[0] = 0x03;
+  EXPECT_FALSE(assignment_blob::decode(unknown, &back));
 }
 
 }  // namespace
