@@ -7,12 +7,15 @@
 #include <stdexcept>
 
 #include "common/kafka/topics.h"
-#include "tierflow/sql/offsets.h"
-#include "tierflow/sql/sqlite.h"
+#include "tests/support/service_store.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
 namespace tierflow::e2e_bench {
 namespace {
+
+using test_support::behind;
+using test_support::count_rows;
+using test_support::stored_offsets;
 
 test_support::ProcessOptions options_for(const std::string& name, const std::string& binary, const std::string& dir,
                                          std::map<std::string, std::string> env) {
@@ -26,40 +29,6 @@ test_support::ProcessOptions options_for(const std::string& name, const std::str
   o.log_file = dir + "/" + name + ".log";
   o.working_dir = dir;
   return o;
-}
-
-// next_offset per partition of `topic` in a service's SQLite store (table offsets).
-std::map<int32_t, int64_t> stored_offsets(const std::string& path, std::string_view topic) {
-  std::map<int32_t, int64_t> out;
-  if (!std::filesystem::exists(path)) return out;
-  sql::sqlite::Options o;
-  o.create = false;
-  o.cache_size_kib = 1024;
-  auto db = sql::sqlite::Db::open(path, o);
-  for (const auto& [key, next] : sql::sqlite::read_offsets(db)) {
-    if (key.first == topic) out[key.second] = next;
-  }
-  return out;
-}
-
-int64_t outbox_rows(const std::string& path) {
-  sql::sqlite::Options o;
-  o.create = false;
-  o.cache_size_kib = 1024;
-  auto db = sql::sqlite::Db::open(path, o);
-  auto st = db.prepare("SELECT count(*) FROM outbox");
-  return st.step() ? st.column_int64(0) : 0;
-}
-
-// Partitions whose stored offset is short of the end, as " p:stored/end".
-std::string behind(const std::map<int32_t, int64_t>& stored, const std::map<int32_t, int64_t>& end) {
-  std::string out;
-  for (const auto& [p, e] : end) {
-    const auto it = stored.find(p);
-    const int64_t s = it == stored.end() ? 0 : it->second;
-    if (s < e) out += fmt::format(" {}:{}/{}", p, s, e);
-  }
-  return out;
 }
 
 }  // namespace
@@ -139,7 +108,7 @@ Progress Stack::progress(const std::map<int32_t, int64_t>& events_end) {
     accounts_end_.reset();
     return p;
   }
-  if (const int64_t rows = outbox_rows(ledger_db); rows > 0) {
+  if (const int64_t rows = count_rows(ledger_db, "outbox"); rows > 0) {
     p.behind = fmt::format("ledger outbox {} rows", rows);
     accounts_end_.reset();
     return p;

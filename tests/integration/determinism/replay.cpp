@@ -23,13 +23,16 @@
 #include "tests/support/devbroker.h"
 #include "tests/support/process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/service_store.h"
 #include "tests/support/tokens.h"
-#include "tierflow/sql/offsets.h"
-#include "tierflow/sql/sqlite.h"
 #include "tierflow/v1/tier.grpc.pb.h"
 
 namespace tierflow::determinism_test {
 namespace {
+
+using test_support::behind;
+using test_support::count_rows;
+using test_support::stored_offsets;
 
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
@@ -119,55 +122,16 @@ class Classification {
   size_t log_offset_ = 0;
 };
 
-// next_offset per partition of `topic` in a service's SQLite store (its own record of what
-// it applied: offsets are stored in the transaction that applies their records).
-std::map<int32_t, int64_t> stored_offsets(const std::string& path, std::string_view topic) {
-  std::map<int32_t, int64_t> out;
-  if (!std::filesystem::exists(path)) return out;
-  sql::sqlite::Options o;
-  o.create = false;
-  o.cache_size_kib = 1024;
-  auto db = sql::sqlite::Db::open(path, o);
-  for (const auto& [key, next] : sql::sqlite::read_offsets(db)) {
-    if (key.first == topic) out[key.second] = next;
-  }
-  return out;
-}
-
 // The evaluation point a classification store says it evaluated last (meta 'point_us'),
 // or nullopt where there is none (builds without watermark points).
 std::optional<int64_t> stored_point(const std::string& path) {
   if (!std::filesystem::exists(path)) return std::nullopt;
-  sql::sqlite::Options o;
-  o.create = false;
-  o.cache_size_kib = 1024;
-  auto db = sql::sqlite::Db::open(path, o);
+  auto db = test_support::open_service_store(path);
   auto exists = db.prepare("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'meta'");
   if (!exists.step() || exists.column_int64(0) == 0) return std::nullopt;
   auto st = db.prepare("SELECT value FROM meta WHERE key = 'point_us'");
   if (!st.step()) return std::nullopt;
   return st.column_int64(0);
-}
-
-int64_t count_rows(const std::string& path, const std::string& table) {
-  if (!std::filesystem::exists(path)) return 0;
-  sql::sqlite::Options o;
-  o.create = false;
-  o.cache_size_kib = 1024;
-  auto db = sql::sqlite::Db::open(path, o);
-  auto st = db.prepare("SELECT count(*) FROM " + table);
-  return st.step() ? st.column_int64(0) : 0;
-}
-
-// Partitions whose stored offset is short of the topic's end, as "p:stored/end".
-std::string behind(const std::map<int32_t, int64_t>& stored, const std::map<int32_t, int64_t>& end) {
-  std::string out;
-  for (const auto& [p, e] : end) {
-    const auto it = stored.find(p);
-    const int64_t s = it == stored.end() ? 0 : it->second;
-    if (s < e) out += " " + std::to_string(p) + ":" + std::to_string(s) + "/" + std::to_string(e);
-  }
-  return out;
 }
 
 std::string one_line(const google::protobuf::Message& m) {
