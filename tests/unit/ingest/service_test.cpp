@@ -73,74 +73,87 @@ class InProcessServer {
   std::unique_ptr<v1::PosIngest::Stub> stub_;
 };
 
-// StreamEvents through an in-process server, within kWait: write events, read acks one
-// by one, close, finish.
+// One bidi call (the messages written, the messages read) through an
+// in-process server, with kWait as its deadline.
+template <class Written, class Read>
+class InProcessCall {
+ public:
+  template <class Start>  // (v1::PosIngest::Stub&, grpc::ClientContext*) -> the call
+  InProcessCall(IngestService& service, Start start) : server_(service) {
+    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
+    stream_ = start(server_.stub(), &ctx_);
+  }
+  grpc::ClientReaderWriter<Written, Read>& stream() { return *stream_; }
+  // Ends the call (every message read first); it must end OK.
+  void end() {
+    const grpc::Status st = stream_->Finish();
+    EXPECT_TRUE(st.ok()) << st.error_message();
+  }
+
+ private:
+  InProcessServer server_;
+  grpc::ClientContext ctx_;
+  std::unique_ptr<grpc::ClientReaderWriter<Written, Read>> stream_;
+};
+
+// StreamEvents within kWait: write events, read acks one by one, close, finish.
 class SingleStream {
  public:
-  explicit SingleStream(IngestService& service) : server_(service) {
-    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
-    stream_ = server_.stub().StreamEvents(&ctx_);
-  }
-  bool write(const v1::PosEvent& event) { return stream_->Write(event); }
-  bool read(v1::EventAck& ack) { return stream_->Read(&ack); }
+  explicit SingleStream(IngestService& service)
+      : call_(service, [](v1::PosIngest::Stub& stub, grpc::ClientContext* ctx) { return stub.StreamEvents(ctx); }) {}
+  bool write(const v1::PosEvent& event) { return call_.stream().Write(event); }
+  bool read(v1::EventAck& ack) { return call_.stream().Read(&ack); }
   // Closes the writing side; the acks still owed come all the same.
   void close() {
     if (closed_) return;
     closed_ = true;
-    stream_->WritesDone();
+    call_.stream().WritesDone();
   }
   // Closes (if not yet) and reads every ack left, in order; the call must end OK.
   std::vector<v1::EventAck> finish() {
     close();
     std::vector<v1::EventAck> acks;
     for (v1::EventAck ack; read(ack);) acks.push_back(ack);
-    const grpc::Status st = stream_->Finish();
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    call_.end();
     return acks;
   }
 
  private:
-  InProcessServer server_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEvent, v1::EventAck>> stream_;
+  InProcessCall<v1::PosEvent, v1::EventAck> call_;
   bool closed_ = false;
 };
 
-// StreamEventBatches through an in-process server, within kWait: write the messages,
-// close, read every ack (of any message) until the call ends.
+// StreamEventBatches within kWait: write the messages, close, read every ack (of any
+// message) until the call ends.
 class BatchStream {
  public:
-  explicit BatchStream(IngestService& service) : server_(service) {
-    ctx_.set_deadline(std::chrono::system_clock::now() + kWait);
-    stream_ = server_.stub().StreamEventBatches(&ctx_);
-  }
+  explicit BatchStream(IngestService& service)
+      : call_(service,
+              [](v1::PosIngest::Stub& stub, grpc::ClientContext* ctx) { return stub.StreamEventBatches(ctx); }) {}
   bool write(const std::vector<v1::PosEvent>& events) {
     v1::PosEventBatch batch;
     for (const auto& e : events) *batch.add_events() = e;
-    return stream_->Write(batch);
+    return call_.stream().Write(batch);
   }
   // One message's acks (false at the end of the call).
   bool read(std::vector<v1::EventAck>& into) {
     v1::EventAckBatch batch;
-    if (!stream_->Read(&batch)) return false;
+    if (!call_.stream().Read(&batch)) return false;
     EXPECT_GT(batch.acks_size(), 0) << "an empty ack message";
     into.insert(into.end(), batch.acks().begin(), batch.acks().end());
     return true;
   }
   // Closes the writing side and reads what is left; the call must end OK.
   std::vector<v1::EventAck> finish(std::vector<v1::EventAck> acks = {}) {
-    stream_->WritesDone();
+    call_.stream().WritesDone();
     while (read(acks)) {
     }
-    const grpc::Status st = stream_->Finish();
-    EXPECT_TRUE(st.ok()) << st.error_message();
+    call_.end();
     return acks;
   }
 
  private:
-  InProcessServer server_;
-  grpc::ClientContext ctx_;
-  std::unique_ptr<grpc::ClientReaderWriter<v1::PosEventBatch, v1::EventAckBatch>> stream_;
+  InProcessCall<v1::PosEventBatch, v1::EventAckBatch> call_;
 };
 
 class IngestServiceTest : public ::testing::Test {
