@@ -1,5 +1,6 @@
 #include "service/assignment_blob.h"
 
+#include <google/protobuf/io/coded_stream.h>
 #include <lz4.h>
 
 #include <cstdint>
@@ -18,33 +19,13 @@ std::string& scratch() {
   return s;
 }
 
-void put_varint(std::string& out, uint64_t v) {
-  while (v >= 0x80) {
-    out.push_back(static_cast<char>((v & 0x7f) | 0x80));
-    v >>= 7;
-  }
-  out.push_back(static_cast<char>(v));
-}
-
-bool get_varint(std::string_view& in, uint64_t* v) {
-  *v = 0;
-  for (int shift = 0; shift < 64 && !in.empty(); shift += 7) {
-    const auto b = static_cast<uint8_t>(in.front());
-    in.remove_prefix(1);
-    *v |= static_cast<uint64_t>(b & 0x7f) << shift;
-    if ((b & 0x80) == 0) return true;
-  }
-  return false;
-}
-
 }  // namespace
 
 std::string encode(const v1::TierAssignment& a) {
   std::string& plain = scratch();
   a.SerializeToString(&plain);
-  std::string out;
-  out.push_back(kLz4);
-  put_varint(out, plain.size());
+  std::string out(1 + google::protobuf::io::CodedOutputStream::VarintSize64(plain.size()), kLz4);
+  google::protobuf::io::CodedOutputStream::WriteVarint64ToArray(plain.size(), reinterpret_cast<uint8_t*>(&out[1]));
   const size_t head = out.size();
   out.resize(head + static_cast<size_t>(LZ4_compressBound(static_cast<int>(plain.size()))));
   // The bound is always enough, so 0 (failure) cannot happen for a valid input size.
@@ -61,8 +42,11 @@ bool decode(std::string_view stored, v1::TierAssignment* out) {
   }
   if (stored.front() != kLz4) return false;
   stored.remove_prefix(1);
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(stored.data()),
+                                            static_cast<int>(stored.size()));
   uint64_t size = 0;
-  if (!get_varint(stored, &size) || size > kMaxSize) return false;
+  if (!in.ReadVarint64(&size) || size > kMaxSize) return false;
+  stored.remove_prefix(static_cast<size_t>(in.CurrentPosition()));
   std::string& plain = scratch();
   plain.resize(size);
   const int n =
